@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Structs and constants shared by the tc egress program (net_tc_filter.bpf.c)
+ * and user space (native-bridge/layouts.ts mirrors every struct; a test checks
+ * sizes and offsets against the BTF of the built object).
+ */
+#ifndef __NET_TC_FILTER_H
+#define __NET_TC_FILTER_H
+
+/* Set-map uid meaning "any user" ('*'). (uid_t)-1 is never a real uid. */
+#define NTF_UID_ANY 0xffffffffu
+
+#define NTF_VERDICT_ALLOW 1
+#define NTF_VERDICT_DROP 2
+
+/* Why a packet got its verdict. */
+#define NTF_REASON_ENDPOINT 1      /* allowed: an endpoint lists the user (or '*') */
+#define NTF_REASON_NOT_LISTED 2    /* dropped: destination guarded, user not listed */
+#define NTF_REASON_DEFAULT_ALLOW 3 /* unguarded destination, interface default allow */
+#define NTF_REASON_DEFAULT_DENY 4  /* unguarded destination, interface default deny */
+#define NTF_REASON_UNOWNED_ALLOW 5 /* no local socket, interface unowned: allow */
+#define NTF_REASON_UNOWNED_DENY 6  /* no local socket, interface unowned: deny */
+#define NTF_REASON_ESSENTIAL 7     /* DHCP client, IPv6 ND or MLD with essentials on */
+
+/* logging.allowed */
+#define NTF_LOG_OFF 0
+#define NTF_LOG_SAMPLE 1
+#define NTF_LOG_ALL 2
+
+/* With logging.allowed: sample, one allowed event per flow per this interval. */
+#define NTF_SAMPLE_INTERVAL_NS 1000000000ull
+
+/* ntf_event.flags */
+#define NTF_EVENT_UNOWNED 0x1  /* packet had no local socket; uid is meaningless */
+#define NTF_EVENT_NEW_FLOW 0x2 /* first packet of this flow under this policy */
+
+#define NTF_AF_INET 2
+#define NTF_AF_INET6 10
+
+/*
+ * LPM trie keys. The generation and interface index come first and are always
+ * matched in full (prefixlen = 64 + address prefix), so one trie serves every
+ * interface and both policy generations.
+ */
+struct ntf_lpm4_key {
+	__u32 prefixlen;
+	__u32 gen;
+	__u32 ifindex;
+	__u8 addr[4];
+};
+
+struct ntf_lpm6_key {
+	__u32 prefixlen;
+	__u32 gen;
+	__u32 ifindex;
+	__u8 addr[16];
+};
+
+/* (generation, user set, uid or NTF_UID_ANY) -> endpoint id */
+struct ntf_set_key {
+	__u32 gen;
+	__u32 set_id;
+	__u32 uid;
+};
+
+struct ntf_iface_key {
+	__u32 gen;
+	__u32 ifindex;
+};
+
+struct ntf_iface_cfg {
+	__u8 default_allow;
+	__u8 unowned_allow;
+	__u8 essentials;
+	__u8 log_allowed; /* NTF_LOG_* */
+};
+
+/* The single element of ntf_state. Generation = epoch & 1. */
+struct ntf_state {
+	__u64 epoch;
+};
+
+struct ntf_flow_key {
+	__u32 ifindex;
+	__u32 uid;
+	__u8 family;
+	__u8 proto;
+	__u16 dport; /* host byte order */
+	__u8 unowned;
+	__u8 pad[3];
+	__u8 daddr[16]; /* IPv4 in the first 4 bytes */
+};
+
+/*
+ * The cached decision is one 64-bit word so that a reader never sees the
+ * verdict of one policy with the epoch of another:
+ *   bits 63..32 epoch (low 32 bits), 31..8 endpoint id, 7..4 reason, 3..0 verdict.
+ */
+#define NTF_CACHE_PACK(epoch, ep, reason, verdict)                                  \
+	((((__u64)(epoch) & 0xffffffffull) << 32) | (((__u64)(ep) & 0xffffff) << 8) | \
+	 (((__u64)(reason) & 0xf) << 4) | ((__u64)(verdict) & 0xf))
+#define NTF_CACHE_EPOCH(c) ((__u32)((c) >> 32))
+#define NTF_CACHE_ENDPOINT(c) ((__u32)(((c) >> 8) & 0xffffff))
+#define NTF_CACHE_REASON(c) ((__u8)(((c) >> 4) & 0xf))
+#define NTF_CACHE_VERDICT(c) ((__u8)((c) & 0xf))
+#define NTF_MAX_ENDPOINT_ID 0xffffff
+
+struct ntf_flow_val {
+	__u64 cached; /* NTF_CACHE_PACK(...) */
+	__u64 first_ns;
+	__u64 last_ns;
+	__u64 last_event_ns;
+	__u64 allowed_packets;
+	__u64 allowed_bytes;
+	__u64 dropped_packets;
+	__u64 dropped_bytes;
+};
+
+struct ntf_counters {
+	__u64 allowed_packets;
+	__u64 allowed_bytes;
+	__u64 dropped_packets;
+	__u64 dropped_bytes;
+	__u64 unowned_packets;
+	__u64 nonip_packets;
+	__u64 essential_packets;
+	__u64 events_sent;
+	__u64 events_lost;
+	__u64 flow_cache_hits;
+};
+
+/* What the ring buffer carries, one per reported decision. */
+struct ntf_event {
+	__u64 ts_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u32 ifindex;
+	__u32 uid;
+	__u32 len;
+	__u32 endpoint_id;
+	__u16 sport; /* host byte order */
+	__u16 dport;
+	__u8 family;
+	__u8 proto;
+	__u8 verdict;
+	__u8 reason;
+	__u8 flags; /* NTF_EVENT_* */
+	__u8 pad[3];
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u32 pad2;
+};
+
+/* Attachment record kept in a pinned map so that status/unload know what we did. */
+struct ntf_attach {
+	__u32 ifindex;
+	__u32 flags; /* NTF_ATTACH_* */
+	char ifname[16];
+};
+
+#define NTF_ATTACH_QDISC_OURS 0x1 /* we created the clsact qdisc: remove it on unload */
+
+_Static_assert(sizeof(struct ntf_lpm4_key) == 16, "ntf_lpm4_key size");
+_Static_assert(sizeof(struct ntf_lpm6_key) == 28, "ntf_lpm6_key size");
+_Static_assert(sizeof(struct ntf_set_key) == 12, "ntf_set_key size");
+_Static_assert(sizeof(struct ntf_iface_key) == 8, "ntf_iface_key size");
+_Static_assert(sizeof(struct ntf_iface_cfg) == 4, "ntf_iface_cfg size");
+_Static_assert(sizeof(struct ntf_state) == 8, "ntf_state size");
+_Static_assert(sizeof(struct ntf_flow_key) == 32, "ntf_flow_key size");
+_Static_assert(sizeof(struct ntf_flow_val) == 64, "ntf_flow_val size");
+_Static_assert(sizeof(struct ntf_counters) == 80, "ntf_counters size");
+_Static_assert(sizeof(struct ntf_event) == 72, "ntf_event size");
+_Static_assert(sizeof(struct ntf_attach) == 24, "ntf_attach size");
+
+#endif /* __NET_TC_FILTER_H */
