@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: Node (main process and CLI). No Electron import.
+//
+// A BPF map by file descriptor: element and batch operations on Buffers laid out as in
+// bpf/net_tc_filter.h (see layouts.ts).
+import { readFileSync } from 'node:fs';
+import { BpfError, check } from './errors.js';
+import { BPF_ANY, lib, MapBatchOpts } from './libbpf.js';
+
+export interface MapInfo {
+  type: number;
+  id: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  name: string;
+}
+
+const BPF_MAP_TYPE_PERCPU_HASH = 5;
+const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
+const BPF_MAP_TYPE_LRU_PERCPU_HASH = 10;
+
+let possibleCpus: number | undefined;
+
+/** Number of possible CPUs: the stride of per-CPU map values. */
+export function numPossibleCpus(): number {
+  if (possibleCpus === undefined) {
+    const text = readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
+    let n = 0;
+    for (const part of text.split(',')) {
+      const [a, b] = part.split('-').map(Number);
+      n += b === undefined ? 1 : b - (a ?? 0) + 1;
+    }
+    possibleCpus = n;
+  }
+  return possibleCpus;
+}
+
+export function objInfo(fd: number): Buffer {
+  const info = Buffer.alloc(256);
+  const len = [info.length];
+  check('bpf_obj_get_info_by_fd', lib().bpf_obj_get_info_by_fd(fd, info, len));
+  return info;
+}
+
+export function mapInfo(fd: number): MapInfo {
+  const b = objInfo(fd);
+  const name = b.subarray(24, 40);
+  const nul = name.indexOf(0);
+  return {
+    type: b.readUInt32LE(0),
+    id: b.readUInt32LE(4),
+    keySize: b.readUInt32LE(8),
+    valueSize: b.readUInt32LE(12),
+    maxEntries: b.readUInt32LE(16),
+    flags: b.readUInt32LE(20),
+    name: name.subarray(0, nul < 0 ? 16 : nul).toString('latin1'),
+  };
+}
+
+export class BpfMap {
+  readonly fd: number;
+  readonly name: string;
+  readonly info: MapInfo;
+  /** Size of one value as user space reads it (per-CPU maps: one slot per possible CPU). */
+  readonly valueBytes: number;
+  private readonly ownsFd: boolean;
+  private batchWorks: boolean | undefined;
+
+  constructor(fd: number, opts: { name?: string; ownsFd: boolean }) {
+    this.fd = fd;
+    this.ownsFd = opts.ownsFd;
+    this.info = mapInfo(fd);
+    this.name = opts.name ?? this.info.name;
+    const perCpu = [
+      BPF_MAP_TYPE_PERCPU_ARRAY,
+      BPF_MAP_TYPE_PERCPU_HASH,
+      BPF_MAP_TYPE_LRU_PERCPU_HASH,
+    ].includes(this.info.type);
+    this.valueBytes = perCpu
+      ? Math.ceil(this.info.valueSize / 8) * 8 * numPossibleCpus()
+      : this.info.valueSize;
+  }
+
+  /** Opens a pinned map. */
+  static fromPin(path: string): BpfMap {
+    const fd = lib().bpf_obj_get(path);
+    if (fd < 0) throw new BpfError('bpf_obj_get', -fd, { context: path });
+    return new BpfMap(fd, { ownsFd: true });
+  }
+
+  update(key: Buffer, value: Buffer, flags: number = BPF_ANY): void {
+    check('bpf_map_update_elem', lib().bpf_map_update_elem(this.fd, key, value, flags), this.name);
+  }
+
+  /** The value, or undefined when the key is absent. */
+  lookup(key: Buffer): Buffer | undefined {
+    const value = Buffer.alloc(this.valueBytes);
+    const ret = lib().bpf_map_lookup_elem(this.fd, key, value);
+    if (ret === -2) return undefined; // ENOENT
+    check('bpf_map_lookup_elem', ret, this.name);
+    return value;
+  }
+
+  /** Deletes a key; returns false when it was absent. */
+  delete(key: Buffer): boolean {
+    const ret = lib().bpf_map_delete_elem(this.fd, key);
+    if (ret === -2) return false;
+    check('bpf_map_delete_elem', ret, this.name);
+    return true;
+  }
+
+  /** Every key (snapshot). Bounded by max_entries so a map changing underneath cannot loop forever. */
+  keys(): Buffer[] {
+    const out: Buffer[] = [];
+    let prev: Buffer | null = null;
+    const limit = this.info.maxEntries + 1;
+    for (let i = 0; i < limit; i++) {
+      const next = Buffer.alloc(this.info.keySize);
+      const ret: number = lib().bpf_map_get_next_key(this.fd, prev, next);
+      if (ret === -2) break; // ENOENT: end of map
+      check('bpf_map_get_next_key', ret, this.name);
+      out.push(next);
+      prev = next;
+    }
+    return out;
+  }
+
+  /** Every entry (snapshot): batch lookup where the kernel has it, else key by key. */
+  entries(): Array<[Buffer, Buffer]> {
+    const batched = this.lookupBatchAll();
+    if (batched) return batched;
+    const out: Array<[Buffer, Buffer]> = [];
+    for (const k of this.keys()) {
+      const v = this.lookup(k);
+      if (v) out.push([k, v]);
+    }
+    return out;
+  }
+
+  private lookupBatchAll(): Array<[Buffer, Buffer]> | undefined {
+    if (this.batchWorks === false) return undefined;
+    const chunk = 4096;
+    const ks = this.info.keySize;
+    const vs = this.valueBytes;
+    const keys = Buffer.alloc(ks * chunk);
+    const values = Buffer.alloc(vs * chunk);
+    const token = Buffer.alloc(Math.max(ks, 8));
+    const out: Array<[Buffer, Buffer]> = [];
+    const opts = { sz: 24, elem_flags: 0, flags: 0 };
+    let inBatch: Buffer | null = null;
+    for (let round = 0; round <= this.info.maxEntries / chunk + 1; round++) {
+      const count = [chunk];
+      const outBatch = Buffer.alloc(token.length);
+      const ret: number = lib().bpf_map_lookup_batch(this.fd, inBatch, outBatch, keys, values, count, opts);
+      const n = count[0] ?? 0;
+      if (ret < 0 && ret !== -2) {
+        if (round === 0 && [22, 95, 524].includes(-ret)) {
+          this.batchWorks = false; // EINVAL/EOPNOTSUPP/ENOTSUPP: this map type has no batch ops
+          return undefined;
+        }
+        check('bpf_map_lookup_batch', ret, this.name);
+      }
+      this.batchWorks = true;
+      for (let i = 0; i < n; i++) {
+        out.push([
+          Buffer.from(keys.subarray(i * ks, (i + 1) * ks)),
+          Buffer.from(values.subarray(i * vs, (i + 1) * vs)),
+        ]);
+      }
+      if (ret === -2) break; // ENOENT: that was the last batch
+      inBatch = outBatch;
+    }
+    return out;
+  }
+
+  /** Writes many entries: one batch syscall where the kernel supports it for this map type. */
+  updateMany(entries: ReadonlyArray<readonly [Buffer, Buffer]>, flags: number = BPF_ANY): void {
+    if (entries.length === 0) return;
+    if (this.batchWorks !== false) {
+      const keys = Buffer.concat(entries.map((e) => e[0]));
+      const values = Buffer.concat(entries.map((e) => e[1]));
+      const count = [entries.length];
+      const ret: number = lib().bpf_map_update_batch(this.fd, keys, values, count, {
+        sz: 24,
+        elem_flags: flags,
+        flags: 0,
+      });
+      if (ret === 0) {
+        this.batchWorks = true;
+        return;
+      }
+      if (![22, 95, 524].includes(-ret) || this.batchWorks === true) {
+        check('bpf_map_update_batch', ret, this.name);
+      }
+      this.batchWorks = false;
+      // Entries before `count` may already be written; rewriting them below is harmless.
+    }
+    for (const [k, v] of entries) this.update(k, v, flags);
+  }
+
+  /** Deletes many keys; absent keys are ignored. */
+  deleteMany(keys: readonly Buffer[]): void {
+    if (keys.length === 0) return;
+    if (this.batchWorks !== false) {
+      const all = Buffer.concat(keys);
+      const count = [keys.length];
+      const ret: number = lib().bpf_map_delete_batch(this.fd, all, count, {
+        sz: 24,
+        elem_flags: 0,
+        flags: 0,
+      });
+      if (ret === 0) return;
+      const done = count[0] ?? 0;
+      if (ret === -2) {
+        // A key was absent: continue one by one after it.
+        for (const k of keys.slice(done)) this.delete(k);
+        return;
+      }
+      if (![22, 95, 524].includes(-ret) || this.batchWorks === true)
+        check('bpf_map_delete_batch', ret, this.name);
+      this.batchWorks = false;
+    }
+    for (const k of keys) this.delete(k);
+  }
+
+  pin(path: string): void {
+    check('bpf_obj_pin', lib().bpf_obj_pin(this.fd, path), path);
+  }
+
+  close(): void {
+    if (this.ownsFd) lib().close(this.fd);
+  }
+}
+
+export { MapBatchOpts };

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: Node (main process and CLI). No Electron import.
+//
+// Small libc and /proc helpers the engine needs: interface indexes in the calling thread's
+// network namespace, program info, an advisory lock, capability reading.
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
+import koffi from 'koffi';
+import { BpfError, check } from './errors.js';
+import { lib } from './libbpf.js';
+import { objInfo } from './map.js';
+
+/** ifindex of an interface in this network namespace, or undefined. (Not /sys/class/net: that
+ * shows the namespace sysfs was mounted in, not ours.) */
+export function ifNameToIndex(name: string): number | undefined {
+  const i = lib().if_nametoindex(name) as number;
+  return i > 0 ? i : undefined;
+}
+
+export function ifIndexToName(index: number): string | undefined {
+  const buf = Buffer.alloc(16);
+  const p = lib().if_indextoname(index, buf);
+  if (!p) return undefined;
+  const nul = buf.indexOf(0);
+  return buf.subarray(0, nul < 0 ? 16 : nul).toString('latin1');
+}
+
+export interface ProgInfo {
+  type: number;
+  id: number;
+  tag: string;
+  name: string;
+}
+
+export function progInfo(fd: number): ProgInfo {
+  const b = objInfo(fd);
+  // struct bpf_prog_info: type@0 id@4 tag[8]@8 ... name[16]@64
+  const name = b.subarray(64, 80);
+  const nul = name.indexOf(0);
+  return {
+    type: b.readUInt32LE(0),
+    id: b.readUInt32LE(4),
+    tag: b.subarray(8, 16).toString('hex'),
+    name: name.subarray(0, nul < 0 ? 16 : nul).toString('latin1'),
+  };
+}
+
+export function progFdById(id: number): number {
+  const fd = lib().bpf_prog_get_fd_by_id(id) as number;
+  if (fd < 0) throw new BpfError('bpf_prog_get_fd_by_id', -fd, { context: String(id) });
+  return fd;
+}
+
+export function pinFd(fd: number, path: string): void {
+  check('bpf_obj_pin', lib().bpf_obj_pin(fd, path), path);
+}
+
+export function closeFd(fd: number): void {
+  lib().close(fd);
+}
+
+/** Turns on kernel.bpf_stats_enabled while the returned fd stays open (for benchmarks). */
+export function enableRunTimeStats(): number {
+  const fd = lib().bpf_enable_stats(0) as number; // BPF_STATS_RUN_TIME
+  if (fd < 0) throw new BpfError('bpf_enable_stats', -fd);
+  return fd;
+}
+
+let libcFlock: ((fd: number, op: number) => number) | undefined;
+
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+
+/**
+ * An exclusive flock(2) on a directory (our bpffs pin directory). The kernel drops it when the
+ * process dies, even by SIGKILL, so a crash never leaves a stale lock.
+ * Returns the open fd, or undefined when another process holds it.
+ */
+export function tryLockDir(dir: string): number | undefined {
+  libcFlock ??= koffi.load('libc.so.6').func('int flock(int fd, int op)') as (
+    fd: number,
+    op: number,
+  ) => number;
+  const fd = openSync(dir, 'r');
+  if (libcFlock(fd, LOCK_EX | LOCK_NB) === 0) return fd;
+  const errno = koffi.errno();
+  closeSync(fd);
+  if (errno === 11) return undefined; // EWOULDBLOCK
+  throw new BpfError('flock', errno, { context: dir });
+}
+
+/** Which process holds a flock on `path` (from /proc/locks), with its command line. */
+export function lockHolder(path: string): { pid: number; command: string } | undefined {
+  const st = statSync(path);
+  // /proc/locks prints the device as major:minor in hex.
+  const major = Math.floor(Number(st.dev) / 256) & 0xfff;
+  const minor = Number(st.dev) & 0xff;
+  for (const line of readFileSync('/proc/locks', 'utf8').split('\n')) {
+    const f = line.trim().split(/\s+/);
+    // "1: FLOCK  ADVISORY  WRITE 1234 00:17:5678 0 EOF"
+    if (f[1] !== 'FLOCK' || !f[5]) continue;
+    const [maj, min, ino] = f[5].split(':');
+    if (Number(ino) !== Number(st.ino)) continue;
+    if (parseInt(maj ?? '', 16) !== major || parseInt(min ?? '', 16) !== minor) continue;
+    const pid = Number(f[4]);
+    let command = '?';
+    try {
+      command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+    } catch {
+      // The holder may have just exited.
+    }
+    return { pid, command };
+  }
+  return undefined;
+}
+
+/** Effective capability bits of this process (from /proc/self/status). */
+export function effectiveCaps(): bigint {
+  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m?.[1] ? BigInt(`0x${m[1]}`) : 0n;
+}
+
+export const CAP = { NET_ADMIN: 12, SYS_ADMIN: 21, PERFMON: 38, BPF: 39 } as const;
