@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: any (pure functions)
+//
+// ResolvedPolicy → CompiledPolicy: the entries of the LPM tries and the user-set hash that the tc
+// program looks up (DESIGN.md §3). For every distinct prefix P on an interface we store the union of
+// the users of every endpoint whose ranges contain P. The prefixes containing an address form a
+// chain, so the longest matching prefix then carries exactly the union over every endpoint that
+// covers the address: one trie lookup gives the union semantics.
+
+import { LOG_ALLOWED_CODE, UID_ANY } from './types.js';
+import type {
+  CompiledIface,
+  CompiledLpmEntry,
+  CompiledPolicy,
+  CompiledSetEntry,
+  Range,
+  ResolvedEndpoint,
+  ResolvedPolicy,
+} from './types.js';
+
+export interface CompileResult {
+  compiled: CompiledPolicy;
+  /** Configured interface names that have no ifindex (absent from the system); nothing is compiled for them. */
+  missingIfaces: string[];
+}
+
+/** What will change between two compiled policies, in counts (for "pending changes" displays). */
+export interface CompiledDiff {
+  /** Prefixes (per interface and family) guarded only in `b`. */
+  lpmAdded: number;
+  /** Prefixes guarded only in `a`. */
+  lpmRemoved: number;
+  /** Prefixes guarded in both whose user→endpoint mapping differs. */
+  lpmChanged: number;
+  /** Distinct user→endpoint mappings present only in `b` (compared by content: set ids are not stable). */
+  setsAdded: number;
+  setsRemoved: number;
+  /** Interfaces added, removed, or with different settings. */
+  ifacesChanged: number;
+}
+
+// ---- address helpers (Uint8Array, network byte order) ----
+
+function familyBytes(family: 4 | 6): number {
+  return family === 4 ? 4 : 16;
+}
+
+/** True when the first `bits` bits of a and b are equal. */
+export function prefixBitsEqual(a: Uint8Array, b: Uint8Array, bits: number): boolean {
+  const full = bits >> 3;
+  for (let i = 0; i < full; i++) if (a[i] !== b[i]) return false;
+  const rem = bits & 7;
+  if (rem === 0) return true;
+  const mask = (0xff << (8 - rem)) & 0xff;
+  return ((a[full] ?? 0) & mask) === ((b[full] ?? 0) & mask);
+}
+
+/** A copy of addr with every bit after the first `bits` cleared. */
+export function maskAddr(addr: Uint8Array, bits: number): Uint8Array {
+  const out = new Uint8Array(addr.length);
+  const full = bits >> 3;
+  out.set(addr.subarray(0, full));
+  const rem = bits & 7;
+  if (rem !== 0 && full < addr.length) out[full] = (addr[full] ?? 0) & ((0xff << (8 - rem)) & 0xff);
+  return out;
+}
+
+/** Lexicographic order of two equal-length addresses. */
+export function compareAddr(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
+function checkRange(e: ResolvedEndpoint, r: Range): void {
+  const bytes = familyBytes(r.family);
+  if (r.addr.length !== bytes || !Number.isInteger(r.prefix) || r.prefix < 0 || r.prefix > bytes * 8) {
+    throw new Error(`endpoint ${e.name}: malformed range ${r.text} (family ${r.family}, prefix ${r.prefix})`);
+  }
+}
+
+// ---- compiler ----
+
+/** One distinct prefix on one interface and family, with the endpoints (by index) that name it directly. */
+interface PrefixNode {
+  prefix: number;
+  addr: Uint8Array;
+  own: number[];
+}
+
+/** The enclosing-prefix stack of the sweep: a node and the sorted indexes of every endpoint covering it. */
+interface StackFrame {
+  node: PrefixNode;
+  cover: number[];
+}
+
+/** Sorted union of two sorted, duplicate-free index lists; returns `a` itself when b adds nothing. */
+function mergeSorted(a: number[], b: number[]): number[] {
+  if (b.every((x) => a.includes(x))) return a;
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const x = a[i];
+    const y = b[j];
+    if (y === undefined || (x !== undefined && x < y)) {
+      out.push(x as number);
+      i++;
+    } else if (x === undefined || y < x) {
+      out.push(y);
+      j++;
+    } else {
+      out.push(x);
+      i++;
+      j++;
+    }
+  }
+  return out;
+}
+
+/**
+ * Assigns set ids. Two levels of memo: the set of covering endpoints (cheap key, hit for almost every
+ * prefix) → set id, and the resulting uid→endpoint mapping → set id, so that different endpoint sets
+ * with the same meaning share one set.
+ */
+class SetTable {
+  readonly entries: CompiledSetEntry[] = [];
+  private readonly byCover = new Map<string, number>();
+  private readonly byMapping = new Map<string, number>();
+  private nextId = 1;
+
+  constructor(private readonly endpoints: readonly ResolvedEndpoint[]) {}
+
+  setIdFor(cover: number[]): number {
+    const coverKey = cover.join(',');
+    const known = this.byCover.get(coverKey);
+    if (known !== undefined) return known;
+
+    // Reported endpoint: the lowest id among covering endpoints that list the uid; '*' (UID_ANY)
+    // likewise gets the lowest id among covering endpoints with any. The kernel tries the uid before
+    // UID_ANY, so an explicit listing wins over '*'.
+    const byUid = new Map<number, number>();
+    let anyId: number | undefined;
+    for (const idx of cover) {
+      const e = this.endpoints[idx] as ResolvedEndpoint;
+      for (const uid of e.uids) {
+        // (uid_t)-1 is reserved for '*' in the set map; a listed uid of that value cannot be a real user.
+        if (uid === UID_ANY) continue;
+        const cur = byUid.get(uid);
+        if (cur === undefined || e.id < cur) byUid.set(uid, e.id);
+      }
+      if (e.any && (anyId === undefined || e.id < anyId)) anyId = e.id;
+    }
+    const mapping: CompiledSetEntry[] = [];
+    for (const uid of [...byUid.keys()].sort((x, y) => x - y)) {
+      mapping.push({ setId: 0, uid, endpointId: byUid.get(uid) as number });
+    }
+    if (anyId !== undefined) mapping.push({ setId: 0, uid: UID_ANY, endpointId: anyId });
+    const mappingKey = mapping.map((m) => `${m.uid}:${m.endpointId}`).join(',');
+
+    let setId = this.byMapping.get(mappingKey);
+    if (setId === undefined) {
+      setId = this.nextId++;
+      this.byMapping.set(mappingKey, setId);
+      for (const m of mapping) this.entries.push({ ...m, setId });
+    }
+    this.byCover.set(coverKey, setId);
+    return setId;
+  }
+}
+
+function compileFamily(
+  p: ResolvedPolicy,
+  iface: CompiledIface,
+  family: 4 | 6,
+  sets: SetTable,
+  out: CompiledLpmEntry[],
+): void {
+  // Distinct prefixes, each with the endpoints that name it directly.
+  const nodes = new Map<string, PrefixNode>();
+  p.endpoints.forEach((e, idx) => {
+    if (!e.ifaces.includes(iface.name)) return;
+    for (const r of e.ranges) {
+      if (r.family !== family) continue;
+      // Masked again so that stray host bits can never create two entries the kernel trie treats as one.
+      const addr = maskAddr(r.addr, r.prefix);
+      const key = `${r.prefix}/${addr.join('.')}`;
+      let node = nodes.get(key);
+      if (node === undefined) {
+        node = { prefix: r.prefix, addr, own: [] };
+        nodes.set(key, node);
+      }
+      if (node.own[node.own.length - 1] !== idx) node.own.push(idx); // idx only grows: stays sorted
+    }
+  });
+
+  // Sorted by address then length, every prefix comes after all prefixes that contain it, and the
+  // prefixes between a container and its contents are inside the container (prefixes never partly
+  // overlap). So a stack of enclosing prefixes gives each node its chain of containers in O(n log n).
+  const sorted = [...nodes.values()].sort((a, b) => compareAddr(a.addr, b.addr) || a.prefix - b.prefix);
+  const stack: StackFrame[] = [];
+  for (const node of sorted) {
+    let top = stack[stack.length - 1];
+    while (
+      top !== undefined &&
+      !(top.node.prefix <= node.prefix && prefixBitsEqual(top.node.addr, node.addr, top.node.prefix))
+    ) {
+      stack.pop();
+      top = stack[stack.length - 1];
+    }
+    const cover = top === undefined ? node.own : mergeSorted(top.cover, node.own);
+    stack.push({ node, cover });
+    out.push({
+      ifindex: iface.ifindex,
+      family,
+      prefix: node.prefix,
+      addr: node.addr,
+      setId: sets.setIdFor(cover),
+    });
+  }
+}
+
+/**
+ * Compiles a resolved policy for the interfaces that exist now. `ifindexOf` maps an interface name to
+ * its index (undefined when absent). Output order is deterministic: interfaces in policy order, IPv4
+ * before IPv6, prefixes by address then length; set ids from 1 in order of first use.
+ * Throws on malformed ranges or two interface names with one ifindex (resolver/system bugs).
+ */
+export function compilePolicy(
+  p: ResolvedPolicy,
+  ifindexOf: (name: string) => number | undefined,
+): CompileResult {
+  const ifaces: CompiledIface[] = [];
+  const missingIfaces: string[] = [];
+  const nameOfIndex = new Map<number, string>();
+  const logAllowed = LOG_ALLOWED_CODE[p.logAllowed];
+  for (const [name, s] of p.interfaces) {
+    const ifindex = ifindexOf(name);
+    if (ifindex === undefined) {
+      missingIfaces.push(name);
+      continue;
+    }
+    if (!Number.isInteger(ifindex) || ifindex <= 0 || ifindex > 0xffffffff) {
+      throw new Error(`interface ${name}: invalid ifindex ${ifindex}`);
+    }
+    const other = nameOfIndex.get(ifindex);
+    if (other !== undefined) throw new Error(`interfaces ${other} and ${name} both have ifindex ${ifindex}`);
+    nameOfIndex.set(ifindex, name);
+    ifaces.push({
+      ifindex,
+      name,
+      defaultAllow: s.default === 'allow',
+      unownedAllow: s.unowned === 'allow',
+      essentials: s.essentials,
+      logAllowed,
+    });
+  }
+
+  const endpointNames = new Map<number, string>();
+  for (const e of p.endpoints) {
+    endpointNames.set(e.id, e.name);
+    for (const r of e.ranges) checkRange(e, r);
+  }
+
+  const sets = new SetTable(p.endpoints);
+  const lpm: CompiledLpmEntry[] = [];
+  for (const iface of ifaces) {
+    compileFamily(p, iface, 4, sets, lpm);
+    compileFamily(p, iface, 6, sets, lpm);
+  }
+  return { compiled: { lpm, sets: sets.entries, ifaces, endpointNames }, missingIfaces };
+}
+
+// ---- diff ----
+
+/** setId → canonical text of its uid→endpoint mapping ('' for a set with no entries). */
+function setContents(c: CompiledPolicy): Map<number, string> {
+  const parts = new Map<number, string[]>();
+  for (const s of c.sets) {
+    let list = parts.get(s.setId);
+    if (list === undefined) parts.set(s.setId, (list = []));
+    list.push(`${s.uid}:${s.endpointId}`);
+  }
+  const out = new Map<number, string>();
+  for (const [id, list] of parts) out.set(id, list.sort().join(','));
+  return out;
+}
+
+function lpmContents(c: CompiledPolicy): Map<string, string> {
+  const sets = setContents(c);
+  const out = new Map<string, string>();
+  for (const e of c.lpm) {
+    out.set(`${e.ifindex}|${e.family}|${e.addr.join('.')}/${e.prefix}`, sets.get(e.setId) ?? '');
+  }
+  return out;
+}
+
+function usedMappings(c: CompiledPolicy): Set<string> {
+  return new Set(lpmContents(c).values());
+}
+
+function ifaceText(i: CompiledIface): string {
+  return `${i.name}|${i.defaultAllow}|${i.unownedAllow}|${i.essentials}|${i.logAllowed}`;
+}
+
+/** Counts of what changes from `a` (e.g. what is enforced) to `b` (e.g. what is pending). */
+export function diffCompiled(a: CompiledPolicy, b: CompiledPolicy): CompiledDiff {
+  const la = lpmContents(a);
+  const lb = lpmContents(b);
+  let lpmAdded = 0;
+  let lpmRemoved = 0;
+  let lpmChanged = 0;
+  for (const [k, v] of lb) {
+    const old = la.get(k);
+    if (old === undefined) lpmAdded++;
+    else if (old !== v) lpmChanged++;
+  }
+  for (const k of la.keys()) if (!lb.has(k)) lpmRemoved++;
+
+  const sa = usedMappings(a);
+  const sb = usedMappings(b);
+  let setsAdded = 0;
+  let setsRemoved = 0;
+  for (const m of sb) if (!sa.has(m)) setsAdded++;
+  for (const m of sa) if (!sb.has(m)) setsRemoved++;
+
+  const ia = new Map(a.ifaces.map((i) => [i.ifindex, ifaceText(i)]));
+  const ib = new Map(b.ifaces.map((i) => [i.ifindex, ifaceText(i)]));
+  let ifacesChanged = 0;
+  for (const [k, v] of ib) if (ia.get(k) !== v) ifacesChanged++;
+  for (const k of ia.keys()) if (!ib.has(k)) ifacesChanged++;
+
+  return { lpmAdded, lpmRemoved, lpmChanged, setsAdded, setsRemoved, ifacesChanged };
+}

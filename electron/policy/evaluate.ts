@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: any (pure functions)
+//
+// Two independent predictions of the tc program's verdict for one packet (essentials aside):
+//   compiledEvaluate  — the kernel's steps over compiled map entries (LPM, then set lookup);
+//   referenceEvaluate — the policy's meaning, straight from the endpoints (DESIGN.md §2).
+// Tests check that they agree; kernel tests use them to predict what the real program decides.
+// Neither shares code with compile.ts, so that a bug there cannot hide in both.
+
+import { UID_ANY } from './types.js';
+import type { CompiledLpmEntry, CompiledPolicy, InterfaceSettings, ResolvedPolicy } from './types.js';
+
+export type Packet = {
+  ifindex: number;
+  family: 4 | 6;
+  /** Destination address, network byte order (4 or 16 bytes). */
+  daddr: Uint8Array;
+  /** Sending user; null when the packet has no local socket (unowned). */
+  uid: number | null;
+};
+
+export type DecisionReason =
+  | 'endpoint'
+  | 'not-listed'
+  | 'default-allow'
+  | 'default-deny'
+  | 'unowned-allow'
+  | 'unowned-deny'
+  | 'not-configured';
+
+export type Decision = {
+  verdict: 'allow' | 'drop' | 'pass';
+  reason: DecisionReason;
+  /** The endpoint that allowed the packet; 0 when none. */
+  endpointId: number;
+};
+
+const NOT_CONFIGURED: Readonly<Decision> = Object.freeze({
+  verdict: 'pass',
+  reason: 'not-configured',
+  endpointId: 0,
+});
+
+function decide(verdict: Decision['verdict'], reason: DecisionReason, endpointId = 0): Decision {
+  return { verdict, reason, endpointId };
+}
+
+function unownedDecision(allow: boolean): Decision {
+  return allow ? decide('allow', 'unowned-allow') : decide('drop', 'unowned-deny');
+}
+
+/** Bit i (0 = most significant bit of byte 0) of a network-order address. */
+function bit(addr: Uint8Array, i: number): number {
+  return ((addr[i >> 3] ?? 0) >> (7 - (i & 7))) & 1;
+}
+
+/** True when the first `bits` bits of a and b agree, compared one bit at a time. */
+function sameLeadingBits(a: Uint8Array, b: Uint8Array, bits: number): boolean {
+  for (let i = 0; i < bits; i++) if (bit(a, i) !== bit(b, i)) return false;
+  return true;
+}
+
+/** The kernel's verdict from the compiled entries (steps a, c, d, e of the tc program). */
+export function compiledEvaluate(c: CompiledPolicy, pkt: Packet): Decision {
+  // a. Interfaces we are not configured for pass untouched.
+  const iface = c.ifaces.find((i) => i.ifindex === pkt.ifindex);
+  if (iface === undefined) return { ...NOT_CONFIGURED };
+
+  // c. Longest prefix match within this interface and family.
+  let best: CompiledLpmEntry | undefined;
+  for (const e of c.lpm) {
+    if (e.ifindex !== pkt.ifindex || e.family !== pkt.family) continue;
+    if (best !== undefined && e.prefix <= best.prefix) continue;
+    if (sameLeadingBits(e.addr, pkt.daddr, e.prefix)) best = e;
+  }
+
+  if (best !== undefined) {
+    // d. Guarded destination.
+    if (pkt.uid === null) return unownedDecision(iface.unownedAllow);
+    const setId = best.setId;
+    const uid = pkt.uid;
+    const hit =
+      c.sets.find((s) => s.setId === setId && s.uid === uid) ??
+      c.sets.find((s) => s.setId === setId && s.uid === UID_ANY);
+    return hit !== undefined ? decide('allow', 'endpoint', hit.endpointId) : decide('drop', 'not-listed');
+  }
+
+  // e. Unguarded destination.
+  if (iface.defaultAllow) return decide('allow', 'default-allow');
+  if (pkt.uid === null) return unownedDecision(iface.unownedAllow);
+  return decide('drop', 'default-deny');
+}
+
+/** The policy's meaning, computed by brute force over the endpoints. */
+export function referenceEvaluate(
+  p: ResolvedPolicy,
+  ifindexOf: (name: string) => number | undefined,
+  pkt: Packet,
+): Decision {
+  let ifname: string | undefined;
+  let settings: InterfaceSettings | undefined;
+  for (const [name, s] of p.interfaces) {
+    if (ifindexOf(name) === pkt.ifindex) {
+      ifname = name;
+      settings = s;
+      break;
+    }
+  }
+  if (ifname === undefined || settings === undefined) return { ...NOT_CONFIGURED };
+  const name = ifname;
+
+  const covering = p.endpoints.filter(
+    (e) =>
+      e.ifaces.includes(name) &&
+      e.ranges.some((r) => r.family === pkt.family && sameLeadingBits(r.addr, pkt.daddr, r.prefix)),
+  );
+  const unownedAllow = settings.unowned === 'allow';
+
+  if (covering.length === 0) {
+    if (settings.default === 'allow') return decide('allow', 'default-allow');
+    if (pkt.uid === null) return unownedDecision(unownedAllow);
+    return decide('drop', 'default-deny');
+  }
+
+  if (pkt.uid === null) return unownedDecision(unownedAllow);
+  const uid = pkt.uid;
+  // A listed uid equal to UID_ANY is reserved for '*' and does not count as an explicit listing.
+  const explicit = covering.filter((e) => uid !== UID_ANY && e.uids.includes(uid)).map((e) => e.id);
+  if (explicit.length > 0) return decide('allow', 'endpoint', Math.min(...explicit));
+  const viaAny = covering.filter((e) => e.any).map((e) => e.id);
+  if (viaAny.length > 0) return decide('allow', 'endpoint', Math.min(...viaAny));
+  return decide('drop', 'not-listed');
+}

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: Node (main process and CLI). No Electron import.
+//
+// File → Policy → ResolvedPolicy, with every problem as a Diagnostic.
+import { openSync, closeSync, fstatSync, readSync } from 'node:fs';
+import type { AccountDb } from './resolve.js';
+import { loadAccountDb, resolvePolicy } from './resolve.js';
+import { parsePolicy } from './yaml.js';
+import type { Diagnostic, Policy, ResolvedPolicy } from './types.js';
+
+export const MAX_CONFIG_BYTES = 1 << 20;
+
+export interface LoadedPolicy {
+  policy?: Policy;
+  resolved?: ResolvedPolicy;
+  diagnostics: Diagnostic[];
+}
+
+/** Reads at most MAX_CONFIG_BYTES + 1 bytes, so an endless file (a FIFO, /dev/zero) cannot hang us. */
+export function readConfigText(file: string): { text?: string; diagnostics: Diagnostic[] } {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    return {
+      diagnostics: [{ severity: 'error', message: `cannot read ${file}: ${(err as Error).message}` }],
+    };
+  }
+  try {
+    if (!fstatSync(fd).isFile()) {
+      return { diagnostics: [{ severity: 'error', message: `${file} is not a regular file` }] };
+    }
+    const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let n = 0;
+    for (let i = 0; i < 1024 && n < buf.length; i++) {
+      const r = readSync(fd, buf, n, buf.length - n, null);
+      if (r === 0) break;
+      n += r;
+    }
+    if (n > MAX_CONFIG_BYTES) {
+      return {
+        diagnostics: [
+          {
+            severity: 'error',
+            message: `file is larger than ${MAX_CONFIG_BYTES} bytes`,
+            pos: { file, line: 1, col: 1 },
+          },
+        ],
+      };
+    }
+    return { text: buf.subarray(0, n).toString('utf8'), diagnostics: [] };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function loadPolicyText(text: string, file: string, db: AccountDb): LoadedPolicy {
+  const parsed = parsePolicy(text, file);
+  if (!parsed.policy) return { diagnostics: parsed.diagnostics };
+  const r = resolvePolicy(parsed.policy, db);
+  return {
+    policy: parsed.policy,
+    resolved: r.resolved,
+    diagnostics: [...parsed.diagnostics, ...r.diagnostics],
+  };
+}
+
+export function loadPolicyFile(file: string, db: AccountDb = loadAccountDb()): LoadedPolicy {
+  const { text, diagnostics } = readConfigText(file);
+  if (text === undefined) return { diagnostics };
+  return loadPolicyText(text, file, db);
+}
+
+export function hasErrors(d: readonly Diagnostic[]): boolean {
+  return d.some((x) => x.severity === 'error');
+}

@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: Node (main process and CLI). No Electron import.
+//
+// Policy → ResolvedPolicy: account names to uids through the system's databases, complete
+// interface settings, and the warnings an admin must see before applying (what `deny` cuts off).
+
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { DEFAULT_INTERFACE_SETTINGS } from './types.js';
+import type {
+  Diagnostic,
+  Endpoint,
+  InterfaceSettings,
+  Policy,
+  Range,
+  ResolvedEndpoint,
+  ResolvedPolicy,
+  SourcePos,
+} from './types.js';
+
+export interface AccountDb {
+  users: Map<string, { uid: number; gid: number }>;
+  uidToName: Map<number, string>;
+  groups: Map<string, { gid: number; members: string[] }>;
+  /**
+   * Single-name lookups for NSS sources that do not enumerate (sssd and LDAP usually don't):
+   * consulted only for names missing from the maps above. Set by loadAccountDb when it used getent.
+   */
+  lookupUser?: (name: string) => { uid: number; gid: number } | undefined;
+  lookupGroup?: (name: string) => { gid: number; members: string[] } | undefined;
+}
+
+const GETENT_TIMEOUT_MS = 5000;
+const GETENT_MAX_BUFFER = 64 * 1024 * 1024;
+const MAX_ID = 0xfffffffe;
+
+function parseId(s: string | undefined): number | undefined {
+  if (s === undefined || !/^[0-9]{1,10}$/.test(s)) return undefined;
+  const n = Number(s);
+  return n <= MAX_ID ? n : undefined;
+}
+
+/** passwd(5) lines; comments, blank, NIS (`+`/`-`) and malformed lines are skipped. */
+export function parsePasswd(text: string): Pick<AccountDb, 'users' | 'uidToName'> {
+  const users = new Map<string, { uid: number; gid: number }>();
+  const uidToName = new Map<number, string>();
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/\r$/, '');
+    if (line === '' || line.startsWith('#') || line.startsWith('+') || line.startsWith('-')) continue;
+    const f = line.split(':');
+    const name = f[0];
+    const uid = parseId(f[2]);
+    const gid = parseId(f[3]);
+    if (!name || f.length < 4 || uid === undefined || gid === undefined) continue;
+    // First entry wins, as in getpwnam/getpwuid.
+    if (!users.has(name)) users.set(name, { uid, gid });
+    if (!uidToName.has(uid)) uidToName.set(uid, name);
+  }
+  return { users, uidToName };
+}
+
+/** group(5) lines; comments, blank, NIS and malformed lines are skipped. */
+export function parseGroup(text: string): AccountDb['groups'] {
+  const groups = new Map<string, { gid: number; members: string[] }>();
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/\r$/, '');
+    if (line === '' || line.startsWith('#') || line.startsWith('+') || line.startsWith('-')) continue;
+    const f = line.split(':');
+    const name = f[0];
+    const gid = parseId(f[2]);
+    if (!name || f.length < 3 || gid === undefined) continue;
+    const members = (f[3] ?? '')
+      .split(',')
+      .map((m) => m.trim())
+      .filter((m) => m !== '');
+    if (!groups.has(name)) groups.set(name, { gid, members });
+  }
+  return groups;
+}
+
+function getent(args: string[]): string | undefined {
+  try {
+    return execFileSync('getent', args, {
+      encoding: 'utf8',
+      timeout: GETENT_TIMEOUT_MS,
+      maxBuffer: GETENT_MAX_BUFFER,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+  } catch {
+    // Exit status 2 means "not found"; anything else (no getent, timeout) is treated the same.
+    return undefined;
+  }
+}
+
+/** A database through getent (so every NSS source counts), else the file. */
+function systemDb(db: 'passwd' | 'group'): { text: string; viaGetent: boolean } {
+  const text = getent([db]);
+  if (text !== undefined) return { text, viaGetent: true };
+  const file = `/etc/${db}`;
+  try {
+    return { text: readFileSync(file, 'utf8'), viaGetent: false };
+  } catch (e) {
+    throw new Error(`cannot read the ${db} database: getent failed and ${file}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+}
+
+function readDbFile(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read the ${what} file ${file}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * Loads users and groups. Explicit files (options, else NET_TC_FILTER_PASSWD / NET_TC_FILTER_GROUP)
+ * are read as passwd(5)/group(5); otherwise `getent passwd` / `getent group`, falling back to
+ * /etc/passwd and /etc/group. Throws when an explicit file, or both system sources, cannot be read.
+ */
+export function loadAccountDb(opts?: { passwdFile?: string; groupFile?: string }): AccountDb {
+  const passwdFile = opts?.passwdFile ?? process.env.NET_TC_FILTER_PASSWD;
+  const groupFile = opts?.groupFile ?? process.env.NET_TC_FILTER_GROUP;
+
+  const passwd = passwdFile
+    ? { text: readDbFile(passwdFile, 'passwd'), viaGetent: false }
+    : systemDb('passwd');
+  const group = groupFile ? { text: readDbFile(groupFile, 'group'), viaGetent: false } : systemDb('group');
+  const db: AccountDb = { ...parsePasswd(passwd.text), groups: parseGroup(group.text) };
+
+  if (passwd.viaGetent) {
+    const misses = new Set<string>();
+    db.lookupUser = (name) => {
+      if (misses.has(name)) return undefined;
+      const found = parsePasswd(getent(['passwd', '--', name]) ?? '').users.get(name);
+      if (!found) misses.add(name);
+      return found;
+    };
+  }
+  if (group.viaGetent) {
+    const misses = new Set<string>();
+    db.lookupGroup = (name) => {
+      if (misses.has(name)) return undefined;
+      const found = parseGroup(getent(['group', '--', name]) ?? '').get(name);
+      if (!found) misses.add(name);
+      return found;
+    };
+  }
+  return db;
+}
+
+/** The account name of a uid, for reporting. */
+export function userName(db: AccountDb, uid: number): string | undefined {
+  return db.uidToName.get(uid);
+}
+
+function findUser(db: AccountDb, name: string): { uid: number; gid: number } | undefined {
+  const known = db.users.get(name);
+  if (known) return known;
+  const found = db.lookupUser?.(name);
+  if (found) {
+    db.users.set(name, found);
+    if (!db.uidToName.has(found.uid)) db.uidToName.set(found.uid, name);
+  }
+  return found;
+}
+
+function findGroup(db: AccountDb, name: string): { gid: number; members: string[] } | undefined {
+  const known = db.groups.get(name);
+  if (known) return known;
+  const found = db.lookupGroup?.(name);
+  if (found) db.groups.set(name, found);
+  return found;
+}
+
+/** Uids of a group: supplementary members (group file) and primary members (passwd gid). */
+function groupUids(db: AccountDb, group: { gid: number; members: string[] }): number[] {
+  const uids = new Set<number>();
+  for (const member of group.members) {
+    // Stale members (deleted accounts) are common in group files; they simply grant nothing.
+    const u = findUser(db, member);
+    if (u) uids.add(u.uid);
+  }
+  for (const u of db.users.values()) if (u.gid === group.gid) uids.add(u.uid);
+  return [...uids];
+}
+
+export interface ResolveResult {
+  /** Present only when there are no errors (warnings allowed). */
+  resolved?: ResolvedPolicy;
+  diagnostics: Diagnostic[];
+}
+
+export function resolvePolicy(policy: Policy, db: AccountDb): ResolveResult {
+  const diagnostics: Diagnostic[] = [];
+  const error = (message: string, pos: SourcePos | undefined): void => {
+    diagnostics.push(pos ? { severity: 'error', message, pos } : { severity: 'error', message });
+  };
+  const warning = (message: string, pos: SourcePos | undefined): void => {
+    diagnostics.push(pos ? { severity: 'warning', message, pos } : { severity: 'warning', message });
+  };
+
+  const endpoints: ResolvedEndpoint[] = policy.endpoints.map((ep, i) => {
+    const uids = new Set<number>();
+    let any = false;
+    const where = `in endpoint ${JSON.stringify(ep.name)}`;
+    for (const entry of ep.allow) {
+      switch (entry.kind) {
+        case 'any':
+          any = true;
+          break;
+        case 'uid':
+          // A uid with no account is legitimate (containers, services created later).
+          uids.add(entry.uid);
+          break;
+        case 'user': {
+          const u = findUser(db, entry.name);
+          if (u) uids.add(u.uid);
+          else error(`unknown user ${JSON.stringify(entry.name)} ${where}`, entry.pos ?? ep.pos);
+          break;
+        }
+        case 'group': {
+          const g = findGroup(db, entry.name);
+          if (!g) {
+            error(`unknown group ${JSON.stringify(entry.name)} ${where}`, entry.pos ?? ep.pos);
+            break;
+          }
+          const members = groupUids(db, g);
+          if (members.length === 0) {
+            warning(
+              `group ${JSON.stringify(entry.name)} has no members; it allows nobody`,
+              entry.pos ?? ep.pos,
+            );
+          }
+          for (const uid of members) uids.add(uid);
+          break;
+        }
+      }
+    }
+    return {
+      id: i + 1,
+      name: ep.name,
+      ifaces: [...new Set(ep.iface)],
+      ranges: ep.range,
+      uids: [...uids].sort((a, b) => a - b),
+      any,
+    };
+  });
+
+  // Every interface an endpoint names, then those only configured under `interfaces:`.
+  const interfaces = new Map<string, InterfaceSettings>();
+  const firstUse = new Map<string, Endpoint>();
+  for (const ep of policy.endpoints) {
+    for (const iface of ep.iface) if (!firstUse.has(iface)) firstUse.set(iface, ep);
+  }
+  const names = [...firstUse.keys(), ...Object.keys(policy.interfaces).filter((n) => !firstUse.has(n))];
+  for (const name of names) {
+    const written = Object.prototype.hasOwnProperty.call(policy.interfaces, name)
+      ? policy.interfaces[name]
+      : undefined;
+    const settings: InterfaceSettings = { ...DEFAULT_INTERFACE_SETTINGS };
+    if (written?.default !== undefined) settings.default = written.default;
+    if (written?.unowned !== undefined) settings.unowned = written.unowned;
+    if (written?.essentials !== undefined) settings.essentials = written.essentials;
+    interfaces.set(name, settings);
+  }
+
+  diagnostics.push(...interfaceWarnings(interfaces, firstUse));
+  for (const ep of policy.endpoints) {
+    const w = metadataWarning(ep, interfaces);
+    if (w) diagnostics.push(w);
+  }
+
+  const ok = !diagnostics.some((d) => d.severity === 'error');
+  const resolved: ResolvedPolicy = { endpoints, interfaces, logAllowed: policy.logging.allowed ?? 'sample' };
+  return ok ? { resolved, diagnostics } : { diagnostics };
+}
+
+/** What `default: deny` and `essentials: false` cut off; one warning of each kind per interface. */
+function interfaceWarnings(
+  interfaces: Map<string, InterfaceSettings>,
+  firstUse: Map<string, Endpoint>,
+): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const [name, s] of interfaces) {
+    if (s.default !== 'deny') continue;
+    // The interface settings carry no position; the first endpoint naming the interface is the closest.
+    const pos = firstUse.get(name)?.pos;
+    const at = (message: string): Diagnostic =>
+      pos ? { severity: 'warning', message, pos } : { severity: 'warning', message };
+    if (name === 'lo') {
+      out.push(
+        at(
+          'default deny on lo also blocks local DNS resolvers (127.0.0.53) and every other local service ' +
+            'for users not listed',
+        ),
+      );
+      continue; // no DHCP or neighbour discovery on loopback
+    }
+    out.push(
+      at(
+        `default deny on ${name} also blocks DNS, package updates and every other destination for users not listed ` +
+          `(set "default: allow" under interfaces: ${name} to guard only the listed ranges)`,
+      ),
+    );
+    if (!s.essentials) {
+      out.push(
+        at(
+          `essentials: false on ${name}: DHCP renewals and IPv6 neighbour discovery will be dropped ` +
+            'for users not listed; the interface may lose its address',
+        ),
+      );
+    }
+  }
+  return out;
+}
+
+const METADATA_V4 = Uint8Array.from([169, 254, 169, 254]);
+const METADATA_V6 = Uint8Array.from([0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54]);
+
+function contains(range: Range, family: 4 | 6, addr: Uint8Array): boolean {
+  if (range.family !== family) return false;
+  for (let bit = 0; bit < range.prefix; bit++) {
+    const byte = bit >> 3;
+    const mask = 0x80 >> (bit & 7);
+    if (((range.addr[byte] ?? 0) & mask) !== ((addr[byte] ?? 0) & mask)) return false;
+  }
+  return true;
+}
+
+/**
+ * The cloud metadata service answers on 169.254.169.254 and fd00:ec2::254. An endpoint that guards
+ * one of them (a range of /16 or narrower, not a catch-all) on an interface whose default is
+ * allow leaves the other open to every user.
+ */
+function metadataWarning(ep: Endpoint, interfaces: Map<string, InterfaceSettings>): Diagnostic | undefined {
+  const guards = (family: 4 | 6, addr: Uint8Array): Range | undefined =>
+    ep.range.find((r) => r.prefix >= 16 && contains(r, family, addr));
+  const coversAtAll = (family: 4 | 6, addr: Uint8Array): boolean =>
+    ep.range.some((r) => contains(r, family, addr));
+  const openIfaces = ep.iface.filter((i) => interfaces.get(i)?.default === 'allow');
+  if (openIfaces.length === 0) return undefined;
+  let other: string | undefined;
+  let range: Range | undefined;
+  if ((range = guards(4, METADATA_V4)) && !coversAtAll(6, METADATA_V6)) other = 'fd00:ec2::254/128';
+  else if ((range = guards(6, METADATA_V6)) && !coversAtAll(4, METADATA_V4)) other = '169.254.169.254/32';
+  if (!other || !range) return undefined;
+  const message =
+    `the metadata service is also reachable at ${other.replace(/\/\d+$/, '')}, which endpoint ` +
+    `${JSON.stringify(ep.name)} does not guard on ${openIfaces.join(', ')} (default: allow); add ${other}`;
+  const pos = range.pos ?? ep.pos;
+  return pos ? { severity: 'warning', message, pos } : { severity: 'warning', message };
+}

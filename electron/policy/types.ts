@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: Node (main process and CLI). No Electron import.
+//
+// The policy model. Three stages, each produced by one module:
+//   YAML text --(yaml.ts: parse)--> Policy          (what the admin wrote, with source positions)
+//   Policy    --(resolve.ts)------> ResolvedPolicy  (names → uids, every configured interface's settings)
+//   Resolved  --(compile.ts)------> CompiledPolicy  (map entries for the kernel, see bpf/net_tc_filter.h)
+
+/** Where something stands in a source file (1-based line and column). */
+export interface SourcePos {
+  file: string;
+  line: number;
+  col: number;
+}
+
+/** A problem found in input, with its position when it has one. */
+export interface Diagnostic {
+  severity: 'error' | 'warning';
+  message: string;
+  pos?: SourcePos;
+}
+
+export type Verdict = 'allow' | 'deny';
+export type LogAllowed = 'off' | 'sample' | 'all';
+
+export type AllowEntry =
+  | { kind: 'user'; name: string; text: string; pos?: SourcePos }
+  | { kind: 'uid'; uid: number; text: string; pos?: SourcePos }
+  | { kind: 'group'; name: string; text: string; pos?: SourcePos }
+  | { kind: 'any'; text: string; pos?: SourcePos };
+
+/** One destination range, normalised (host bits cleared). */
+export interface Range {
+  family: 4 | 6;
+  /** Network byte order; 4 bytes for IPv4, 16 for IPv6. Host bits are zero. */
+  addr: Uint8Array;
+  /** 0..32 or 0..128. */
+  prefix: number;
+  /** What the file said, kept for export (e.g. "169.254.169.254/32" or "fd00:ec2::254"). */
+  text: string;
+  pos?: SourcePos;
+}
+
+export interface Endpoint {
+  name: string;
+  iface: string[];
+  range: Range[];
+  allow: AllowEntry[];
+  pos?: SourcePos;
+}
+
+export interface InterfaceSettings {
+  /** deny: traffic no endpoint allows is dropped (the original tool). allow: only endpoint ranges are guarded. */
+  default: Verdict;
+  /** Packets with no local socket (forwarded/routed). */
+  unowned: Verdict;
+  /** Always pass DHCPv4/v6 client traffic, IPv6 neighbour discovery and MLD. */
+  essentials: boolean;
+}
+
+export const DEFAULT_INTERFACE_SETTINGS: Readonly<InterfaceSettings> = Object.freeze({
+  default: 'deny',
+  unowned: 'deny',
+  essentials: true,
+});
+
+/** What the admin wrote. Optional extension keys stay undefined when absent so export can omit them. */
+export interface Policy {
+  endpoints: Endpoint[];
+  /** Only the interfaces and keys written under `interfaces:`. */
+  interfaces: Record<string, Partial<InterfaceSettings>>;
+  logging: { allowed?: LogAllowed };
+}
+
+/** Reserved uid value meaning "any user" (`*`). (uid_t)-1 is never a real uid. */
+export const UID_ANY = 0xffffffff;
+
+export interface ResolvedEndpoint {
+  /** 1-based position in the config; reported by the kernel with each allowed decision. */
+  id: number;
+  name: string;
+  ifaces: string[];
+  ranges: Range[];
+  /** Sorted, unique numeric uids (users, uids and group members). */
+  uids: number[];
+  /** True when `*` is listed. */
+  any: boolean;
+}
+
+export interface ResolvedPolicy {
+  endpoints: ResolvedEndpoint[];
+  /** Every configured interface (named by an endpoint or under `interfaces:`) with complete settings. */
+  interfaces: Map<string, InterfaceSettings>;
+  logAllowed: LogAllowed;
+}
+
+export const LOG_ALLOWED_CODE: Record<LogAllowed, number> = { off: 0, sample: 1, all: 2 };
+
+export interface CompiledLpmEntry {
+  ifindex: number;
+  family: 4 | 6;
+  /** Prefix length of the address part only (0..32 / 0..128). */
+  prefix: number;
+  addr: Uint8Array;
+  setId: number;
+}
+
+export interface CompiledSetEntry {
+  setId: number;
+  /** A uid, or UID_ANY. */
+  uid: number;
+  /** Endpoint id reported when this entry allows a packet. */
+  endpointId: number;
+}
+
+export interface CompiledIface {
+  ifindex: number;
+  name: string;
+  defaultAllow: boolean;
+  unownedAllow: boolean;
+  essentials: boolean;
+  logAllowed: number;
+}
+
+/** Generation-free map contents; the engine adds the generation when it writes them. */
+export interface CompiledPolicy {
+  lpm: CompiledLpmEntry[];
+  sets: CompiledSetEntry[];
+  ifaces: CompiledIface[];
+  /** Endpoint id → name, for reporting. */
+  endpointNames: Map<number, string>;
+}

@@ -1,0 +1,936 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: Node (main process and CLI). No Electron import.
+//
+// The policy file codec: the original tool's format (`endpoints:`) plus the optional
+// `interfaces:` and `logging:` extension keys. Input is untrusted (imported by the UI, read by
+// the privileged daemon), so parsing is bounded before the yaml library builds anything:
+//   1. size cap;
+//   2. a streaming lexer pass that bounds nesting (the yaml parser itself needs ~1 KB of
+//      heap per nesting level, so a 1 MiB `[[[[…` would cost close to 1 GB);
+//   3. an iterative pass over the CST: exact nesting limit, one document, no tags, anchors
+//      or aliases (so alias bombs cannot even start);
+//   4. composition, then validation of every value against the model with 1-based positions.
+
+import ipaddr from 'ipaddr.js';
+import {
+  CST,
+  Composer,
+  Document,
+  Lexer,
+  LineCounter,
+  Parser,
+  Scalar,
+  isAlias,
+  isMap,
+  isNode,
+  isScalar,
+  isSeq,
+} from 'yaml';
+import type { Pair, YAMLMap, YAMLSeq } from 'yaml';
+import type {
+  AllowEntry,
+  Diagnostic,
+  Endpoint,
+  InterfaceSettings,
+  LogAllowed,
+  Policy,
+  Range,
+  SourcePos,
+  Verdict,
+} from './types.js';
+
+/** Larger input is refused before it is parsed. */
+export const MAX_POLICY_BYTES = 1024 * 1024;
+/** Deepest nesting accepted; the format itself needs 5 levels. */
+export const MAX_NESTING = 16;
+/** Bound of the cheap lexer pass; it may undercount, the exact CST pass enforces MAX_NESTING. */
+const PRESCAN_NESTING = 4 * MAX_NESTING;
+/** Diagnostics beyond this are summarised, so a hostile file cannot produce megabytes of messages. */
+export const MAX_DIAGNOSTICS = 50;
+
+const TOP_KEYS = ['endpoints', 'interfaces', 'logging'] as const;
+const ENDPOINT_KEYS = ['iface', 'range', 'allow'] as const;
+const INTERFACE_KEYS = ['default', 'unowned', 'essentials'] as const;
+const LOGGING_KEYS = ['allowed'] as const;
+const LOG_ALLOWED_VALUES: readonly LogAllowed[] = ['off', 'sample', 'all'];
+const VERDICTS: readonly Verdict[] = ['deny', 'allow'];
+
+const ENDPOINT_NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+// POSIX-ish account names; upper case is accepted because LDAP/sssd directories use it.
+const ACCOUNT_NAME_RE = /^[A-Za-z_][A-Za-z0-9_.-]*\$?$/;
+const MAX_ACCOUNT_NAME = 32;
+/** (uid_t)-1 is reserved (UID_ANY), so the largest real uid is one less. */
+export const MAX_UID = 0xfffffffe;
+/** IFNAMSIZ is 16 including the terminating NUL. */
+const MAX_IFNAME_BYTES = 15;
+
+// ---------------------------------------------------------------------------------------------
+// Value validators, exported so the UI can validate fields as the admin types.
+
+/** Why `name` is not a valid endpoint name, or undefined when it is. */
+export function checkEndpointName(name: string): string | undefined {
+  if (ENDPOINT_NAME_RE.test(name)) return undefined;
+  return `invalid endpoint name ${quote(name)}; use 1–64 letters, digits, "_", "." or "-"`;
+}
+
+/** Why `name` is not a valid Linux interface name (the kernel's dev_valid_name), or undefined. */
+export function checkInterfaceName(name: string): string | undefined {
+  const bad = (why: string): string => `invalid interface name ${quote(name)}: ${why}`;
+  if (name.length === 0) return bad('it is empty');
+  if (Buffer.byteLength(name, 'utf8') > MAX_IFNAME_BYTES) return bad('longer than 15 bytes');
+  if (name === '.' || name === '..') return bad('"." and ".." are not interface names');
+  if (name.includes('/')) return bad('it contains "/"');
+  if (name.includes(':')) return bad('it contains ":"');
+  if (/[\s\0]/u.test(name)) return bad('it contains whitespace or a NUL character');
+  return undefined;
+}
+
+export type RangeValue = Omit<Range, 'pos'>;
+
+/**
+ * Parses one range as written: `a.b.c.d[/n]` or an IPv6 address `[/n]`. The family is kept as
+ * written (`::ffff:10.0.0.1` stays IPv6), and host bits are cleared with a warning.
+ */
+export function parseRangeText(text: string): { range?: RangeValue; error?: string; warning?: string } {
+  const slash = text.indexOf('/');
+  const addrText = slash < 0 ? text : text.slice(0, slash);
+  const prefixText = slash < 0 ? undefined : text.slice(slash + 1);
+  const example = 'expected an address or CIDR range such as 169.254.169.254/32 or fd00:ec2::254/128';
+  let family: 4 | 6;
+  let bytes: number[];
+  if (addrText.includes(':')) {
+    if (addrText.includes('%')) return { error: `${quote(text)}: zone ids (%…) are not allowed in a range` };
+    if (!ipaddr.IPv6.isValid(addrText))
+      return { error: `${quote(text)} is not a valid IPv6 address; ${example}` };
+    family = 6;
+    bytes = ipaddr.IPv6.parse(addrText).toByteArray();
+  } else {
+    // Four-part decimal only: inet_aton forms such as 0x7f.1 or 010.0.0.1 mean surprising things.
+    if (!ipaddr.IPv4.isValidFourPartDecimal(addrText)) {
+      return { error: `${quote(text)} is not a valid IP address or range; ${example}` };
+    }
+    family = 4;
+    bytes = ipaddr.IPv4.parse(addrText).toByteArray();
+  }
+  const max = family === 4 ? 32 : 128;
+  let prefix = max;
+  if (prefixText !== undefined) {
+    if (!/^[0-9]{1,3}$/.test(prefixText)) {
+      return { error: `${quote(text)}: the prefix after "/" must be a number from 0 to ${max}` };
+    }
+    prefix = Number(prefixText);
+    if (prefix > max) {
+      return { error: `${quote(text)}: prefix /${prefix} is out of range for IPv${family} (0–${max})` };
+    }
+  }
+  const addr = Uint8Array.from(bytes);
+  let hostBits = false;
+  for (let i = 0; i < addr.length; i++) {
+    const keep = Math.max(0, Math.min(8, prefix - i * 8));
+    const masked = addr[i]! & ((0xff << (8 - keep)) & 0xff);
+    if (masked !== addr[i]) hostBits = true;
+    addr[i] = masked;
+  }
+  const range: RangeValue = { family, addr, prefix, text };
+  if (!hostBits) return { range };
+  return { range, warning: `${text} has host bits set; using ${formatAddr(family, addr)}/${prefix}` };
+}
+
+/** The canonical text of an address (RFC 5952 for IPv6). */
+export function formatAddr(family: 4 | 6, addr: Uint8Array): string {
+  const ip = ipaddr.fromByteArray(Array.from(addr));
+  if (family === 6 && ip instanceof ipaddr.IPv6) return ip.toRFC5952String();
+  return ip.toString();
+}
+
+export type AllowValue = AllowEntry extends infer E ? (E extends AllowEntry ? Omit<E, 'pos'> : never) : never;
+
+/** Parses one `allow` entry: a user name, a decimal uid, `@group` or `*`. */
+export function parseAllowText(text: string): { entry?: AllowValue; error?: string } {
+  if (text === '*') return { entry: { kind: 'any', text } };
+  if (/^[0-9]+$/.test(text)) {
+    // Leading zeros are refused: YAML 1.1 tools read 0755 as octal, YAML 1.2 as decimal.
+    if (text.length > 1 && text.startsWith('0')) {
+      return { error: `uid ${text} has a leading zero; write it as ${text.replace(/^0+(?=.)/, '')}` };
+    }
+    const uid = text.length > 10 ? Infinity : Number(text);
+    if (uid > MAX_UID) return { error: `uid ${text} is out of range (0–${MAX_UID})` };
+    return { entry: { kind: 'uid', uid, text } };
+  }
+  if (text.startsWith('@')) {
+    const name = text.slice(1);
+    if (name.length <= MAX_ACCOUNT_NAME && ACCOUNT_NAME_RE.test(name))
+      return { entry: { kind: 'group', name, text } };
+    return { error: `invalid group ${quote(text)}; expected @ followed by a group name` };
+  }
+  if (text.length <= MAX_ACCOUNT_NAME && ACCOUNT_NAME_RE.test(text))
+    return { entry: { kind: 'user', name: text, text } };
+  return { error: `${quote(text)} is not a user name, a uid, an @group or *` };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Diagnostics.
+
+/** `file:line:col: error: message`; without a position, `file: error: message` when a file is given. */
+export function formatDiagnostic(d: Diagnostic, file?: string): string {
+  if (d.pos) return `${d.pos.file}:${d.pos.line}:${d.pos.col}: ${d.severity}: ${d.message}`;
+  return file === undefined ? `${d.severity}: ${d.message}` : `${file}: ${d.severity}: ${d.message}`;
+}
+
+class Reporter {
+  readonly diagnostics: Diagnostic[] = [];
+  errors = 0;
+  private truncated = false;
+
+  constructor(
+    private readonly file: string,
+    private readonly lines: LineCounter | undefined,
+  ) {}
+
+  pos(offset: number): SourcePos {
+    const lc = this.lines?.linePos(offset);
+    return { file: this.file, line: Math.max(1, lc?.line ?? 1), col: Math.max(1, lc?.col ?? 1) };
+  }
+
+  error(offset: number, message: string): void {
+    this.errors++;
+    this.add({ severity: 'error', message, pos: this.pos(offset) });
+  }
+
+  warning(offset: number, message: string): void {
+    this.add({ severity: 'warning', message, pos: this.pos(offset) });
+  }
+
+  private add(d: Diagnostic): void {
+    if (this.diagnostics.length < MAX_DIAGNOSTICS) {
+      this.diagnostics.push(d);
+    } else if (!this.truncated) {
+      this.truncated = true;
+      this.diagnostics.push({
+        severity: 'error',
+        message: `too many problems; only the first ${MAX_DIAGNOSTICS} are shown`,
+        pos: d.pos,
+      });
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing.
+
+export interface ParseResult {
+  /** Present only when there are no errors (warnings allowed). */
+  policy?: Policy;
+  diagnostics: Diagnostic[];
+}
+
+/** Parses and validates a policy file. Never throws. */
+export function parsePolicy(text: string, file: string): ParseResult {
+  try {
+    return parseUnchecked(text, file);
+  } catch (e) {
+    // Defensive: every known failure is a diagnostic already; this keeps the promise of no throw.
+    const message = `could not parse this file: ${e instanceof Error ? e.message : String(e)}`;
+    return { diagnostics: [{ severity: 'error', message, pos: { file, line: 1, col: 1 } }] };
+  }
+}
+
+function parseUnchecked(text: string, file: string): ParseResult {
+  // text.length counts UTF-16 units, each at least one UTF-8 byte: a cheap first check.
+  if (text.length > MAX_POLICY_BYTES || Buffer.byteLength(text, 'utf8') > MAX_POLICY_BYTES) {
+    const r = new Reporter(file, undefined);
+    r.error(0, `the file is larger than ${MAX_POLICY_BYTES} bytes (1 MiB); a policy file is much smaller`);
+    return { diagnostics: r.diagnostics };
+  }
+  const lines = new LineCounter();
+  const r = new Reporter(file, lines);
+
+  const tooDeep = prescanNesting(text);
+  if (tooDeep !== undefined) {
+    // The text up to that point is nested at most ~2 × PRESCAN_NESTING deep, so parsing it is
+    // cheap, and the exact pass then points at the first level beyond MAX_NESTING.
+    const prefix = text.slice(0, tooDeep + 1);
+    if (scanCst([...new Parser(lines.addNewLine).parse(prefix)], r, true)) r.error(tooDeep, nestingMessage());
+    return { diagnostics: r.diagnostics };
+  }
+
+  const tokens = [...new Parser(lines.addNewLine).parse(text)];
+  if (!scanCst(tokens, r)) return { diagnostics: r.diagnostics };
+
+  const composer = new Composer({
+    prettyErrors: false,
+    uniqueKeys: true,
+    strict: true,
+    schema: 'core',
+  });
+  // Aliases are rejected above and the document is read node by node, never through toJS(), so
+  // yaml's alias expansion (the billion-laughs vector, bounded by its toJS maxAliasCount) never runs.
+  const docs = [...composer.compose(tokens, true, text.length)];
+  let syntaxErrors = 0;
+  for (const doc of docs) {
+    for (const e of doc.errors) {
+      // `@group` unquoted is what admins write; `@` is only reserved for future YAML use.
+      if (e.code === 'BAD_SCALAR_START' && text[e.pos[0]] === '@') continue;
+      syntaxErrors++;
+      r.error(e.pos[0], yamlMessage(e.code, e.message, text, e.pos[0]));
+    }
+    for (const w of doc.warnings) {
+      if (w.code === 'TAG_RESOLVE_FAILED') continue; // reported by scanCst
+      r.warning(w.pos[0], w.message);
+    }
+  }
+  const first = docs[0];
+  if (syntaxErrors > 0 || first === undefined) return { diagnostics: r.diagnostics };
+
+  const policy = readPolicy(first, r);
+  return r.errors === 0 && policy ? { policy, diagnostics: r.diagnostics } : { diagnostics: r.diagnostics };
+}
+
+function yamlMessage(code: string, message: string, text: string, offset: number): string {
+  if (code === 'DUPLICATE_KEY') {
+    // yaml points at the key; show it as written, up to its `:`.
+    const line = text.slice(offset, offset + 80).split(/\r?\n/)[0] ?? '';
+    const key = (/^(.*?):(\s|$)/.exec(line)?.[1] ?? line).trim();
+    return `duplicate key ${/^['"]/.test(key) ? key : quote(key)}; a key may appear only once in a mapping`;
+  }
+  return message;
+}
+
+function nestingMessage(): string {
+  return `nested more than ${MAX_NESTING} levels deep; a policy file needs at most 5 levels`;
+}
+
+/**
+ * Estimates block and flow nesting from lexer tokens without building a tree, and returns the
+ * offset where it exceeds PRESCAN_NESTING. Block collections are tracked by their start column;
+ * a sequence at the same column as its parent's key is not counted, so this undercounts by at
+ * most half, which the bound allows for.
+ */
+function prescanNesting(text: string): number | undefined {
+  const columns: number[] = [];
+  let flow = 0;
+  let offset = 0;
+  let lineStart = 0;
+  let lineHasContent = false;
+  let keyCol = -1; // column where the current implicit key started, for `key:` lines
+  let atScalar = false;
+
+  const popAbove = (col: number): void => {
+    while (columns.length > 0 && columns[columns.length - 1]! > col) columns.pop();
+  };
+  const open = (col: number): boolean => {
+    popAbove(col);
+    const top = columns[columns.length - 1];
+    if (top === undefined || top < col) columns.push(col);
+    return columns.length + flow > PRESCAN_NESTING;
+  };
+  const content = (col: number): void => {
+    if (flow === 0) {
+      if (!lineHasContent) popAbove(col);
+      if (keyCol < 0) keyCol = col;
+    }
+    lineHasContent = true;
+  };
+
+  for (const tok of new Lexer().lex(text)) {
+    let type: string | null;
+    if (atScalar) {
+      atScalar = false;
+      type = 'content';
+    } else {
+      type = CST.tokenType(tok);
+    }
+    // Control tokens take no room in the source.
+    if (type === 'scalar') {
+      atScalar = true;
+      continue;
+    }
+    if (type === 'doc-mode' || type === 'flow-error-end') continue;
+    const col = offset - lineStart;
+    switch (type) {
+      case 'newline':
+        lineStart = offset + tok.length;
+        lineHasContent = false;
+        keyCol = -1;
+        break;
+      case 'space':
+      case 'comment':
+      case 'byte-order-mark':
+        break;
+      case 'doc-start':
+      case 'doc-end':
+        columns.length = 0;
+        flow = 0;
+        lineHasContent = true;
+        break;
+      case 'flow-map-start':
+      case 'flow-seq-start':
+        content(col);
+        flow++;
+        if (columns.length + flow > PRESCAN_NESTING) return offset;
+        break;
+      case 'flow-map-end':
+      case 'flow-seq-end':
+        if (flow > 0) flow--;
+        break;
+      case 'seq-item-ind':
+      case 'explicit-key-ind':
+        if (flow === 0) {
+          if (!lineHasContent) popAbove(col);
+          lineHasContent = true;
+          if (open(col)) return offset;
+          keyCol = -1;
+        }
+        break;
+      case 'map-value-ind':
+        if (flow === 0) {
+          lineHasContent = true;
+          if (open(keyCol >= 0 ? keyCol : col)) return offset;
+          keyCol = -1;
+        }
+        break;
+      default:
+        content(col);
+    }
+    if (type !== 'newline') {
+      // Multi-line scalars move the line start too.
+      const nl = tok.lastIndexOf('\n');
+      if (nl >= 0) lineStart = offset + nl + 1;
+    }
+    offset += tok.length;
+  }
+  return undefined;
+}
+
+/**
+ * Walks the CST iteratively. Reports (and returns false for) nesting beyond MAX_NESTING; reports
+ * extra documents, directives other than `%YAML 1.2`, tags, anchors and aliases. A bare `*` (an
+ * alias with no name, never valid YAML) is read as the string "*", the `any user` entry.
+ */
+function scanCst(tokens: CST.Token[], r: Reporter, nestingOnly = false): boolean {
+  const work: { tok: CST.Token; depth: number }[] = [];
+  for (let i = tokens.length - 1; i >= 0; i--) work.push({ tok: tokens[i]!, depth: 0 });
+  let documents = 0;
+  const push = (toks: readonly (CST.Token | null | undefined)[] | undefined, depth: number): void => {
+    if (!toks) return;
+    for (let i = toks.length - 1; i >= 0; i--) {
+      const t = toks[i];
+      if (t) work.push({ tok: t, depth });
+    }
+  };
+  while (work.length > 0) {
+    const { tok, depth } = work.pop()!;
+    if (nestingOnly && tok.type !== 'document' && !CST.isCollection(tok)) continue;
+    switch (tok.type) {
+      case 'directive':
+        if (!/^%YAML[ \t]+1\.2[ \t]*(#.*)?$/.test(tok.source.trim())) {
+          r.error(
+            tok.offset,
+            `unsupported directive ${quote(tok.source.trim())}; only "%YAML 1.2" is allowed`,
+          );
+        }
+        break;
+      case 'document':
+        documents++;
+        if (documents === 2 && !nestingOnly) {
+          r.error(
+            tok.offset,
+            'only one YAML document is allowed in a policy file; remove the second "---" and what follows',
+          );
+        }
+        push(tok.start, depth);
+        push([tok.value], depth);
+        push(tok.end, depth);
+        break;
+      case 'block-map':
+      case 'block-seq':
+      case 'flow-collection': {
+        const inner = depth + 1;
+        if (inner > MAX_NESTING) {
+          r.error(tok.offset, nestingMessage());
+          return false;
+        }
+        if (tok.type === 'flow-collection') push([tok.start], inner);
+        for (let i = tok.items.length - 1; i >= 0; i--) {
+          const item = tok.items[i]!;
+          push([...item.start, item.key, ...(item.sep ?? []), item.value], inner);
+        }
+        if (tok.type === 'flow-collection') push(tok.end, inner);
+        break;
+      }
+      case 'alias':
+        if (tok.source === '*') {
+          tok.type = 'scalar';
+        } else {
+          r.error(
+            tok.offset,
+            `aliases are not supported in this file (${tok.source}); write the value out in full`,
+          );
+        }
+        push(tok.end, depth);
+        break;
+      case 'scalar':
+      case 'single-quoted-scalar':
+      case 'double-quoted-scalar':
+        push(tok.end, depth);
+        break;
+      case 'block-scalar':
+        push(tok.props, depth);
+        break;
+      case 'anchor':
+        r.error(
+          tok.offset,
+          `anchors are not supported in this file (${tok.source}); write the value out in full`,
+        );
+        break;
+      case 'tag':
+        r.error(tok.offset, `tags such as ${tok.source} are not supported in this file; write plain values`);
+        break;
+      default:
+        break;
+    }
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation of the composed document.
+
+type Doc = Document.Parsed;
+
+function start(node: unknown, fallback: number): number {
+  return isNode(node) && node.range ? node.range[0] : fallback;
+}
+
+function describe(node: unknown): string {
+  if (node === null || node === undefined) return 'nothing';
+  if (isMap(node)) return 'a mapping';
+  if (isSeq(node)) return 'a list';
+  if (isAlias(node)) return 'an alias';
+  if (isScalar(node)) {
+    const v = node.value;
+    if (v === null) return 'nothing';
+    if (typeof v === 'number' || typeof v === 'bigint') return `the number ${scalarText(node) ?? String(v)}`;
+    if (typeof v === 'boolean') return `the boolean ${String(v)}`;
+    if (typeof v === 'string') return `the text ${quote(v)}`;
+  }
+  return 'an unsupported value';
+}
+
+function isNull(node: unknown): boolean {
+  return node === null || node === undefined || (isScalar(node) && node.value === null);
+}
+
+/**
+ * The text of a scalar as the admin meant it: strings as parsed, and plain numbers or booleans as
+ * written (an endpoint named 2024, an interface named 0).
+ */
+function scalarText(node: Scalar): string | undefined {
+  const v = node.value;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') {
+    return node.type === Scalar.PLAIN && typeof node.source === 'string' ? node.source : String(v);
+  }
+  return undefined;
+}
+
+function quote(s: string): string {
+  return JSON.stringify(s);
+}
+
+function listKeys(keys: readonly string[]): string {
+  return keys.join(', ');
+}
+
+/** Iterates a mapping's pairs with their key text; reports keys that are not plain scalars. */
+function* pairs(map: YAMLMap, r: Reporter): Generator<{ key: string; keyNode: Scalar; pair: Pair }> {
+  for (const pair of map.items) {
+    const keyNode = pair.key;
+    const key = isScalar(keyNode) ? scalarText(keyNode) : undefined;
+    if (!isScalar(keyNode) || key === undefined) {
+      if (!isAlias(keyNode))
+        r.error(start(keyNode, start(map, 0)), `expected a key name, found ${describe(keyNode)}`);
+      continue;
+    }
+    yield { key, keyNode, pair };
+  }
+}
+
+/** Sets an own property, also for names such as `__proto__` that are valid interface names. */
+function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+function readPolicy(doc: Doc, r: Reporter): Policy | undefined {
+  const root = doc.contents;
+  if (isNull(root)) {
+    r.error(start(root, 0), 'the file is empty; expected a mapping with an "endpoints:" list');
+    return undefined;
+  }
+  if (!isMap(root)) {
+    if (!isAlias(root)) {
+      r.error(
+        start(root, 0),
+        `expected a mapping with an "endpoints:" list at the top level, found ${describe(root)}`,
+      );
+    }
+    return undefined;
+  }
+  const policy: Policy = { endpoints: [], interfaces: {}, logging: {} };
+  let sawEndpoints = false;
+  for (const { key, keyNode, pair } of pairs(root, r)) {
+    if (key === 'endpoints') {
+      sawEndpoints = true;
+      policy.endpoints = readEndpoints(pair.value, keyNode, r);
+    } else if (key === 'interfaces') {
+      policy.interfaces = readInterfaces(pair.value, r);
+    } else if (key === 'logging') {
+      policy.logging = readLogging(pair.value, r);
+    } else {
+      r.error(start(keyNode, 0), `unknown key ${quote(key)}; allowed keys: ${listKeys(TOP_KEYS)}`);
+    }
+  }
+  if (!sawEndpoints) {
+    r.error(start(root, 0), 'missing "endpoints:"; expected a list of endpoints at the top level');
+  }
+  return policy;
+}
+
+function readEndpoints(value: unknown, keyNode: Scalar, r: Reporter): Endpoint[] {
+  const at = start(keyNode, 0);
+  if (isNull(value)) {
+    r.error(at, '"endpoints" has no value; expected a list of endpoints ("- name:" items)');
+    return [];
+  }
+  if (!isSeq(value)) {
+    if (!isAlias(value)) {
+      const hint = isMap(value) ? ' (start each endpoint with "- ")' : '';
+      r.error(start(value, at), `"endpoints" must be a list of endpoints, found ${describe(value)}${hint}`);
+    }
+    return [];
+  }
+  if (value.items.length === 0) {
+    r.error(start(value, at), '"endpoints" is an empty list; define at least one endpoint');
+    return [];
+  }
+  const endpoints: Endpoint[] = [];
+  const seen = new Map<string, SourcePos>();
+  for (const item of value.items) {
+    const ep = readEndpoint(item, start(value, at), r);
+    if (!ep) continue;
+    const first = seen.get(ep.name);
+    if (first) {
+      r.error(
+        start(ep.keyNode, at),
+        `duplicate endpoint name ${quote(ep.name)}; the first is at line ${first.line}`,
+      );
+      continue;
+    }
+    seen.set(ep.name, ep.endpoint.pos!);
+    endpoints.push(ep.endpoint);
+  }
+  return endpoints;
+}
+
+function readEndpoint(
+  item: unknown,
+  fallback: number,
+  r: Reporter,
+): { endpoint: Endpoint; name: string; keyNode: Scalar } | undefined {
+  if (isAlias(item)) return undefined;
+  const at = start(item, fallback);
+  if (!isMap(item)) {
+    r.error(
+      at,
+      `expected an endpoint ("name:" with iface, range and allow under it), found ${describe(item)}`,
+    );
+    return undefined;
+  }
+  if (item.items.length !== 1) {
+    const names = item.items.map((p) => (isScalar(p.key) ? (scalarText(p.key) ?? '?') : '?'));
+    r.error(
+      at,
+      `an endpoint is a single "name:" key with iface, range and allow indented under it; ` +
+        `found ${item.items.length} keys (${names.join(', ')}) — check the indentation`,
+    );
+    return undefined;
+  }
+  const pair = item.items[0]!;
+  const keyNode = pair.key;
+  const name = isScalar(keyNode) ? scalarText(keyNode) : undefined;
+  if (!isScalar(keyNode) || name === undefined) {
+    if (!isAlias(keyNode))
+      r.error(start(keyNode, at), `expected an endpoint name, found ${describe(keyNode)}`);
+    return undefined;
+  }
+  const keyAt = start(keyNode, at);
+  const nameError = checkEndpointName(name);
+  if (nameError) r.error(keyAt, nameError);
+
+  const body = pair.value;
+  const label = `endpoint ${quote(name)}`;
+  if (isNull(body)) {
+    r.error(keyAt, `${label} has nothing under it; expected iface, range and allow`);
+    return undefined;
+  }
+  if (!isMap(body)) {
+    if (!isAlias(body)) {
+      r.error(
+        start(body, keyAt),
+        `${label} must be a mapping with iface, range and allow, found ${describe(body)}`,
+      );
+    }
+    return undefined;
+  }
+  const endpoint: Endpoint = { name, iface: [], range: [], allow: [], pos: r.pos(keyAt) };
+  const present = new Set<string>();
+  for (const { key, keyNode: k, pair: p } of pairs(body, r)) {
+    const kAt = start(k, keyAt);
+    if (key === 'iface') {
+      present.add(key);
+      endpoint.iface = readList(p.value, key, kAt, 'interface names such as [eth0]', r, (node, nAt) => {
+        const text = itemText(node, nAt, 'an interface name', r);
+        if (text === undefined) return undefined;
+        const err = checkInterfaceName(text);
+        if (err) {
+          r.error(nAt, err);
+          return undefined;
+        }
+        return text;
+      });
+    } else if (key === 'range') {
+      present.add(key);
+      endpoint.range = readList(
+        p.value,
+        key,
+        kAt,
+        'IP ranges such as [169.254.169.254/32]',
+        r,
+        (node, nAt) => {
+          const text = itemText(node, nAt, 'an IP address or CIDR range', r);
+          if (text === undefined) return undefined;
+          const res = parseRangeText(text);
+          if (!res.range) {
+            r.error(nAt, res.error ?? `invalid range ${quote(text)}`);
+            return undefined;
+          }
+          if (res.warning) r.warning(nAt, res.warning);
+          return { ...res.range, pos: r.pos(nAt) };
+        },
+      );
+    } else if (key === 'allow') {
+      present.add(key);
+      endpoint.allow = readList(
+        p.value,
+        key,
+        kAt,
+        'users such as [svc-deploy, 1001, "@admins", "*"]',
+        r,
+        (node, nAt) => {
+          const text = itemText(node, nAt, 'a user name, uid, @group or *', r);
+          if (text === undefined) return undefined;
+          const res = parseAllowText(text);
+          if (!res.entry) {
+            r.error(nAt, res.error ?? `invalid allow entry ${quote(text)}`);
+            return undefined;
+          }
+          return { ...res.entry, pos: r.pos(nAt) };
+        },
+      );
+    } else {
+      r.error(kAt, `unknown key ${quote(key)} in ${label}; allowed keys: ${listKeys(ENDPOINT_KEYS)}`);
+    }
+  }
+  const expected: Record<(typeof ENDPOINT_KEYS)[number], string> = {
+    iface: 'the interfaces it applies to, e.g. [eth0]',
+    range: 'the destination ranges it guards, e.g. [169.254.169.254/32]',
+    allow: 'the users allowed to reach them, e.g. [svc-deploy]',
+  };
+  for (const k of ENDPOINT_KEYS) {
+    if (!present.has(k)) r.error(keyAt, `${label} is missing "${k}": ${expected[k]}`);
+  }
+  return { endpoint, name, keyNode };
+}
+
+/** The text of a list item that must be a scalar; numbers count as written (uids, odd names). */
+function itemText(node: unknown, at: number, what: string, r: Reporter): string | undefined {
+  if (isAlias(node)) return undefined;
+  if (isScalar(node)) {
+    const text = scalarText(node);
+    if (text !== undefined) return text;
+  }
+  r.error(at, `expected ${what}, found ${describe(node)}`);
+  return undefined;
+}
+
+/** A list, or a single scalar read as a one-element list. Empty lists are errors. */
+function readList<T>(
+  value: unknown,
+  key: string,
+  keyAt: number,
+  what: string,
+  r: Reporter,
+  readItem: (node: unknown, at: number) => T | undefined,
+): T[] {
+  if (isAlias(value)) return [];
+  if (isNull(value)) {
+    r.error(keyAt, `"${key}" has no value; expected a list of ${what}`);
+    return [];
+  }
+  if (isMap(value)) {
+    r.error(start(value, keyAt), `"${key}" must be a list of ${what}, found a mapping`);
+    return [];
+  }
+  const items: unknown[] = isSeq(value) ? value.items : [value];
+  if (items.length === 0) {
+    r.error(start(value, keyAt), `"${key}" is an empty list; expected a list of ${what}`);
+    return [];
+  }
+  const out: T[] = [];
+  for (const item of items) {
+    const v = readItem(item, start(item, start(value, keyAt)));
+    if (v !== undefined) out.push(v);
+  }
+  return out;
+}
+
+function readInterfaces(value: unknown, r: Reporter): Record<string, Partial<InterfaceSettings>> {
+  const out: Record<string, Partial<InterfaceSettings>> = {};
+  if (isNull(value) || isAlias(value)) return out;
+  if (!isMap(value)) {
+    r.error(
+      start(value, 0),
+      `"interfaces" must be a mapping of interface names to settings, found ${describe(value)}`,
+    );
+    return out;
+  }
+  for (const { key: iface, keyNode, pair } of pairs(value, r)) {
+    const at = start(keyNode, 0);
+    const err = checkInterfaceName(iface);
+    if (err) r.error(at, err);
+    const settings: Partial<InterfaceSettings> = {};
+    const body = pair.value;
+    // `eth0:` alone configures the interface with the default settings.
+    if (!isNull(body) && !isAlias(body)) {
+      if (!isMap(body)) {
+        r.error(
+          start(body, at),
+          `interface ${quote(iface)} must have a mapping of settings, found ${describe(body)}`,
+        );
+      } else {
+        for (const { key, keyNode: k, pair: p } of pairs(body, r)) {
+          const kAt = start(k, at);
+          const v = p.value;
+          const vAt = start(v, kAt);
+          if (key === 'default' || key === 'unowned') {
+            const text = isScalar(v) && typeof v.value === 'string' ? v.value : undefined;
+            if (text === 'deny' || text === 'allow') settings[key] = text;
+            else if (!isAlias(v))
+              r.error(vAt, `"${key}" must be ${VERDICTS.join(' or ')}, found ${describe(v)}`);
+          } else if (key === 'essentials') {
+            if (isScalar(v) && typeof v.value === 'boolean') settings.essentials = v.value;
+            else if (!isAlias(v)) r.error(vAt, `"essentials" must be true or false, found ${describe(v)}`);
+          } else {
+            r.error(
+              kAt,
+              `unknown key ${quote(key)} under interface ${quote(iface)}; allowed keys: ${listKeys(INTERFACE_KEYS)}`,
+            );
+          }
+        }
+      }
+    }
+    setOwn(out, iface, settings);
+  }
+  return out;
+}
+
+function readLogging(value: unknown, r: Reporter): { allowed?: LogAllowed } {
+  const out: { allowed?: LogAllowed } = {};
+  if (isNull(value) || isAlias(value)) return out;
+  if (!isMap(value)) {
+    r.error(
+      start(value, 0),
+      `"logging" must be a mapping such as {allowed: sample}, found ${describe(value)}`,
+    );
+    return out;
+  }
+  for (const { key, keyNode, pair } of pairs(value, r)) {
+    const at = start(keyNode, 0);
+    if (key !== 'allowed') {
+      r.error(at, `unknown key ${quote(key)} under "logging"; allowed keys: ${listKeys(LOGGING_KEYS)}`);
+      continue;
+    }
+    const v = pair.value;
+    const text = isScalar(v) && typeof v.value === 'string' ? v.value : undefined;
+    const found = LOG_ALLOWED_VALUES.find((x) => x === text);
+    if (found) out.allowed = found;
+    else if (!isAlias(v))
+      r.error(
+        start(v, at),
+        `"allowed" must be one of ${LOG_ALLOWED_VALUES.join(', ')}, found ${describe(v)}`,
+      );
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Serialisation.
+
+/**
+ * Writes the seed format: `endpoints:` with one `- name:` mapping per endpoint and flow lists for
+ * iface, range and allow; `interfaces:` and `logging:` only when they say something.
+ */
+export function serializePolicy(policy: Policy): string {
+  const doc = new Document();
+  const flowList = (values: (string | number)[]): YAMLSeq => {
+    const seq = doc.createNode(values) as YAMLSeq;
+    seq.flow = true;
+    return seq;
+  };
+  const endpoints = policy.endpoints.map((ep, i) => {
+    const body = doc.createNode({}) as YAMLMap;
+    body.add(doc.createPair('iface', flowList(ep.iface)));
+    body.add(doc.createPair('range', flowList(ep.range.map((rg) => rg.text))));
+    body.add(doc.createPair('allow', flowList(ep.allow.map((a) => (a.kind === 'uid' ? a.uid : a.text)))));
+    const item = doc.createNode({}) as YAMLMap;
+    item.add(doc.createPair(ep.name, body));
+    // A blank line between endpoints keeps long files readable.
+    if (i > 0) item.spaceBefore = true;
+    return item;
+  });
+  const root = doc.createNode({}) as YAMLMap;
+  root.add(doc.createPair('endpoints', doc.createNode(endpoints)));
+
+  const ifaceNames = Object.keys(policy.interfaces);
+  if (ifaceNames.length > 0) {
+    const ifaces = doc.createNode({}) as YAMLMap;
+    for (const name of ifaceNames) {
+      const s = policy.interfaces[name]!;
+      const settings = doc.createNode({}) as YAMLMap;
+      for (const k of INTERFACE_KEYS) {
+        const v = s[k];
+        if (v !== undefined) settings.add(doc.createPair(k, v));
+      }
+      if (settings.items.length === 0) settings.flow = true; // `eth0: {}`
+      ifaces.add(doc.createPair(name, settings));
+    }
+    const pair = doc.createPair('interfaces', ifaces);
+    (pair.key as Scalar).spaceBefore = true;
+    root.add(pair);
+  }
+  if (policy.logging.allowed !== undefined) {
+    const logging = doc.createNode({}) as YAMLMap;
+    logging.add(doc.createPair('allowed', policy.logging.allowed));
+    const pair = doc.createPair('logging', logging);
+    (pair.key as Scalar).spaceBefore = true;
+    root.add(pair);
+  }
+  doc.contents = root;
+  return doc.toString({
+    indent: 2,
+    indentSeq: true,
+    lineWidth: 100,
+    flowCollectionPadding: false,
+    singleQuote: true,
+  });
+}

@@ -1,0 +1,578 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: Node (vitest unit tests). No Electron import.
+//
+// Compilation to map entries: hand-written cases, a randomized comparison of the compiled entries
+// (as the kernel would read them) against the policy's brute-force meaning, and the size promise
+// (10,000 ranges shared by 100 users cost 10,000 trie entries and one user set).
+
+import ipaddr from 'ipaddr.js';
+import { describe, expect, it } from 'vitest';
+import { compilePolicy, diffCompiled } from '../../../electron/policy/compile.js';
+import { compiledEvaluate, referenceEvaluate } from '../../../electron/policy/evaluate.js';
+import type { Decision, Packet } from '../../../electron/policy/evaluate.js';
+import { UID_ANY } from '../../../electron/policy/types.js';
+import type {
+  CompiledPolicy,
+  InterfaceSettings,
+  Range,
+  ResolvedEndpoint,
+  ResolvedPolicy,
+} from '../../../electron/policy/types.js';
+
+// ---- builders ----
+
+function bytesOf(addr: string): { family: 4 | 6; bytes: Uint8Array } {
+  const a = ipaddr.parse(addr);
+  return { family: a.kind() === 'ipv4' ? 4 : 6, bytes: Uint8Array.from(a.toByteArray()) };
+}
+
+function maskBytes(b: Uint8Array, prefix: number): Uint8Array {
+  const out = Uint8Array.from(b);
+  for (let i = 0; i < out.length * 8; i++) {
+    if (i >= prefix) out[i >> 3] = (out[i >> 3] ?? 0) & ~(0x80 >> (i & 7));
+  }
+  return out;
+}
+
+/** "10.0.0.0/8" or a single address. Host bits are cleared, as the resolver does. */
+function range(text: string): Range {
+  const [addr, len] = text.includes('/') ? text.split('/') : [text, undefined];
+  const { family, bytes } = bytesOf(addr as string);
+  const prefix = len === undefined ? bytes.length * 8 : Number(len);
+  return { family, addr: maskBytes(bytes, prefix), prefix, text };
+}
+
+function endpoint(
+  id: number,
+  name: string,
+  ifaces: string[],
+  ranges: string[],
+  uids: number[],
+  any = false,
+): ResolvedEndpoint {
+  return { id, name, ifaces, ranges: ranges.map(range), uids: [...uids].sort((a, b) => a - b), any };
+}
+
+function settings(s: Partial<InterfaceSettings> = {}): InterfaceSettings {
+  return { default: 'deny', unowned: 'deny', essentials: true, ...s };
+}
+
+function policy(
+  endpoints: ResolvedEndpoint[],
+  ifaceSettings: Record<string, Partial<InterfaceSettings>> = {},
+): ResolvedPolicy {
+  const interfaces = new Map<string, InterfaceSettings>();
+  for (const e of endpoints) for (const i of e.ifaces) interfaces.set(i, settings(ifaceSettings[i]));
+  for (const [i, s] of Object.entries(ifaceSettings)) interfaces.set(i, settings(s));
+  return { endpoints, interfaces, logAllowed: 'sample' };
+}
+
+const IFINDEX: Record<string, number> = { eth0: 1, eth1: 2, eth2: 3 };
+const ifindexOf = (name: string): number | undefined => IFINDEX[name];
+
+function pkt(ifname: string, addr: string, uid: number | null): Packet {
+  const { family, bytes } = bytesOf(addr);
+  return { ifindex: IFINDEX[ifname] ?? 99, family, daddr: bytes, uid };
+}
+
+const ALICE = 1000;
+const BOB = 1001;
+const CAROL = 1002;
+
+/** Compiles p, checks that both evaluators agree on the packet, and returns the decision. */
+function verdict(p: ResolvedPolicy, packet: Packet): Decision {
+  const { compiled } = compilePolicy(p, ifindexOf);
+  const got = compiledEvaluate(compiled, packet);
+  expect(got).toEqual(referenceEvaluate(p, ifindexOf, packet));
+  return got;
+}
+
+const allow = (endpointId: number): Decision => ({ verdict: 'allow', reason: 'endpoint', endpointId });
+const NOT_LISTED: Decision = { verdict: 'drop', reason: 'not-listed', endpointId: 0 };
+const DEFAULT_DENY: Decision = { verdict: 'drop', reason: 'default-deny', endpointId: 0 };
+const DEFAULT_ALLOW: Decision = { verdict: 'allow', reason: 'default-allow', endpointId: 0 };
+const UNOWNED_DENY: Decision = { verdict: 'drop', reason: 'unowned-deny', endpointId: 0 };
+const UNOWNED_ALLOW: Decision = { verdict: 'allow', reason: 'unowned-allow', endpointId: 0 };
+const PASS: Decision = { verdict: 'pass', reason: 'not-configured', endpointId: 0 };
+
+function distinctSetIds(c: CompiledPolicy): Set<number> {
+  return new Set(c.lpm.map((e) => e.setId));
+}
+
+// ---- hand-written cases ----
+
+describe('compilePolicy: hand-written cases', () => {
+  it('compiles the seed policy (imdsv2 on eth0 for one user)', () => {
+    const p = policy([endpoint(1, 'imdsv2', ['eth0'], ['169.254.169.254/32'], [ALICE])]);
+    const { compiled, missingIfaces } = compilePolicy(p, ifindexOf);
+    expect(missingIfaces).toEqual([]);
+    expect(compiled.lpm).toEqual([
+      { ifindex: 1, family: 4, prefix: 32, addr: Uint8Array.from([169, 254, 169, 254]), setId: 1 },
+    ]);
+    expect(compiled.sets).toEqual([{ setId: 1, uid: ALICE, endpointId: 1 }]);
+    expect(compiled.ifaces).toEqual([
+      { ifindex: 1, name: 'eth0', defaultAllow: false, unownedAllow: false, essentials: true, logAllowed: 1 },
+    ]);
+    expect(compiled.endpointNames).toEqual(new Map([[1, 'imdsv2']]));
+
+    expect(verdict(p, pkt('eth0', '169.254.169.254', ALICE))).toEqual(allow(1));
+    expect(verdict(p, pkt('eth0', '169.254.169.254', BOB))).toEqual(NOT_LISTED);
+    expect(verdict(p, pkt('eth0', '169.254.169.254', null))).toEqual(UNOWNED_DENY);
+    expect(verdict(p, pkt('eth0', '1.1.1.1', ALICE))).toEqual(DEFAULT_DENY);
+    expect(verdict(p, pkt('eth0', '1.1.1.1', null))).toEqual(UNOWNED_DENY);
+    expect(verdict(p, pkt('eth1', '169.254.169.254', BOB))).toEqual(PASS);
+  });
+
+  it('unites overlapping endpoints at the longest prefix', () => {
+    const p = policy([
+      endpoint(1, 'wide', ['eth0'], ['10.0.0.0/8'], [ALICE]),
+      endpoint(2, 'narrow', ['eth0'], ['10.1.0.0/16'], [BOB]),
+    ]);
+    const { compiled } = compilePolicy(p, ifindexOf);
+    expect(compiled.lpm).toHaveLength(2);
+    expect(distinctSetIds(compiled).size).toBe(2);
+
+    expect(verdict(p, pkt('eth0', '10.1.2.3', ALICE))).toEqual(allow(1));
+    expect(verdict(p, pkt('eth0', '10.1.2.3', BOB))).toEqual(allow(2));
+    expect(verdict(p, pkt('eth0', '10.1.2.3', CAROL))).toEqual(NOT_LISTED);
+    expect(verdict(p, pkt('eth0', '10.2.0.1', ALICE))).toEqual(allow(1));
+    expect(verdict(p, pkt('eth0', '10.2.0.1', BOB))).toEqual(NOT_LISTED);
+    expect(verdict(p, pkt('eth0', '11.0.0.1', ALICE))).toEqual(DEFAULT_DENY);
+  });
+
+  it('reports the lowest endpoint id that lists the user, preferring explicit listings over *', () => {
+    const p = policy([
+      endpoint(1, 'everyone', ['eth0'], ['10.0.0.0/8'], [], true),
+      endpoint(2, 'bob-wide', ['eth0'], ['10.0.0.0/8'], [BOB]),
+      endpoint(3, 'bob-narrow', ['eth0'], ['10.1.0.0/16'], [BOB, ALICE]),
+      endpoint(4, 'carol', ['eth0'], ['10.1.2.0/24'], [CAROL]),
+    ]);
+    expect(verdict(p, pkt('eth0', '10.1.2.3', BOB))).toEqual(allow(2));
+    expect(verdict(p, pkt('eth0', '10.1.2.3', ALICE))).toEqual(allow(3));
+    expect(verdict(p, pkt('eth0', '10.1.2.3', CAROL))).toEqual(allow(4));
+    expect(verdict(p, pkt('eth0', '10.1.2.3', 4242))).toEqual(allow(1));
+    expect(verdict(p, pkt('eth0', '10.9.0.1', CAROL))).toEqual(allow(1));
+    expect(verdict(p, pkt('eth0', '10.9.0.1', ALICE))).toEqual(allow(1));
+  });
+
+  it('does not depend on the order of endpoints in the array', () => {
+    const a = endpoint(1, 'a', ['eth0'], ['10.0.0.0/8'], [ALICE]);
+    const b = endpoint(2, 'b', ['eth0'], ['10.0.0.0/8', '10.1.0.0/16'], [ALICE, BOB]);
+    const p1 = policy([a, b]);
+    const p2 = policy([b, a]);
+    for (const p of [p1, p2]) {
+      expect(verdict(p, pkt('eth0', '10.1.2.3', ALICE))).toEqual(allow(1));
+      expect(verdict(p, pkt('eth0', '10.1.2.3', BOB))).toEqual(allow(2));
+    }
+  });
+
+  it('scopes the same ranges separately on two interfaces', () => {
+    const p = policy([
+      endpoint(1, 'on-eth0', ['eth0'], ['192.0.2.0/24'], [ALICE]),
+      endpoint(2, 'on-eth1', ['eth1'], ['192.0.2.0/24'], [BOB]),
+    ]);
+    const { compiled } = compilePolicy(p, ifindexOf);
+    expect(compiled.lpm.map((e) => e.ifindex).sort()).toEqual([1, 2]);
+    expect(verdict(p, pkt('eth0', '192.0.2.7', ALICE))).toEqual(allow(1));
+    expect(verdict(p, pkt('eth0', '192.0.2.7', BOB))).toEqual(NOT_LISTED);
+    expect(verdict(p, pkt('eth1', '192.0.2.7', BOB))).toEqual(allow(2));
+    expect(verdict(p, pkt('eth1', '192.0.2.7', ALICE))).toEqual(NOT_LISTED);
+    expect(verdict(p, pkt('eth2', '192.0.2.7', ALICE))).toEqual(PASS);
+  });
+
+  it('lets * allow every user, and an empty allow list deny everyone', () => {
+    const p = policy([
+      endpoint(1, 'any', ['eth0'], ['198.51.100.0/24'], [], true),
+      endpoint(2, 'nobody', ['eth0'], ['203.0.113.0/24'], []),
+    ]);
+    const { compiled } = compilePolicy(p, ifindexOf);
+    expect(compiled.sets).toEqual([{ setId: 1, uid: UID_ANY, endpointId: 1 }]);
+    expect(distinctSetIds(compiled)).toEqual(new Set([1, 2]));
+    for (const uid of [0, ALICE, 65534]) {
+      expect(verdict(p, pkt('eth0', '198.51.100.1', uid))).toEqual(allow(1));
+      expect(verdict(p, pkt('eth0', '203.0.113.1', uid))).toEqual(NOT_LISTED);
+    }
+    expect(verdict(p, pkt('eth0', '198.51.100.1', null))).toEqual(UNOWNED_DENY);
+  });
+
+  it('applies the interface default to unguarded destinations only', () => {
+    const ep = endpoint(1, 'imds', ['eth0', 'eth1'], ['169.254.169.254'], [ALICE]);
+    const p = policy([ep], { eth0: { default: 'allow' }, eth1: { default: 'deny' } });
+    expect(verdict(p, pkt('eth0', '1.1.1.1', BOB))).toEqual(DEFAULT_ALLOW);
+    expect(verdict(p, pkt('eth0', '1.1.1.1', null))).toEqual(DEFAULT_ALLOW);
+    expect(verdict(p, pkt('eth0', '169.254.169.254', BOB))).toEqual(NOT_LISTED);
+    expect(verdict(p, pkt('eth0', '169.254.169.254', ALICE))).toEqual(allow(1));
+    expect(verdict(p, pkt('eth1', '1.1.1.1', BOB))).toEqual(DEFAULT_DENY);
+    expect(verdict(p, pkt('eth1', '169.254.169.254', ALICE))).toEqual(allow(1));
+  });
+
+  it('decides unowned packets by the interface unowned setting', () => {
+    const ep = endpoint(1, 'imds', ['eth0', 'eth1'], ['169.254.169.254'], [], true);
+    const p = policy([ep], { eth0: { unowned: 'allow' }, eth1: { unowned: 'deny' } });
+    expect(verdict(p, pkt('eth0', '169.254.169.254', null))).toEqual(UNOWNED_ALLOW);
+    expect(verdict(p, pkt('eth0', '8.8.8.8', null))).toEqual(UNOWNED_ALLOW);
+    expect(verdict(p, pkt('eth1', '169.254.169.254', null))).toEqual(UNOWNED_DENY);
+    expect(verdict(p, pkt('eth1', '8.8.8.8', null))).toEqual(UNOWNED_DENY);
+    // Owned traffic is unaffected by the unowned setting.
+    expect(verdict(p, pkt('eth0', '8.8.8.8', ALICE))).toEqual(DEFAULT_DENY);
+    expect(verdict(p, pkt('eth0', '169.254.169.254', ALICE))).toEqual(allow(1));
+  });
+
+  it('handles IPv6 ranges separately from IPv4', () => {
+    const p = policy([
+      endpoint(1, 'imds', ['eth0'], ['169.254.169.254/32', 'fd00:ec2::254/128'], [ALICE]),
+      endpoint(2, 'doc', ['eth0'], ['2001:db8::/32'], [BOB]),
+      endpoint(3, 'doc-sub', ['eth0'], ['2001:db8:1::/48'], [CAROL]),
+    ]);
+    const { compiled } = compilePolicy(p, ifindexOf);
+    expect(compiled.lpm.filter((e) => e.family === 6)).toHaveLength(3);
+    expect(compiled.lpm.filter((e) => e.family === 4)).toHaveLength(1);
+    expect(verdict(p, pkt('eth0', 'fd00:ec2::254', ALICE))).toEqual(allow(1));
+    expect(verdict(p, pkt('eth0', 'fd00:ec2::254', BOB))).toEqual(NOT_LISTED);
+    expect(verdict(p, pkt('eth0', 'fd00:ec2::255', ALICE))).toEqual(DEFAULT_DENY);
+    expect(verdict(p, pkt('eth0', '2001:db8:1::5', BOB))).toEqual(allow(2));
+    expect(verdict(p, pkt('eth0', '2001:db8:1::5', CAROL))).toEqual(allow(3));
+    expect(verdict(p, pkt('eth0', '2001:db8:2::5', CAROL))).toEqual(NOT_LISTED);
+    // An IPv4 /0 does not cover IPv6 destinations.
+    const q = policy([endpoint(1, 'all-v4', ['eth0'], ['0.0.0.0/0'], [ALICE])], {
+      eth0: { default: 'allow' },
+    });
+    expect(verdict(q, pkt('eth0', '2001:db8::1', BOB))).toEqual(DEFAULT_ALLOW);
+    expect(verdict(q, pkt('eth0', '192.0.2.1', BOB))).toEqual(NOT_LISTED);
+  });
+
+  it('handles /0 ranges beneath more specific ones', () => {
+    const p = policy([
+      endpoint(1, 'all', ['eth0'], ['0.0.0.0/0', '::/0'], [ALICE]),
+      endpoint(2, 'imds', ['eth0'], ['169.254.169.254/32'], [BOB]),
+    ]);
+    const { compiled } = compilePolicy(p, ifindexOf);
+    expect(compiled.lpm.map((e) => `${e.family}/${e.prefix}`)).toEqual(['4/0', '4/32', '6/0']);
+    expect(verdict(p, pkt('eth0', '8.8.8.8', ALICE))).toEqual(allow(1));
+    expect(verdict(p, pkt('eth0', '8.8.8.8', BOB))).toEqual(NOT_LISTED);
+    expect(verdict(p, pkt('eth0', '169.254.169.254', ALICE))).toEqual(allow(1));
+    expect(verdict(p, pkt('eth0', '169.254.169.254', BOB))).toEqual(allow(2));
+    expect(verdict(p, pkt('eth0', '2001:db8::1', ALICE))).toEqual(allow(1));
+    expect(verdict(p, pkt('eth0', '2001:db8::1', BOB))).toEqual(NOT_LISTED);
+  });
+
+  it('deduplicates identical user mappings into one set', () => {
+    const uids = Array.from({ length: 100 }, (_, i) => 2000 + i);
+    const ranges = Array.from({ length: 10_000 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
+    const p = policy([endpoint(1, 'many', ['eth0', 'eth1'], ranges, uids)]);
+    const { compiled } = compilePolicy(p, ifindexOf);
+    expect(compiled.lpm.filter((e) => e.ifindex === 1)).toHaveLength(10_000);
+    expect(compiled.lpm.filter((e) => e.ifindex === 2)).toHaveLength(10_000);
+    expect(distinctSetIds(compiled)).toEqual(new Set([1]));
+    expect(compiled.sets).toHaveLength(100);
+    expect(compiled.sets.every((s) => s.setId === 1 && s.endpointId === 1)).toBe(true);
+  });
+
+  it('shares a set between endpoints whose mappings are equal, not merely whose users are', () => {
+    const p = policy([
+      endpoint(1, 'a', ['eth0'], ['192.0.2.0/25'], [ALICE]),
+      endpoint(2, 'b', ['eth0'], ['192.0.2.128/25'], [ALICE]),
+      endpoint(3, 'c', ['eth1'], ['192.0.2.0/25'], [ALICE]),
+    ]);
+    const { compiled } = compilePolicy(p, ifindexOf);
+    // Same user but different reported endpoints: endpoint 1's set is shared across interfaces.
+    const setOf = (ifindex: number, addr: string): number | undefined =>
+      compiled.lpm.find((e) => e.ifindex === ifindex && e.addr.join('.') === addr)?.setId;
+    expect(setOf(1, '192.0.2.0')).toBe(1);
+    expect(setOf(1, '192.0.2.128')).toBe(2);
+    expect(setOf(2, '192.0.2.0')).toBe(3);
+    const q = policy([
+      endpoint(1, 'a', ['eth0'], ['192.0.2.0/25', '198.51.100.0/24'], [ALICE]),
+      endpoint(2, 'b', ['eth0'], ['198.51.100.0/24'], [BOB, ALICE]),
+    ]);
+    // 198.51.100.0/24 maps ALICE→1, BOB→2; 192.0.2.0/25 maps ALICE→1.
+    expect(compilePolicy(q, ifindexOf).compiled.sets).toEqual([
+      { setId: 1, uid: ALICE, endpointId: 1 },
+      { setId: 2, uid: ALICE, endpointId: 1 },
+      { setId: 2, uid: BOB, endpointId: 2 },
+    ]);
+  });
+
+  it('merges duplicate ranges and clears stray host bits', () => {
+    const dirty: Range = { family: 4, addr: Uint8Array.from([10, 0, 0, 7]), prefix: 24, text: '10.0.0.7/24' };
+    const e1 = endpoint(1, 'a', ['eth0'], ['10.0.0.0/24', '10.0.0.0/24'], [ALICE]);
+    const e2: ResolvedEndpoint = { ...endpoint(2, 'b', ['eth0'], [], [BOB]), ranges: [dirty] };
+    const { compiled } = compilePolicy(policy([e1, e2]), ifindexOf);
+    expect(compiled.lpm).toEqual([
+      { ifindex: 1, family: 4, prefix: 24, addr: Uint8Array.from([10, 0, 0, 0]), setId: 1 },
+    ]);
+    expect(compiled.sets).toHaveLength(2);
+  });
+
+  it('skips interfaces without an ifindex and reports them', () => {
+    const p = policy([endpoint(1, 'x', ['eth0', 'wg9'], ['192.0.2.1'], [ALICE])], {
+      lo9: { default: 'allow' },
+    });
+    const { compiled, missingIfaces } = compilePolicy(p, ifindexOf);
+    expect(missingIfaces).toEqual(['wg9', 'lo9']);
+    expect(compiled.ifaces.map((i) => i.name)).toEqual(['eth0']);
+    expect(compiled.lpm.every((e) => e.ifindex === 1)).toBe(true);
+  });
+
+  it('rejects two interface names with one ifindex and malformed ranges', () => {
+    const p = policy([endpoint(1, 'x', ['eth0', 'eth1'], ['192.0.2.1'], [ALICE])]);
+    expect(() => compilePolicy(p, () => 5)).toThrow(/both have ifindex 5/);
+    const bad: ResolvedEndpoint = {
+      ...endpoint(1, 'x', ['eth0'], [], [ALICE]),
+      ranges: [{ family: 4, addr: new Uint8Array(16), prefix: 24, text: 'bad' }],
+    };
+    expect(() => compilePolicy(policy([bad]), ifindexOf)).toThrow(/malformed range bad/);
+  });
+
+  it('summarises the difference between two compiled policies', () => {
+    const before = policy([
+      endpoint(1, 'a', ['eth0'], ['10.0.0.0/8', '192.0.2.0/24'], [ALICE]),
+      endpoint(2, 'b', ['eth0'], ['198.51.100.0/24'], [BOB]),
+    ]);
+    const after = policy(
+      [
+        endpoint(1, 'a', ['eth0'], ['10.0.0.0/8', '203.0.113.0/24'], [ALICE]),
+        endpoint(2, 'b', ['eth0'], ['198.51.100.0/24'], [BOB, CAROL]),
+      ],
+      { eth0: { default: 'allow' } },
+    );
+    const a = compilePolicy(before, ifindexOf).compiled;
+    const b = compilePolicy(after, ifindexOf).compiled;
+    expect(diffCompiled(a, a)).toEqual({
+      lpmAdded: 0,
+      lpmRemoved: 0,
+      lpmChanged: 0,
+      setsAdded: 0,
+      setsRemoved: 0,
+      ifacesChanged: 0,
+    });
+    expect(diffCompiled(a, b)).toEqual({
+      lpmAdded: 1,
+      lpmRemoved: 1,
+      lpmChanged: 1,
+      setsAdded: 1,
+      setsRemoved: 1,
+      ifacesChanged: 1,
+    });
+  });
+});
+
+// ---- property test ----
+
+/** mulberry32: a tiny seeded PRNG, so that a failing case can be replayed from its seed. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+class Rng {
+  private readonly next: () => number;
+  constructor(seed: number) {
+    this.next = mulberry32(seed);
+  }
+  int(lo: number, hi: number): number {
+    return lo + Math.floor(this.next() * (hi - lo + 1));
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(0, xs.length - 1)] as T;
+  }
+  subset<T>(xs: readonly T[], min: number, max: number): T[] {
+    const copy = [...xs];
+    this.shuffle(copy);
+    return copy.slice(0, this.int(min, Math.min(max, xs.length)));
+  }
+  shuffle<T>(xs: T[]): void {
+    for (let i = xs.length - 1; i > 0; i--) {
+      const j = this.int(0, i);
+      [xs[i], xs[j]] = [xs[j] as T, xs[i] as T];
+    }
+  }
+}
+
+const IFNAMES = ['eth0', 'eth1', 'eth2'] as const;
+const UID_POOL = [0, 1000, 1001, 1002, 65534] as const;
+
+/** A small address universe so that ranges overlap often: around 10.0.0.0/24 and 2001:db8::/120. */
+function randomAddr(rng: Rng, family: 4 | 6): Uint8Array {
+  if (family === 4) {
+    // Mostly inside 10.0.0.0/24; sometimes elsewhere in 10.0.0.0/20 (covered only by /20–/23) or outside.
+    const third = rng.chance(0.8) ? 0 : rng.chance(0.8) ? rng.int(1, 15) : rng.int(16, 255);
+    return Uint8Array.from([10, 0, third, rng.int(0, 255)]);
+  }
+  const a = new Uint8Array(16);
+  a.set([0x20, 0x01, 0x0d, 0xb8]);
+  a[14] = rng.chance(0.85) ? 0 : rng.int(1, 255);
+  a[15] = rng.int(0, 255);
+  return a;
+}
+
+function randomRange(rng: Rng): Range {
+  const family: 4 | 6 = rng.chance(0.6) ? 4 : 6;
+  if (rng.chance(0.03)) {
+    return {
+      family,
+      addr: new Uint8Array(family === 4 ? 4 : 16),
+      prefix: 0,
+      text: family === 4 ? '0.0.0.0/0' : '::/0',
+    };
+  }
+  const prefix = family === 4 ? rng.int(20, 32) : rng.int(112, 128);
+  // Drawn inside the /24 (/120) universe, then masked: short prefixes reach around it.
+  const base = randomAddr(rng, family);
+  if (family === 4) base[2] = 0;
+  else base[14] = 0;
+  const addr = maskBytes(base, prefix);
+  return { family, addr, prefix, text: `${addr.join('.')}/${prefix}` };
+}
+
+function randomPolicy(rng: Rng): { p: ResolvedPolicy; ifindexOf: (n: string) => number | undefined } {
+  const count = rng.int(1, 6);
+  const endpoints: ResolvedEndpoint[] = [];
+  for (let id = 1; id <= count; id++) {
+    const ranges = Array.from({ length: rng.int(1, 6) }, () => randomRange(rng));
+    endpoints.push({
+      id,
+      name: `ep${id}`,
+      ifaces: rng.subset(IFNAMES, 1, 3),
+      ranges,
+      uids: rng.subset(UID_POOL, 0, 3).sort((a, b) => a - b),
+      any: rng.chance(0.2),
+    });
+  }
+  // Ids are positions in the config, but the compiler must not rely on array order.
+  rng.shuffle(endpoints);
+  const interfaces = new Map<string, InterfaceSettings>();
+  const names = new Set(endpoints.flatMap((e) => e.ifaces));
+  if (rng.chance(0.3)) names.add(rng.pick(IFNAMES)); // configured under interfaces: only
+  for (const n of IFNAMES) {
+    if (!names.has(n)) continue;
+    interfaces.set(n, {
+      default: rng.chance(0.5) ? 'allow' : 'deny',
+      unowned: rng.chance(0.5) ? 'allow' : 'deny',
+      essentials: rng.chance(0.5),
+    });
+  }
+  // Sometimes one configured interface does not exist on the system.
+  const absent = rng.chance(0.15) ? rng.pick(IFNAMES) : undefined;
+  const ifindexOf = (n: string): number | undefined => (n === absent ? undefined : IFINDEX[n]);
+  return { p: { endpoints, interfaces, logAllowed: rng.pick(['off', 'sample', 'all'] as const) }, ifindexOf };
+}
+
+function describePolicy(p: ResolvedPolicy): string {
+  return JSON.stringify(
+    {
+      endpoints: p.endpoints.map((e) => ({ ...e, ranges: e.ranges.map((r) => r.text) })),
+      interfaces: [...p.interfaces],
+    },
+    null,
+    1,
+  );
+}
+
+describe('compilePolicy: property', () => {
+  const BASE_SEED = Number(process.env['NTF_PROPERTY_SEED'] ?? 0x5eed);
+  const POLICIES = 400;
+  const PACKETS = 250;
+
+  it(`compiled entries decide every packet as the policy says (${POLICIES} policies × ${PACKETS} packets)`, () => {
+    const seen = new Map<string, number>();
+    for (let n = 0; n < POLICIES; n++) {
+      const seed = (BASE_SEED + n) >>> 0;
+      const rng = new Rng(seed);
+      const { p, ifindexOf: idx } = randomPolicy(rng);
+      const { compiled, missingIfaces } = compilePolicy(p, idx);
+      const where = `seed ${seed} (replay: NTF_PROPERTY_SEED=${seed})\npolicy ${describePolicy(p)}`;
+
+      expect(missingIfaces, where).toEqual([...p.interfaces.keys()].filter((k) => idx(k) === undefined));
+      const lpmKeys = compiled.lpm.map((e) => `${e.ifindex}|${e.family}|${e.prefix}|${e.addr.join('.')}`);
+      expect(new Set(lpmKeys).size, `duplicate lpm keys; ${where}`).toBe(lpmKeys.length);
+      const setKeys = compiled.sets.map((s) => `${s.setId}|${s.uid}`);
+      expect(new Set(setKeys).size, `duplicate set keys; ${where}`).toBe(setKeys.length);
+      const setIds = distinctSetIds(compiled);
+      expect(
+        [...setIds].sort((a, b) => a - b),
+        `set ids not 1..n; ${where}`,
+      ).toEqual(Array.from({ length: setIds.size }, (_, i) => i + 1));
+
+      for (let k = 0; k < PACKETS; k++) {
+        const family: 4 | 6 = rng.chance(0.55) ? 4 : 6;
+        const packet: Packet = {
+          ifindex: rng.int(1, 4),
+          family,
+          daddr: randomAddr(rng, family),
+          uid: rng.chance(0.2) ? null : rng.pick(UID_POOL),
+        };
+        const expected = referenceEvaluate(p, idx, packet);
+        const got = compiledEvaluate(compiled, packet);
+        seen.set(expected.reason, (seen.get(expected.reason) ?? 0) + 1);
+        if (
+          got.verdict !== expected.verdict ||
+          got.reason !== expected.reason ||
+          got.endpointId !== expected.endpointId
+        ) {
+          const pk = { ...packet, daddr: packet.daddr.join('.') };
+          expect(got, `${where}\npacket ${JSON.stringify(pk)}`).toEqual(expected);
+        }
+      }
+    }
+    // The generator must reach every outcome, or agreement would prove little.
+    for (const reason of [
+      'endpoint',
+      'not-listed',
+      'default-allow',
+      'default-deny',
+      'unowned-allow',
+      'unowned-deny',
+      'not-configured',
+    ]) {
+      expect(seen.get(reason) ?? 0, `reason ${reason} never produced`).toBeGreaterThan(100);
+    }
+  });
+});
+
+// ---- size ----
+
+describe('compilePolicy: size', () => {
+  it('compiles 10,000 ranges × 100 users on 2 interfaces into 10,000 entries per interface', () => {
+    const uids = Array.from({ length: 100 }, (_, i) => 3000 + i);
+    // 8,000 IPv4 /32s, 1,000 IPv4 /24s around some of them (nested), 1,000 IPv6 /64s.
+    const ranges: string[] = [];
+    for (let i = 0; i < 8000; i++) ranges.push(`10.${i >> 8}.${i & 255}.${(i * 7) & 255}/32`);
+    for (let i = 0; i < 1000; i++) ranges.push(`10.${i >> 8}.${i & 255}.0/24`);
+    for (let i = 0; i < 1000; i++) ranges.push(`2001:db8:${i.toString(16)}::/64`);
+    const distinct = new Set(ranges).size;
+    const p = policy([endpoint(1, 'many', ['eth0', 'eth1'], ranges, uids)]);
+    const { compiled } = compilePolicy(p, ifindexOf);
+    expect(compiled.lpm.filter((e) => e.ifindex === 1)).toHaveLength(distinct);
+    expect(compiled.lpm.filter((e) => e.ifindex === 2)).toHaveLength(distinct);
+    expect(distinctSetIds(compiled).size).toBe(1);
+    expect(compiled.sets).toHaveLength(100);
+  });
+
+  it('compiles 100 endpoints × 100 ranges, one user each, into 100 sets', () => {
+    const endpoints = Array.from({ length: 100 }, (_, e) =>
+      endpoint(
+        e + 1,
+        `ep${e + 1}`,
+        ['eth0', 'eth1'],
+        Array.from({ length: 100 }, (_, r) => `10.${e}.${r}.0/24`),
+        [4000 + e],
+      ),
+    );
+    // One wide range for everyone underneath: every set then also carries UID 0 → endpoint 101.
+    endpoints.push(endpoint(101, 'root-wide', ['eth0', 'eth1'], ['10.0.0.0/8'], [0]));
+    const { compiled } = compilePolicy(policy(endpoints), ifindexOf);
+    expect(compiled.lpm).toHaveLength(2 * (100 * 100 + 1));
+    expect(distinctSetIds(compiled).size).toBe(101);
+    expect(compiled.sets).toHaveLength(100 * 2 + 1);
+  });
+});
