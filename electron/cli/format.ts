@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: Node (main process and CLI). No Electron import.
+//
+// How decisions and diagnostics are printed by the headless CLI.
+import type { Decision } from '../engine/engine.js';
+import type { Diagnostic } from '../policy/types.js';
+
+/** A decision with the names a reader needs (user, endpoint). */
+export interface NamedDecision extends Decision {
+  user: string;
+  endpoint: string | null;
+}
+
+export function decisionJson(d: NamedDecision): string {
+  return JSON.stringify({
+    type: 'decision',
+    time: new Date(d.time).toISOString(),
+    iface: d.iface,
+    uid: d.uid,
+    user: d.user,
+    family: d.family,
+    proto: d.proto,
+    src: d.src,
+    dst: d.dst,
+    sport: d.sport,
+    dport: d.dport,
+    bytes: d.bytes,
+    verdict: d.verdict,
+    reason: d.reason,
+    endpoint: d.endpoint,
+  });
+}
+
+function hostPort(addr: string, port: number, family: 4 | 6, proto: string): string {
+  if (proto === 'icmp' || proto === 'icmpv6' || port === 0) return addr;
+  return family === 6 ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
+export function decisionText(d: NamedDecision): string {
+  const t = new Date(d.time).toISOString().slice(11, 23);
+  const verdict = d.verdict === 'allow' ? 'ALLOW' : 'DROP ';
+  const who = d.uid === null ? '(unowned)' : `${d.user}`;
+  const dst = hostPort(d.dst, d.dport, d.family, d.proto);
+  const why = d.endpoint ? `${d.reason} ${d.endpoint}` : d.reason;
+  return `${t} ${verdict} ${d.iface.padEnd(8)} ${who.padEnd(14)} ${d.proto.padEnd(6)} ${dst.padEnd(30)} ${String(d.bytes).padStart(5)} B  ${why}`;
+}
+
+export function diagnosticText(d: Diagnostic): string {
+  const where = d.pos ? `${d.pos.file}:${d.pos.line}:${d.pos.col}: ` : '';
+  return `${where}${d.severity}: ${d.message}`;
+}
+
+export function diagnosticJson(d: Diagnostic): Record<string, unknown> {
+  return {
+    severity: d.severity,
+    message: d.message,
+    file: d.pos?.file ?? null,
+    line: d.pos?.line ?? null,
+    col: d.pos?.col ?? null,
+  };
+}

@@ -1,0 +1,199 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
+// Environment: Node (CLI). No Electron import.
+//
+// net-tc-filter headless entry: run | check | status | unload | demo.
+import { parseArgs } from 'node:util';
+import { DEFAULT_PIN_DIR, unload } from '../engine/engine.js';
+import { readStatus } from '../engine/status.js';
+import { hasErrors, loadPolicyFile } from '../policy/load.js';
+import { diagnosticText } from './format.js';
+import { runCommand } from './run.js';
+import { demoCommand } from './demo.js';
+
+export const USAGE = `usage: net-tc-filter <command> [options]
+
+commands:
+  run --config FILE   enforce FILE; decisions to stdout
+        [--log text|json] [--pin-dir DIR] [--unload-on-exit] [--stats-interval SEC]
+  check --config FILE validate FILE; exit 0 when valid, 1 with file:line:col messages
+  status [--json]     what is enforced, where, with which program and counters
+        [--pin-dir DIR]
+  unload              remove every filter, qdisc we created and pin
+        [--pin-dir DIR]
+  demo [--duration N] a safe sandbox: namespaces, a fake metadata service, two users
+
+Enforcement continues after run exits (the program and maps stay pinned under
+${DEFAULT_PIN_DIR}); 'unload' removes it. SIGHUP makes run re-read its config.`;
+
+export class UsageError extends Error {}
+
+type Parsed = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
+
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  log: { type: 'string' },
+  'pin-dir': { type: 'string' },
+  'unload-on-exit': { type: 'boolean' },
+  'stats-interval': { type: 'string' },
+  'ring-bytes': { type: 'string' },
+  json: { type: 'boolean' },
+  duration: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const ALLOWED: Record<string, ReadonlyArray<keyof typeof OPTIONS>> = {
+  run: ['config', 'log', 'pin-dir', 'unload-on-exit', 'stats-interval', 'ring-bytes'],
+  check: ['config'],
+  status: ['json', 'pin-dir'],
+  unload: ['pin-dir'],
+  demo: ['duration', 'pin-dir'],
+};
+
+function positiveNumber(name: string, v: string | undefined, dflt: number, max: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || n > max)
+    throw new UsageError(`--${name} must be a number in (0, ${max}]: ${v}`);
+  return n;
+}
+
+/** Parses argv (without node and script). Throws UsageError with a one-line reason. */
+export function parseCommand(argv: string[]): { command: string; values: Parsed['values'] } {
+  let parsed: Parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const [command, ...extra] = parsed.positionals;
+  if (parsed.values.help && !command) return { command: 'help', values: parsed.values };
+  if (!command) throw new UsageError('missing command');
+  const allowed = ALLOWED[command];
+  if (!allowed) throw new UsageError(`unknown command '${command}'`);
+  if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
+  for (const key of Object.keys(parsed.values) as Array<keyof typeof OPTIONS>) {
+    if (key !== 'help' && !allowed.includes(key)) throw new UsageError(`'${command}' does not take --${key}`);
+  }
+  if ((command === 'run' || command === 'check') && !parsed.values.config) {
+    throw new UsageError(`'${command}' needs --config FILE`);
+  }
+  if (parsed.values.log !== undefined && parsed.values.log !== 'text' && parsed.values.log !== 'json') {
+    throw new UsageError(`--log must be text or json, not '${parsed.values.log}'`);
+  }
+  const pinDir = parsed.values['pin-dir'];
+  if (pinDir !== undefined && !/^\/sys\/fs\/bpf\/[A-Za-z0-9._-]+$/.test(pinDir)) {
+    throw new UsageError(`--pin-dir must be a directory directly under /sys/fs/bpf, not '${pinDir}'`);
+  }
+  return { command: parsed.values.help ? 'help' : command, values: parsed.values };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let cmd: ReturnType<typeof parseCommand>;
+  try {
+    cmd = parseCommand(argv);
+    positiveNumber('stats-interval', cmd.values['stats-interval'], 5, 86400);
+    positiveNumber('duration', cmd.values.duration, 20, 86400);
+    positiveNumber('ring-bytes', cmd.values['ring-bytes'], 1 << 22, 1 << 30);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`net-tc-filter: ${err.message}\n${USAGE}\n`);
+      return 64; // EX_USAGE
+    }
+    throw err;
+  }
+  const v = cmd.values;
+  const pinDir = v['pin-dir'] ?? DEFAULT_PIN_DIR;
+  switch (cmd.command) {
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    case 'check': {
+      const file = v.config as string;
+      const r = loadPolicyFile(file);
+      for (const d of r.diagnostics) process.stderr.write(`${diagnosticText(d)}\n`);
+      if (hasErrors(r.diagnostics) || !r.resolved) return 1;
+      const e = r.resolved.endpoints;
+      process.stdout.write(
+        `${file}: OK — ${e.length} endpoint(s), ${r.resolved.interfaces.size} interface(s), ` +
+          `${e.reduce((n, x) => n + x.ranges.length, 0)} range(s)\n`,
+      );
+      return 0;
+    }
+    case 'run':
+      return runCommand({
+        config: v.config as string,
+        log: (v.log as 'text' | 'json' | undefined) ?? 'text',
+        pinDir,
+        unloadOnExit: v['unload-on-exit'] ?? false,
+        statsIntervalMs: positiveNumber('stats-interval', v['stats-interval'], 5, 86400) * 1000,
+        ringBytes: v['ring-bytes'] === undefined ? undefined : Number(v['ring-bytes']),
+      });
+    case 'status': {
+      const s = readStatus(pinDir);
+      if (v.json) {
+        process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+      } else {
+        process.stdout.write(statusText(s));
+      }
+      return s.loaded ? 0 : 3;
+    }
+    case 'unload': {
+      const r = unload(pinDir);
+      process.stdout.write(
+        r.found
+          ? `unloaded: removed ${r.removedPins} pins from ${r.pinDir}; detached from ${r.detached.join(', ') || 'no interface'}\n`
+          : `nothing loaded at ${r.pinDir}\n`,
+      );
+      return 0;
+    }
+    case 'demo':
+      return demoCommand({
+        durationS: positiveNumber('duration', v.duration, 20, 86400),
+        pinDir: v['pin-dir'],
+      });
+    default:
+      return 64;
+  }
+}
+
+function statusText(s: ReturnType<typeof readStatus>): string {
+  const lines = [`pin dir:   ${s.pinDir}`, `libbpf:    ${s.libbpf}   kernel: ${s.kernel}`];
+  if (!s.loaded) return `${lines.join('\n')}\nstate:     not loaded (nothing is enforced)\n`;
+  lines.push(`program:   id ${s.programId ?? '?'} tag ${s.programTag ?? '?'}   policy epoch ${s.epoch}`);
+  lines.push(
+    `owner:     ${s.owner ? `pid ${s.owner.pid} (${s.owner.command})` : 'none (enforcing from pins)'}`,
+  );
+  lines.push(
+    `policy:    ${s.ranges.v4} IPv4 + ${s.ranges.v6} IPv6 range entries, ${s.setEntries} user-set entries`,
+  );
+  for (const i of s.interfaces) {
+    const st = i.settings;
+    lines.push(
+      `interface: ${i.name} (ifindex ${i.ifindex}) ${i.attached ? 'attached' : 'NOT ATTACHED'}` +
+        (st
+          ? ` default ${st.default}, unowned ${st.unowned}, essentials ${st.essentials ? 'on' : 'off'}`
+          : ''),
+    );
+  }
+  if (s.counters) {
+    const c = s.counters;
+    lines.push(
+      `counters:  ${c.allowed_packets} allowed, ${c.dropped_packets} dropped, ${c.unowned_packets} unowned, ` +
+        `${c.nonip_packets} non-IP, ${c.events_lost} events lost`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+// Run when executed directly (bin/net-tc-filter or node dist/electron/cli/main.js).
+const invoked = process.argv[1] ?? '';
+if (invoked.endsWith('/cli/main.js')) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`net-tc-filter: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(2);
+    },
+  );
+}

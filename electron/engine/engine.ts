@@ -1,0 +1,659 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: Node (main process and CLI). No Electron import.
+//
+// The engine owns the loaded tc program and its maps: it loads or adopts the pinned state,
+// attaches to interfaces, applies policies atomically, drains decision events and reads
+// counters, and unloads everything on request. One engine per pin directory (flock).
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  statfsSync,
+  unlinkSync,
+} from 'node:fs';
+import {
+  BpfMap,
+  BpfObject,
+  closeFd,
+  decodeAttach,
+  decodeCounters,
+  decodeFlowKey,
+  decodeFlowVal,
+  decodeIfaceCfg,
+  decodeLpmKey,
+  encodeAttach,
+  encodeIfaceCfg,
+  encodeIfaceKey,
+  encodeLpmKey,
+  encodeSetKey,
+  ifNameToIndex,
+  lockHolder,
+  pinFd,
+  LAYOUTS,
+  NTF,
+  progFdById,
+  progInfo,
+  RingBuffer,
+  tcAttach,
+  tcDetach,
+  tcHookCreate,
+  tcHookDestroy,
+  tcQuery,
+  tryLockDir,
+  u32Buf,
+} from '../../native-bridge/index.js';
+import type { Counters, FlowKey, FlowVal, RawEvent, TcFilterId } from '../../native-bridge/index.js';
+import { compilePolicy } from '../policy/compile.js';
+import type { CompiledPolicy, ResolvedPolicy } from '../policy/types.js';
+import { otherFiltersPresent } from './tcshow.js';
+import { defaultObjectPath } from './paths.js';
+import { FILTER_ID_HANDLE } from './filterid.js';
+
+export const DEFAULT_PIN_DIR = '/sys/fs/bpf/net-tc-filter';
+const BPF_FS_MAGIC = 0xcafe4a11;
+
+/** Our filter's place on each interface's clsact egress hook. Priority 1 runs before
+ * filters added with tc's default priorities, so an earlier filter cannot wave packets past us. */
+export const FILTER_ID: TcFilterId = { handle: FILTER_ID_HANDLE, priority: 1 };
+
+/** Maps kept in bpffs so enforcement and state outlive the process. */
+export const PINNED_MAPS = [
+  'ntf_state',
+  'ntf_lpm4',
+  'ntf_lpm6',
+  'ntf_sets',
+  'ntf_ifaces',
+  'ntf_flows',
+  'ntf_counters',
+  'ntf_events',
+  'ntf_attach',
+  'ntf_sync_inner',
+  'ntf_sync',
+] as const;
+const PROG_NAME = 'ntf_egress';
+
+export class EngineLockedError extends Error {
+  constructor(
+    readonly pinDir: string,
+    readonly holder: { pid: number; command: string } | undefined,
+  ) {
+    super(
+      holder
+        ? `${pinDir} is owned by another instance: pid ${holder.pid} (${holder.command}); stop it first`
+        : `${pinDir} is owned by another instance`,
+    );
+    this.name = 'EngineLockedError';
+  }
+}
+
+export interface EngineOptions {
+  pinDir?: string;
+  objectPath?: string;
+  /** Ring buffer bytes (power of two, >= page size). Only for freshly created state. */
+  ringBytes?: number;
+  flowEntries?: number;
+}
+
+export interface ApplyResult {
+  epoch: number;
+  attached: Array<{ name: string; ifindex: number }>;
+  detached: Array<{ name: string; ifindex: number }>;
+  /** Configured interfaces that do not exist now; attached when they appear. */
+  missing: string[];
+  lpmEntries: number;
+  setEntries: number;
+  /** Milliseconds until the new policy was active (flip), and until old entries were gone. */
+  activeMs: number;
+  totalMs: number;
+}
+
+export interface Decision {
+  /** Wall-clock milliseconds. */
+  time: number;
+  iface: string;
+  ifindex: number;
+  /** null for packets without a local socket. */
+  uid: number | null;
+  family: 4 | 6;
+  proto: string;
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  bytes: number;
+  verdict: 'allow' | 'drop';
+  reason: string;
+  endpointId: number;
+  newFlow: boolean;
+}
+
+export interface FlowEntry {
+  key: FlowKey;
+  val: FlowVal;
+}
+
+export interface AttachmentStatus {
+  ifindex: number;
+  name: string;
+  qdiscOurs: boolean;
+  /** Program id tc reports at our handle/priority, undefined when our filter is gone. */
+  progId: number | undefined;
+}
+
+const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmpv6', 132: 'sctp' };
+
+export function protoName(p: number): string {
+  return PROTO_NAMES[p] ?? String(p);
+}
+
+export function formatAddr(family: number, a: Uint8Array): string {
+  if (family === NTF.AF_INET) return Array.from(a.subarray(0, 4)).join('.');
+  const words: string[] = [];
+  for (let i = 0; i < 16; i += 2) words.push((((a[i] ?? 0) << 8) | (a[i + 1] ?? 0)).toString(16));
+  // Compress the longest run of zero words (RFC 5952).
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (words[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === '0') j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (best < 0) return words.join(':');
+  return `${words.slice(0, best).join(':')}::${words.slice(best + bestLen).join(':')}`;
+}
+
+function assertBpffs(dir: string): void {
+  const parent = dir.replace(/\/[^/]+\/?$/, '') || '/';
+  const probe = existsSync(dir) ? dir : parent;
+  let type: number;
+  try {
+    type = Number(statfsSync(probe).type);
+  } catch (err) {
+    throw new Error(`${probe}: ${(err as Error).message}; mount bpffs with: mount -t bpf bpf /sys/fs/bpf`, {
+      cause: err,
+    });
+  }
+  if (type !== BPF_FS_MAGIC) {
+    throw new Error(`${probe} is not a bpffs mount; mount it with: mount -t bpf bpf /sys/fs/bpf`);
+  }
+}
+
+/** Keys of one generation, remembered so that deleting them needs no map scan. */
+interface GenKeys {
+  lpm4: Buffer[];
+  lpm6: Buffer[];
+  sets: Buffer[];
+  ifaces: Buffer[];
+}
+
+export class Engine {
+  readonly pinDir: string;
+  readonly adopted: boolean;
+  readonly programId: number;
+  private readonly obj: BpfObject;
+  private readonly lockFd: number;
+  private readonly maps: Record<(typeof PINNED_MAPS)[number], BpfMap>;
+  private readonly progFd: number;
+  private genKeys: [GenKeys | undefined, GenKeys | undefined] = [undefined, undefined];
+  private ring: RingBuffer | undefined;
+  private pending: RawEvent[] = [];
+  private readonly monoOffsetNs: bigint;
+  private desired: ResolvedPolicy | undefined;
+  private compiled: CompiledPolicy | undefined;
+  private closed = false;
+
+  private constructor(pinDir: string, obj: BpfObject, lockFd: number, adopted: boolean) {
+    this.pinDir = pinDir;
+    this.obj = obj;
+    this.lockFd = lockFd;
+    this.adopted = adopted;
+    this.maps = Object.fromEntries(PINNED_MAPS.map((n) => [n, obj.map(n)])) as Engine['maps'];
+    this.progFd = obj.programFd(PROG_NAME);
+    this.programId = progInfo(this.progFd).id;
+    this.monoOffsetNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+  }
+
+  /**
+   * Loads the program, creating the pinned maps or adopting the ones an earlier run left
+   * (enforcement then continues without a gap: our filter is replaced in place).
+   */
+  static open(opts: EngineOptions = {}): Engine {
+    const pinDir = opts.pinDir ?? DEFAULT_PIN_DIR;
+    assertBpffs(pinDir);
+    mkdirSync(pinDir, { recursive: true, mode: 0o700 });
+    const lockFd = tryLockDir(pinDir);
+    if (lockFd === undefined) throw new EngineLockedError(pinDir, lockHolder(pinDir));
+    let obj: BpfObject | undefined;
+    try {
+      obj = BpfObject.openFile(opts.objectPath ?? defaultObjectPath());
+      const rodata = u32Buf(Number(readFileSync('/proc/sys/kernel/overflowuid', 'utf8').trim()));
+      const maxEntries: Record<string, number> = {};
+      if (opts.ringBytes) maxEntries.ntf_events = opts.ringBytes;
+      if (opts.flowEntries) maxEntries.ntf_flows = opts.flowEntries;
+      const reused = obj.load({ rodata, maxEntries, reusePinsFrom: pinDir, pinnedMaps: PINNED_MAPS });
+      for (const name of PINNED_MAPS) {
+        if (!reused.includes(name)) obj.map(name).pin(`${pinDir}/${name}`);
+      }
+      const engine = new Engine(pinDir, obj, lockFd, reused.includes('ntf_state'));
+      engine.adoptAttachments();
+      engine.pinProgram();
+      return engine;
+    } catch (err) {
+      obj?.close();
+      closeSync(lockFd);
+      throw err;
+    }
+  }
+
+  private pinProgram(): void {
+    const path = `${this.pinDir}/${PROG_NAME}`;
+    if (existsSync(path)) unlinkSync(path);
+    pinFd(this.progFd, path);
+  }
+
+  /** Swaps the running program on every interface an earlier run attached to (no gap). */
+  private adoptAttachments(): void {
+    for (const [k, v] of this.maps.ntf_attach.entries()) {
+      const rec = decodeAttach(v);
+      // Gone, re-created with a new index, or our filter was removed: forget the record; the
+      // next apply attaches again where the policy wants it.
+      if (
+        ifNameToIndex(rec.ifname) !== rec.ifindex ||
+        tcQuery(rec.ifindex, rec.ifname, FILTER_ID) === undefined
+      ) {
+        this.maps.ntf_attach.delete(k);
+        continue;
+      }
+      tcAttach(rec.ifindex, rec.ifname, this.progFd, FILTER_ID, true);
+    }
+  }
+
+  /** The interfaces we are attached to, according to the pinned records. */
+  attachments(): AttachmentStatus[] {
+    return this.maps.ntf_attach.entries().map(([, v]) => {
+      const a = decodeAttach(v);
+      return {
+        ifindex: a.ifindex,
+        name: a.ifname,
+        qdiscOurs: (a.flags & NTF.ATTACH_QDISC_OURS) !== 0,
+        progId: tcQuery(a.ifindex, a.ifname, FILTER_ID),
+      };
+    });
+  }
+
+  epoch(): number {
+    const v = this.maps.ntf_state.lookup(u32Buf(0));
+    return v ? Number(v.readBigUInt64LE(0)) : 0;
+  }
+
+  /** The policy last applied by this engine (undefined after adopt until the first apply). */
+  policy(): { resolved: ResolvedPolicy; compiled: CompiledPolicy } | undefined {
+    return this.desired && this.compiled ? { resolved: this.desired, compiled: this.compiled } : undefined;
+  }
+
+  private attach(ifindex: number, name: string): void {
+    const existing = tcQuery(ifindex, name, FILTER_ID);
+    if (existing !== undefined && existing !== this.programId) {
+      const fd = progFdById(existing);
+      try {
+        if (progInfo(fd).name !== PROG_NAME) {
+          throw new Error(
+            `${name}: another tc filter (program ${existing}) occupies egress handle ${FILTER_ID.handle} ` +
+              `priority ${FILTER_ID.priority}; net-tc-filter will not replace it`,
+          );
+        }
+      } finally {
+        closeFd(fd);
+      }
+    }
+    const created = tcHookCreate(ifindex, name);
+    const key = u32Buf(ifindex);
+    const prior = this.maps.ntf_attach.lookup(key);
+    const ours = created || (prior ? (decodeAttach(prior).flags & NTF.ATTACH_QDISC_OURS) !== 0 : false);
+    this.maps.ntf_attach.update(
+      key,
+      encodeAttach({ ifindex, ifname: name, flags: ours ? NTF.ATTACH_QDISC_OURS : 0 }),
+    );
+    tcAttach(ifindex, name, this.progFd, FILTER_ID, true);
+  }
+
+  private detach(ifindex: number, name: string, qdiscOurs: boolean): void {
+    tcDetach(ifindex, name, FILTER_ID);
+    if (qdiscOurs && !otherFiltersPresent(name)) tcHookDestroy(ifindex, name);
+    this.maps.ntf_attach.delete(u32Buf(ifindex));
+  }
+
+  private scanGen(gen: number): GenKeys {
+    const ofGen = (keys: Buffer[], off: number) => keys.filter((k) => k.readUInt32LE(off) === gen);
+    return {
+      lpm4: ofGen(this.maps.ntf_lpm4.keys(), 4),
+      lpm6: ofGen(this.maps.ntf_lpm6.keys(), 4),
+      sets: ofGen(this.maps.ntf_sets.keys(), 0),
+      ifaces: ofGen(this.maps.ntf_ifaces.keys(), 0),
+    };
+  }
+
+  private clearGen(gen: number): void {
+    const keys = this.genKeys[gen] ?? this.scanGen(gen);
+    this.maps.ntf_lpm4.deleteMany(keys.lpm4);
+    this.maps.ntf_lpm6.deleteMany(keys.lpm6);
+    this.maps.ntf_sets.deleteMany(keys.sets);
+    this.maps.ntf_ifaces.deleteMany(keys.ifaces);
+    this.genKeys[gen] = { lpm4: [], lpm6: [], sets: [], ifaces: [] };
+  }
+
+  /** Waits until no program run that read the old epoch is still in flight (see ntf_sync). */
+  private syncPrograms(): void {
+    this.maps.ntf_sync.update(u32Buf(0), u32Buf(this.maps.ntf_sync_inner.fd));
+  }
+
+  /**
+   * Applies a policy whole or not at all: the new generation's entries are written beside
+   * the active ones, one map update flips the epoch, and only then are the old ones removed.
+   */
+  apply(resolved: ResolvedPolicy): ApplyResult {
+    this.assertOpen();
+    const t0 = performance.now();
+    const { compiled, missingIfaces } = compilePolicy(resolved, ifNameToIndex);
+    this.checkCapacity(compiled);
+    const epoch = this.epoch();
+    const cur = epoch & 1;
+    const nxt = cur ^ 1;
+    this.clearGen(nxt); // leftovers of an apply that died half-way
+
+    const before = new Map(this.attachments().map((a) => [a.ifindex, a]));
+    const newlyAttached: Array<{ name: string; ifindex: number }> = [];
+    const keys: GenKeys = { lpm4: [], lpm6: [], sets: [], ifaces: [] };
+    try {
+      for (const i of compiled.ifaces) {
+        if (before.get(i.ifindex)?.progId === this.programId) continue;
+        this.attach(i.ifindex, i.name);
+        if (!before.has(i.ifindex)) newlyAttached.push({ name: i.name, ifindex: i.ifindex });
+      }
+      const lpm4: Array<[Buffer, Buffer]> = [];
+      const lpm6: Array<[Buffer, Buffer]> = [];
+      for (const e of compiled.lpm) {
+        const k = encodeLpmKey(nxt, e.ifindex, e.family, e.prefix, e.addr);
+        (e.family === 4 ? lpm4 : lpm6).push([k, u32Buf(e.setId)]);
+        (e.family === 4 ? keys.lpm4 : keys.lpm6).push(k);
+      }
+      const sets = compiled.sets.map((s): [Buffer, Buffer] => {
+        const k = encodeSetKey(nxt, s.setId, s.uid);
+        keys.sets.push(k);
+        return [k, u32Buf(s.endpointId)];
+      });
+      const ifaces = compiled.ifaces.map((i): [Buffer, Buffer] => {
+        const k = encodeIfaceKey(nxt, i.ifindex);
+        keys.ifaces.push(k);
+        return [k, encodeIfaceCfg(i)];
+      });
+      this.genKeys[nxt] = keys;
+      this.maps.ntf_lpm4.updateMany(lpm4);
+      this.maps.ntf_lpm6.updateMany(lpm6);
+      this.maps.ntf_sets.updateMany(sets);
+      this.maps.ntf_ifaces.updateMany(ifaces);
+    } catch (err) {
+      // Nothing of the new policy is active yet: remove what was written and attached.
+      this.genKeys[nxt] = undefined;
+      this.clearGen(nxt);
+      for (const a of newlyAttached) {
+        try {
+          this.detach(a.ifindex, a.name, before.get(a.ifindex)?.qdiscOurs ?? true);
+        } catch {
+          // Best effort; the program passes traffic on interfaces without settings anyway.
+        }
+      }
+      throw err;
+    }
+
+    const state = Buffer.alloc(LAYOUTS.state.size);
+    state.writeBigUInt64LE(BigInt(epoch + 1), 0);
+    this.maps.ntf_state.update(u32Buf(0), state); // the flip: one 8-byte write
+    const activeMs = performance.now() - t0;
+    this.syncPrograms();
+    this.clearGen(cur);
+
+    const wanted = new Set(compiled.ifaces.map((i) => i.ifindex));
+    const detached: Array<{ name: string; ifindex: number }> = [];
+    for (const a of this.attachments()) {
+      if (wanted.has(a.ifindex)) continue;
+      this.detach(a.ifindex, a.name, a.qdiscOurs);
+      detached.push({ name: a.name, ifindex: a.ifindex });
+    }
+    this.desired = resolved;
+    this.compiled = compiled;
+    return {
+      epoch: epoch + 1,
+      attached: compiled.ifaces.map((i) => ({ name: i.name, ifindex: i.ifindex })),
+      detached,
+      missing: missingIfaces,
+      lpmEntries: compiled.lpm.length,
+      setEntries: compiled.sets.length,
+      activeMs,
+      totalMs: performance.now() - t0,
+    };
+  }
+
+  private checkCapacity(c: CompiledPolicy): void {
+    // Two generations coexist during an apply, so each may use half of a map.
+    const check = (name: 'ntf_lpm4' | 'ntf_lpm6' | 'ntf_sets' | 'ntf_ifaces', n: number) => {
+      const cap = Math.floor(this.maps[name].info.maxEntries / 2);
+      if (n > cap)
+        throw new Error(`the policy needs ${n} entries in ${name}, which holds ${cap} per generation`);
+    };
+    check('ntf_lpm4', c.lpm.filter((e) => e.family === 4).length);
+    check('ntf_lpm6', c.lpm.filter((e) => e.family === 6).length);
+    check('ntf_sets', c.sets.length);
+    check('ntf_ifaces', c.ifaces.length);
+  }
+
+  /**
+   * Re-applies the desired policy when a configured interface appeared, disappeared or was
+   * re-created with a new index. Returns the apply result when something changed.
+   */
+  reconcileInterfaces(): ApplyResult | undefined {
+    if (!this.desired || !this.compiled) return undefined;
+    const attachedNow = new Map(this.compiled.ifaces.map((i) => [i.name, i.ifindex]));
+    let changed = false;
+    for (const name of this.desired.interfaces.keys()) {
+      if (ifNameToIndex(name) !== attachedNow.get(name)) changed = true;
+    }
+    if (!changed) {
+      // Our filter may have been removed (e.g. `tc qdisc del`): put it back.
+      for (const i of this.compiled.ifaces) {
+        if (tcQuery(i.ifindex, i.name, FILTER_ID) !== this.programId) changed = true;
+      }
+    }
+    return changed ? this.apply(this.desired) : undefined;
+  }
+
+  /** Starts consuming the ring buffer into an internal queue drained by `drain()`. */
+  private ensureRing(): RingBuffer {
+    this.ring ??= new RingBuffer(this.maps.ntf_events.fd, LAYOUTS.event.size, (rec) => {
+      this.pending.push(decodeEventFast(rec));
+    });
+    return this.ring;
+  }
+
+  /** Takes at most `max` decision events from the kernel, oldest first. */
+  drainRaw(max: number): RawEvent[] {
+    this.assertOpen();
+    this.pending = [];
+    this.ensureRing().consume(max);
+    const out = this.pending;
+    this.pending = [];
+    return out;
+  }
+
+  /** Handler exceptions inside the ring-buffer callback (counted, never silent). */
+  ringErrors(): number {
+    return this.ring?.handlerErrors ?? 0;
+  }
+
+  toDecision(e: RawEvent): Decision {
+    const name = this.compiled?.ifaces.find((i) => i.ifindex === e.ifindex)?.name ?? `if${e.ifindex}`;
+    return {
+      time: Number((e.tsNs + this.monoOffsetNs) / 1_000_000n),
+      iface: name,
+      ifindex: e.ifindex,
+      uid: e.flags & NTF.EVENT_UNOWNED ? null : e.uid,
+      family: e.family === NTF.AF_INET ? 4 : 6,
+      proto: protoName(e.proto),
+      src: formatAddr(e.family, e.saddr),
+      dst: formatAddr(e.family, e.daddr),
+      sport: e.sport,
+      dport: e.dport,
+      bytes: e.len,
+      verdict: e.verdict === NTF.VERDICT_ALLOW ? 'allow' : 'drop',
+      reason: REASONS[e.reason] ?? String(e.reason),
+      endpointId: e.endpointId,
+      newFlow: (e.flags & NTF.EVENT_NEW_FLOW) !== 0,
+    };
+  }
+
+  endpointName(id: number): string | null {
+    return id === 0 ? null : (this.compiled?.endpointNames.get(id) ?? `#${id}`);
+  }
+
+  counters(): Counters {
+    const v = this.maps.ntf_counters.lookup(u32Buf(0));
+    if (!v) throw new Error('ntf_counters has no element 0');
+    return decodeCounters(v, v.length / LAYOUTS.counters.size);
+  }
+
+  flows(): FlowEntry[] {
+    return this.maps.ntf_flows.entries().map(([k, v]) => ({ key: decodeFlowKey(k), val: decodeFlowVal(v) }));
+  }
+
+  /** Interface settings of the active generation, as the kernel holds them. */
+  activeInterfaces(): Array<{ ifindex: number; cfg: ReturnType<typeof decodeIfaceCfg> }> {
+    const gen = this.epoch() & 1;
+    return this.maps.ntf_ifaces
+      .entries()
+      .filter(([k]) => k.readUInt32LE(0) === gen)
+      .map(([k, v]) => ({ ifindex: k.readUInt32LE(4), cfg: decodeIfaceCfg(v) }));
+  }
+
+  /** LPM entries of the active generation (for status and tests). */
+  activeRanges(): ReturnType<typeof decodeLpmKey>[] {
+    const gen = this.epoch() & 1;
+    return [
+      ...this.maps.ntf_lpm4.keys().map((k) => decodeLpmKey(k, 4)),
+      ...this.maps.ntf_lpm6.keys().map((k) => decodeLpmKey(k, 6)),
+    ].filter((k) => k.gen === gen);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('engine is closed');
+  }
+
+  /**
+   * Releases this process's hold. Enforcement continues from the pinned state unless
+   * `unload` is set, in which case every filter, qdisc we created and pin is removed.
+   */
+  close(opts: { unload?: boolean } = {}): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.ring?.close();
+    try {
+      if (opts.unload) removeAll(this.pinDir, this.attachments());
+    } finally {
+      this.obj.close();
+      closeSync(this.lockFd);
+    }
+  }
+}
+
+const REASONS: Record<number, string> = {
+  [NTF.REASON_ENDPOINT]: 'endpoint',
+  [NTF.REASON_NOT_LISTED]: 'not-listed',
+  [NTF.REASON_DEFAULT_ALLOW]: 'default-allow',
+  [NTF.REASON_DEFAULT_DENY]: 'default-deny',
+  [NTF.REASON_UNOWNED_ALLOW]: 'unowned-allow',
+  [NTF.REASON_UNOWNED_DENY]: 'unowned-deny',
+  [NTF.REASON_ESSENTIAL]: 'essential',
+};
+
+/** decodeEvent without per-field bounds helpers: this runs once per event at high rates. */
+function decodeEventFast(b: Buffer): RawEvent {
+  const family = b[28] as number;
+  const n = family === NTF.AF_INET ? 4 : 16;
+  return {
+    tsNs: b.readBigUInt64LE(0),
+    ifindex: b.readUInt32LE(8),
+    uid: b.readUInt32LE(12),
+    len: b.readUInt32LE(16),
+    endpointId: b.readUInt32LE(20),
+    sport: b.readUInt16LE(24),
+    dport: b.readUInt16LE(26),
+    family,
+    proto: b[29] as number,
+    verdict: b[30] as number,
+    reason: b[31] as number,
+    flags: b[32] as number,
+    saddr: b.slice(36, 36 + n).map((x) => x),
+    daddr: b.slice(52, 52 + n).map((x) => x),
+  };
+}
+
+function removeAll(pinDir: string, attachments: AttachmentStatus[]): void {
+  for (const a of attachments) {
+    tcDetach(a.ifindex, a.name, FILTER_ID);
+    if (a.qdiscOurs && !otherFiltersPresent(a.name)) tcHookDestroy(a.ifindex, a.name);
+  }
+  for (const f of readdirSync(pinDir)) unlinkSync(`${pinDir}/${f}`);
+  rmdirSync(pinDir);
+}
+
+export interface UnloadReport {
+  pinDir: string;
+  detached: string[];
+  removedPins: number;
+  found: boolean;
+}
+
+/** Removes everything a (possibly dead) engine left at pinDir. Refuses while another process holds it. */
+export function unload(pinDir: string = DEFAULT_PIN_DIR): UnloadReport {
+  if (!existsSync(pinDir)) return { pinDir, detached: [], removedPins: 0, found: false };
+  assertBpffs(pinDir);
+  const lockFd = tryLockDir(pinDir);
+  if (lockFd === undefined) throw new EngineLockedError(pinDir, lockHolder(pinDir));
+  try {
+    const attachments: AttachmentStatus[] = [];
+    const attachPin = `${pinDir}/ntf_attach`;
+    if (existsSync(attachPin)) {
+      const m = BpfMap.fromPin(attachPin);
+      try {
+        for (const [, v] of m.entries()) {
+          const a = decodeAttach(v);
+          // Only touch the interface if it is still the one we attached to.
+          if (ifNameToIndex(a.ifname) !== a.ifindex) continue;
+          attachments.push({
+            ifindex: a.ifindex,
+            name: a.ifname,
+            qdiscOurs: (a.flags & NTF.ATTACH_QDISC_OURS) !== 0,
+            progId: undefined,
+          });
+        }
+      } finally {
+        m.close();
+      }
+    }
+    const pins = readdirSync(pinDir).length;
+    removeAll(pinDir, attachments);
+    return { pinDir, detached: attachments.map((a) => a.name), removedPins: pins, found: true };
+  } finally {
+    closeSync(lockFd);
+  }
+}

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: Node (main process and CLI). No Electron import.
+//
+// Reads what is enforced from the pinned state alone, without loading anything or taking
+// the lock: safe to run while a daemon or the GUI owns the engine.
+import { existsSync, readFileSync } from 'node:fs';
+import {
+  BpfMap,
+  closeFd,
+  decodeAttach,
+  decodeCounters,
+  decodeIfaceCfg,
+  LAYOUTS,
+  lib,
+  lockHolder,
+  NTF,
+  progInfo,
+  tcQuery,
+  u32Buf,
+  ifNameToIndex,
+  libbpfVersion,
+} from '../../native-bridge/index.js';
+import type { Counters } from '../../native-bridge/index.js';
+import { FILTER_ID } from './engine.js';
+
+export interface InterfaceStatus {
+  name: string;
+  ifindex: number;
+  /** Our filter is on the interface's egress hook with the pinned program. */
+  attached: boolean;
+  progId: number | undefined;
+  qdiscOurs: boolean;
+  settings?: {
+    default: 'allow' | 'deny';
+    unowned: 'allow' | 'deny';
+    essentials: boolean;
+    logAllowed: string;
+  };
+}
+
+export interface EngineStatus {
+  pinDir: string;
+  loaded: boolean;
+  programId?: number;
+  programTag?: string;
+  epoch?: number;
+  owner?: { pid: number; command: string };
+  interfaces: InterfaceStatus[];
+  ranges: { v4: number; v6: number };
+  setEntries: number;
+  counters?: Record<keyof Counters, string>;
+  libbpf: string;
+  kernel: string;
+}
+
+const LOG_NAMES = ['off', 'sample', 'all'];
+
+export function readStatus(pinDir: string): EngineStatus {
+  const base: EngineStatus = {
+    pinDir,
+    loaded: false,
+    interfaces: [],
+    ranges: { v4: 0, v6: 0 },
+    setEntries: 0,
+    libbpf: libbpfVersion(),
+    kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
+  };
+  if (!existsSync(`${pinDir}/ntf_state`)) return base;
+  const opened: BpfMap[] = [];
+  const open = (name: string) => {
+    const m = BpfMap.fromPin(`${pinDir}/${name}`);
+    opened.push(m);
+    return m;
+  };
+  try {
+    const stateVal = open('ntf_state').lookup(u32Buf(0));
+    const epoch = stateVal ? Number(stateVal.readBigUInt64LE(0)) : 0;
+    const gen = epoch & 1;
+    let programId: number | undefined;
+    let programTag: string | undefined;
+    if (existsSync(`${pinDir}/ntf_egress`)) {
+      const fd = lib().bpf_obj_get(`${pinDir}/ntf_egress`) as number;
+      if (fd >= 0) {
+        const info = progInfo(fd);
+        programId = info.id;
+        programTag = info.tag;
+        closeFd(fd);
+      }
+    }
+    const cfgs = new Map<number, ReturnType<typeof decodeIfaceCfg>>();
+    for (const [k, v] of open('ntf_ifaces').entries()) {
+      if (k.readUInt32LE(0) === gen) cfgs.set(k.readUInt32LE(4), decodeIfaceCfg(v));
+    }
+    const interfaces: InterfaceStatus[] = open('ntf_attach')
+      .entries()
+      .map(([, v]) => {
+        const a = decodeAttach(v);
+        const alive = ifNameToIndex(a.ifname) === a.ifindex;
+        const progId = alive ? tcQuery(a.ifindex, a.ifname, FILTER_ID) : undefined;
+        const c = cfgs.get(a.ifindex);
+        return {
+          name: a.ifname,
+          ifindex: a.ifindex,
+          attached: progId !== undefined && progId === programId,
+          progId,
+          qdiscOurs: (a.flags & NTF.ATTACH_QDISC_OURS) !== 0,
+          settings: c && {
+            default: c.defaultAllow ? 'allow' : 'deny',
+            unowned: c.unownedAllow ? 'allow' : 'deny',
+            essentials: c.essentials,
+            logAllowed: LOG_NAMES[c.logAllowed] ?? String(c.logAllowed),
+          },
+        };
+      });
+    const countGen = (m: BpfMap, off: number) => m.keys().filter((k) => k.readUInt32LE(off) === gen).length;
+    const cv = open('ntf_counters').lookup(u32Buf(0));
+    const counters = cv ? decodeCounters(cv, cv.length / LAYOUTS.counters.size) : undefined;
+    return {
+      ...base,
+      loaded: true,
+      programId,
+      programTag,
+      epoch,
+      owner: lockHolder(pinDir),
+      interfaces,
+      ranges: { v4: countGen(open('ntf_lpm4'), 4), v6: countGen(open('ntf_lpm6'), 4) },
+      setEntries: countGen(open('ntf_sets'), 0),
+      counters:
+        counters &&
+        (Object.fromEntries(Object.entries(counters).map(([k, v]) => [k, v.toString()])) as Record<
+          keyof Counters,
+          string
+        >),
+    };
+  } finally {
+    for (const m of opened) m.close();
+  }
+}
