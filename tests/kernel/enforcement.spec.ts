@@ -1,0 +1,400 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: Node (vitest), as root. Real kernel, real program, real processes under real uids.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { packageRoot } from '../../electron/engine/paths.js';
+import { ALICE, BOB, CAROL, DAVE, NOBODY, cleanup, decisions, http, setup, stop, udp } from './harness.js';
+import type { Env } from './harness.js';
+
+const IMDS4 = 'http://169.254.169.254/latest/meta-data/';
+const IMDS6 = 'http://[fd00:ec2::254]/latest/meta-data/';
+
+let env: Env | undefined;
+afterEach(async () => {
+  await cleanup(env);
+  env = undefined;
+});
+
+describe('policy semantics on the real kernel', () => {
+  it('enforces the original config unchanged (only testuser reaches the metadata service; all else denied)', async () => {
+    env = await setup();
+    const seed = readFileSync(join(packageRoot(), 'conf/net-tc-filter.yml'), 'utf8').replace(/eth0/g, 'ntf0');
+    const e = await env.run(seed);
+    expect(http(env, ALICE, IMDS4)).toMatchObject({ ok: true, status: 200 }); // alice is "testuser"'s uid
+    expect(http(env, BOB, IMDS4)).toMatchObject({ ok: false });
+    // default deny: other destinations are cut for everyone not listed, listed users included
+    expect(udp(env, ALICE, '192.0.2.1')).toMatchObject({ sent: 3, received: 0 });
+    expect(udp(env, ALICE, '169.254.169.254')).toMatchObject({ sent: 3, received: 3 });
+    const lines = await stop(e);
+    const drops = decisions(lines, (d) => d.verdict === 'drop' && d.uid === BOB);
+    expect(drops.length).toBeGreaterThan(0);
+    expect(drops[0]).toMatchObject({
+      iface: 'ntf0',
+      user: 'bob',
+      proto: 'tcp',
+      dst: '169.254.169.254',
+      dport: 80,
+      reason: 'not-listed',
+      endpoint: null,
+    });
+    const allowed = decisions(lines, (d) => d.verdict === 'allow' && d.uid === ALICE && d.proto === 'tcp');
+    expect(allowed[0]).toMatchObject({ endpoint: 'imdsv2', reason: 'endpoint', dst: '169.254.169.254' });
+  });
+
+  it('guards IPv4 and IPv6 alike', async () => {
+    env = await setup();
+    await env.run(`endpoints:
+  - imds:
+      iface: [ntf0]
+      range: [169.254.169.254/32, fd00:ec2::254/128]
+      allow: [alice]
+interfaces:
+  ntf0: { default: allow }
+`);
+    expect(http(env, ALICE, IMDS6)).toMatchObject({ ok: true });
+    expect(http(env, BOB, IMDS6)).toMatchObject({ ok: false });
+    expect(udp(env, BOB, 'fd00:ec2::254')).toMatchObject({ received: 0 });
+    expect(udp(env, BOB, '2001:db8:1::1')).toMatchObject({ received: 3 }); // unguarded, default allow
+    expect(udp(env, BOB, '192.0.2.1')).toMatchObject({ received: 3 });
+  });
+
+  it('combines overlapping endpoints as a union', async () => {
+    env = await setup();
+    await env.run(`endpoints:
+  - wide:
+      iface: [ntf0]
+      range: [192.0.2.0/24]
+      allow: [alice]
+  - narrow:
+      iface: [ntf0]
+      range: [192.0.2.1/32]
+      allow: [bob]
+interfaces:
+  ntf0: { default: allow }
+`);
+    // 192.0.2.1 is covered by both: alice (wide) and bob (narrow) may both reach it
+    expect(udp(env, ALICE, '192.0.2.1')).toMatchObject({ received: 3 });
+    expect(udp(env, BOB, '192.0.2.1')).toMatchObject({ received: 3 });
+    expect(udp(env, CAROL, '192.0.2.1')).toMatchObject({ received: 0 });
+  });
+
+  it('scopes endpoints to their interfaces', async () => {
+    env = await setup(2);
+    await env.run(`endpoints:
+  - a:
+      iface: [ntf0]
+      range: [192.0.2.0/24]
+      allow: [alice]
+  - b:
+      iface: [ntf1]
+      range: [203.0.113.0/24]
+      allow: [bob]
+`);
+    expect(udp(env, ALICE, '192.0.2.1')).toMatchObject({ received: 3 });
+    expect(udp(env, BOB, '192.0.2.1')).toMatchObject({ received: 0 });
+    expect(udp(env, BOB, '203.0.113.1')).toMatchObject({ received: 3 });
+    expect(udp(env, ALICE, '203.0.113.1')).toMatchObject({ received: 0 });
+  });
+
+  it('applies default allow and default deny to unguarded destinations', async () => {
+    env = await setup(2);
+    await env.run(`endpoints:
+  - a:
+      iface: [ntf0, ntf1]
+      range: [192.0.2.1/32]
+      allow: [alice]
+interfaces:
+  ntf1: { default: allow }
+`);
+    expect(udp(env, BOB, '198.51.100.1')).toMatchObject({ received: 0 }); // ntf0: deny
+    expect(udp(env, BOB, '203.0.113.1')).toMatchObject({ received: 3 }); // ntf1: allow
+    expect(udp(env, BOB, '192.0.2.1')).toMatchObject({ received: 0 }); // guarded either way
+  });
+
+  it('keeps IPv6 neighbour discovery working under deny with essentials, and not without', async () => {
+    env = await setup();
+    const policy = (essentials: boolean) => `endpoints:
+  - v6:
+      iface: [ntf0]
+      range: [2001:db8:1::1/128]
+      allow: [alice]
+interfaces:
+  ntf0: { default: deny, essentials: ${essentials} }
+`;
+    let e = await env.run(policy(true));
+    env.sb.execClient(['ip', '-6', 'neigh', 'flush', 'dev', 'ntf0']);
+    expect(udp(env, ALICE, '2001:db8:1::1')).toMatchObject({ received: 3 });
+    const lines = await stop(e);
+    expect(decisions(lines, (d) => d.reason === 'essential' && d.proto === 'icmpv6').length).toBeGreaterThan(
+      0,
+    );
+
+    e = await env.run(policy(false));
+    env.sb.execClient(['ip', '-6', 'neigh', 'flush', 'dev', 'ntf0']);
+    expect(udp(env, ALICE, '2001:db8:1::1')).toMatchObject({ received: 0 }); // solicitations (uid 0) dropped
+    const lines2 = await stop(e);
+    expect(
+      decisions(lines2, (d) => d.proto === 'icmpv6' && d.verdict === 'drop' && d.uid === 0).length,
+    ).toBeGreaterThan(0);
+  });
+
+  it('supports "*" and @group (primary and supplementary members)', async () => {
+    env = await setup();
+    await env.run(`endpoints:
+  - anyone:
+      iface: [ntf0]
+      range: [192.0.2.1/32]
+      allow: ["*"]
+  - ops:
+      iface: [ntf0]
+      range: [198.51.100.1/32]
+      allow: ["@ops"]
+`);
+    expect(udp(env, BOB, '192.0.2.1')).toMatchObject({ received: 3 });
+    expect(udp(env, NOBODY, '192.0.2.1')).toMatchObject({ received: 3 });
+    expect(udp(env, CAROL, '198.51.100.1')).toMatchObject({ received: 3 }); // primary group ops
+    expect(udp(env, DAVE, '198.51.100.1')).toMatchObject({ received: 3 }); // listed member of ops
+    expect(udp(env, BOB, '198.51.100.1')).toMatchObject({ received: 0 });
+  });
+
+  it('tells a real uid 65534 apart from packets without a socket (forwarded)', async () => {
+    env = await setup();
+    env.sb.addLan();
+    const e = await env.run(`endpoints:
+  - nobody-may:
+      iface: [ntf0]
+      range: [192.0.2.1/32]
+      allow: ["${NOBODY}"]
+interfaces:
+  ntf0: { default: deny, unowned: deny }
+`);
+    expect(udp(env, NOBODY, '192.0.2.1')).toMatchObject({ received: 3 });
+    expect(env.sb.probeLan(['udp', '192.0.2.1', '7', '3', '400'])).toMatchObject({ sent: 3, received: 0 });
+    const lines = await stop(e);
+    const fwd = decisions(lines, (d) => d.src === '198.18.0.2');
+    expect(fwd.length).toBeGreaterThanOrEqual(3);
+    for (const d of fwd)
+      expect(d).toMatchObject({ uid: null, user: '(unowned)', verdict: 'drop', reason: 'unowned-deny' });
+    const own = decisions(lines, (d) => d.uid === NOBODY && d.dst === '192.0.2.1');
+    expect(own[0]).toMatchObject({ user: 'nobody', verdict: 'allow', endpoint: 'nobody-may' });
+
+    await env.run(`endpoints:
+  - nobody-may:
+      iface: [ntf0]
+      range: [192.0.2.1/32]
+      allow: ["${NOBODY}"]
+interfaces:
+  ntf0: { default: deny, unowned: allow }
+`);
+    expect(env.sb.probeLan(['udp', '192.0.2.1', '7', '3', '400'])).toMatchObject({ sent: 3, received: 3 });
+  });
+});
+
+describe('reporting', () => {
+  it('reports exactly the packets sent: events, flow and global counters agree with the traffic', async () => {
+    env = await setup();
+    const e = await env.run(`endpoints:
+  - one:
+      iface: [ntf0]
+      range: [192.0.2.1/32]
+      allow: [alice]
+interfaces:
+  ntf0: { default: allow }
+logging:
+  allowed: all
+`);
+    const before = await env.sb.peerCounts();
+    const a = udp(env, ALICE, '192.0.2.1', 40);
+    const b = udp(env, BOB, '192.0.2.1', 25);
+    expect(a).toEqual({ sent: 40, received: 40 });
+    expect(b).toEqual({ sent: 25, received: 0 });
+    const after = await env.sb.peerCounts();
+    expect(after.udpDatagrams - before.udpDatagrams).toBe(40);
+    const lines = await stop(e);
+    const udpTo = (uid: number, verdict: string) =>
+      decisions(
+        lines,
+        (d) => d.uid === uid && d.proto === 'udp' && d.dst === '192.0.2.1' && d.verdict === verdict,
+      );
+    expect(udpTo(ALICE, 'allow')).toHaveLength(40);
+    expect(udpTo(BOB, 'drop')).toHaveLength(25);
+    const stats = lines.filter((l) => l.type === 'stats').pop();
+    expect(stats).toMatchObject({ dropped: 25, lost: 0 });
+    const status = JSON.parse(env.cli(['status', '--json', '--pin-dir', env.pinDir]).stdout) as {
+      counters: Record<string, string>;
+    };
+    expect(Number(status.counters.dropped_packets)).toBe(25);
+  });
+
+  it('counts lost events when a tiny ring buffer overflows under a flood', async () => {
+    env = await setup();
+    const e = await env.run(
+      `endpoints:
+  - one:
+      iface: [ntf0]
+      range: [192.0.2.1/32]
+      allow: [alice]
+interfaces:
+  ntf0: { default: allow }
+`,
+      ['--ring-bytes', '4096'],
+    );
+    const n = 20_000;
+    expect(env.sb.probe(BOB, ['flood', '192.0.2.1', '7', String(n)], 60_000)).toEqual({ sent: n });
+    const lines = await stop(e);
+    const stats = lines.filter((l) => l.type === 'stats').pop() as { dropped: number; lost: number };
+    const reported = decisions(lines, (d) => d.uid === BOB && d.verdict === 'drop').length;
+    expect(stats.dropped).toBe(n);
+    expect(stats.lost).toBeGreaterThan(0);
+    expect(reported + stats.lost).toBe(n); // every drop is either reported or counted as lost
+  });
+});
+
+describe('lifecycle', () => {
+  it('applies atomically: 200 alternating applies under traffic, zero wrong verdicts', async () => {
+    env = await setup();
+    // Both policies mean the same for alice and bob towards 192.0.2.1, through different
+    // entries; any half-applied state (missing interface settings, ranges or user sets)
+    // would let bob through (default allow) or cut alice.
+    const A = `endpoints:
+  - wide:
+      iface: [ntf0]
+      range: [192.0.2.0/24]
+      allow: [alice]
+interfaces:
+  ntf0: { default: allow }
+logging:
+  allowed: off
+`;
+    const B = `endpoints:
+  - host:
+      iface: [ntf0]
+      range: [192.0.2.1/32, 198.51.100.0/24]
+      allow: [alice, carol]
+  - other:
+      iface: [ntf0]
+      range: [192.0.2.0/25]
+      allow: [dave]
+interfaces:
+  ntf0: { default: allow, essentials: false }
+logging:
+  allowed: off
+`;
+    const config = env.sb.writeFile('live.yml', A);
+    const live = await env.runFile(config);
+    // Paced so that no socket buffer overflows: every loss would be the filter's.
+    const count = 8000;
+    const traffic = Promise.all([
+      env.sb.probeAsync(ALICE, ['udp', '192.0.2.1', '7', String(count), '1000', '2']),
+      env.sb.probeAsync(BOB, ['udp', '192.0.2.1', '7', String(count), '1000', '2']),
+    ]);
+    let applies = 0;
+    for (let i = 0; i < 200; i++) {
+      writeFileSync(config, i % 2 === 0 ? B : A);
+      const from = live.lines.length;
+      live.signal('SIGHUP');
+      await live.waitFor((l) => l.type === 'applied' || l.type === 'reload-failed', 10_000, from);
+      applies++;
+    }
+    const [a, b] = (await traffic) as unknown as Array<{ sent: number; received: number }>;
+    expect(applies).toBe(200);
+    expect(live.ofType('reload-failed')).toHaveLength(0);
+    expect(a).toEqual({ sent: count, received: count });
+    expect(b).toEqual({ sent: count, received: 0 });
+    const lines = await stop(live);
+    expect(decisions(lines, (d) => d.uid === BOB && d.verdict === 'allow')).toHaveLength(0);
+    expect(
+      decisions(lines, (d) => d.uid === ALICE && d.dst === '192.0.2.1' && d.verdict === 'drop'),
+    ).toHaveLength(0);
+  });
+
+  it('keeps enforcing after kill -9, adopts the pinned state on restart, and unload leaves nothing', async () => {
+    env = await setup();
+    const policy = `endpoints:
+  - imds:
+      iface: [ntf0]
+      range: [169.254.169.254/32]
+      allow: [alice]
+interfaces:
+  ntf0: { default: allow }
+`;
+    const first = await env.run(policy);
+    const progId = (first.ofType('ready')[0] as { programId: number }).programId;
+    first.signal('SIGKILL');
+    await first.exited;
+    // Nobody runs now: the kernel keeps enforcing from the pinned program and maps.
+    expect(http(env, BOB, IMDS4)).toMatchObject({ ok: false });
+    expect(http(env, ALICE, IMDS4)).toMatchObject({ ok: true });
+    const st = JSON.parse(env.cli(['status', '--json', '--pin-dir', env.pinDir]).stdout) as {
+      loaded: boolean;
+      programId: number;
+      owner?: unknown;
+      interfaces: Array<{ name: string; attached: boolean }>;
+    };
+    expect(st).toMatchObject({ loaded: true, programId: progId });
+    expect(st.owner).toBeUndefined();
+    expect(st.interfaces).toEqual([expect.objectContaining({ name: 'ntf0', attached: true })]);
+
+    // Restart: adopts (replaces the program in place) and keeps the policy meanwhile.
+    const second = await env.run(policy);
+    expect(second.ofType('ready')[0]).toMatchObject({ adopted: true });
+    // A second instance is refused while the first owns the state, and says who owns it.
+    const third = env.cli(['unload', '--pin-dir', env.pinDir]);
+    expect(third.code).not.toBe(0);
+    expect(third.stderr).toMatch(/owned by another instance: pid \d+/);
+    expect(http(env, BOB, IMDS4)).toMatchObject({ ok: false });
+    await stop(second);
+
+    const un = env.cli(['unload', '--pin-dir', env.pinDir]);
+    expect(un.code).toBe(0);
+    expect(env.sb.execClient(['tc', 'filter', 'show', 'dev', 'ntf0', 'egress']).trim()).toBe('');
+    expect(env.sb.execClient(['tc', 'qdisc', 'show', 'dev', 'ntf0'])).not.toMatch(/clsact/);
+    expect(env.cli(['status', '--pin-dir', env.pinDir]).code).toBe(3);
+    expect(http(env, BOB, IMDS4)).toMatchObject({ ok: true });
+  });
+
+  it('keeps the old policy when SIGHUP brings a bad file, and reports why', async () => {
+    env = await setup();
+    const good = `endpoints:
+  - imds:
+      iface: [ntf0]
+      range: [169.254.169.254/32]
+      allow: [alice]
+interfaces:
+  ntf0: { default: allow }
+`;
+    const config = env.sb.writeFile('live.yml', good);
+    const e = await env.runFile(config);
+    const ready = e.ofType('ready')[0] as { epoch: number };
+    writeFileSync(config, good.replace('169.254.169.254/32', '169.254.169.300/32'));
+    e.signal('SIGHUP');
+    const failed = (await e.waitFor((l) => l.type === 'reload-failed')) as {
+      errors: Array<{ line: number; message: string }>;
+    };
+    expect(failed.errors[0]).toMatchObject({ line: 4 });
+    expect(http(env, BOB, IMDS4)).toMatchObject({ ok: false });
+    expect(http(env, ALICE, IMDS4)).toMatchObject({ ok: true });
+    const st = JSON.parse(env.cli(['status', '--json', '--pin-dir', env.pinDir]).stdout) as { epoch: number };
+    expect(st.epoch).toBe(ready.epoch);
+    await stop(e);
+  });
+
+  it('re-attaches when an interface is removed and created again', async () => {
+    env = await setup();
+    const e = await env.run(`endpoints:
+  - imds:
+      iface: [ntf0]
+      range: [192.0.2.1/32]
+      allow: [alice]
+interfaces:
+  ntf0: { default: allow }
+`);
+    expect(udp(env, BOB, '192.0.2.1')).toMatchObject({ received: 0 });
+    env.sb.recreateLink(0);
+    const from = e.lines.length;
+    await e.waitFor((l) => l.type === 'applied', 10_000, from);
+    expect(udp(env, BOB, '192.0.2.1')).toMatchObject({ received: 0 });
+    expect(udp(env, ALICE, '192.0.2.1')).toMatchObject({ received: 3 });
+  });
+});
