@@ -22,7 +22,7 @@ interfaces:
   ntf0:
     default: allow   # everything else on ntf0 stays reachable for everyone
 logging:
-  allowed: all
+  allowed: sample  # allowed flows once a second; drops always
 `;
 
 export async function demoCommand(o: { durationS: number; pinDir?: string }): Promise<number> {
@@ -54,7 +54,8 @@ export async function demoCommand(o: { durationS: number; pinDir?: string }): Pr
     await sb.startPeer();
     const passwd = sb.writeFile(
       'passwd',
-      `metadata-reader:x:${READER}:${READER}:demo user allowed to read metadata:/nonexistent:/usr/sbin/nologin\n` +
+      'root:x:0:0:root:/root:/bin/sh\n' +
+        `metadata-reader:x:${READER}:${READER}:demo user allowed to read metadata:/nonexistent:/usr/sbin/nologin\n` +
         `intruder:x:${INTRUDER}:${INTRUDER}:demo user standing in for malware:/nonexistent:/usr/sbin/nologin\n`,
     );
     const group = sb.writeFile('group', `metadata-reader:x:${READER}:\nintruder:x:${INTRUDER}:\n`);
@@ -85,8 +86,9 @@ export async function demoCommand(o: { durationS: number; pinDir?: string }): Pr
       for (const l of engine?.lines.slice(shown) ?? []) {
         shown++;
         if (l.type === 'decision') {
-          const dst =
-            String(l.family) === '6'
+          const dst = String(l.proto).startsWith('icmp')
+            ? String(l.dst)
+            : String(l.family) === '6'
               ? `[${String(l.dst)}]:${String(l.dport)}`
               : `${String(l.dst)}:${String(l.dport)}`;
           const verdict = l.verdict === 'allow' ? 'ALLOW  ' : 'DROP   ';
@@ -110,6 +112,7 @@ export async function demoCommand(o: { durationS: number; pinDir?: string }): Pr
       ] as const) {
         const url = targets[round % 2] as string;
         const r = await sb.probeAsync(uid, ['http', url, '800'], 10_000);
+        await new Promise((res) => setTimeout(res, 250)); // the engine drains every 100 ms
         printNew();
         say(
           `   ${who.padEnd(16)} GET ${url} → ${r.ok ? `${String(r.status)} ${JSON.stringify(String(r.body).trim())}` : `failed (${String(r.error)})`}`,
