@@ -3,6 +3,9 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // Kernel tests send real traffic between namespaces; one file at a time keeps their
+    // traffic and timing independent on a 2-core machine.
+    fileParallelism: false,
     projects: [
       {
         test: {
@@ -15,9 +18,6 @@ export default defineConfig({
         test: {
           name: 'kernel',
           include: ['tests/kernel/**/*.spec.ts'],
-          // Kernel tests share the machine's bpffs and tc state per namespace; one file at a time
-          // keeps their traffic and timing independent on a 2-core machine.
-          fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 60_000,
         },
