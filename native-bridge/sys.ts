@@ -3,7 +3,7 @@
 //
 // Small libc and /proc helpers the engine needs: interface indexes in the calling thread's
 // network namespace, program info, an advisory lock, capability reading.
-import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import koffi from 'koffi';
 import { BpfError, check } from './errors.js';
 import { lib } from './libbpf.js';
@@ -52,6 +52,11 @@ export function progFdById(id: number): number {
 
 export function pinFd(fd: number, path: string): void {
   check('bpf_obj_pin', lib().bpf_obj_pin(fd, path), path);
+}
+
+/** Removes a pin (the object lives on while something else holds it). */
+export function unpin(path: string): void {
+  unlinkSync(path);
 }
 
 export function closeFd(fd: number): void {

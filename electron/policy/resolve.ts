@@ -80,7 +80,8 @@ export function parseGroup(text: string): AccountDb['groups'] {
 
 function getent(args: string[]): string | undefined {
   try {
-    return execFileSync('getent', args, {
+    // Absolute path: the privileged process never resolves a command through PATH.
+    return execFileSync('/usr/bin/getent', args, {
       encoding: 'utf8',
       timeout: GETENT_TIMEOUT_MS,
       maxBuffer: GETENT_MAX_BUFFER,
