@@ -338,11 +338,12 @@ export function encodeAttach(a: AttachRecord): Buffer {
 }
 
 export function decodeAttach(b: Buffer): AttachRecord {
-  const name = b.subarray(8, 24);
-  const nul = name.indexOf(0);
-  return {
-    ifindex: b.readUInt32LE(0),
-    flags: b.readUInt32LE(4),
-    ifname: name.subarray(0, nul < 0 ? 16 : nul).toString('latin1'),
-  };
+  return { ifindex: b.readUInt32LE(0), flags: b.readUInt32LE(4), ifname: cString(b, 8, 16) };
+}
+
+/** A NUL-terminated C string of at most `len` bytes at `off`. */
+export function cString(b: Buffer, off: number, len: number): string {
+  const s = b.subarray(off, off + len);
+  const nul = s.indexOf(0);
+  return s.subarray(0, nul < 0 ? len : nul).toString('latin1');
 }

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { BpfError, check } from './errors.js';
 import { BPF_ANY, lib, MapBatchOpts } from './libbpf.js';
+import { cString } from './layouts.js';
 
 export interface MapInfo {
   type: number;
@@ -46,8 +47,6 @@ export function objInfo(fd: number): Buffer {
 
 export function mapInfo(fd: number): MapInfo {
   const b = objInfo(fd);
-  const name = b.subarray(24, 40);
-  const nul = name.indexOf(0);
   return {
     type: b.readUInt32LE(0),
     id: b.readUInt32LE(4),
@@ -55,7 +54,7 @@ export function mapInfo(fd: number): MapInfo {
     valueSize: b.readUInt32LE(12),
     maxEntries: b.readUInt32LE(16),
     flags: b.readUInt32LE(20),
-    name: name.subarray(0, nul < 0 ? 16 : nul).toString('latin1'),
+    name: cString(b, 24, 16),
   };
 }
 

@@ -7,6 +7,7 @@ import { closeSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs
 import koffi from 'koffi';
 import { BpfError, check } from './errors.js';
 import { lib } from './libbpf.js';
+import { cString } from './layouts.js';
 import { objInfo } from './map.js';
 
 /** ifindex of an interface in this network namespace, or undefined. (Not /sys/class/net: that
@@ -19,9 +20,7 @@ export function ifNameToIndex(name: string): number | undefined {
 export function ifIndexToName(index: number): string | undefined {
   const buf = Buffer.alloc(16);
   const p = lib().if_indextoname(index, buf);
-  if (!p) return undefined;
-  const nul = buf.indexOf(0);
-  return buf.subarray(0, nul < 0 ? 16 : nul).toString('latin1');
+  return p ? cString(buf, 0, 16) : undefined;
 }
 
 export interface ProgInfo {
@@ -34,13 +33,11 @@ export interface ProgInfo {
 export function progInfo(fd: number): ProgInfo {
   const b = objInfo(fd);
   // struct bpf_prog_info: type@0 id@4 tag[8]@8 ... name[16]@64
-  const name = b.subarray(64, 80);
-  const nul = name.indexOf(0);
   return {
     type: b.readUInt32LE(0),
     id: b.readUInt32LE(4),
     tag: b.subarray(8, 16).toString('hex'),
-    name: name.subarray(0, nul < 0 ? 16 : nul).toString('latin1'),
+    name: cString(b, 64, 16),
   };
 }
 

@@ -4,7 +4,7 @@
 //
 // net-tc-filter headless entry: run | check | status | unload | demo.
 import { parseArgs } from 'node:util';
-import { DEFAULT_PIN_DIR, unload } from '../engine/engine.js';
+import { DEFAULT_PIN_DIR, EngineLockedError, unload } from '../engine/engine.js';
 import { readStatus } from '../engine/status.js';
 import { hasErrors, loadPolicyFile } from '../policy/load.js';
 import { diagnosticText } from './format.js';
@@ -139,7 +139,14 @@ export async function main(argv: string[]): Promise<number> {
       return s.loaded ? 0 : 3;
     }
     case 'unload': {
-      const r = unload(pinDir);
+      let r: ReturnType<typeof unload>;
+      try {
+        r = unload(pinDir);
+      } catch (err) {
+        if (!(err instanceof EngineLockedError)) throw err;
+        process.stderr.write(`net-tc-filter: ${err.message}\n`);
+        return 3;
+      }
       process.stdout.write(
         r.found
           ? `unloaded: removed ${r.removedPins} pins from ${r.pinDir}; detached from ${r.detached.join(', ') || 'no interface'}\n`

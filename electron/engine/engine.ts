@@ -20,6 +20,7 @@ import {
   closeFd,
   decodeAttach,
   decodeCounters,
+  decodeEvent,
   decodeFlowKey,
   decodeFlowVal,
   decodeIfaceCfg,
@@ -36,6 +37,7 @@ import {
   NTF,
   progFdById,
   progInfo,
+  REASON_NAMES,
   RingBuffer,
   tcAttach,
   tcDetach,
@@ -46,6 +48,7 @@ import {
   u32Buf,
 } from '../../native-bridge/index.js';
 import type { Counters, FlowKey, FlowVal, RawEvent, TcFilterId } from '../../native-bridge/index.js';
+import { formatAddr } from '../policy/addr.js';
 import { compilePolicy } from '../policy/compile.js';
 import type { CompiledPolicy, ResolvedPolicy } from '../policy/types.js';
 import { otherFiltersPresent } from './tcshow.js';
@@ -147,30 +150,6 @@ const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58
 
 export function protoName(p: number): string {
   return PROTO_NAMES[p] ?? String(p);
-}
-
-export function formatAddr(family: number, a: Uint8Array): string {
-  if (family === NTF.AF_INET) return Array.from(a.subarray(0, 4)).join('.');
-  const words: string[] = [];
-  for (let i = 0; i < 16; i += 2) words.push((((a[i] ?? 0) << 8) | (a[i + 1] ?? 0)).toString(16));
-  // Compress the longest run of zero words (RFC 5952).
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (words[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === '0') j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (best < 0) return words.join(':');
-  return `${words.slice(0, best).join(':')}::${words.slice(best + bestLen).join(':')}`;
 }
 
 function assertBpffs(dir: string): void {
@@ -481,7 +460,7 @@ export class Engine {
   /** Starts consuming the ring buffer into an internal queue drained by `drain()`. */
   private ensureRing(): RingBuffer {
     this.ring ??= new RingBuffer(this.maps.ntf_events.fd, LAYOUTS.event.size, (rec) => {
-      this.pending.push(decodeEventFast(rec));
+      this.pending.push(decodeEvent(rec));
     });
     return this.ring;
   }
@@ -502,21 +481,22 @@ export class Engine {
   }
 
   toDecision(e: RawEvent): Decision {
+    const family = e.family === NTF.AF_INET ? 4 : 6;
     const name = this.compiled?.ifaces.find((i) => i.ifindex === e.ifindex)?.name ?? `if${e.ifindex}`;
     return {
       time: Number((e.tsNs + this.monoOffsetNs) / 1_000_000n),
       iface: name,
       ifindex: e.ifindex,
       uid: e.flags & NTF.EVENT_UNOWNED ? null : e.uid,
-      family: e.family === NTF.AF_INET ? 4 : 6,
+      family,
       proto: protoName(e.proto),
-      src: formatAddr(e.family, e.saddr),
-      dst: formatAddr(e.family, e.daddr),
+      src: formatAddr(family, e.saddr),
+      dst: formatAddr(family, e.daddr),
       sport: e.sport,
       dport: e.dport,
       bytes: e.len,
       verdict: e.verdict === NTF.VERDICT_ALLOW ? 'allow' : 'drop',
-      reason: REASONS[e.reason] ?? String(e.reason),
+      reason: REASON_NAMES[e.reason] ?? String(e.reason),
       endpointId: e.endpointId,
       newFlow: (e.flags & NTF.EVENT_NEW_FLOW) !== 0,
     };
@@ -573,38 +553,6 @@ export class Engine {
       closeSync(this.lockFd);
     }
   }
-}
-
-const REASONS: Record<number, string> = {
-  [NTF.REASON_ENDPOINT]: 'endpoint',
-  [NTF.REASON_NOT_LISTED]: 'not-listed',
-  [NTF.REASON_DEFAULT_ALLOW]: 'default-allow',
-  [NTF.REASON_DEFAULT_DENY]: 'default-deny',
-  [NTF.REASON_UNOWNED_ALLOW]: 'unowned-allow',
-  [NTF.REASON_UNOWNED_DENY]: 'unowned-deny',
-  [NTF.REASON_ESSENTIAL]: 'essential',
-};
-
-/** decodeEvent without per-field bounds helpers: this runs once per event at high rates. */
-function decodeEventFast(b: Buffer): RawEvent {
-  const family = b[28] as number;
-  const n = family === NTF.AF_INET ? 4 : 16;
-  return {
-    tsNs: b.readBigUInt64LE(0),
-    ifindex: b.readUInt32LE(8),
-    uid: b.readUInt32LE(12),
-    len: b.readUInt32LE(16),
-    endpointId: b.readUInt32LE(20),
-    sport: b.readUInt16LE(24),
-    dport: b.readUInt16LE(26),
-    family,
-    proto: b[29] as number,
-    verdict: b[30] as number,
-    reason: b[31] as number,
-    flags: b[32] as number,
-    saddr: b.slice(36, 36 + n).map((x) => x),
-    daddr: b.slice(52, 52 + n).map((x) => x),
-  };
 }
 
 function removeAll(pinDir: string, attachments: AttachmentStatus[]): void {

@@ -11,6 +11,7 @@
 //      or aliases (so alias bombs cannot even start);
 //   4. composition, then validation of every value against the model with 1-based positions.
 
+import { formatAddr } from './addr.js';
 import ipaddr from 'ipaddr.js';
 import {
   CST,
@@ -134,13 +135,6 @@ export function parseRangeText(text: string): { range?: RangeValue; error?: stri
   const range: RangeValue = { family, addr, prefix, text };
   if (!hostBits) return { range };
   return { range, warning: `${text} has host bits set; using ${formatAddr(family, addr)}/${prefix}` };
-}
-
-/** The canonical text of an address (RFC 5952 for IPv6). */
-export function formatAddr(family: 4 | 6, addr: Uint8Array): string {
-  const ip = ipaddr.fromByteArray(Array.from(addr));
-  if (family === 6 && ip instanceof ipaddr.IPv6) return ip.toRFC5952String();
-  return ip.toString();
 }
 
 export type AllowValue = AllowEntry extends infer E ? (E extends AllowEntry ? Omit<E, 'pos'> : never) : never;

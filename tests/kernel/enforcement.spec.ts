@@ -341,7 +341,7 @@ interfaces:
     expect(second.ofType('ready')[0]).toMatchObject({ adopted: true });
     // A second instance is refused while the first owns the state, and says who owns it.
     const third = env.cli(['unload', '--pin-dir', env.pinDir]);
-    expect(third.code).not.toBe(0);
+    expect(third.code).toBe(3);
     expect(third.stderr).toMatch(/owned by another instance: pid \d+/);
     expect(http(env, BOB, IMDS4)).toMatchObject({ ok: false });
     await stop(second);
