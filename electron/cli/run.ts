@@ -82,6 +82,8 @@ export async function runCommand(o: RunOptions): Promise<number> {
         missing: r.missing,
         ranges: r.lpmEntries,
         setEntries: r.setEntries,
+        changes: r.changes,
+        ...(r.mirrorError ? { mirrorError: r.mirrorError } : {}),
         applyMs: Math.round(r.totalMs * 10) / 10,
       },
       `${type === 'ready' ? 'enforcing' : 'applied'} policy ${r.epoch} on ${names}` +

@@ -49,7 +49,7 @@ import {
 } from '../../native-bridge/index.js';
 import type { Counters, FlowKey, FlowVal, RawEvent, TcFilterId } from '../../native-bridge/index.js';
 import { formatAddr } from '../policy/addr.js';
-import { compilePolicy } from '../policy/compile.js';
+import { compilePolicy, stabilizeSetIds } from '../policy/compile.js';
 import type { CompiledPolicy, ResolvedPolicy } from '../policy/types.js';
 import { otherFiltersPresent } from './tcshow.js';
 import { defaultObjectPath } from './paths.js';
@@ -108,6 +108,10 @@ export interface ApplyResult {
   missing: string[];
   lpmEntries: number;
   setEntries: number;
+  /** Map entries written or deleted (both generations). */
+  changes: number;
+  /** Set when the spare generation could not be updated (the new policy is enforced anyway). */
+  mirrorError: string | undefined;
   /** Milliseconds until the new policy was active (flip), and until old entries were gone. */
   activeMs: number;
   totalMs: number;
@@ -168,13 +172,16 @@ function assertBpffs(dir: string): void {
   }
 }
 
-/** Keys of one generation, remembered so that deleting them needs no map scan. */
-interface GenKeys {
-  lpm4: Buffer[];
-  lpm6: Buffer[];
-  sets: Buffer[];
-  ifaces: Buffer[];
-}
+/** The maps whose keys carry the policy generation, and where in the key it sits. */
+const POLICY_MAPS = { ntf_lpm4: 4, ntf_lpm6: 4, ntf_sets: 0, ntf_ifaces: 0 } as const;
+type PolicyMap = keyof typeof POLICY_MAPS;
+
+/**
+ * A generation's entries per map: key bytes with the generation field zeroed (as a latin1
+ * string, usable as a Map key) → the 4-byte value as a number. Generation-free, so one
+ * description serves both generations and comparing two is cheap.
+ */
+type GenState = Record<PolicyMap, Map<string, number>>;
 
 export class Engine {
   readonly pinDir: string;
@@ -184,7 +191,8 @@ export class Engine {
   private readonly lockFd: number;
   private readonly maps: Record<(typeof PINNED_MAPS)[number], BpfMap>;
   private readonly progFd: number;
-  private genKeys: [GenKeys | undefined, GenKeys | undefined] = [undefined, undefined];
+  /** What each generation holds, when known (after a scan or a completed sync). */
+  private mirror: [GenState | undefined, GenState | undefined] = [undefined, undefined];
   private ring: RingBuffer | undefined;
   private pending: RawEvent[] = [];
   private readonly monoOffsetNs: bigint;
@@ -313,23 +321,65 @@ export class Engine {
     this.maps.ntf_attach.delete(u32Buf(ifindex));
   }
 
-  private scanGen(gen: number): GenKeys {
-    const ofGen = (keys: Buffer[], off: number) => keys.filter((k) => k.readUInt32LE(off) === gen);
-    return {
-      lpm4: ofGen(this.maps.ntf_lpm4.keys(), 4),
-      lpm6: ofGen(this.maps.ntf_lpm6.keys(), 4),
-      sets: ofGen(this.maps.ntf_sets.keys(), 0),
-      ifaces: ofGen(this.maps.ntf_ifaces.keys(), 0),
-    };
+  private readGen(gen: number): GenState {
+    const out = {} as GenState;
+    for (const [name, off] of Object.entries(POLICY_MAPS) as Array<[PolicyMap, number]>) {
+      const m = new Map<string, number>();
+      for (const [k, v] of this.maps[name].entries()) {
+        if (k.readUInt32LE(off) !== gen) continue;
+        k.writeUInt32LE(0, off);
+        m.set(k.toString('latin1'), v.readUInt32LE(0));
+      }
+      out[name] = m;
+    }
+    return out;
   }
 
-  private clearGen(gen: number): void {
-    const keys = this.genKeys[gen] ?? this.scanGen(gen);
-    this.maps.ntf_lpm4.deleteMany(keys.lpm4);
-    this.maps.ntf_lpm6.deleteMany(keys.lpm6);
-    this.maps.ntf_sets.deleteMany(keys.sets);
-    this.maps.ntf_ifaces.deleteMany(keys.ifaces);
-    this.genKeys[gen] = { lpm4: [], lpm6: [], sets: [], ifaces: [] };
+  /** The map contents a compiled policy needs (generation-free). */
+  private static want(c: CompiledPolicy): GenState {
+    const out: GenState = {
+      ntf_lpm4: new Map(),
+      ntf_lpm6: new Map(),
+      ntf_sets: new Map(),
+      ntf_ifaces: new Map(),
+    };
+    for (const e of c.lpm) {
+      const k = encodeLpmKey(0, e.ifindex, e.family, e.prefix, e.addr).toString('latin1');
+      out[e.family === 4 ? 'ntf_lpm4' : 'ntf_lpm6'].set(k, e.setId);
+    }
+    for (const x of c.sets)
+      out.ntf_sets.set(encodeSetKey(0, x.setId, x.uid).toString('latin1'), x.endpointId);
+    for (const i of c.ifaces) {
+      out.ntf_ifaces.set(encodeIfaceKey(0, i.ifindex).toString('latin1'), encodeIfaceCfg(i).readUInt32LE(0));
+    }
+    return out;
+  }
+
+  /** Makes generation `gen` hold exactly `want`, writing only the difference. Returns the
+   * number of entries written or deleted. */
+  private syncGen(gen: number, want: GenState): number {
+    const have = this.mirror[gen] ?? this.readGen(gen);
+    this.mirror[gen] = undefined; // unknown until this completes
+    let changes = 0;
+    for (const [name, off] of Object.entries(POLICY_MAPS) as Array<[PolicyMap, number]>) {
+      const key = (k: string) => {
+        const b = Buffer.from(k, 'latin1');
+        b.writeUInt32LE(gen, off);
+        return b;
+      };
+      const h = have[name];
+      const w = want[name];
+      const dels: Buffer[] = [];
+      for (const k of h.keys()) if (!w.has(k)) dels.push(key(k));
+      const ups: Array<[Buffer, Buffer]> = [];
+      for (const [k, v] of w) if (h.get(k) !== v) ups.push([key(k), u32Buf(v)]);
+      // Deletes first: they make room in a nearly full map.
+      this.maps[name].deleteMany(dels);
+      this.maps[name].updateMany(ups);
+      changes += dels.length + ups.length;
+    }
+    this.mirror[gen] = want;
+    return changes;
   }
 
   /** Waits until no program run that read the old epoch is still in flight (see ntf_sync). */
@@ -338,54 +388,36 @@ export class Engine {
   }
 
   /**
-   * Applies a policy whole or not at all: the new generation's entries are written beside
-   * the active ones, one map update flips the epoch, and only then are the old ones removed.
+   * Applies a policy whole or not at all. The inactive generation is brought to the new policy
+   * (only the entries that differ are written), one map update flips the epoch, and once no
+   * packet can still be using the old generation it is brought to the same policy, so both
+   * generations mirror each other and the next change is again a small diff.
    */
   apply(resolved: ResolvedPolicy): ApplyResult {
     this.assertOpen();
     const t0 = performance.now();
-    const { compiled, missingIfaces } = compilePolicy(resolved, ifNameToIndex);
+    const result = compilePolicy(resolved, ifNameToIndex);
+    // Reuse the set ids of the enforced policy so that a small change stays a small diff.
+    const compiled = stabilizeSetIds(result.compiled, this.compiled);
     this.checkCapacity(compiled);
     const epoch = this.epoch();
     const cur = epoch & 1;
     const nxt = cur ^ 1;
-    this.clearGen(nxt); // leftovers of an apply that died half-way
 
+    const want = Engine.want(compiled);
     const before = new Map(this.attachments().map((a) => [a.ifindex, a]));
     const newlyAttached: Array<{ name: string; ifindex: number }> = [];
-    const keys: GenKeys = { lpm4: [], lpm6: [], sets: [], ifaces: [] };
+    let changes: number;
     try {
       for (const i of compiled.ifaces) {
         if (before.get(i.ifindex)?.progId === this.programId) continue;
         this.attach(i.ifindex, i.name);
         if (!before.has(i.ifindex)) newlyAttached.push({ name: i.name, ifindex: i.ifindex });
       }
-      const lpm4: Array<[Buffer, Buffer]> = [];
-      const lpm6: Array<[Buffer, Buffer]> = [];
-      for (const e of compiled.lpm) {
-        const k = encodeLpmKey(nxt, e.ifindex, e.family, e.prefix, e.addr);
-        (e.family === 4 ? lpm4 : lpm6).push([k, u32Buf(e.setId)]);
-        (e.family === 4 ? keys.lpm4 : keys.lpm6).push(k);
-      }
-      const sets = compiled.sets.map((s): [Buffer, Buffer] => {
-        const k = encodeSetKey(nxt, s.setId, s.uid);
-        keys.sets.push(k);
-        return [k, u32Buf(s.endpointId)];
-      });
-      const ifaces = compiled.ifaces.map((i): [Buffer, Buffer] => {
-        const k = encodeIfaceKey(nxt, i.ifindex);
-        keys.ifaces.push(k);
-        return [k, encodeIfaceCfg(i)];
-      });
-      this.genKeys[nxt] = keys;
-      this.maps.ntf_lpm4.updateMany(lpm4);
-      this.maps.ntf_lpm6.updateMany(lpm6);
-      this.maps.ntf_sets.updateMany(sets);
-      this.maps.ntf_ifaces.updateMany(ifaces);
+      changes = this.syncGen(nxt, want);
     } catch (err) {
-      // Nothing of the new policy is active yet: remove what was written and attached.
-      this.genKeys[nxt] = undefined;
-      this.clearGen(nxt);
+      // Nothing of the new policy is active: the inactive generation is left for the next
+      // apply to rewrite (it is rescanned), and interfaces attached for it are released.
       for (const a of newlyAttached) {
         try {
           this.detach(a.ifindex, a.name, before.get(a.ifindex)?.qdiscOurs ?? true);
@@ -401,7 +433,13 @@ export class Engine {
     this.maps.ntf_state.update(u32Buf(0), state); // the flip: one 8-byte write
     const activeMs = performance.now() - t0;
     this.syncPrograms();
-    this.clearGen(cur);
+    let mirrorError: string | undefined;
+    try {
+      changes += this.syncGen(cur, want);
+    } catch (err) {
+      // The new policy is enforced; only the spare copy is stale. The next apply rescans it.
+      mirrorError = (err as Error).message;
+    }
 
     const wanted = new Set(compiled.ifaces.map((i) => i.ifindex));
     const detached: Array<{ name: string; ifindex: number }> = [];
@@ -416,16 +454,18 @@ export class Engine {
       epoch: epoch + 1,
       attached: compiled.ifaces.map((i) => ({ name: i.name, ifindex: i.ifindex })),
       detached,
-      missing: missingIfaces,
+      missing: result.missingIfaces,
       lpmEntries: compiled.lpm.length,
       setEntries: compiled.sets.length,
+      changes,
+      mirrorError,
       activeMs,
       totalMs: performance.now() - t0,
     };
   }
 
   private checkCapacity(c: CompiledPolicy): void {
-    // Two generations coexist during an apply, so each may use half of a map.
+    // Both generations are kept populated, so each may use half of a map.
     const check = (name: 'ntf_lpm4' | 'ntf_lpm6' | 'ntf_sets' | 'ntf_ifaces', n: number) => {
       const cap = Math.floor(this.maps[name].info.maxEntries / 2);
       if (n > cap)

@@ -335,3 +335,40 @@ export function diffCompiled(a: CompiledPolicy, b: CompiledPolicy): CompiledDiff
 
   return { lpmAdded, lpmRemoved, lpmChanged, setsAdded, setsRemoved, ifacesChanged };
 }
+
+// ---- stable set ids ----
+
+/**
+ * Renumbers `next`'s set ids so that every user set `prev` also has keeps its id there. A
+ * small policy change then changes a few map entries instead of every entry behind a shifted
+ * id, which is what lets the engine apply it as a small diff.
+ */
+export function stabilizeSetIds(next: CompiledPolicy, prev: CompiledPolicy | undefined): CompiledPolicy {
+  if (!prev) return next;
+  const prevIdOf = new Map<string, number>();
+  for (const [id, text] of setContents(prev)) prevIdOf.set(text, id);
+  const remap = new Map<number, number>();
+  const taken = new Set<number>();
+  const unmatched: number[] = [];
+  for (const [id, text] of setContents(next)) {
+    const old = prevIdOf.get(text);
+    if (old !== undefined && !taken.has(old)) {
+      remap.set(id, old);
+      taken.add(old);
+    } else {
+      unmatched.push(id);
+    }
+  }
+  let candidate = 1;
+  for (const id of unmatched) {
+    while (taken.has(candidate)) candidate++;
+    remap.set(id, candidate);
+    taken.add(candidate);
+  }
+  const to = (id: number) => remap.get(id) ?? id;
+  return {
+    ...next,
+    lpm: next.lpm.map((e) => ({ ...e, setId: to(e.setId) })),
+    sets: next.sets.map((s) => ({ ...s, setId: to(s.setId) })),
+  };
+}

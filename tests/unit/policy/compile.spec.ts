@@ -7,7 +7,7 @@
 
 import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
-import { compilePolicy, diffCompiled } from '../../../electron/policy/compile.js';
+import { compilePolicy, diffCompiled, stabilizeSetIds } from '../../../electron/policy/compile.js';
 import { compiledEvaluate, referenceEvaluate } from '../../../electron/policy/evaluate.js';
 import type { Decision, Packet } from '../../../electron/policy/evaluate.js';
 import { UID_ANY } from '../../../electron/policy/types.js';
@@ -574,5 +574,45 @@ describe('compilePolicy: size', () => {
     expect(compiled.lpm).toHaveLength(2 * (100 * 100 + 1));
     expect(distinctSetIds(compiled).size).toBe(101);
     expect(compiled.sets).toHaveLength(100 * 2 + 1);
+  });
+});
+
+describe('stabilizeSetIds', () => {
+  // 50 endpoints, one user each; `extra` adds one range to endpoint e10 (a one-range change) and
+  // `appended` a new endpoint with a user set of its own at the end.
+  const mk = (extra: boolean, appended: boolean) => {
+    const eps: ResolvedEndpoint[] = [];
+    for (let i = 0; i < 50; i++) {
+      const ranges = [`10.1.${i}.0/24`, ...(extra && i === 10 ? ['10.2.0.0/24'] : [])];
+      eps.push(endpoint(i + 1, `e${i}`, ['eth0'], ranges, [1000 + i]));
+    }
+    if (appended) eps.push(endpoint(51, 'new', ['eth0'], ['10.0.0.0/32'], [999]));
+    return compilePolicy(policy(eps), ifindexOf).compiled;
+  };
+  const key = (e: { addr: Uint8Array; prefix: number }) => `${e.addr.join('.')}/${e.prefix}`;
+  const changedKeys = (before: CompiledPolicy, after: CompiledPolicy) => {
+    const old = new Map(before.lpm.map((e) => [key(e), e.setId]));
+    return after.lpm.filter((e) => old.get(key(e)) !== e.setId).map(key);
+  };
+
+  it('keeps the ids of unchanged user sets, so a one-range change touches one entry', () => {
+    const before = mk(false, false);
+    const plain = mk(true, true);
+    expect(changedKeys(before, plain).length).toBeGreaterThan(1); // ids shift without it
+    const after = stabilizeSetIds(plain, before);
+    expect(changedKeys(before, after).sort()).toEqual(['10.0.0.0/32', '10.2.0.0/24']);
+    // Same decisions as the unstabilised compile.
+    for (const e of after.lpm) {
+      for (const uid of [999, 1000, 1010, 1049, 5]) {
+        const p = { ifindex: 1, family: 4 as const, daddr: e.addr, uid };
+        expect(compiledEvaluate(after, p)).toEqual(compiledEvaluate(plain, p));
+      }
+    }
+    expect(new Set(after.sets.map((s) => `${s.setId}:${s.uid}`)).size).toBe(after.sets.length);
+  });
+
+  it('returns the compile unchanged without a previous policy', () => {
+    const c = mk(false, false);
+    expect(stabilizeSetIds(c, undefined)).toBe(c);
   });
 });
