@@ -128,6 +128,11 @@ export async function demoCommand(o: { durationS: number; pinDir?: string }): Pr
     say('\ndemo finished: the sandbox, the filter and its pins are removed.');
     return 0;
   } catch (err) {
+    // Ctrl-C in a terminal interrupts the probes, the peer and the engine too: not a failure.
+    if (stopping) {
+      say('\ninterrupted: the sandbox, the filter and its pins are removed.');
+      return 0;
+    }
     process.stderr.write(`demo failed: ${(err as Error).message}\n${engine?.stderr ?? ''}`);
     return 1;
   } finally {
