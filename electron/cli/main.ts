@@ -6,6 +6,9 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_PIN_DIR, EngineLockedError, unload } from '../engine/engine.js';
 import { readStatus } from '../engine/status.js';
+import type { FlowRow } from '../engine/flows.js';
+import { loadAccountDb, userName } from '../policy/resolve.js';
+import type { AccountDb } from '../policy/resolve.js';
 import { hasErrors, loadPolicyFile } from '../policy/load.js';
 import { diagnosticText } from './format.js';
 import { runCommand } from './run.js';
@@ -18,7 +21,7 @@ commands:
         [--log text|json] [--pin-dir DIR] [--unload-on-exit] [--stats-interval SEC]
   check --config FILE validate FILE; exit 0 when valid, 1 with file:line:col messages
   status [--json]     what is enforced, where, with which program and counters
-        [--pin-dir DIR]
+        [--flows] [--pin-dir DIR]
   unload              remove every filter, qdisc we created and pin
         [--pin-dir DIR]
   demo [--duration N] a safe sandbox: namespaces, a fake metadata service, two users
@@ -38,6 +41,7 @@ const OPTIONS = {
   'stats-interval': { type: 'string' },
   'ring-bytes': { type: 'string' },
   json: { type: 'boolean' },
+  flows: { type: 'boolean' },
   duration: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -45,7 +49,7 @@ const OPTIONS = {
 const ALLOWED: Record<string, ReadonlyArray<keyof typeof OPTIONS>> = {
   run: ['config', 'log', 'pin-dir', 'unload-on-exit', 'stats-interval', 'ring-bytes'],
   check: ['config'],
-  status: ['json', 'pin-dir'],
+  status: ['json', 'flows', 'pin-dir'],
   unload: ['pin-dir'],
   demo: ['duration', 'pin-dir'],
 };
@@ -130,11 +134,12 @@ export async function main(argv: string[]): Promise<number> {
         ringBytes: v['ring-bytes'] === undefined ? undefined : Number(v['ring-bytes']),
       });
     case 'status': {
-      const s = readStatus(pinDir);
+      const s = readStatus(pinDir, { flows: v.flows ?? false });
       if (v.json) {
         process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
       } else {
         process.stdout.write(statusText(s));
+        if (s.flows) process.stdout.write(flowsText(s.flows, loadAccountDb()));
       }
       return s.loaded ? 0 : 3;
     }
@@ -162,6 +167,25 @@ export async function main(argv: string[]): Promise<number> {
     default:
       return 64;
   }
+}
+
+const FLOWS_SHOWN = 50;
+
+function flowsText(flows: FlowRow[], db: AccountDb): string {
+  const lines = [
+    `flows (${Math.min(flows.length, FLOWS_SHOWN)} of ${flows.length}, most recent first):`,
+    'LAST SEEN     IFACE    USER           PROTO  DESTINATION                      ALLOWED pkts/bytes  DROPPED pkts/bytes',
+  ];
+  for (const f of flows.slice(0, FLOWS_SHOWN)) {
+    const user = f.uid === null ? '(unowned)' : (userName(db, f.uid) ?? String(f.uid));
+    const dst = f.family === 6 ? `[${f.dst}]:${f.dport}` : `${f.dst}:${f.dport}`;
+    lines.push(
+      `${new Date(f.lastSeen).toISOString().slice(11, 23)}  ${f.iface.padEnd(8)} ${user.padEnd(14)} ` +
+        `${f.proto.padEnd(6)} ${dst.padEnd(32)} ${`${f.allowedPackets}/${f.allowedBytes}`.padStart(18)}  ` +
+        `${`${f.droppedPackets}/${f.droppedBytes}`.padStart(18)}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 function statusText(s: ReturnType<typeof readStatus>): string {

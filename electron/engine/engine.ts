@@ -21,8 +21,6 @@ import {
   decodeAttach,
   decodeCounters,
   decodeEvent,
-  decodeFlowKey,
-  decodeFlowVal,
   decodeIfaceCfg,
   decodeLpmKey,
   encodeAttach,
@@ -47,8 +45,11 @@ import {
   tryLockDir,
   u32Buf,
 } from '../../native-bridge/index.js';
-import type { Counters, FlowKey, FlowVal, RawEvent, TcFilterId } from '../../native-bridge/index.js';
+import type { Counters, RawEvent, TcFilterId } from '../../native-bridge/index.js';
 import { formatAddr } from '../policy/addr.js';
+import { monotonicToWallNs, readFlows } from './flows.js';
+import type { FlowRow } from './flows.js';
+import { protoName } from './proto.js';
 import { compilePolicy, stabilizeSetIds } from '../policy/compile.js';
 import type { CompiledPolicy, ResolvedPolicy } from '../policy/types.js';
 import { otherFiltersPresent } from './tcshow.js';
@@ -137,23 +138,12 @@ export interface Decision {
   newFlow: boolean;
 }
 
-export interface FlowEntry {
-  key: FlowKey;
-  val: FlowVal;
-}
-
 export interface AttachmentStatus {
   ifindex: number;
   name: string;
   qdiscOurs: boolean;
   /** Program id tc reports at our handle/priority, undefined when our filter is gone. */
   progId: number | undefined;
-}
-
-const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmpv6', 132: 'sctp' };
-
-export function protoName(p: number): string {
-  return PROTO_NAMES[p] ?? String(p);
 }
 
 function assertBpffs(dir: string): void {
@@ -208,7 +198,7 @@ export class Engine {
     this.maps = Object.fromEntries(PINNED_MAPS.map((n) => [n, obj.map(n)])) as Engine['maps'];
     this.progFd = obj.programFd(PROG_NAME);
     this.programId = progInfo(this.progFd).id;
-    this.monoOffsetNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+    this.monoOffsetNs = monotonicToWallNs();
   }
 
   /**
@@ -522,10 +512,9 @@ export class Engine {
 
   toDecision(e: RawEvent): Decision {
     const family = e.family === NTF.AF_INET ? 4 : 6;
-    const name = this.compiled?.ifaces.find((i) => i.ifindex === e.ifindex)?.name ?? `if${e.ifindex}`;
     return {
       time: Number((e.tsNs + this.monoOffsetNs) / 1_000_000n),
-      iface: name,
+      iface: this.ifaceName(e.ifindex),
       ifindex: e.ifindex,
       uid: e.flags & NTF.EVENT_UNOWNED ? null : e.uid,
       family,
@@ -552,8 +541,13 @@ export class Engine {
     return decodeCounters(v, v.length / LAYOUTS.counters.size);
   }
 
-  flows(): FlowEntry[] {
-    return this.maps.ntf_flows.entries().map(([k, v]) => ({ key: decodeFlowKey(k), val: decodeFlowVal(v) }));
+  /** The flow counters (snapshot), most recently seen first. */
+  flows(): FlowRow[] {
+    return readFlows(this.maps.ntf_flows, (i) => this.ifaceName(i), this.monoOffsetNs);
+  }
+
+  private ifaceName(ifindex: number): string {
+    return this.compiled?.ifaces.find((i) => i.ifindex === ifindex)?.name ?? `if${ifindex}`;
   }
 
   /** Interface settings of the active generation, as the kernel holds them. */

@@ -22,6 +22,8 @@ import {
 } from '../../native-bridge/index.js';
 import type { Counters } from '../../native-bridge/index.js';
 import { FILTER_ID } from './engine.js';
+import { readFlows } from './flows.js';
+import type { FlowRow } from './flows.js';
 
 export interface InterfaceStatus {
   name: string;
@@ -49,13 +51,15 @@ export interface EngineStatus {
   ranges: { v4: number; v6: number };
   setEntries: number;
   counters?: Record<keyof Counters, string>;
+  /** With `flows`: every flow entry, most recently seen first. */
+  flows?: FlowRow[];
   libbpf: string;
   kernel: string;
 }
 
 const LOG_NAMES = ['off', 'sample', 'all'];
 
-export function readStatus(pinDir: string): EngineStatus {
+export function readStatus(pinDir: string, opts: { flows?: boolean } = {}): EngineStatus {
   const base: EngineStatus = {
     pinDir,
     loaded: false,
@@ -112,6 +116,8 @@ export function readStatus(pinDir: string): EngineStatus {
           },
         };
       });
+    const names = new Map(interfaces.map((i) => [i.ifindex, i.name]));
+    const flows = opts.flows ? readFlows(open('ntf_flows'), (i) => names.get(i) ?? `if${i}`) : undefined;
     const countGen = (m: BpfMap, off: number) => m.keys().filter((k) => k.readUInt32LE(off) === gen).length;
     const cv = open('ntf_counters').lookup(u32Buf(0));
     const counters = cv ? decodeCounters(cv, cv.length / LAYOUTS.counters.size) : undefined;
@@ -125,6 +131,7 @@ export function readStatus(pinDir: string): EngineStatus {
       interfaces,
       ranges: { v4: countGen(open('ntf_lpm4'), 4), v6: countGen(open('ntf_lpm6'), 4) },
       setEntries: countGen(open('ntf_sets'), 0),
+      ...(flows ? { flows } : {}),
       counters:
         counters &&
         (Object.fromEntries(Object.entries(counters).map(([k, v]) => [k, v.toString()])) as Record<

@@ -221,10 +221,33 @@ logging:
     expect(udpTo(BOB, 'drop')).toHaveLength(25);
     const stats = lines.filter((l) => l.type === 'stats').pop();
     expect(stats).toMatchObject({ dropped: 25, lost: 0 });
-    const status = JSON.parse(env.cli(['status', '--json', '--pin-dir', env.pinDir]).stdout) as {
+    const status = JSON.parse(env.cli(['status', '--json', '--flows', '--pin-dir', env.pinDir]).stdout) as {
       counters: Record<string, string>;
+      flows: Array<Record<string, unknown>>;
     };
     expect(Number(status.counters.dropped_packets)).toBe(25);
+    const flow = (uid: number) =>
+      status.flows.filter((f) => f.uid === uid && f.proto === 'udp' && f.dst === '192.0.2.1');
+    expect(flow(ALICE)).toEqual([
+      expect.objectContaining({
+        iface: 'ntf0',
+        dport: 7,
+        allowedPackets: 40,
+        droppedPackets: 0,
+        verdict: 'allow',
+      }),
+    ]);
+    expect(flow(BOB)).toEqual([
+      expect.objectContaining({
+        dport: 7,
+        allowedPackets: 0,
+        droppedPackets: 25,
+        verdict: 'drop',
+        reason: 'not-listed',
+      }),
+    ]);
+    // bytes are the frame as tc sees it: Ethernet + IPv4 + UDP headers + the 16-byte payload
+    expect(flow(ALICE)[0]?.allowedBytes).toBe(40 * (14 + 20 + 8 + 16));
   });
 
   it('counts lost events when a tiny ring buffer overflows under a flood', async () => {

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: Node (main process and CLI). No Electron import.
+//
+// Flow counters as readers want them: names, wall-clock times, numbers.
+import { decodeFlowKey, decodeFlowVal, NTF, REASON_NAMES } from '../../native-bridge/index.js';
+import type { BpfMap } from '../../native-bridge/index.js';
+import { formatAddr } from '../policy/addr.js';
+import { protoName } from './proto.js';
+
+export interface FlowRow {
+  ifindex: number;
+  iface: string;
+  /** null for packets without a local socket. */
+  uid: number | null;
+  family: 4 | 6;
+  proto: string;
+  dst: string;
+  dport: number;
+  allowedPackets: number;
+  allowedBytes: number;
+  droppedPackets: number;
+  droppedBytes: number;
+  /** Wall-clock milliseconds. */
+  firstSeen: number;
+  lastSeen: number;
+  /** The verdict last cached for the flow, with its reason and endpoint id. */
+  verdict: 'allow' | 'drop';
+  reason: string;
+  endpointId: number;
+}
+
+/** Offset from CLOCK_MONOTONIC (bpf_ktime_get_ns, process.hrtime) to wall-clock, in ns. */
+export function monotonicToWallNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+}
+
+/** Every flow entry of the map (snapshot), most recently seen first. */
+export function readFlows(
+  map: BpfMap,
+  ifname: (ifindex: number) => string,
+  offsetNs = monotonicToWallNs(),
+): FlowRow[] {
+  const ms = (ns: bigint) => Number((ns + offsetNs) / 1_000_000n);
+  return map
+    .entries()
+    .map(([kb, vb]): FlowRow => {
+      const k = decodeFlowKey(kb);
+      const v = decodeFlowVal(vb);
+      const family = k.family === NTF.AF_INET ? 4 : 6;
+      return {
+        ifindex: k.ifindex,
+        iface: ifname(k.ifindex),
+        uid: k.unowned ? null : k.uid,
+        family,
+        proto: protoName(k.proto),
+        dst: formatAddr(family, k.daddr),
+        dport: k.dport,
+        allowedPackets: Number(v.allowedPackets),
+        allowedBytes: Number(v.allowedBytes),
+        droppedPackets: Number(v.droppedPackets),
+        droppedBytes: Number(v.droppedBytes),
+        firstSeen: ms(v.firstNs),
+        lastSeen: ms(v.lastNs),
+        verdict: v.verdict === NTF.VERDICT_ALLOW ? 'allow' : 'drop',
+        reason: REASON_NAMES[v.reason] ?? String(v.reason),
+        endpointId: v.endpointId,
+      };
+    })
+    .sort((a, b) => b.lastSeen - a.lastSeen);
+}
