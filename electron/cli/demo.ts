@@ -48,6 +48,8 @@ export async function demoCommand(o: { durationS: number; pinDir?: string }): Pr
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A closed terminal or pipe must still end in a clean-up, not a crash on EPIPE.
+  process.stdout.on('error', onSignal);
   try {
     say('net-tc-filter demo: creating a sandbox (network namespaces, veth ntf0, a fake metadata service)…');
     sb = Sandbox.create(tag, 1);

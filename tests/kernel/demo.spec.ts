@@ -2,7 +2,7 @@
 // Environment: Node (vitest), as root. The README's main-job command, end to end.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { assertPrivileged, cliPath } from './harness.js';
 
 describe('net-tc-filter demo', () => {
@@ -35,13 +35,21 @@ describe('net-tc-filter demo', () => {
     });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    onTestFinished(async () => {
+      // Whatever failed above, never leave a running demo (and its namespaces) behind.
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGINT');
+        await closed;
+      }
+    });
     // Wait until the filter is enforcing, then interrupt.
     for (let i = 0; i < 200 && !/filter attached/.test(out); i++)
       await new Promise((r) => setTimeout(r, 100));
     expect(out).toMatch(/filter attached/);
     await new Promise((r) => setTimeout(r, 500)); // mid-round, while a probe runs
     process.kill(-(child.pid as number), 'SIGINT');
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const code = await closed;
     expect(code).toBe(0);
     const pid = child.pid as number;
     expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toMatch(new RegExp(`ntfd${pid}`));
