@@ -4,7 +4,7 @@
 // `net-tc-filter run`: the engine without a window. Decisions to stdout; SIGHUP re-reads the
 // config and applies it atomically (a bad file keeps the old policy); SIGINT/SIGTERM exit 0
 // and leave enforcement pinned unless --unload-on-exit.
-import { Engine, EngineLockedError } from '../engine/engine.js';
+import { DRAIN_BATCH, Engine, EngineLockedError } from '../engine/engine.js';
 import type { ApplyResult } from '../engine/engine.js';
 import { hasErrors, loadPolicyFile } from '../policy/load.js';
 import { loadAccountDb, userName } from '../policy/resolve.js';
@@ -22,8 +22,6 @@ export interface RunOptions {
   ringBytes?: number;
 }
 
-/** Events taken from the ring buffer per tick; when a tick fills up, the next runs at once. */
-const DRAIN_BATCH = 8192;
 const DRAIN_INTERVAL_MS = 100;
 const RECONCILE_INTERVAL_MS = 1000;
 

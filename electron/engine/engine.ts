@@ -57,6 +57,10 @@ import { defaultObjectPath } from './paths.js';
 import { FILTER_ID_HANDLE } from './filterid.js';
 
 export const DEFAULT_PIN_DIR = '/sys/fs/bpf/net-tc-filter';
+
+/** Events taken from the ring buffer per drain call: small enough that one call never holds
+ * the event loop for long (measured in docs/benchmarks.md), large enough for 400k events/s. */
+export const DRAIN_BATCH = 4096;
 const BPF_FS_MAGIC = 0xcafe4a11;
 
 /** Our filter's place on each interface's clsact egress hook. Priority 1 runs before

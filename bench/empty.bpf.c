@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// Benchmark baseline: the cost of the tc hook itself. Does nothing, lets the next filter decide.
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+SEC("classifier")
+int empty_egress(struct __sk_buff *skb)
+{
+	return -1; /* TC_ACT_UNSPEC */
+}
