@@ -68,11 +68,17 @@ struct ntf_iface_key {
 	__u32 ifindex;
 };
 
+/* ntf_iface_cfg.l2_len when the link-layer header length is not known: headers are then
+ * read relative to the network header with a helper call (always correct, slower). */
+#define NTF_L2_UNKNOWN 0xff
+
 struct ntf_iface_cfg {
 	__u8 default_allow;
 	__u8 unowned_allow;
 	__u8 essentials;
 	__u8 log_allowed; /* NTF_LOG_* */
+	__u8 l2_len;	  /* 14 (Ethernet, loopback), 0 (WireGuard, tun) or NTF_L2_UNKNOWN */
+	__u8 pad[3];
 };
 
 /* The single element of ntf_state. Generation = epoch & 1. */
@@ -162,7 +168,7 @@ _Static_assert(sizeof(struct ntf_lpm4_key) == 16, "ntf_lpm4_key size");
 _Static_assert(sizeof(struct ntf_lpm6_key) == 28, "ntf_lpm6_key size");
 _Static_assert(sizeof(struct ntf_set_key) == 12, "ntf_set_key size");
 _Static_assert(sizeof(struct ntf_iface_key) == 8, "ntf_iface_key size");
-_Static_assert(sizeof(struct ntf_iface_cfg) == 4, "ntf_iface_cfg size");
+_Static_assert(sizeof(struct ntf_iface_cfg) == 8, "ntf_iface_cfg size");
 _Static_assert(sizeof(struct ntf_state) == 8, "ntf_state size");
 _Static_assert(sizeof(struct ntf_flow_key) == 32, "ntf_flow_key size");
 _Static_assert(sizeof(struct ntf_flow_val) == 64, "ntf_flow_val size");

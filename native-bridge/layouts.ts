@@ -37,11 +37,12 @@ export const LAYOUTS = {
   }),
   setKey: layout('ntf_set_key', 12, { gen: [0, 'u32'], set_id: [4, 'u32'], uid: [8, 'u32'] }),
   ifaceKey: layout('ntf_iface_key', 8, { gen: [0, 'u32'], ifindex: [4, 'u32'] }),
-  ifaceCfg: layout('ntf_iface_cfg', 4, {
+  ifaceCfg: layout('ntf_iface_cfg', 8, {
     default_allow: [0, 'u8'],
     unowned_allow: [1, 'u8'],
     essentials: [2, 'u8'],
     log_allowed: [3, 'u8'],
+    l2_len: [4, 'u8'],
   }),
   state: layout('ntf_state', 8, { epoch: [0, 'u64'] }),
   flowKey: layout('ntf_flow_key', 32, {
@@ -115,6 +116,7 @@ export const NTF = {
   AF_INET6: 10,
   ATTACH_QDISC_OURS: 0x1,
   MAX_ENDPOINT_ID: 0xffffff,
+  L2_UNKNOWN: 0xff,
 } as const;
 
 export const REASON_NAMES: Record<number, string> = {
@@ -165,10 +167,14 @@ export interface IfaceCfg {
   unownedAllow: boolean;
   essentials: boolean;
   logAllowed: number;
+  /** Link-layer header length (14, 0) or NTF.L2_UNKNOWN. */
+  l2Len: number;
 }
 
 export function encodeIfaceCfg(c: IfaceCfg): Buffer {
-  return Buffer.from([c.defaultAllow ? 1 : 0, c.unownedAllow ? 1 : 0, c.essentials ? 1 : 0, c.logAllowed]);
+  const b = Buffer.alloc(LAYOUTS.ifaceCfg.size);
+  b.set([c.defaultAllow ? 1 : 0, c.unownedAllow ? 1 : 0, c.essentials ? 1 : 0, c.logAllowed, c.l2Len]);
+  return b;
 }
 
 export function decodeIfaceCfg(b: Buffer): IfaceCfg {
@@ -177,6 +183,7 @@ export function decodeIfaceCfg(b: Buffer): IfaceCfg {
     unownedAllow: b[1] === 1,
     essentials: b[2] === 1,
     logAllowed: b[3] ?? 0,
+    l2Len: b[4] ?? NTF.L2_UNKNOWN,
   };
 }
 

@@ -67,6 +67,46 @@ export function enableRunTimeStats(): number {
   return fd;
 }
 
+const SIOCGIFHWADDR = 0x8927;
+const ARPHRD_ETHER = 1;
+const ARPHRD_LOOPBACK = 772;
+const ARPHRD_NONE = 0xfffe;
+let ifIoctl: { socket: (d: number, t: number, p: number) => number; ioctl: KoffiVariadic } | undefined;
+type KoffiVariadic = (fd: number, req: number, ...args: unknown[]) => number;
+
+/**
+ * Length of the link-layer header the tc hook sees on an interface, from its hardware type
+ * (ioctl SIOCGIFHWADDR, in this thread's network namespace): 14 for Ethernet and loopback,
+ * 0 for devices without one (WireGuard, tun), undefined otherwise (the program then reads
+ * headers relative to the network header, which is always right but slower).
+ */
+export function linkHeaderLen(name: string): number | undefined {
+  if (!ifIoctl) {
+    const libc = koffi.load('libc.so.6');
+    ifIoctl = {
+      socket: libc.func('int socket(int domain, int type, int protocol)') as (
+        d: number,
+        t: number,
+        p: number,
+      ) => number,
+      ioctl: libc.func('int ioctl(int fd, unsigned long request, ...)') as KoffiVariadic,
+    };
+  }
+  const fd = ifIoctl.socket(2, 2 | 0o2000000, 0); // AF_INET, SOCK_DGRAM | SOCK_CLOEXEC
+  if (fd < 0) return undefined;
+  try {
+    const ifr = Buffer.alloc(40);
+    ifr.write(name.slice(0, 15), 0, 'latin1');
+    if (ifIoctl.ioctl(fd, SIOCGIFHWADDR, 'uint8_t *', ifr) < 0) return undefined;
+    const type = ifr.readUInt16LE(16);
+    if (type === ARPHRD_ETHER || type === ARPHRD_LOOPBACK) return 14;
+    if (type === ARPHRD_NONE) return 0;
+    return undefined;
+  } finally {
+    lib().close(fd);
+  }
+}
+
 let libcFlock: ((fd: number, op: number) => number) | undefined;
 
 const LOCK_EX = 2;

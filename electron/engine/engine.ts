@@ -29,6 +29,7 @@ import {
   encodeLpmKey,
   encodeSetKey,
   ifNameToIndex,
+  linkHeaderLen,
   lockHolder,
   pinFd,
   LAYOUTS,
@@ -171,11 +172,11 @@ const POLICY_MAPS = { ntf_lpm4: 4, ntf_lpm6: 4, ntf_sets: 0, ntf_ifaces: 0 } as 
 type PolicyMap = keyof typeof POLICY_MAPS;
 
 /**
- * A generation's entries per map: key bytes with the generation field zeroed (as a latin1
- * string, usable as a Map key) → the 4-byte value as a number. Generation-free, so one
+ * A generation's entries per map: key bytes with the generation field zeroed → value bytes,
+ * both as latin1 strings (usable as Map keys, compared with ===). Generation-free, so one
  * description serves both generations and comparing two is cheap.
  */
-type GenState = Record<PolicyMap, Map<string, number>>;
+type GenState = Record<PolicyMap, Map<string, string>>;
 
 export class Engine {
   readonly pinDir: string;
@@ -318,11 +319,11 @@ export class Engine {
   private readGen(gen: number): GenState {
     const out = {} as GenState;
     for (const [name, off] of Object.entries(POLICY_MAPS) as Array<[PolicyMap, number]>) {
-      const m = new Map<string, number>();
+      const m = new Map<string, string>();
       for (const [k, v] of this.maps[name].entries()) {
         if (k.readUInt32LE(off) !== gen) continue;
         k.writeUInt32LE(0, off);
-        m.set(k.toString('latin1'), v.readUInt32LE(0));
+        m.set(k.toString('latin1'), v.toString('latin1'));
       }
       out[name] = m;
     }
@@ -330,7 +331,8 @@ export class Engine {
   }
 
   /** The map contents a compiled policy needs (generation-free). */
-  private static want(c: CompiledPolicy): GenState {
+  private static want(c: CompiledPolicy, l2Len: (ifname: string) => number): GenState {
+    const u32 = (v: number) => u32Buf(v).toString('latin1');
     const out: GenState = {
       ntf_lpm4: new Map(),
       ntf_lpm6: new Map(),
@@ -339,12 +341,13 @@ export class Engine {
     };
     for (const e of c.lpm) {
       const k = encodeLpmKey(0, e.ifindex, e.family, e.prefix, e.addr).toString('latin1');
-      out[e.family === 4 ? 'ntf_lpm4' : 'ntf_lpm6'].set(k, e.setId);
+      out[e.family === 4 ? 'ntf_lpm4' : 'ntf_lpm6'].set(k, u32(e.setId));
     }
     for (const x of c.sets)
-      out.ntf_sets.set(encodeSetKey(0, x.setId, x.uid).toString('latin1'), x.endpointId);
+      out.ntf_sets.set(encodeSetKey(0, x.setId, x.uid).toString('latin1'), u32(x.endpointId));
     for (const i of c.ifaces) {
-      out.ntf_ifaces.set(encodeIfaceKey(0, i.ifindex).toString('latin1'), encodeIfaceCfg(i).readUInt32LE(0));
+      const cfg = encodeIfaceCfg({ ...i, l2Len: l2Len(i.name) });
+      out.ntf_ifaces.set(encodeIfaceKey(0, i.ifindex).toString('latin1'), cfg.toString('latin1'));
     }
     return out;
   }
@@ -366,7 +369,7 @@ export class Engine {
       const dels: Buffer[] = [];
       for (const k of h.keys()) if (!w.has(k)) dels.push(key(k));
       const ups: Array<[Buffer, Buffer]> = [];
-      for (const [k, v] of w) if (h.get(k) !== v) ups.push([key(k), u32Buf(v)]);
+      for (const [k, v] of w) if (h.get(k) !== v) ups.push([key(k), Buffer.from(v, 'latin1')]);
       // Deletes first: they make room in a nearly full map.
       this.maps[name].deleteMany(dels);
       this.maps[name].updateMany(ups);
@@ -398,7 +401,7 @@ export class Engine {
     const cur = epoch & 1;
     const nxt = cur ^ 1;
 
-    const want = Engine.want(compiled);
+    const want = Engine.want(compiled, (name) => linkHeaderLen(name) ?? NTF.L2_UNKNOWN);
     const before = new Map(this.attachments().map((a) => [a.ifindex, a]));
     const newlyAttached: Array<{ name: string; ifindex: number }> = [];
     let changes: number;

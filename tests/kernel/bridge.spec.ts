@@ -91,7 +91,13 @@ describe('native-bridge on the real libbpf', () => {
       const ifaces = o.map('ntf_ifaces');
       const entries = Array.from({ length: 300 }, (_, i): [Buffer, Buffer] => [
         encodeIfaceKey(i & 1, i + 1),
-        encodeIfaceCfg({ defaultAllow: i % 3 === 0, unownedAllow: false, essentials: true, logAllowed: 1 }),
+        encodeIfaceCfg({
+          defaultAllow: i % 3 === 0,
+          unownedAllow: false,
+          essentials: true,
+          logAllowed: 1,
+          l2Len: 14,
+        }),
       ]);
       ifaces.updateMany(entries);
       expect(ifaces.entries()).toHaveLength(300);

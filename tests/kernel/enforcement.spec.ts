@@ -191,6 +191,42 @@ interfaces:
   });
 });
 
+describe('link layers', () => {
+  it('reads headers right on a device without a link-layer header (tun), IPv4 and IPv6', async () => {
+    env = await setup();
+    // A tun device with no reader: packets still pass the egress hook before being discarded.
+    env.sb.execClient(['ip', 'tuntap', 'add', 'dev', 'ntft0', 'mode', 'tun']);
+    env.sb.execClient(['ip', 'addr', 'add', '198.18.1.1/24', 'dev', 'ntft0']);
+    env.sb.execClient(['ip', 'addr', 'add', '2001:db8:9::1/64', 'dev', 'ntft0', 'nodad']);
+    env.sb.execClient(['ip', 'link', 'set', 'ntft0', 'up']);
+    const e = await env.run(`endpoints:
+  - tunnel:
+      iface: [ntft0]
+      range: [198.18.1.2/32, 2001:db8:9::2/128]
+      allow: [alice]
+logging:
+  allowed: all
+`);
+    udp(env, ALICE, '198.18.1.2', 2);
+    udp(env, BOB, '198.18.1.2', 2);
+    udp(env, ALICE, '2001:db8:9::2', 2);
+    udp(env, BOB, '2001:db8:9::2', 2);
+    const lines = await stop(e);
+    const on = (uid: number, dst: string) =>
+      decisions(lines, (d) => d.uid === uid && d.dst === dst && d.proto === 'udp');
+    expect(on(ALICE, '198.18.1.2')).toHaveLength(2);
+    expect(on(ALICE, '198.18.1.2')[0]).toMatchObject({
+      iface: 'ntft0',
+      dport: 7,
+      verdict: 'allow',
+      src: '198.18.1.1',
+    });
+    expect(on(BOB, '198.18.1.2').map((d) => d.verdict)).toEqual(['drop', 'drop']);
+    expect(on(ALICE, '2001:db8:9::2')[0]).toMatchObject({ dport: 7, verdict: 'allow', src: '2001:db8:9::1' });
+    expect(on(BOB, '2001:db8:9::2').map((d) => d.verdict)).toEqual(['drop', 'drop']);
+  });
+});
+
 describe('reporting', () => {
   it('reports exactly the packets sent: events, flow and global counters agree with the traffic', async () => {
     env = await setup();

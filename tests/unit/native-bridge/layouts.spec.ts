@@ -31,6 +31,7 @@ const CONSTANTS: Record<keyof typeof NTF, string> = {
   AF_INET6: 'NTF_AF_INET6',
   ATTACH_QDISC_OURS: 'NTF_ATTACH_QDISC_OURS',
   MAX_ENDPOINT_ID: 'NTF_MAX_ENDPOINT_ID',
+  L2_UNKNOWN: 'NTF_L2_UNKNOWN',
 };
 
 function cLayouts(): Record<string, number> {
