@@ -314,22 +314,25 @@ describe('lifecycle', () => {
   it('applies atomically: 200 alternating applies under traffic, zero wrong verdicts', async () => {
     env = await setup();
     // Both policies mean the same for alice and bob towards 192.0.2.1, through different
-    // entries; any half-applied state (missing interface settings, ranges or user sets)
-    // would let bob through (default allow) or cut alice.
+    // entries, and differ in 1,500 unrelated ranges each, so that any update that is not
+    // atomic leaves a window of thousands of map operations in which 192.0.2.1 is unguarded
+    // (bob let through by default allow) or guarded without alice's set (alice cut off).
+    const filler = (second: number) =>
+      Array.from({ length: 1500 }, (_, i) => `10.${second}.${i >> 8}.${i & 255}/32`).join(', ');
     const A = `endpoints:
   - wide:
       iface: [ntf0]
-      range: [192.0.2.0/24]
+      range: [192.0.2.0/24, ${filler(1)}]
       allow: [alice]
 interfaces:
   ntf0: { default: allow }
 logging:
-  allowed: off
+  allowed: all
 `;
     const B = `endpoints:
   - host:
       iface: [ntf0]
-      range: [192.0.2.1/32, 198.51.100.0/24]
+      range: [192.0.2.1/32, 198.51.100.0/24, ${filler(2)}]
       allow: [alice, carol]
   - other:
       iface: [ntf0]
@@ -338,7 +341,7 @@ logging:
 interfaces:
   ntf0: { default: allow, essentials: false }
 logging:
-  allowed: off
+  allowed: all
 `;
     const config = env.sb.writeFile('live.yml', A);
     const live = await env.runFile(config);
@@ -362,6 +365,13 @@ logging:
     expect(a).toEqual({ sent: count, received: count });
     expect(b).toEqual({ sent: count, received: 0 });
     const lines = await stop(live);
+    // Every packet was reported (allowed: all), each with the right verdict.
+    expect(
+      decisions(lines, (d) => d.uid === BOB && d.dst === '192.0.2.1' && d.verdict === 'drop'),
+    ).toHaveLength(count);
+    expect(
+      decisions(lines, (d) => d.uid === ALICE && d.dst === '192.0.2.1' && d.verdict === 'allow'),
+    ).toHaveLength(count);
     expect(decisions(lines, (d) => d.uid === BOB && d.verdict === 'allow')).toHaveLength(0);
     expect(
       decisions(lines, (d) => d.uid === ALICE && d.dst === '192.0.2.1' && d.verdict === 'drop'),
