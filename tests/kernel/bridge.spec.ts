@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: Node (vitest), as root. The koffi bindings against the real libbpf and kernel.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,6 +56,17 @@ describe('native-bridge on the real libbpf', () => {
       expect(b.code).toBe('EACCES');
       expect(b.log).toMatch(/invalid access to packet|R\d+ offset is outside of the packet/);
       expect(b.message).toContain(b.log ?? 'no log');
+    } finally {
+      o.close();
+    }
+  });
+
+  it('opens an object from memory as well as from a file', () => {
+    const o = BpfObject.openMem(readFileSync(defaultObjectPath()), 'net_tc_filter');
+    try {
+      o.load();
+      expect(o.programFd('ntf_egress')).toBeGreaterThan(0);
+      expect(o.map('ntf_state').info).toMatchObject({ keySize: 4, valueSize: 8, maxEntries: 1 });
     } finally {
       o.close();
     }
