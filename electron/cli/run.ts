@@ -94,7 +94,8 @@ export async function runCommand(o: RunOptions): Promise<number> {
     applied(engine.apply(first.resolved), 'ready');
   } catch (err) {
     process.stderr.write(`net-tc-filter: apply failed, nothing changed: ${(err as Error).message}\n`);
-    engine.close();
+    // State created just now enforces nothing: remove it. Adopted state keeps enforcing.
+    engine.close({ unload: !engine.adopted });
     unlisten();
     return 2;
   }

@@ -285,23 +285,30 @@ export class Engine {
   }
 
   private attach(ifindex: number, name: string): void {
+    const key = u32Buf(ifindex);
+    const prior = this.maps.ntf_attach.lookup(key);
     const existing = tcQuery(ifindex, name, FILTER_ID);
-    if (existing !== undefined && existing !== this.programId) {
+    // A filter at our place that this pin directory did not put there belongs to someone else:
+    // another program, another net-tc-filter instance (another --pin-dir), or an orphan whose
+    // pins were deleted by hand. Replacing it would make two owners fight over the interface.
+    if (existing !== undefined && existing !== this.programId && !prior) {
       const fd = progFdById(existing);
+      let what: string;
       try {
-        if (progInfo(fd).name !== PROG_NAME) {
-          throw new Error(
-            `${name}: another tc filter (program ${existing}) occupies egress handle ${FILTER_ID.handle} ` +
-              `priority ${FILTER_ID.priority}; net-tc-filter will not replace it`,
-          );
-        }
+        what =
+          progInfo(fd).name === PROG_NAME
+            ? `a filter of another net-tc-filter instance (program ${existing}, another --pin-dir, or orphaned)`
+            : `another tc filter (program ${existing})`;
       } finally {
         closeFd(fd);
       }
+      throw new Error(
+        `${name}: ${what} occupies egress handle 0x${FILTER_ID.handle.toString(16)} priority ` +
+          `${FILTER_ID.priority}; not replacing it. Remove it with its owner's unload, or: ` +
+          `tc filter del dev ${name} egress handle 0x${FILTER_ID.handle.toString(16)} prio ${FILTER_ID.priority} bpf`,
+      );
     }
     const created = tcHookCreate(ifindex, name);
-    const key = u32Buf(ifindex);
-    const prior = this.maps.ntf_attach.lookup(key);
     const ours = created || (prior ? (decodeAttach(prior).flags & NTF.ATTACH_QDISC_OURS) !== 0 : false);
     this.maps.ntf_attach.update(
       key,

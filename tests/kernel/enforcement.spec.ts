@@ -4,7 +4,20 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../electron/engine/paths.js';
-import { ALICE, BOB, CAROL, DAVE, NOBODY, cleanup, decisions, http, setup, stop, udp } from './harness.js';
+import {
+  ALICE,
+  BOB,
+  CAROL,
+  DAVE,
+  NOBODY,
+  cleanup,
+  decisions,
+  http,
+  pinsLeft,
+  setup,
+  stop,
+  udp,
+} from './harness.js';
 import type { Env } from './harness.js';
 
 const IMDS4 = 'http://169.254.169.254/latest/meta-data/';
@@ -421,6 +434,30 @@ interfaces:
     expect(env.sb.execClient(['tc', 'qdisc', 'show', 'dev', 'ntf0'])).not.toMatch(/clsact/);
     expect(env.cli(['status', '--pin-dir', env.pinDir]).code).toBe(3);
     expect(http(env, BOB, IMDS4)).toMatchObject({ ok: true });
+  });
+
+  it('refuses to take over an interface another instance (another pin dir) filters', async () => {
+    env = await setup();
+    const policy = `endpoints:
+  - imds:
+      iface: [ntf0]
+      range: [169.254.169.254/32]
+      allow: [alice]
+interfaces:
+  ntf0: { default: allow }
+`;
+    const first = await env.run(policy);
+    const other = `${env.pinDir}-other`;
+    const second = env.cli(['run', '--config', env.config(policy), '--log', 'json', '--pin-dir', other]);
+    try {
+      expect(second.code).toBe(2);
+      expect(second.stderr).toMatch(/ntf0: a filter of another net-tc-filter instance .* not replacing it/);
+      expect(http(env, BOB, IMDS4)).toMatchObject({ ok: false }); // the first keeps enforcing
+      expect(first.proc.exitCode).toBeNull();
+      expect(pinsLeft(other.replace('/sys/fs/bpf/', ''))).toEqual([]); // the failed instance left nothing
+    } finally {
+      env.cli(['unload', '--pin-dir', other]);
+    }
   });
 
   it('keeps the old policy when SIGHUP brings a bad file, and reports why', async () => {
