@@ -338,6 +338,14 @@ export function diffCompiled(a: CompiledPolicy, b: CompiledPolicy): CompiledDiff
 
 // ---- stable set ids ----
 
+/** Every set id in use, including sets with no entries (an endpoint that allows nobody): they
+ * must be renumbered too, or a set with members could take the id an empty set still uses. */
+function allSets(c: CompiledPolicy): Map<number, string> {
+  const out = setContents(c);
+  for (const e of c.lpm) if (!out.has(e.setId)) out.set(e.setId, '');
+  return out;
+}
+
 /**
  * Renumbers `next`'s set ids so that every user set `prev` also has keeps its id there. A
  * small policy change then changes a few map entries instead of every entry behind a shifted
@@ -346,11 +354,11 @@ export function diffCompiled(a: CompiledPolicy, b: CompiledPolicy): CompiledDiff
 export function stabilizeSetIds(next: CompiledPolicy, prev: CompiledPolicy | undefined): CompiledPolicy {
   if (!prev) return next;
   const prevIdOf = new Map<string, number>();
-  for (const [id, text] of setContents(prev)) prevIdOf.set(text, id);
+  for (const [id, text] of allSets(prev)) prevIdOf.set(text, id);
   const remap = new Map<number, number>();
   const taken = new Set<number>();
   const unmatched: number[] = [];
-  for (const [id, text] of setContents(next)) {
+  for (const [id, text] of allSets(next)) {
     const old = prevIdOf.get(text);
     if (old !== undefined && !taken.has(old)) {
       remap.set(id, old);

@@ -577,6 +577,37 @@ describe('compilePolicy: size', () => {
   });
 });
 
+describe('stabilizeSetIds: property', () => {
+  it('successive applies decide every packet as the newest policy says (300 policy pairs)', () => {
+    // Each policy is stabilised against the one before, as the engine does on every reload;
+    // empty user sets (endpoints that allow nobody) are frequent in the generator.
+    let prev: CompiledPolicy | undefined;
+    for (let n = 0; n < 300; n++) {
+      const seed = (0xab1e + n) >>> 0;
+      const rng = new Rng(seed);
+      const { p, ifindexOf: idx } = randomPolicy(rng);
+      const compiled = stabilizeSetIds(compilePolicy(p, idx).compiled, prev);
+      const setKeys = compiled.sets.map((x) => `${x.setId}|${x.uid}`);
+      expect(new Set(setKeys).size, `duplicate set keys; seed ${seed}`).toBe(setKeys.length);
+      for (let k = 0; k < 100; k++) {
+        const family: 4 | 6 = rng.chance(0.55) ? 4 : 6;
+        const packet: Packet = {
+          ifindex: rng.int(1, 4),
+          family,
+          daddr: randomAddr(rng, family),
+          uid: rng.chance(0.2) ? null : rng.pick(UID_POOL),
+        };
+        const got = compiledEvaluate(compiled, packet);
+        const expected = referenceEvaluate(p, idx, packet);
+        if (got.verdict !== expected.verdict || got.endpointId !== expected.endpointId) {
+          expect(got, `seed ${seed}\npolicy ${describePolicy(p)}`).toEqual(expected);
+        }
+      }
+      prev = compiled;
+    }
+  });
+});
+
 describe('stabilizeSetIds', () => {
   // 50 endpoints, one user each; `extra` adds one range to endpoint e10 (a one-range change) and
   // `appended` a new endpoint with a user set of its own at the end.
