@@ -446,7 +446,10 @@ int ntf_egress(struct __sk_buff *skb)
 	__u8 flags = unowned ? NTF_EVENT_UNOWNED : 0;
 	int report;
 
-	if (cfg->essentials && is_essential(&p)) {
+	/* Only for packets a local socket sent: forwarded traffic (a routed container or VM,
+	 * where root may bind port 68) must not borrow the exemption. The kernel's own ND and
+	 * MLD sockets own what the exemption is for. */
+	if (cfg->essentials && !unowned && is_essential(&p)) {
 		d.verdict = NTF_VERDICT_ALLOW;
 		d.reason = NTF_REASON_ESSENTIAL;
 		cnt->essential_packets++;

@@ -340,17 +340,17 @@ export function encodeAttach(a: AttachRecord): Buffer {
   const b = Buffer.alloc(LAYOUTS.attach.size);
   b.writeUInt32LE(a.ifindex, 0);
   b.writeUInt32LE(a.flags, 4);
-  b.write(a.ifname.slice(0, 15), 8, 'latin1');
+  b.write(a.ifname, 8, 15, 'utf8'); // IFNAMSIZ - 1 bytes; names may be any UTF-8
   return b;
 }
 
 export function decodeAttach(b: Buffer): AttachRecord {
-  return { ifindex: b.readUInt32LE(0), flags: b.readUInt32LE(4), ifname: cString(b, 8, 16) };
+  return { ifindex: b.readUInt32LE(0), flags: b.readUInt32LE(4), ifname: cString(b, 8, 16, 'utf8') };
 }
 
 /** A NUL-terminated C string of at most `len` bytes at `off`. */
-export function cString(b: Buffer, off: number, len: number): string {
+export function cString(b: Buffer, off: number, len: number, encoding: BufferEncoding = 'latin1'): string {
   const s = b.subarray(off, off + len);
   const nul = s.indexOf(0);
-  return s.subarray(0, nul < 0 ? len : nul).toString('latin1');
+  return s.subarray(0, nul < 0 ? len : nul).toString(encoding);
 }

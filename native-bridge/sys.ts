@@ -20,7 +20,7 @@ export function ifNameToIndex(name: string): number | undefined {
 export function ifIndexToName(index: number): string | undefined {
   const buf = Buffer.alloc(16);
   const p = lib().if_indextoname(index, buf);
-  return p ? cString(buf, 0, 16) : undefined;
+  return p ? cString(buf, 0, 16, 'utf8') : undefined;
 }
 
 export interface ProgInfo {
@@ -92,11 +92,12 @@ export function linkHeaderLen(name: string): number | undefined {
       ioctl: libc.func('int ioctl(int fd, unsigned long request, ...)') as KoffiVariadic,
     };
   }
-  const fd = ifIoctl.socket(2, 2 | 0o2000000, 0); // AF_INET, SOCK_DGRAM | SOCK_CLOEXEC
+  // AF_UNIX: allowed by the systemd unit's RestrictAddressFamilies, and enough for this ioctl.
+  const fd = ifIoctl.socket(1, 2 | 0o2000000, 0); // AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC
   if (fd < 0) return undefined;
   try {
     const ifr = Buffer.alloc(40);
-    ifr.write(name.slice(0, 15), 0, 'latin1');
+    ifr.write(name, 0, 15, 'utf8');
     if (ifIoctl.ioctl(fd, SIOCGIFHWADDR, 'uint8_t *', ifr) < 0) return undefined;
     const type = ifr.readUInt16LE(16);
     if (type === ARPHRD_ETHER || type === ARPHRD_LOOPBACK) return 14;
@@ -133,9 +134,11 @@ export function tryLockDir(dir: string): number | undefined {
 /** Which process holds a flock on `path` (from /proc/locks), with its command line. */
 export function lockHolder(path: string): { pid: number; command: string } | undefined {
   const st = statSync(path);
-  // /proc/locks prints the device as major:minor in hex.
-  const major = Math.floor(Number(st.dev) / 256) & 0xfff;
-  const minor = Number(st.dev) & 0xff;
+  // /proc/locks prints the device as major:minor in hex; dev_t packs them as glibc's
+  // gnu_dev_major/minor do (minors above 255 live in bits 20 and up).
+  const dev = BigInt(st.dev);
+  const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
+  const minor = Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
   for (const line of readFileSync('/proc/locks', 'utf8').split('\n')) {
     const f = line.trim().split(/\s+/);
     // "1: FLOCK  ADVISORY  WRITE 1234 00:17:5678 0 EOF"

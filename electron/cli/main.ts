@@ -86,7 +86,10 @@ export function parseCommand(argv: string[]): { command: string; values: Parsed[
     throw new UsageError(`--log must be text or json, not '${parsed.values.log}'`);
   }
   const pinDir = parsed.values['pin-dir'];
-  if (pinDir !== undefined && !/^\/sys\/fs\/bpf\/[A-Za-z0-9._-]+$/.test(pinDir)) {
+  if (
+    pinDir !== undefined &&
+    (!/^\/sys\/fs\/bpf\/[A-Za-z0-9._-]+$/.test(pinDir) || /\/\.{1,2}$/.test(pinDir))
+  ) {
     throw new UsageError(`--pin-dir must be a directory directly under /sys/fs/bpf, not '${pinDir}'`);
   }
   return { command: parsed.values.help ? 'help' : command, values: parsed.values };

@@ -23,6 +23,10 @@ export interface RunOptions {
 }
 
 const DRAIN_INTERVAL_MS = 100;
+/** Bytes of decisions waiting for a slow stdout reader before we stop draining. */
+const MAX_PENDING_OUTPUT = 16 << 20;
+/** Drain calls at exit (DRAIN_BATCH records each): more than a default ring holds. */
+const FINAL_DRAIN_CALLS = 32;
 const RECONCILE_INTERVAL_MS = 1000;
 
 export async function runCommand(o: RunOptions): Promise<number> {
@@ -172,6 +176,12 @@ export async function runCommand(o: RunOptions): Promise<number> {
     const tick = () => {
       drainTimer = undefined;
       if (stopping) return;
+      // Whoever reads our output is behind: stop taking events, so that memory stays bounded
+      // and the kernel counts what overflows the ring as lost (shown in stats), not us.
+      if (process.stdout.writableLength > MAX_PENDING_OUTPUT) {
+        drainTimer = setTimeout(tick, DRAIN_INTERVAL_MS);
+        return;
+      }
       let n = 0;
       try {
         n = drain();
@@ -200,8 +210,10 @@ export async function runCommand(o: RunOptions): Promise<number> {
       clearInterval(statsTimer);
       clearInterval(reconcileTimer);
       try {
-        while (drain() >= DRAIN_BATCH) {
-          // flush what the kernel reported before we stop
+        // Flush what the kernel reported before we stop, but never for long: under a flood
+        // the ring refills as fast as we read it.
+        for (let i = 0; i < FINAL_DRAIN_CALLS && drain() >= DRAIN_BATCH; i++) {
+          // keep draining
         }
         stats();
         engine.close({ unload: o.unloadOnExit });

@@ -4,7 +4,7 @@
 //
 // Sends traffic and reports on one JSON line what came back:
 //   probe http URL [timeoutMs]          → {"ok":true,"status":200,"body":"..."} | {"ok":false,"error":"..."}
-//   probe udp HOST PORT COUNT [waitMs] [perMs]  → {"sent":N,"received":M}  (echo service;
+//   probe udp HOST PORT COUNT [waitMs] [perMs] [sport]  → {"sent":N,"received":M}  (echo service;
 //                                       perMs: paced, that many datagrams per millisecond)
 //   probe flood HOST PORT COUNT         → {"sent":N}  (fire and forget, as fast as possible)
 import { request } from 'node:http';
@@ -53,7 +53,8 @@ if (mode === 'http') {
     else if (mode === 'flood') setTimeout(finish, 50);
     else setTimeout(finish, Number(d ?? 500));
   };
-  sock.bind(0, sendNext);
+  // Optional source port (e.g. 68, to test the DHCP exemption; needs root).
+  sock.bind(Number(process.argv[8] ?? 0), sendNext);
 } else {
   process.stderr.write(
     'usage: probe http URL [timeoutMs] | udp HOST PORT COUNT [waitMs] | flood HOST PORT COUNT\n',

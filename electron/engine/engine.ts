@@ -28,6 +28,7 @@ import {
   encodeIfaceKey,
   encodeLpmKey,
   encodeSetKey,
+  ifIndexToName,
   ifNameToIndex,
   linkHeaderLen,
   lockHolder,
@@ -53,7 +54,7 @@ import type { FlowRow } from './flows.js';
 import { protoName } from './proto.js';
 import { compilePolicy, stabilizeSetIds } from '../policy/compile.js';
 import type { CompiledPolicy, ResolvedPolicy } from '../policy/types.js';
-import { otherFiltersPresent } from './tcshow.js';
+import { ingressQdiscKind, otherFiltersPresent } from './tcshow.js';
 import { defaultObjectPath } from './paths.js';
 import { FILTER_ID_HANDLE } from './filterid.js';
 
@@ -116,7 +117,7 @@ export interface ApplyResult {
   setEntries: number;
   /** Map entries written or deleted (both generations). */
   changes: number;
-  /** Set when the spare generation could not be updated (the new policy is enforced anyway). */
+  /** Set when tidying up after the flip failed (the new policy is enforced anyway). */
   mirrorError: string | undefined;
   /** Milliseconds until the new policy was active (flip), and until old entries were gone. */
   activeMs: number;
@@ -244,20 +245,20 @@ export class Engine {
     pinFd(this.progFd, path);
   }
 
-  /** Swaps the running program on every interface an earlier run attached to (no gap). */
+  /** Swaps the running program on every interface an earlier run attached to (no gap). The
+   * record's ifindex is what counts: an interface may have been renamed since. */
   private adoptAttachments(): void {
     for (const [k, v] of this.maps.ntf_attach.entries()) {
       const rec = decodeAttach(v);
-      // Gone, re-created with a new index, or our filter was removed: forget the record; the
-      // next apply attaches again where the policy wants it.
-      if (
-        ifNameToIndex(rec.ifname) !== rec.ifindex ||
-        tcQuery(rec.ifindex, rec.ifname, FILTER_ID) === undefined
-      ) {
+      const name = ifIndexToName(rec.ifindex);
+      // Gone, or our filter was removed: forget the record; the next apply attaches again
+      // where the policy wants it.
+      if (name === undefined || tcQuery(rec.ifindex, name, FILTER_ID) === undefined) {
         this.maps.ntf_attach.delete(k);
         continue;
       }
-      tcAttach(rec.ifindex, rec.ifname, this.progFd, FILTER_ID, true);
+      tcAttach(rec.ifindex, name, this.progFd, FILTER_ID, true);
+      if (name !== rec.ifname) this.maps.ntf_attach.update(k, encodeAttach({ ...rec, ifname: name }));
     }
   }
 
@@ -265,11 +266,12 @@ export class Engine {
   attachments(): AttachmentStatus[] {
     return this.maps.ntf_attach.entries().map(([, v]) => {
       const a = decodeAttach(v);
+      const name = ifIndexToName(a.ifindex) ?? a.ifname; // renamed since? the index is what counts
       return {
         ifindex: a.ifindex,
-        name: a.ifname,
+        name,
         qdiscOurs: (a.flags & NTF.ATTACH_QDISC_OURS) !== 0,
-        progId: tcQuery(a.ifindex, a.ifname, FILTER_ID),
+        progId: tcQuery(a.ifindex, name, FILTER_ID),
       };
     });
   }
@@ -284,7 +286,8 @@ export class Engine {
     return this.desired && this.compiled ? { resolved: this.desired, compiled: this.compiled } : undefined;
   }
 
-  private attach(ifindex: number, name: string): void {
+  /** Attaches our filter; returns whether the clsact qdisc was created for it. */
+  private attach(ifindex: number, name: string): boolean {
     const key = u32Buf(ifindex);
     const prior = this.maps.ntf_attach.lookup(key);
     const existing = tcQuery(ifindex, name, FILTER_ID);
@@ -292,29 +295,30 @@ export class Engine {
     // another program, another net-tc-filter instance (another --pin-dir), or an orphan whose
     // pins were deleted by hand. Replacing it would make two owners fight over the interface.
     if (existing !== undefined && existing !== this.programId && !prior) {
-      const fd = progFdById(existing);
-      let what: string;
-      try {
-        what =
-          progInfo(fd).name === PROG_NAME
-            ? `a filter of another net-tc-filter instance (program ${existing}, another --pin-dir, or orphaned)`
-            : `another tc filter (program ${existing})`;
-      } finally {
-        closeFd(fd);
-      }
       throw new Error(
-        `${name}: ${what} occupies egress handle 0x${FILTER_ID.handle.toString(16)} priority ` +
+        `${name}: ${foreignFilter(existing)} occupies egress handle 0x${FILTER_ID.handle.toString(16)} priority ` +
           `${FILTER_ID.priority}; not replacing it. Remove it with its owner's unload, or: ` +
           `tc filter del dev ${name} egress handle 0x${FILTER_ID.handle.toString(16)} prio ${FILTER_ID.priority} bpf`,
       );
     }
     const created = tcHookCreate(ifindex, name);
+    if (!created) {
+      const kind = ingressQdiscKind(name);
+      if (kind !== 'clsact') {
+        throw new Error(
+          `${name}: a '${kind ?? 'unknown'}' qdisc holds the ingress/clsact slot; an egress filter attached ` +
+            `there would not see outgoing packets. Replace it with clsact (tc qdisc del dev ${name} ingress; ` +
+            `tc qdisc add dev ${name} clsact) and move its filters, then apply again`,
+        );
+      }
+    }
     const ours = created || (prior ? (decodeAttach(prior).flags & NTF.ATTACH_QDISC_OURS) !== 0 : false);
     this.maps.ntf_attach.update(
       key,
       encodeAttach({ ifindex, ifname: name, flags: ours ? NTF.ATTACH_QDISC_OURS : 0 }),
     );
     tcAttach(ifindex, name, this.progFd, FILTER_ID, true);
+    return created;
   }
 
   private detach(ifindex: number, name: string, qdiscOurs: boolean): void {
@@ -410,13 +414,13 @@ export class Engine {
 
     const want = Engine.want(compiled, (name) => linkHeaderLen(name) ?? NTF.L2_UNKNOWN);
     const before = new Map(this.attachments().map((a) => [a.ifindex, a]));
-    const newlyAttached: Array<{ name: string; ifindex: number }> = [];
+    const newlyAttached: Array<{ name: string; ifindex: number; created: boolean }> = [];
     let changes: number;
     try {
       for (const i of compiled.ifaces) {
         if (before.get(i.ifindex)?.progId === this.programId) continue;
-        this.attach(i.ifindex, i.name);
-        if (!before.has(i.ifindex)) newlyAttached.push({ name: i.name, ifindex: i.ifindex });
+        const created = this.attach(i.ifindex, i.name);
+        if (!before.has(i.ifindex)) newlyAttached.push({ name: i.name, ifindex: i.ifindex, created });
       }
       changes = this.syncGen(nxt, want);
     } catch (err) {
@@ -424,7 +428,7 @@ export class Engine {
       // apply to rewrite (it is rescanned), and interfaces attached for it are released.
       for (const a of newlyAttached) {
         try {
-          this.detach(a.ifindex, a.name, before.get(a.ifindex)?.qdiscOurs ?? true);
+          this.detach(a.ifindex, a.name, a.created);
         } catch {
           // Best effort; the program passes traffic on interfaces without settings anyway.
         }
@@ -435,25 +439,32 @@ export class Engine {
     const state = Buffer.alloc(LAYOUTS.state.size);
     state.writeBigUInt64LE(BigInt(epoch + 1), 0);
     this.maps.ntf_state.update(u32Buf(0), state); // the flip: one 8-byte write
-    const activeMs = performance.now() - t0;
-    this.syncPrograms();
-    let mirrorError: string | undefined;
-    try {
-      changes += this.syncGen(cur, want);
-    } catch (err) {
-      // The new policy is enforced; only the spare copy is stale. The next apply rescans it.
-      mirrorError = (err as Error).message;
-    }
-
-    const wanted = new Set(compiled.ifaces.map((i) => i.ifindex));
-    const detached: Array<{ name: string; ifindex: number }> = [];
-    for (const a of this.attachments()) {
-      if (wanted.has(a.ifindex)) continue;
-      this.detach(a.ifindex, a.name, a.qdiscOurs);
-      detached.push({ name: a.name, ifindex: a.ifindex });
-    }
+    // From here on the new policy is enforced: record it first, so that nothing below can
+    // leave the engine believing (and later re-applying) the old one.
     this.desired = resolved;
     this.compiled = compiled;
+    const activeMs = performance.now() - t0;
+    // The steps below only tidy up; a failure is reported, never thrown.
+    let mirrorError: string | undefined;
+    try {
+      this.syncPrograms();
+      changes += this.syncGen(cur, want);
+    } catch (err) {
+      // Only the spare copy is stale; the next apply rescans it.
+      this.mirror[cur] = undefined;
+      mirrorError = (err as Error).message;
+    }
+    const wanted = new Set(compiled.ifaces.map((i) => i.ifindex));
+    const detached: Array<{ name: string; ifindex: number }> = [];
+    try {
+      for (const a of this.attachments()) {
+        if (wanted.has(a.ifindex)) continue;
+        this.detach(a.ifindex, a.name, a.qdiscOurs);
+        detached.push({ name: a.name, ifindex: a.ifindex });
+      }
+    } catch (err) {
+      mirrorError = `${mirrorError ? `${mirrorError}; ` : ''}detaching an interface no longer configured: ${(err as Error).message}`;
+    }
     return {
       epoch: epoch + 1,
       attached: compiled.ifaces.map((i) => ({ name: i.name, ifindex: i.ifindex })),
@@ -603,13 +614,33 @@ export class Engine {
   }
 }
 
+/** What the program at our handle is, as far as this process may know (reading another
+ * program's name needs CAP_SYS_ADMIN, which the engine does not have under its unit). */
+function foreignFilter(progId: number): string {
+  try {
+    const fd = progFdById(progId);
+    try {
+      return progInfo(fd).name === PROG_NAME
+        ? `a filter of another net-tc-filter instance (program ${progId}, another --pin-dir, or orphaned)`
+        : `another tc filter (program ${progId})`;
+    } finally {
+      closeFd(fd);
+    }
+  } catch {
+    return `another tc filter (program ${progId})`;
+  }
+}
+
 function removeAll(pinDir: string, attachments: AttachmentStatus[]): void {
   for (const a of attachments) {
     tcDetach(a.ifindex, a.name, FILTER_ID);
     if (a.qdiscOurs && !otherFiltersPresent(a.name)) tcHookDestroy(a.ifindex, a.name);
   }
-  for (const f of readdirSync(pinDir)) unlinkSync(`${pinDir}/${f}`);
-  rmdirSync(pinDir);
+  // Only our own pins: a mistyped --pin-dir must never delete other tools' objects.
+  for (const f of [...PINNED_MAPS, PROG_NAME]) {
+    if (existsSync(`${pinDir}/${f}`)) unlinkSync(`${pinDir}/${f}`);
+  }
+  if (readdirSync(pinDir).length === 0) rmdirSync(pinDir);
 }
 
 export interface UnloadReport {
@@ -633,11 +664,12 @@ export function unload(pinDir: string = DEFAULT_PIN_DIR): UnloadReport {
       try {
         for (const [, v] of m.entries()) {
           const a = decodeAttach(v);
-          // Only touch the interface if it is still the one we attached to.
-          if (ifNameToIndex(a.ifname) !== a.ifindex) continue;
+          // By ifindex: the interface may have been renamed since we attached.
+          const name = ifIndexToName(a.ifindex);
+          if (name === undefined) continue;
           attachments.push({
             ifindex: a.ifindex,
-            name: a.ifname,
+            name,
             qdiscOurs: (a.flags & NTF.ATTACH_QDISC_OURS) !== 0,
             progId: undefined,
           });

@@ -17,7 +17,7 @@ import {
   progInfo,
   tcQuery,
   u32Buf,
-  ifNameToIndex,
+  ifIndexToName,
   libbpfVersion,
 } from '../../native-bridge/index.js';
 import type { Counters } from '../../native-bridge/index.js';
@@ -99,11 +99,11 @@ export function readStatus(pinDir: string, opts: { flows?: boolean } = {}): Engi
       .entries()
       .map(([, v]) => {
         const a = decodeAttach(v);
-        const alive = ifNameToIndex(a.ifname) === a.ifindex;
-        const progId = alive ? tcQuery(a.ifindex, a.ifname, FILTER_ID) : undefined;
+        const current = ifIndexToName(a.ifindex); // by index: it may have been renamed
+        const progId = current !== undefined ? tcQuery(a.ifindex, current, FILTER_ID) : undefined;
         const c = cfgs.get(a.ifindex);
         return {
-          name: a.ifname,
+          name: current ?? a.ifname,
           ifindex: a.ifindex,
           attached: progId !== undefined && progId === programId,
           progId,

@@ -2,7 +2,7 @@
 // Environment: Node (main process and CLI). No Electron import.
 //
 // File → Policy → ResolvedPolicy, with every problem as a Diagnostic.
-import { openSync, closeSync, fstatSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import type { AccountDb } from './resolve.js';
 import { loadAccountDb, resolvePolicy } from './resolve.js';
 import { parsePolicy } from './yaml.js';
@@ -20,7 +20,8 @@ export interface LoadedPolicy {
 export function readConfigText(file: string): { text?: string; diagnostics: Diagnostic[] } {
   let fd: number;
   try {
-    fd = openSync(file, 'r');
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then rejects it.
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     return {
       diagnostics: [{ severity: 'error', message: `cannot read ${file}: ${(err as Error).message}` }],

@@ -23,6 +23,15 @@ import type { Env } from './harness.js';
 const IMDS4 = 'http://169.254.169.254/latest/meta-data/';
 const IMDS6 = 'http://[fd00:ec2::254]/latest/meta-data/';
 
+const SIMPLE = `endpoints:
+  - imds:
+      iface: [ntf0]
+      range: [169.254.169.254/32]
+      allow: [alice]
+interfaces:
+  ntf0: { default: allow }
+`;
+
 let env: Env | undefined;
 afterEach(async () => {
   await cleanup(env);
@@ -184,8 +193,14 @@ interfaces:
 `);
     expect(udp(env, NOBODY, '192.0.2.1')).toMatchObject({ received: 3 });
     expect(env.sb.probeLan(['udp', '192.0.2.1', '7', '3', '400'])).toMatchObject({ sent: 3, received: 0 });
+    // Forwarded DHCP-looking traffic (a routed container's root can bind port 68) does not
+    // borrow the essentials exemption.
+    env.sb.probeLan(['udp', '192.0.2.1', '67', '2', '200', '0', '68']);
     const lines = await stop(e);
-    const fwd = decisions(lines, (d) => d.src === '198.18.0.2');
+    const dhcp = decisions(lines, (d) => d.src === '198.18.0.2' && d.sport === 68);
+    expect(dhcp).toHaveLength(2);
+    for (const d of dhcp) expect(d).toMatchObject({ uid: null, verdict: 'drop', reason: 'unowned-deny' });
+    const fwd = decisions(lines, (d) => d.src === '198.18.0.2' && d.dport === 7);
     expect(fwd.length).toBeGreaterThanOrEqual(3);
     for (const d of fwd)
       expect(d).toMatchObject({ uid: null, user: '(unowned)', verdict: 'drop', reason: 'unowned-deny' });
@@ -458,6 +473,31 @@ interfaces:
     } finally {
       env.cli(['unload', '--pin-dir', other]);
     }
+  });
+
+  it('refuses an interface whose ingress slot holds a plain ingress qdisc (an egress filter would not see egress)', async () => {
+    env = await setup();
+    env.sb.execClient(['tc', 'qdisc', 'add', 'dev', 'ntf0', 'ingress']);
+    const r = env.cli(['run', '--config', env.config(SIMPLE), '--log', 'json', '--pin-dir', env.pinDir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/ntf0: a 'ingress' qdisc holds the ingress\/clsact slot/);
+    expect(env.sb.execClient(['tc', 'filter', 'show', 'dev', 'ntf0', 'ingress']).trim()).toBe('');
+    expect(pinsLeft(env.pinDir.replace('/sys/fs/bpf/', ''))).toEqual([]);
+  });
+
+  it('unload finds its filter by interface index after the interface was renamed', async () => {
+    env = await setup();
+    const e = await env.run(SIMPLE);
+    await stop(e);
+    env.sb.execClient(['ip', 'link', 'set', 'ntf0', 'down']);
+    env.sb.execClient(['ip', 'link', 'set', 'ntf0', 'name', 'ntfren']);
+    env.sb.execClient(['ip', 'link', 'set', 'ntfren', 'up']);
+    const st = JSON.parse(env.cli(['status', '--json', '--pin-dir', env.pinDir]).stdout) as {
+      interfaces: Array<{ name: string; attached: boolean }>;
+    };
+    expect(st.interfaces).toEqual([expect.objectContaining({ name: 'ntfren', attached: true })]);
+    expect(env.cli(['unload', '--pin-dir', env.pinDir]).stdout).toMatch(/detached from ntfren/);
+    expect(env.sb.execClient(['tc', 'filter', 'show', 'dev', 'ntfren', 'egress']).trim()).toBe('');
   });
 
   it('keeps the old policy when SIGHUP brings a bad file, and reports why', async () => {

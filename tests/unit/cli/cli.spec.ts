@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: Node (vitest). The CLI's argument handling and `check`, in process.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +47,8 @@ describe('argument errors', () => {
     [['status', '--config', 'x.yml'], /'status' does not take --config/],
     [['unload', '--pin-dir', '/tmp/evil'], /--pin-dir must be a directory directly under \/sys\/fs\/bpf/],
     [['unload', '--pin-dir', '/sys/fs/bpf/../../etc'], /--pin-dir must be a directory directly under/],
+    [['unload', '--pin-dir', '/sys/fs/bpf/.'], /--pin-dir must be a directory directly under/],
+    [['unload', '--pin-dir', '/sys/fs/bpf/..'], /--pin-dir must be a directory directly under/],
     [['status', 'extra'], /unexpected argument 'extra'/],
   ];
   for (const [argv, msg] of cases) {
@@ -86,6 +89,14 @@ describe('check', () => {
     expect(r.code).toBe(1);
     expect(r.err).toMatch(new RegExp(`${f}:4:15: error: .*10\\.0\\.0\\.300/8`));
   });
+  it('rejects a FIFO at once instead of waiting for a writer', async () => {
+    const fifo = join(dir, 'fifo.yml');
+    execFileSync('mkfifo', [fifo]);
+    const r = await capture(['check', '--config', fifo]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/is not a regular file/);
+  });
+
   it('reports a missing file without a stack trace', async () => {
     const r = await capture(['check', '--config', join(dir, 'missing.yml')]);
     expect(r.code).toBe(1);
