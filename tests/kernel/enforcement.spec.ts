@@ -408,14 +408,7 @@ logging:
 
   it('keeps enforcing after kill -9, adopts the pinned state on restart, and unload leaves nothing', async () => {
     env = await setup();
-    const policy = `endpoints:
-  - imds:
-      iface: [ntf0]
-      range: [169.254.169.254/32]
-      allow: [alice]
-interfaces:
-  ntf0: { default: allow }
-`;
+    const policy = SIMPLE;
     const first = await env.run(policy);
     const progId = (first.ofType('ready')[0] as { programId: number }).programId;
     first.signal('SIGKILL');
@@ -453,14 +446,7 @@ interfaces:
 
   it('refuses to take over an interface another instance (another pin dir) filters', async () => {
     env = await setup();
-    const policy = `endpoints:
-  - imds:
-      iface: [ntf0]
-      range: [169.254.169.254/32]
-      allow: [alice]
-interfaces:
-  ntf0: { default: allow }
-`;
+    const policy = SIMPLE;
     const first = await env.run(policy);
     const other = `${env.pinDir}-other`;
     const second = env.cli(['run', '--config', env.config(policy), '--log', 'json', '--pin-dir', other]);
@@ -502,14 +488,7 @@ interfaces:
 
   it('keeps the old policy when SIGHUP brings a bad file, and reports why', async () => {
     env = await setup();
-    const good = `endpoints:
-  - imds:
-      iface: [ntf0]
-      range: [169.254.169.254/32]
-      allow: [alice]
-interfaces:
-  ntf0: { default: allow }
-`;
+    const good = SIMPLE;
     const config = env.sb.writeFile('live.yml', good);
     const e = await env.runFile(config);
     const ready = e.ofType('ready')[0] as { epoch: number };
