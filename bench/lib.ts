@@ -1,48 +1,119 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: Node, as root (benchmark).
 //
-// Shared pieces: statistics, policy generation, the traffic tool, program run-time counters.
-import { execFileSync } from 'node:child_process';
-import { chmodSync } from 'node:fs';
+// Shared pieces: statistics, the benchmark's address plan and policies, the traffic tool,
+// bpftool readers and a bounded child-process runner.
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../electron/engine/paths.js';
-import type { ResolvedPolicy, Range } from '../electron/policy/types.js';
 
-export const ALICE = 62001; // allowed
-export const BOB = 62002; // not listed
+export const ALICE = 62001; // allowed by every benchmark policy
+export const BOB = 62002; // listed nowhere: dropped
+/** The other 99 users of a 100-user policy (numeric uids, no account needed). */
+export const OTHER_UID0 = 63000;
+
+/** Destinations of the new-flow runs: each packet of a cycle goes to another address. */
+export const NEW_FLOW_ADDRS = 4096;
 
 export function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
-export function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
+export function minMax(xs: number[]): [number, number] {
+  return [Math.min(...xs), Math.max(...xs)];
 }
 
-/** `n` distinct guarded ranges of one family, none containing the benchmark destinations. */
-export function ranges(n: number, family: 4 | 6): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) {
-    out.push(family === 4 ? `10.${(i >> 8) & 255}.${i & 255}.0/24` : `2001:db8:ff:${i.toString(16)}::/64`);
+// ---- address plan ----
+// Guarded ranges live in the benchmarking blocks 198.18.0.0/15 and 2001:db8:1000::/48, which the
+// client routes to the server namespace (where they are local addresses). Every range is
+// followed by an unguarded gap of the same size, so nftables intervals never touch and the trie
+// holds n separate leaves.
+
+const V4_BASE = 198 * 2 ** 24 + 18 * 2 ** 16; // 198.18.0.0, kept positive (no << sign bit)
+const V4_SPAN_LOG2 = 17; // a /15
+
+function v4text(x: number): string {
+  return [x >>> 24, (x >>> 16) & 255, (x >>> 8) & 255, x & 255].join('.');
+}
+
+/** log2 of the address block reserved for each of n IPv4 ranges (range + gap). */
+function v4StrideLog2(n: number): number {
+  return Math.min(V4_SPAN_LOG2, Math.floor(Math.log2((1 << V4_SPAN_LOG2) / n)));
+}
+
+export function rangeText(family: 4 | 6, n: number, i: number): string {
+  if (family === 4) {
+    const s = v4StrideLog2(n);
+    return `${v4text(V4_BASE + i * 2 ** s)}/${32 - s + 1}`;
   }
-  return out;
+  return `2001:db8:1000:${(2 * i).toString(16)}::/64`;
 }
 
-export const DST = { 4: '192.0.2.1', 6: '2001:db8:1::1' } as const;
+export function ranges(family: 4 | 6, n: number): string[] {
+  if (n < 1 || (family === 4 && n > 1 << (V4_SPAN_LOG2 - 2)) || (family === 6 && n > 32768))
+    throw new Error(`unsupported range count ${n}`);
+  return Array.from({ length: n }, (_, i) => rangeText(family, n, i));
+}
 
-/** YAML: one endpoint guarding `n` ranges plus the destination's subnet for alice and `users - 1`
- * other uids; default deny, no allowed-traffic events (the flow counters still count). */
-export function policyYaml(n: number, users: number, family: 4 | 6): string {
-  const rs = [...ranges(Math.max(0, n - 1), family), family === 4 ? '192.0.2.0/24' : '2001:db8:1::/64'];
-  const us = ['alice', ...Array.from({ length: users - 1 }, (_, i) => `"${3000 + i}"`)];
+/** Address `off` (≥ 1) inside range i. */
+function addrIn(family: 4 | 6, n: number, i: number, off: number): string {
+  if (family === 4) return v4text(V4_BASE + i * 2 ** v4StrideLog2(n) + off);
+  return `2001:db8:1000:${(2 * i).toString(16)}::${off.toString(16)}`;
+}
+
+/** The destination of established-flow and throughput traffic: inside the middle range. */
+export function mainDst(family: 4 | 6, n: number): string {
+  return addrIn(family, n, Math.floor(n / 2), 1);
+}
+
+/** `count` distinct destinations inside the n guarded ranges, spread over as many ranges as
+ * possible (every range gets one before any gets a second). */
+export function spreadDsts(family: 4 | 6, n: number, count = NEW_FLOW_ADDRS): string[] {
+  return Array.from({ length: count }, (_, k) =>
+    n >= count
+      ? addrIn(family, n, Math.floor((k * n) / count), 1)
+      : addrIn(family, n, k % n, 1 + Math.floor(k / n)),
+  );
+}
+
+/** Routes the benchmark blocks from the client to the server namespace, where they are local. */
+export function routeBenchBlocks(client: string, server: string): void {
+  const ip = (args: string[]) => execFileSync('ip', args, { stdio: 'ignore', timeout: 10_000 });
+  ip(['-n', client, 'route', 'add', '198.18.0.0/15', 'via', '192.0.2.1', 'dev', 'ntf0']);
+  ip(['-n', client, '-6', 'route', 'add', '2001:db8:1000::/48', 'via', '2001:db8:1::1', 'dev', 'ntf0']);
+  ip(['-n', server, 'route', 'add', 'local', '198.18.0.0/15', 'dev', 'lo']);
+  ip(['-n', server, '-6', 'route', 'add', 'local', '2001:db8:1000::/48', 'dev', 'lo']);
+}
+
+export function userList(users: number): string[] {
+  return ['alice', ...Array.from({ length: users - 1 }, (_, i) => String(OTHER_UID0 + i))];
+}
+
+/** One endpoint guarding n ranges of each family for `users` users (alice first) on ntf0;
+ * default deny, no events for allowed traffic (the flow counters still count). Equivalent to
+ * one endpoint per user: both compile to the same maps. */
+export function policyYaml(
+  n: number,
+  users: number,
+  families: ReadonlyArray<4 | 6> = [4, 6],
+  swapOne = false,
+): string {
+  const rs = families.flatMap((f) => ranges(f, n));
+  // A one-range change: the first range moved into its own gap (same size, new prefix).
+  if (swapOne && families[0] === 4)
+    rs[0] = `${v4text(V4_BASE + 2 ** (v4StrideLog2(n) - 1))}/${32 - v4StrideLog2(n) + 1}`;
   return `endpoints:
   - bench:
       iface: [ntf0]
       range: [${rs.join(', ')}]
-      allow: [${us.join(', ')}]
+      allow: [${userList(users)
+        .map((u) => `"${u}"`)
+        .join(', ')}]
 interfaces:
   ntf0: { default: deny }
 logging:
@@ -50,82 +121,148 @@ logging:
 `;
 }
 
-/** The same policy as a ResolvedPolicy, for in-process engine benchmarks (no YAML). */
-export function resolvedPolicy(n: number, users: number, family: 4 | 6, extra = false): ResolvedPolicy {
-  const text = [...ranges(Math.max(0, n - 1), family), family === 4 ? '192.0.2.0/24' : '2001:db8:1::/64'];
-  if (extra) text.push(family === 4 ? '198.51.100.0/24' : '2001:db8:2::/64');
-  const rs: Range[] = text.map((t) => {
-    const [a, p] = t.split('/') as [string, string];
-    const bytes =
-      family === 4
-        ? Uint8Array.from(a.split('.').map(Number))
-        : (() => {
-            const b = new Uint8Array(16);
-            const parts = a.replace('::', '').split(':');
-            parts.forEach((h, i) => {
-              b[i * 2] = parseInt(h, 16) >> 8;
-              b[i * 2 + 1] = parseInt(h, 16) & 255;
-            });
-            return b;
-          })();
-    return { family, addr: bytes, prefix: Number(p), text: t };
-  });
-  const uids = [ALICE, ...Array.from({ length: users - 1 }, (_, i) => 3000 + i)].sort((a, b) => a - b);
-  return {
-    endpoints: [{ id: 1, name: 'bench', ifaces: ['ntf0'], ranges: rs, uids, any: false }],
-    interfaces: new Map([['ntf0', { default: 'deny', unowned: 'deny', essentials: true }]]),
-    logAllowed: 'off',
-  };
+export const PASSWD = `alice:x:${ALICE}:${ALICE}::/:/bin/false\nbob:x:${BOB}:${BOB}::/:/bin/false\n`;
+export const GROUP = `alice:x:${ALICE}:\nbob:x:${BOB}:\n`;
+
+// ---- nftables: the same policy (IPv4), the fastest form found ----
+
+/** Sets and per-user chains only; the hooked base chain is added and removed per round by
+ * nftOn()/nftOff() so the 100 × 10,000-element sets load once. */
+export function nftTable(n: number, users: number): string {
+  const uids = [ALICE, ...Array.from({ length: users - 1 }, (_, i) => OTHER_UID0 + i)];
+  const elems = ranges(4, n).join(', ');
+  return `table inet ntfbench {
+${uids.map((u) => `  set r${u} { type ipv4_addr; flags interval; elements = { ${elems} }; }`).join('\n')}
+${uids.map((u) => `  chain u${u} { ip daddr @r${u} accept; drop; }`).join('\n')}
+  map users { type uid : verdict; elements = { ${uids.map((u) => `${u} : jump u${u}`).join(', ')} }; }
+}
+`;
 }
 
-/** Compiles the traffic tool and the empty tc program into `dir` (readable by test uids). */
-export function buildTools(dir: string): { flood: string; empty: string } {
+/** Users not in the map fall through to the drop: default deny on ntf0, as in the policy. */
+export const NFT_ON = `add chain inet ntfbench out { type filter hook output priority 0; policy accept; }
+add rule inet ntfbench out oifname "ntf0" meta skuid vmap @users
+add rule inet ntfbench out oifname "ntf0" drop
+`;
+export const NFT_OFF = `flush chain inet ntfbench out
+delete chain inet ntfbench out
+`;
+
+// ---- tools ----
+
+export interface Tools {
+  flood: string;
+  empty: string;
+}
+
+/** Compiles the traffic tool and the empty tc program into `dir` (mode 0755: test uids run it). */
+export function buildTools(dir: string): Tools {
   const src = join(packageRoot(), 'bench');
   const flood = join(dir, 'udpflood');
-  execFileSync('cc', ['-O2', '-o', flood, join(src, 'udpflood.c')]);
+  execFileSync('cc', ['-O2', '-Wall', '-o', flood, join(src, 'udpflood.c')], { timeout: 60_000 });
   chmodSync(flood, 0o755);
   const empty = join(dir, 'empty.bpf.o');
   const arch = process.arch === 'arm64' ? 'aarch64' : 'x86_64';
-  execFileSync('clang', [
-    '-O2',
-    '-g',
-    '-target',
-    'bpf',
-    `-I/usr/include/${arch}-linux-gnu`,
-    '-c',
-    join(src, 'empty.bpf.c'),
-    '-o',
-    empty,
-  ]);
+  execFileSync(
+    'clang',
+    [
+      '-O2',
+      '-g',
+      '-target',
+      'bpf',
+      `-I/usr/include/${arch}-linux-gnu`,
+      '-c',
+      join(src, 'empty.bpf.c'),
+      '-o',
+      empty,
+    ],
+    { timeout: 60_000 },
+  );
   return { flood, empty };
 }
 
-/** Cumulative run time (ns) and run count of a program, from bpftool. */
+/** Writes an address list for `udpflood -a` (readable by test uids). */
+export function writeAddrFile(path: string, addrs: string[]): string {
+  writeFileSync(path, `${addrs.join('\n')}\n`, { mode: 0o644 });
+  return path;
+}
+
+/** Cumulative run time (ns) and run count of a program (kernel.bpf_stats_enabled), from bpftool. */
 export function progRunStats(id: number): { ns: number; runs: number } {
   const j = JSON.parse(
-    execFileSync('bpftool', ['-j', 'prog', 'show', 'id', String(id)], { encoding: 'utf8' }),
-  ) as {
-    run_time_ns?: number;
-    run_cnt?: number;
-  };
+    execFileSync('bpftool', ['-j', 'prog', 'show', 'id', String(id)], { encoding: 'utf8', timeout: 10_000 }),
+  ) as { run_time_ns?: number; run_cnt?: number };
   return { ns: j.run_time_ns ?? 0, runs: j.run_cnt ?? 0 };
 }
 
-/** Kernel memory of a program's maps (bytes_memlock, as bpftool reports it). */
-export function progMapBytes(id: number): number {
+/** Kernel memory of each of a program's maps (bytes_memlock, as bpftool reports it). */
+export function progMapBytes(id: number): Record<string, number> {
   const p = JSON.parse(
-    execFileSync('bpftool', ['-j', 'prog', 'show', 'id', String(id)], { encoding: 'utf8' }),
-  ) as {
-    map_ids?: number[];
-  };
-  let sum = 0;
+    execFileSync('bpftool', ['-j', 'prog', 'show', 'id', String(id)], { encoding: 'utf8', timeout: 10_000 }),
+  ) as { map_ids?: number[] };
+  const out: Record<string, number> = {};
   for (const m of p.map_ids ?? []) {
     const info = JSON.parse(
-      execFileSync('bpftool', ['-j', 'map', 'show', 'id', String(m)], { encoding: 'utf8' }),
-    ) as {
-      bytes_memlock?: number;
-    };
-    sum += info.bytes_memlock ?? 0;
+      execFileSync('bpftool', ['-j', 'map', 'show', 'id', String(m)], { encoding: 'utf8', timeout: 10_000 }),
+    ) as { name?: string; bytes_memlock?: number };
+    out[info.name ?? String(m)] = (out[info.name ?? String(m)] ?? 0) + (info.bytes_memlock ?? 0);
   }
-  return sum;
+  return out;
+}
+
+// ---- child processes ----
+
+const running = new Set<ChildProcess>();
+
+/** Runs a command to completion (killed after timeoutMs) and resolves with its stdout; rejects
+ * with its stderr on failure. Asynchronous so that SIGINT is handled while it runs. */
+export function run(
+  cmd: string,
+  args: string[],
+  timeoutMs: number,
+  env?: NodeJS.ProcessEnv,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    // Own process group: killing it also ends grandchildren (the sender started by a child).
+    const p = spawn(cmd, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: env ?? process.env,
+      detached: true,
+    });
+    running.add(p);
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    p.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const timer = setTimeout(() => killGroup(p), timeoutMs);
+    p.on('close', (code, signal) => {
+      clearTimeout(timer);
+      running.delete(p);
+      if (code === 0) resolve(out);
+      else
+        reject(
+          new Error(`${cmd} ${args.join(' ').slice(0, 200)}: exit ${code ?? signal}\n${err.slice(-2000)}`),
+        );
+    });
+  });
+}
+
+function killGroup(p: ChildProcess): void {
+  if (p.pid === undefined) return;
+  try {
+    process.kill(-p.pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+/** Kills every child started by run(), with its process group (cleanup on failure or SIGINT). */
+export function killChildren(): void {
+  for (const p of running) killGroup(p);
+  running.clear();
+}
+
+/** The last line of a child's output, parsed as JSON. */
+export function lastJson<T>(out: string): T {
+  return JSON.parse(out.trim().split('\n').pop() ?? '{}') as T;
 }

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: Node, as root (benchmark), inside the sandbox's network namespace (nsenter).
+//
+// Program run time per packet (kernel.bpf_stats_enabled must be on). One engine; each round
+// applies every configuration in turn (rotated per round, so drift hits them alike) and sends,
+// as alice, an established flow and then a burst of new flows in each family. The empty
+// program, attached by the parent behind ours (prio 2), runs on exactly the packets ours
+// passes: its run time per packet is the floor (the hook plus bpf_stats' own clock reads).
+// Prints one JSON object.
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { Engine } from '../electron/engine/engine.js';
+import { hasErrors, loadPolicyText } from '../electron/policy/load.js';
+import { loadAccountDb } from '../electron/policy/resolve.js';
+import type { ResolvedPolicy } from '../electron/policy/types.js';
+import {
+  ALICE,
+  NEW_FLOW_ADDRS,
+  mainDst,
+  policyYaml,
+  progRunStats,
+  spreadDsts,
+  writeAddrFile,
+} from './lib.js';
+
+export interface RuntimeArgs {
+  flood: string;
+  dir: string;
+  pinDir: string;
+  emptyId: number;
+  rounds: number;
+  estSeconds: number;
+  newFlowPackets: number;
+  configs: Array<{ n: number; users: number }>;
+  passwd: string;
+  group: string;
+}
+
+export interface RuntimeSample {
+  n: number;
+  users: number;
+  family: 4 | 6;
+  /** ns per packet: ours and the empty program behind it, established flow and new flows. */
+  est: number;
+  estEmpty: number;
+  fresh: number;
+  freshEmpty: number;
+  estPackets: number;
+  freshPackets: number;
+  /** Flow-cache hits counted by the program during each part (proof of the path taken). */
+  estHits: number;
+  freshHits: number;
+}
+
+const a = JSON.parse(process.argv[2] ?? '{}') as RuntimeArgs;
+const db = loadAccountDb({ passwdFile: a.passwd, groupFile: a.group });
+
+function policy(n: number, users: number): ResolvedPolicy {
+  const l = loadPolicyText(policyYaml(n, users), 'bench.yml', db);
+  if (hasErrors(l.diagnostics) || !l.resolved)
+    throw new Error(`bench policy: ${l.diagnostics.map((d) => d.message).join('; ')}`);
+  return l.resolved;
+}
+
+function flood(args: string[]): number {
+  const out = execFileSync(
+    'setpriv',
+    [`--reuid=${ALICE}`, `--regid=${ALICE}`, '--clear-groups', a.flood, '-s', '64', ...args],
+    { encoding: 'utf8', timeout: 70_000 },
+  );
+  return Number(out.trim().split(' ')[1]);
+}
+
+// New flows: every packet goes to another (address, port); ports move on between bursts so no
+// flow of an earlier burst is ever seen again.
+const portsPerBurst = Math.ceil(a.newFlowPackets / NEW_FLOW_ADDRS);
+let nextPort = 1024;
+function newFlows(file: string, packets: number): number {
+  if (nextPort + portsPerBurst + 1 > 65535) nextPort = 1024; // long since evicted from the LRU
+  const p = nextPort;
+  nextPort += Math.ceil(packets / NEW_FLOW_ADDRS);
+  return flood(['-n', String(packets), '-t', '30', '-a', file, '-p', String(p), '-P', String(nextPort - p)]);
+}
+
+const policies = new Map(a.configs.map((c) => [`${c.n}x${c.users}`, policy(c.n, c.users)]));
+const files = new Map<string, string>();
+for (const c of a.configs) {
+  for (const f of [4, 6] as const) {
+    const key = `${f}-${c.n}`;
+    if (!files.has(key)) files.set(key, writeAddrFile(join(a.dir, `dsts-${key}.txt`), spreadDsts(f, c.n)));
+  }
+}
+
+const e = Engine.open({ pinDir: a.pinDir });
+const samples: RuntimeSample[] = [];
+try {
+  const first = a.configs[0];
+  if (!first) throw new Error('no configurations');
+  e.apply(policies.get(`${first.n}x${first.users}`) as ResolvedPolicy);
+  // Fill the flow LRU once, so every new-flow burst runs in the same state: each insert evicts.
+  newFlows(files.get(`4-${first.n}`) as string, 70_000);
+
+  for (let r = 0; r < a.rounds; r++) {
+    const order = a.configs.map(
+      (_, i) => a.configs[(i + r) % a.configs.length] as { n: number; users: number },
+    );
+    for (const c of order) {
+      e.apply(policies.get(`${c.n}x${c.users}`) as ResolvedPolicy);
+      for (const family of r % 2 ? ([6, 4] as const) : ([4, 6] as const)) {
+        const dst = mainDst(family, c.n);
+        flood(['-t', '0.1', dst]); // the flow's entry under this policy, and the neighbour
+        const hits0 = e.counters().flow_cache_hits;
+        const s0 = progRunStats(e.programId);
+        const z0 = progRunStats(a.emptyId);
+        flood(['-t', String(a.estSeconds), dst]);
+        const s1 = progRunStats(e.programId);
+        const z1 = progRunStats(a.emptyId);
+        const hits1 = e.counters().flow_cache_hits;
+        newFlows(files.get(`${family}-${c.n}`) as string, a.newFlowPackets);
+        const s2 = progRunStats(e.programId);
+        const z2 = progRunStats(a.emptyId);
+        const hits2 = e.counters().flow_cache_hits;
+        const per = (x: { ns: number; runs: number }, y: { ns: number; runs: number }) =>
+          (y.ns - x.ns) / Math.max(1, y.runs - x.runs);
+        samples.push({
+          n: c.n,
+          users: c.users,
+          family,
+          est: per(s0, s1),
+          estEmpty: per(z0, z1),
+          fresh: per(s1, s2),
+          freshEmpty: per(z1, z2),
+          estPackets: s1.runs - s0.runs,
+          freshPackets: s2.runs - s1.runs,
+          estHits: Number(hits1 - hits0),
+          freshHits: Number(hits2 - hits1),
+        });
+      }
+    }
+  }
+} finally {
+  e.close({ unload: true });
+}
+process.stdout.write(`${JSON.stringify(samples)}\n`);
