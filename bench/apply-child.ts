@@ -6,10 +6,8 @@
 import { performance } from 'node:perf_hooks';
 import { Engine } from '../electron/engine/engine.js';
 import type { ApplyResult } from '../electron/engine/engine.js';
-import { hasErrors, loadPolicyText } from '../electron/policy/load.js';
-import { loadAccountDb } from '../electron/policy/resolve.js';
 import type { ResolvedPolicy } from '../electron/policy/types.js';
-import { median, policyYaml, progMapBytes } from './lib.js';
+import { benchAccounts, median, policyYaml, progMapBytes, resolveBench } from './lib.js';
 
 export interface ApplyArgs {
   rounds: number;
@@ -19,18 +17,16 @@ export interface ApplyArgs {
 }
 
 const a = JSON.parse(process.argv[2] ?? '{}') as ApplyArgs;
-const db = loadAccountDb({ passwdFile: a.passwd, groupFile: a.group });
+const db = benchAccounts(a);
 const N = 10_000;
 const USERS = 100;
 
 const loadMs: number[] = [];
 function load(text: string): ResolvedPolicy {
   const t0 = performance.now();
-  const l = loadPolicyText(text, 'bench.yml', db);
+  const r = resolveBench(text, db);
   loadMs.push(performance.now() - t0);
-  if (hasErrors(l.diagnostics) || !l.resolved)
-    throw new Error(`bench policy: ${l.diagnostics.map((d) => d.message).join('; ')}`);
-  return l.resolved;
+  return r;
 }
 
 const yaml = policyYaml(N, USERS, [4]);

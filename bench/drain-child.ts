@@ -12,9 +12,7 @@
 import { spawn } from 'node:child_process';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { DRAIN_BATCH as BATCH, Engine } from '../electron/engine/engine.js';
-import { hasErrors, loadPolicyText } from '../electron/policy/load.js';
-import { loadAccountDb } from '../electron/policy/resolve.js';
-import { BOB, mainDst, policyYaml } from './lib.js';
+import { benchAccounts, BOB, mainDst, policyYaml, resolveBench } from './lib.js';
 
 export interface DrainArgs {
   flood: string;
@@ -27,12 +25,7 @@ export interface DrainArgs {
 }
 
 const a = JSON.parse(process.argv[2] ?? '{}') as DrainArgs;
-const l = loadPolicyText(
-  policyYaml(1, 1, [4]),
-  'bench.yml',
-  loadAccountDb({ passwdFile: a.passwd, groupFile: a.group }),
-);
-if (hasErrors(l.diagnostics) || !l.resolved) throw new Error('bench policy does not load');
+const resolved = resolveBench(policyYaml(1, 1, [4]), benchAccounts(a));
 
 function flood(): Promise<number> {
   const child = spawn(
@@ -57,7 +50,7 @@ function flood(): Promise<number> {
 
 const e = Engine.open({ pinDir: a.pinDir, ringBytes: a.ringBytes });
 try {
-  e.apply(l.resolved);
+  e.apply(resolved);
   const before = e.counters();
   const h = monitorEventLoopDelay({ resolution: 1 });
   const decode = a.mode === 'live-decisions';

@@ -8,6 +8,10 @@ import type { ChildProcess } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../electron/engine/paths.js';
+import { hasErrors, loadPolicyText } from '../electron/policy/load.js';
+import { loadAccountDb } from '../electron/policy/resolve.js';
+import type { AccountDb } from '../electron/policy/resolve.js';
+import type { ResolvedPolicy } from '../electron/policy/types.js';
 
 export const ALICE = 62001; // allowed by every benchmark policy
 export const BOB = 62002; // listed nowhere: dropped
@@ -265,4 +269,18 @@ export function killChildren(): void {
 /** The last line of a child's output, parsed as JSON. */
 export function lastJson<T>(out: string): T {
   return JSON.parse(out.trim().split('\n').pop() ?? '{}') as T;
+}
+
+/** The sandbox's account files, as the children receive them. */
+export function benchAccounts(a: { passwd: string; group: string }): AccountDb {
+  return loadAccountDb({ passwdFile: a.passwd, groupFile: a.group });
+}
+
+/** A generated policy through the same code as `net-tc-filter run`; throws if it does not load. */
+export function resolveBench(yaml: string, db: AccountDb): ResolvedPolicy {
+  const l = loadPolicyText(yaml, 'bench.yml', db);
+  if (hasErrors(l.diagnostics) || !l.resolved) {
+    throw new Error(`bench policy: ${l.diagnostics.map((d) => d.message).join('; ')}`);
+  }
+  return l.resolved;
 }

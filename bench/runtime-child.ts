@@ -10,15 +10,15 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Engine } from '../electron/engine/engine.js';
-import { hasErrors, loadPolicyText } from '../electron/policy/load.js';
-import { loadAccountDb } from '../electron/policy/resolve.js';
 import type { ResolvedPolicy } from '../electron/policy/types.js';
 import {
   ALICE,
-  NEW_FLOW_ADDRS,
+  benchAccounts,
   mainDst,
+  NEW_FLOW_ADDRS,
   policyYaml,
   progRunStats,
+  resolveBench,
   spreadDsts,
   writeAddrFile,
 } from './lib.js';
@@ -53,13 +53,10 @@ export interface RuntimeSample {
 }
 
 const a = JSON.parse(process.argv[2] ?? '{}') as RuntimeArgs;
-const db = loadAccountDb({ passwdFile: a.passwd, groupFile: a.group });
+const db = benchAccounts(a);
 
 function policy(n: number, users: number): ResolvedPolicy {
-  const l = loadPolicyText(policyYaml(n, users), 'bench.yml', db);
-  if (hasErrors(l.diagnostics) || !l.resolved)
-    throw new Error(`bench policy: ${l.diagnostics.map((d) => d.message).join('; ')}`);
-  return l.resolved;
+  return resolveBench(policyYaml(n, users), db);
 }
 
 function flood(args: string[]): number {
