@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Environment: Node (main process and CLI). No Electron import.
+// Environment: any (no Node or Electron import).
 //
 // The policy file codec: the original tool's format (`endpoints:`) plus the optional
 // `interfaces:` and `logging:` extension keys. Input is untrusted (imported by the UI, read by
@@ -11,8 +11,7 @@
 //      or aliases (so alias bombs cannot even start);
 //   4. composition, then validation of every value against the model with 1-based positions.
 
-import { formatAddr } from './addr.js';
-import ipaddr from 'ipaddr.js';
+import { checkEndpointName, checkInterfaceName, parseAllowText, parseRangeText, quote } from './fields.js';
 import {
   CST,
   Composer,
@@ -55,112 +54,6 @@ const INTERFACE_KEYS = ['default', 'unowned', 'essentials'] as const;
 const LOGGING_KEYS = ['allowed'] as const;
 const LOG_ALLOWED_VALUES: readonly LogAllowed[] = ['off', 'sample', 'all'];
 const VERDICTS: readonly Verdict[] = ['deny', 'allow'];
-
-const ENDPOINT_NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
-// POSIX-ish account names; upper case is accepted because LDAP/sssd directories use it.
-const ACCOUNT_NAME_RE = /^[A-Za-z_][A-Za-z0-9_.-]*\$?$/;
-const MAX_ACCOUNT_NAME = 32;
-/** (uid_t)-1 is reserved (UID_ANY), so the largest real uid is one less. */
-export const MAX_UID = 0xfffffffe;
-/** IFNAMSIZ is 16 including the terminating NUL. */
-const MAX_IFNAME_BYTES = 15;
-
-// ---------------------------------------------------------------------------------------------
-// Value validators, exported so the UI can validate fields as the admin types.
-
-/** Why `name` is not a valid endpoint name, or undefined when it is. */
-export function checkEndpointName(name: string): string | undefined {
-  if (ENDPOINT_NAME_RE.test(name)) return undefined;
-  return `invalid endpoint name ${quote(name)}; use 1–64 letters, digits, "_", "." or "-"`;
-}
-
-/** Why `name` is not a valid Linux interface name (the kernel's dev_valid_name), or undefined. */
-export function checkInterfaceName(name: string): string | undefined {
-  const bad = (why: string): string => `invalid interface name ${quote(name)}: ${why}`;
-  if (name.length === 0) return bad('it is empty');
-  if (Buffer.byteLength(name, 'utf8') > MAX_IFNAME_BYTES) return bad('longer than 15 bytes');
-  if (name === '.' || name === '..') return bad('"." and ".." are not interface names');
-  if (name.includes('/')) return bad('it contains "/"');
-  if (name.includes(':')) return bad('it contains ":"');
-  if (/[\s\0]/u.test(name)) return bad('it contains whitespace or a NUL character');
-  return undefined;
-}
-
-export type RangeValue = Omit<Range, 'pos'>;
-
-/**
- * Parses one range as written: `a.b.c.d[/n]` or an IPv6 address `[/n]`. The family is kept as
- * written (`::ffff:10.0.0.1` stays IPv6), and host bits are cleared with a warning.
- */
-export function parseRangeText(text: string): { range?: RangeValue; error?: string; warning?: string } {
-  const slash = text.indexOf('/');
-  const addrText = slash < 0 ? text : text.slice(0, slash);
-  const prefixText = slash < 0 ? undefined : text.slice(slash + 1);
-  const example = 'expected an address or CIDR range such as 169.254.169.254/32 or fd00:ec2::254/128';
-  let family: 4 | 6;
-  let bytes: number[];
-  if (addrText.includes(':')) {
-    if (addrText.includes('%')) return { error: `${quote(text)}: zone ids (%…) are not allowed in a range` };
-    if (!ipaddr.IPv6.isValid(addrText))
-      return { error: `${quote(text)} is not a valid IPv6 address; ${example}` };
-    family = 6;
-    bytes = ipaddr.IPv6.parse(addrText).toByteArray();
-  } else {
-    // Four-part decimal only: inet_aton forms such as 0x7f.1 or 010.0.0.1 mean surprising things.
-    if (!ipaddr.IPv4.isValidFourPartDecimal(addrText)) {
-      return { error: `${quote(text)} is not a valid IP address or range; ${example}` };
-    }
-    family = 4;
-    bytes = ipaddr.IPv4.parse(addrText).toByteArray();
-  }
-  const max = family === 4 ? 32 : 128;
-  let prefix = max;
-  if (prefixText !== undefined) {
-    if (!/^[0-9]{1,3}$/.test(prefixText)) {
-      return { error: `${quote(text)}: the prefix after "/" must be a number from 0 to ${max}` };
-    }
-    prefix = Number(prefixText);
-    if (prefix > max) {
-      return { error: `${quote(text)}: prefix /${prefix} is out of range for IPv${family} (0–${max})` };
-    }
-  }
-  const addr = Uint8Array.from(bytes);
-  let hostBits = false;
-  for (let i = 0; i < addr.length; i++) {
-    const keep = Math.max(0, Math.min(8, prefix - i * 8));
-    const masked = addr[i]! & ((0xff << (8 - keep)) & 0xff);
-    if (masked !== addr[i]) hostBits = true;
-    addr[i] = masked;
-  }
-  const range: RangeValue = { family, addr, prefix, text };
-  if (!hostBits) return { range };
-  return { range, warning: `${text} has host bits set; using ${formatAddr(family, addr)}/${prefix}` };
-}
-
-export type AllowValue = AllowEntry extends infer E ? (E extends AllowEntry ? Omit<E, 'pos'> : never) : never;
-
-/** Parses one `allow` entry: a user name, a decimal uid, `@group` or `*`. */
-export function parseAllowText(text: string): { entry?: AllowValue; error?: string } {
-  if (text === '*') return { entry: { kind: 'any', text } };
-  if (/^[0-9]+$/.test(text)) {
-    // Leading zeros are refused: YAML 1.1 tools read 0755 as octal, YAML 1.2 as decimal.
-    if (text.length > 1 && text.startsWith('0')) {
-      return { error: `uid ${text} has a leading zero; write it as ${text.replace(/^0+(?=.)/, '')}` };
-    }
-    const uid = text.length > 10 ? Infinity : Number(text);
-    if (uid > MAX_UID) return { error: `uid ${text} is out of range (0–${MAX_UID})` };
-    return { entry: { kind: 'uid', uid, text } };
-  }
-  if (text.startsWith('@')) {
-    const name = text.slice(1);
-    if (name.length <= MAX_ACCOUNT_NAME && ACCOUNT_NAME_RE.test(name))
-      return { entry: { kind: 'group', name, text } };
-    return { error: `invalid group ${quote(text)}; expected @ followed by a group name` };
-  }
-  if (text.length <= MAX_ACCOUNT_NAME && ACCOUNT_NAME_RE.test(text))
-    return { entry: { kind: 'user', name: text, text } };
-  return { error: `${quote(text)} is not a user name, a uid, an @group or *` };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Diagnostics.
@@ -231,7 +124,7 @@ export function parsePolicy(text: string, file: string): ParseResult {
 
 function parseUnchecked(text: string, file: string): ParseResult {
   // text.length counts UTF-16 units, each at least one UTF-8 byte: a cheap first check.
-  if (text.length > MAX_POLICY_BYTES || Buffer.byteLength(text, 'utf8') > MAX_POLICY_BYTES) {
+  if (text.length > MAX_POLICY_BYTES || new TextEncoder().encode(text).length > MAX_POLICY_BYTES) {
     const r = new Reporter(file, undefined);
     r.error(0, `the file is larger than ${MAX_POLICY_BYTES} bytes (1 MiB); a policy file is much smaller`);
     return { diagnostics: r.diagnostics };
@@ -526,10 +419,6 @@ function scalarText(node: Scalar): string | undefined {
     return node.type === Scalar.PLAIN && typeof node.source === 'string' ? node.source : String(v);
   }
   return undefined;
-}
-
-function quote(s: string): string {
-  return JSON.stringify(s);
 }
 
 function listKeys(keys: readonly string[]): string {
