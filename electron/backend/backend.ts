@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: main process (no Electron import; the browser tests run it in a plain Node process).
+//
+// The privileged side of the app behind the IPC handlers. It decides the mode at start
+// (enforcing when it has the capabilities and the lock, read-only otherwise, saying why),
+// runs the engine in a worker thread, keeps the enforced policy, and hands traffic to the
+// renderer in batches: decisions merged across batches the renderer has not fetched yet,
+// capped, with whatever the cap drops counted as lost.
+import { existsSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { CAP, effectiveCaps } from '../../native-bridge/sys.js';
+import { DEFAULT_PIN_DIR } from '../engine/engine.js';
+import { policyToDoc } from '../policy/doc.js';
+import type { PolicyDoc } from '../policy/doc.js';
+import { readConfigText } from '../policy/load.js';
+import { parsePolicy } from '../policy/yaml.js';
+import { LIMITS } from '../ipc/contract.js';
+import type {
+  Accounts,
+  ApplyOutcome,
+  AppState,
+  CapName,
+  Enforced,
+  FlowWire,
+  StatusInfo,
+  StopResult,
+  TrafficBatch,
+  TrafficCounters,
+  TrafficRow,
+  ValidateResult,
+} from '../ipc/contract.js';
+import { HandlerError } from '../ipc/gateway.js';
+import type { WorkerEvent, WorkerInit, WorkerReplies, WorkerRequest } from './protocol.js';
+
+export interface BackendOptions {
+  pinDir?: string;
+  /** Where the applied policy is kept (default: $XDG_CONFIG_HOME/net-tc-filter/policy.yml). */
+  policyFile?: string;
+  objectPath?: string;
+  /** How often the worker sends a traffic batch (100–250 ms). */
+  batchIntervalMs?: number;
+}
+
+const DEFAULT_BATCH_MS = 150;
+/** A long-poll for traffic answers (possibly empty) after this long. */
+const POLL_TIMEOUT_MS = 1000;
+const MAX_ERRORS = 50;
+const LAUNCHER = 'sudo net-tc-filter-gui   (or: pkexec net-tc-filter-gui)';
+
+const CAP_BITS: Record<CapName, number> = {
+  CAP_BPF: CAP.BPF,
+  CAP_NET_ADMIN: CAP.NET_ADMIN,
+  CAP_PERFMON: CAP.PERFMON,
+};
+
+export function defaultPolicyFile(): string {
+  const base = process.env.XDG_CONFIG_HOME || join(homedir(), '.config');
+  return join(base, 'net-tc-filter', 'policy.yml');
+}
+
+/** The capabilities the app needs, as this process has them now. */
+export function readCaps(): Record<CapName, boolean> {
+  const eff = effectiveCaps();
+  const has = (bit: number) => ((eff >> BigInt(bit)) & 1n) === 1n;
+  return {
+    CAP_BPF: has(CAP_BITS.CAP_BPF),
+    CAP_NET_ADMIN: has(CAP_BITS.CAP_NET_ADMIN),
+    CAP_PERFMON: has(CAP_BITS.CAP_PERFMON),
+  };
+}
+
+function currentUser(uid: number): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return String(uid);
+  }
+}
+
+/** The policy this app applied last, if its file is readable and valid. */
+function readSaved(file: string): PolicyDoc | undefined {
+  if (!existsSync(file)) return undefined;
+  const { text } = readConfigText(file);
+  if (text === undefined) return undefined;
+  const parsed = parsePolicy(text, file);
+  return parsed.policy && !parsed.diagnostics.some((d) => d.severity === 'error')
+    ? policyToDoc(parsed.policy)
+    : undefined;
+}
+
+interface Pending {
+  decisions: TrafficRow[];
+  flows: Map<string, FlowWire>;
+  counters: TrafficCounters | null;
+  time: number;
+  fresh: boolean;
+}
+
+export class Backend {
+  private worker!: Worker;
+  private appState: AppState;
+  private enforcedState: Enforced = { epoch: null, doc: null, appliedAt: null };
+  private readonly errors: Array<{ time: number; message: string }> = [];
+  private nextId = 1;
+  private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private pending: Pending = { decisions: [], flows: new Map(), counters: null, time: 0, fresh: false };
+  private batchSeq = 0;
+  /** Decisions dropped here because the renderer fetched too slowly. */
+  private lostHere = 0;
+  private workerLost = 0;
+  private waiters: Array<() => void> = [];
+  private applying = false;
+  private closed = false;
+
+  private constructor(
+    private readonly opts: Required<Omit<BackendOptions, 'objectPath'>> & { objectPath?: string },
+  ) {
+    const uid = process.getuid?.() ?? -1;
+    this.appState = {
+      mode: 'read-only',
+      uid,
+      user: currentUser(uid),
+      caps: readCaps(),
+      pinDir: opts.pinDir,
+      policyFile: opts.policyFile,
+    };
+  }
+
+  /** Reads the capabilities, takes the engine (or goes read-only and says why), adopts pinned state. */
+  static async start(options: BackendOptions = {}): Promise<Backend> {
+    const b = new Backend({
+      pinDir: options.pinDir ?? DEFAULT_PIN_DIR,
+      policyFile: options.policyFile ?? defaultPolicyFile(),
+      batchIntervalMs: options.batchIntervalMs ?? DEFAULT_BATCH_MS,
+      ...(options.objectPath ? { objectPath: options.objectPath } : {}),
+    });
+    await b.begin();
+    return b;
+  }
+
+  private async begin(): Promise<void> {
+    const caps = this.appState.caps;
+    const missing = (Object.keys(caps) as CapName[]).filter((c) => !caps[c]);
+    const canOwn = caps.CAP_BPF && caps.CAP_NET_ADMIN;
+    if (!canOwn) {
+      this.appState.readOnly = {
+        reason: 'capabilities',
+        message: `Read-only: this process lacks ${missing.join(', ')}; you can edit, validate, import and export, but not apply.`,
+        howTo: `Start the app with the launcher, which runs it as you with CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON: ${LAUNCHER}`,
+        missing,
+      };
+      await this.spawn('none');
+      return;
+    }
+    const saved = readSaved(this.opts.policyFile);
+    const opened = await this.spawn('owner', saved);
+    if (opened.ok) {
+      this.appState.mode = 'enforcing';
+      this.enforcedState = { epoch: opened.epoch, doc: null, appliedAt: null };
+      if (opened.reapplied?.ok && saved) {
+        this.enforcedState = { epoch: this.enforcedState.epoch, doc: saved, appliedAt: null };
+      } else if (opened.adopted) {
+        this.enforcedState.note = opened.reapplied
+          ? `The pinned policy was adopted, but re-applying ${this.opts.policyFile} failed: ${opened.reapplied.message}`
+          : `A policy is enforced from the pinned state, but it was not applied from this app (e.g. by net-tc-filter run), so its source is not known here; the Status view shows what is loaded.`;
+      }
+      if (missing.length)
+        this.recordError(`missing ${missing.join(', ')}: loading may fail on kernels that require it`);
+      return;
+    }
+    await this.stopWorker();
+    if (opened.locked !== undefined) {
+      const h = opened.locked;
+      this.appState.readOnly = {
+        reason: 'locked',
+        message: h
+          ? `Read-only: another instance owns the filter — pid ${h.pid} (${h.command}).`
+          : 'Read-only: another instance owns the filter.',
+        howTo: h
+          ? `Quit it (for the headless daemon: systemctl stop net-tc-filter, or kill ${h.pid}), then restart this app.`
+          : 'Quit the other instance, then restart this app.',
+        missing,
+        ...(h ? { holder: h } : {}),
+      };
+      await this.spawn('observe');
+    } else {
+      this.appState.readOnly = {
+        reason: 'engine-error',
+        message: `Read-only: the filter could not be loaded: ${opened.message}`,
+        howTo: 'See the Status view for details; `net-tc-filter status` shows the pinned state.',
+        missing,
+      };
+      this.recordError(opened.message);
+      await this.spawn('none');
+    }
+  }
+
+  private spawn(
+    role: WorkerInit['role'],
+    reapply?: PolicyDoc,
+  ): Promise<Extract<WorkerEvent, { type: 'opened' }>> {
+    const init: WorkerInit & { policyFile: string } = {
+      pinDir: this.opts.pinDir,
+      role,
+      batchIntervalMs: this.opts.batchIntervalMs,
+      policyFile: this.opts.policyFile,
+      ...(this.opts.objectPath ? { objectPath: this.opts.objectPath } : {}),
+      ...(reapply ? { reapply } : {}),
+    };
+    this.worker = new Worker(new URL('./engine-worker.js', import.meta.url), { workerData: init });
+    return new Promise((resolve, reject) => {
+      const w = this.worker;
+      w.on('message', (e: WorkerEvent) => {
+        if (e.type === 'opened') resolve(e);
+        else this.onEvent(e);
+      });
+      w.on('error', (err) => {
+        this.recordError(`engine worker: ${err.message}`);
+        reject(err);
+        this.failCalls(err);
+      });
+      w.on('exit', (code) => {
+        if (!this.closed && code !== 0) this.recordError(`engine worker exited with code ${code}`);
+        reject(new Error(`the engine worker exited with code ${code} before it started`));
+        this.failCalls(new Error('the engine worker stopped'));
+      });
+    });
+  }
+
+  private failCalls(err: Error): void {
+    for (const c of this.calls.values()) c.reject(err);
+    this.calls.clear();
+  }
+
+  private async stopWorker(): Promise<void> {
+    await this.worker.terminate();
+  }
+
+  private onEvent(e: WorkerEvent): void {
+    if (e.type === 'batch') {
+      this.workerLost = e.lostBatching;
+      const p = this.pending;
+      if (e.batch.decisions.length) {
+        p.decisions.push(...e.batch.decisions);
+        const over = p.decisions.length - LIMITS.batchDecisions;
+        if (over > 0) {
+          p.decisions.splice(0, over);
+          this.lostHere += over;
+        }
+      }
+      for (const f of e.batch.flows) {
+        p.flows.delete(f.key); // re-insert: newest last
+        p.flows.set(f.key, f);
+      }
+      while (p.flows.size > LIMITS.batchFlows) p.flows.delete(p.flows.keys().next().value as string);
+      p.counters = e.batch.counters && { ...e.batch.counters, lostBatching: this.workerLost + this.lostHere };
+      p.time = e.batch.time;
+      p.fresh = true;
+      for (const w of this.waiters.splice(0)) w();
+    } else if (e.type === 'error') {
+      this.recordError(e.message);
+    } else if (e.type === 'reply') {
+      const c = this.calls.get(e.id);
+      if (!c) return;
+      this.calls.delete(e.id);
+      if (e.ok) c.resolve(e.value);
+      else c.reject(new HandlerError((e.code as never) ?? 'failed', e.message, e.diagnostics));
+    }
+  }
+
+  private call<K extends keyof WorkerReplies>(
+    cmd: K,
+    extra: Omit<Extract<WorkerRequest, { cmd: K }>, 'id' | 'cmd'>,
+  ): Promise<WorkerReplies[K]> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage({ id, cmd, ...extra });
+    });
+  }
+
+  recordError(message: string): void {
+    this.errors.push({ time: Date.now(), message });
+    if (this.errors.length > MAX_ERRORS) this.errors.shift();
+  }
+
+  state(): AppState {
+    return structuredClone(this.appState);
+  }
+
+  readOnly(): boolean {
+    return this.appState.mode !== 'enforcing';
+  }
+
+  enforced(): Enforced {
+    return structuredClone(this.enforcedState);
+  }
+
+  async status(): Promise<StatusInfo> {
+    const s = await this.call('status', {});
+    return { ...s, state: this.state(), errors: [...this.errors] };
+  }
+
+  accounts(): Promise<Accounts> {
+    return this.call('accounts', {});
+  }
+
+  async validate(doc: PolicyDoc): Promise<ValidateResult> {
+    const r = await this.call('validate', { doc });
+    return { ok: !r.diagnostics.some((d) => d.severity === 'error'), ...r };
+  }
+
+  async apply(doc: PolicyDoc, expectEpoch: number | null): Promise<ApplyOutcome> {
+    if (this.readOnly()) throw new HandlerError('read-only', 'this window is read-only');
+    if (this.applying) throw new HandlerError('busy', 'another apply is in progress');
+    if (expectEpoch !== this.enforcedState.epoch) {
+      throw new HandlerError(
+        'conflict',
+        `the enforced policy changed (epoch ${this.enforcedState.epoch ?? 'none'}, your changes were made against ${expectEpoch ?? 'none'}); reload it and apply again`,
+      );
+    }
+    this.applying = true;
+    try {
+      const r = await this.call('apply', { doc });
+      this.enforcedState = { epoch: r.epoch, doc: structuredClone(doc), appliedAt: Date.now() };
+      return { ...r, enforced: this.enforced() };
+    } catch (err) {
+      if (!(err instanceof HandlerError && err.code === 'invalid-policy'))
+        this.recordError(`apply: ${(err as Error).message}`);
+      throw err;
+    } finally {
+      this.applying = false;
+    }
+  }
+
+  async stopFiltering(): Promise<StopResult> {
+    if (this.readOnly()) throw new HandlerError('read-only', 'this window is read-only');
+    const r = await this.call('stop', {});
+    this.enforcedState = { epoch: null, doc: null, appliedAt: null };
+    // Nothing is owned any more: this window can still edit, but applying needs a restart.
+    this.appState.mode = 'read-only';
+    this.appState.readOnly = {
+      reason: 'engine-error',
+      message: 'Filtering was stopped from this window; nothing is enforced.',
+      howTo: 'Restart the app to load the filter again.',
+      missing: [],
+    };
+    return r;
+  }
+
+  /** The decisions, flow changes and counters since the last call; waits for the next batch
+   * (at most POLL_TIMEOUT_MS) when there is nothing new. */
+  async nextTraffic(_after: number): Promise<TrafficBatch> {
+    if (!this.pending.fresh && !this.closed) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          this.waiters = this.waiters.filter((w) => w !== done);
+          resolve();
+        }, POLL_TIMEOUT_MS);
+        const done = () => {
+          clearTimeout(t);
+          resolve();
+        };
+        this.waiters.push(done);
+      });
+    }
+    const p = this.pending;
+    this.pending = { decisions: [], flows: new Map(), counters: p.counters, time: p.time, fresh: false };
+    return {
+      seq: ++this.batchSeq,
+      time: p.time || Date.now(),
+      decisions: p.decisions,
+      flows: [...p.flows.values()],
+      counters: p.counters,
+    };
+  }
+
+  /** Stops the worker; enforcement continues from the pinned state. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of this.waiters.splice(0)) w();
+    try {
+      await Promise.race([this.call('close', {}), new Promise((r) => setTimeout(r, 5000))]);
+    } catch {
+      // The worker is gone already.
+    }
+    await this.stopWorker();
+  }
+}

@@ -1,0 +1,473 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: Node worker thread started by backend.ts (no Electron import).
+//
+// Owns the engine off the main thread: every libbpf syscall, map read, `getent` and `tc` call
+// blocks, and in Electron the main thread also runs the window's event loop. Every
+// `batchIntervalMs` it drains the ring buffer, keeps the newest decisions (the rest are
+// counted as lost by batching), reads the counters and, about once a second, the flow entries
+// whose counters changed, and posts one batch to the main thread.
+import { mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import { BpfMap, ifNameToIndex, u32Buf, decodeCounters, LAYOUTS } from '../../native-bridge/index.js';
+import type { Counters, RawEvent } from '../../native-bridge/index.js';
+import { DRAIN_BATCH, Engine, EngineLockedError } from '../engine/engine.js';
+import { readFlows } from '../engine/flows.js';
+import type { FlowRow } from '../engine/flows.js';
+import { readStatus } from '../engine/status.js';
+import { compilePolicy } from '../policy/compile.js';
+import { docToPolicy } from '../policy/doc.js';
+import type { FieldDiagnostic, PolicyDoc } from '../policy/doc.js';
+import { loadAccountDb, resolvePolicy, userName } from '../policy/resolve.js';
+import type { AccountDb } from '../policy/resolve.js';
+import type { Diagnostic, Policy } from '../policy/types.js';
+import { serializePolicy } from '../policy/yaml.js';
+import { LIMITS } from '../ipc/contract.js';
+import type { FlowWire, TrafficCounters, TrafficRow } from '../ipc/contract.js';
+import type {
+  ApplyReply,
+  ValidateReply,
+  WorkerEvent,
+  WorkerInit,
+  WorkerReplies,
+  WorkerRequest,
+} from './protocol.js';
+
+const port = parentPort;
+if (!port) throw new Error('engine-worker.ts runs only as a worker thread');
+const init = workerData as WorkerInit & { policyFile: string };
+
+/** Drain calls per batch at most: under a flood the ring refills as fast as it is read. */
+const MAX_DRAIN_CALLS = 16;
+const FLOW_INTERVAL_MS = 1000;
+const RECONCILE_INTERVAL_MS = 1000;
+const ACCOUNTS_REFRESH_MS = 60_000;
+const MAX_ACCOUNTS = 20_000;
+
+const post = (e: WorkerEvent) => port.postMessage(e);
+
+class ReplyError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly diagnostics?: FieldDiagnostic[],
+  ) {
+    super(message);
+  }
+}
+
+let db: AccountDb = safeAccounts();
+let dbLoadedAt = Date.now();
+let engine: Engine | undefined;
+let seq = 0;
+let lostBatching = 0;
+let lastFlowsAt = 0;
+const flowSigs = new Map<string, string>();
+const timers: NodeJS.Timeout[] = [];
+
+function safeAccounts(): AccountDb {
+  try {
+    return loadAccountDb();
+  } catch (err) {
+    post({ type: 'error', message: `account database: ${(err as Error).message}` });
+    return { users: new Map(), uidToName: new Map(), groups: new Map() };
+  }
+}
+
+function accountsFresh(): AccountDb {
+  if (Date.now() - dbLoadedAt > ACCOUNTS_REFRESH_MS) {
+    db = safeAccounts();
+    dbLoadedAt = Date.now();
+  }
+  return db;
+}
+
+const nameOf = (uid: number | null): string =>
+  uid === null ? '(unowned)' : (userName(db, uid) ?? String(uid));
+
+// ---------------------------------------------------------------------------------------------
+// Policy: document → resolved, with problems located in the document.
+
+function endpointPath(doc: PolicyDoc, message: string): FieldDiagnostic['path'] {
+  const m = /endpoint "([^"]*)"/.exec(message);
+  const i = m ? doc.endpoints.findIndex((e) => e.name === m[1]) : -1;
+  return i >= 0 ? ['endpoints', i] : [];
+}
+
+function resolveDoc(doc: PolicyDoc, accounts: AccountDb) {
+  const conv = docToPolicy(doc);
+  if (!conv.policy)
+    throw new ReplyError('invalid-policy', 'the policy has errors; nothing was applied', conv.diagnostics);
+  const res = resolvePolicy(conv.policy, accounts);
+  const diagnostics = [
+    ...conv.diagnostics,
+    ...res.diagnostics.map((d: Diagnostic) => ({
+      severity: d.severity,
+      message: d.message,
+      path: endpointPath(doc, d.message),
+    })),
+  ];
+  if (!res.resolved)
+    throw new ReplyError('invalid-policy', 'the policy has errors; nothing was applied', diagnostics);
+  return { policy: conv.policy, resolved: res.resolved, diagnostics };
+}
+
+/** Writes the applied policy in the file format, atomically, readable by its owner only. */
+function savePolicy(policy: Policy): void {
+  mkdirSync(dirname(init.policyFile), { recursive: true, mode: 0o700 });
+  const tmp = `${init.policyFile}.${process.pid}.tmp`;
+  writeFileSync(tmp, serializePolicy(policy), { mode: 0o600 });
+  renameSync(tmp, init.policyFile);
+}
+
+function apply(doc: PolicyDoc): ApplyReply {
+  if (!engine) throw new ReplyError('read-only', 'this instance does not own the engine');
+  db = safeAccounts();
+  dbLoadedAt = Date.now();
+  const { policy, resolved, diagnostics } = resolveDoc(doc, db);
+  const r = engine.apply(resolved);
+  try {
+    savePolicy(policy);
+  } catch (err) {
+    diagnostics.push({
+      severity: 'warning',
+      message: `applied, but could not save it to ${init.policyFile}: ${(err as Error).message}`,
+      path: [],
+    });
+  }
+  return {
+    epoch: r.epoch,
+    attached: r.attached.map((a) => a.name),
+    missing: r.missing,
+    changes: r.changes,
+    activeMs: Math.round(r.activeMs * 10) / 10,
+    totalMs: Math.round(r.totalMs * 10) / 10,
+    diagnostics,
+  };
+}
+
+function validate(doc: PolicyDoc): ValidateReply {
+  let resolvedDoc;
+  try {
+    resolvedDoc = resolveDoc(doc, accountsFresh());
+  } catch (err) {
+    if (err instanceof ReplyError) return { diagnostics: err.diagnostics ?? [] };
+    throw err;
+  }
+  const c = compilePolicy(resolvedDoc.resolved, ifNameToIndex);
+  const diagnostics = [...resolvedDoc.diagnostics];
+  for (const name of c.missingIfaces) {
+    diagnostics.push({
+      severity: 'warning',
+      message: `interface ${JSON.stringify(name)} does not exist now; it is attached when it appears`,
+      path: [],
+    });
+  }
+  return {
+    diagnostics,
+    summary: {
+      endpoints: doc.endpoints.length,
+      lpmEntries: c.compiled.lpm.length,
+      setEntries: c.compiled.sets.length,
+      interfaces: c.compiled.ifaces.map((i) => i.name),
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Traffic batches.
+
+function countersWire(c: Counters): TrafficCounters {
+  return {
+    allowed: Number(c.allowed_packets),
+    dropped: Number(c.dropped_packets),
+    unowned: Number(c.unowned_packets),
+    nonip: Number(c.nonip_packets),
+    essential: Number(c.essential_packets),
+    lostKernel: Number(c.events_lost),
+    lostBatching,
+  };
+}
+
+function flowKey(f: FlowRow): string {
+  return `${f.ifindex}|${f.uid ?? 'u'}|${f.family}|${f.proto}|${f.dst}|${f.dport}`;
+}
+
+/** Flow entries whose counters changed since the last call, newest first, capped. */
+function flowDeltas(rows: FlowRow[], endpointName: (id: number) => string | null): FlowWire[] {
+  const out: FlowWire[] = [];
+  const live = new Set<string>();
+  for (const f of rows) {
+    const key = flowKey(f);
+    live.add(key);
+    const sig = `${f.allowedPackets}/${f.droppedPackets}/${f.lastSeen}`;
+    if (flowSigs.get(key) === sig) continue;
+    if (out.length >= LIMITS.batchFlows) continue; // sent next time: its signature stays old
+    flowSigs.set(key, sig);
+    out.push({
+      key,
+      iface: f.iface,
+      uid: f.uid,
+      user: nameOf(f.uid),
+      family: f.family,
+      proto: f.proto,
+      dst: f.dst,
+      dport: f.dport,
+      allowedPackets: f.allowedPackets,
+      allowedBytes: f.allowedBytes,
+      droppedPackets: f.droppedPackets,
+      droppedBytes: f.droppedBytes,
+      firstSeen: f.firstSeen,
+      lastSeen: f.lastSeen,
+      verdict: f.verdict,
+      endpoint: f.verdict === 'allow' ? endpointName(f.endpointId) : null,
+    });
+  }
+  // Entries the LRU evicted: forget them so the map stays bounded.
+  for (const k of flowSigs.keys()) if (!live.has(k)) flowSigs.delete(k);
+  return out;
+}
+
+function ownerTick(): void {
+  const e = engine;
+  if (!e) return;
+  accountsFresh();
+  const raw: RawEvent[][] = [];
+  let taken = 0;
+  for (let i = 0; i < MAX_DRAIN_CALLS; i++) {
+    const got = e.drainRaw(DRAIN_BATCH);
+    raw.push(got);
+    taken += got.length;
+    if (got.length < DRAIN_BATCH) break;
+  }
+  // Keep the newest: they are what the admin is looking at.
+  const keep = Math.min(taken, LIMITS.batchDecisions);
+  lostBatching += taken - keep;
+  const all = raw.length === 1 ? raw[0]! : raw.flat();
+  const decisions: TrafficRow[] = all.slice(all.length - keep).map((r) => {
+    const d = e.toDecision(r);
+    return {
+      seq: ++seq,
+      time: d.time,
+      iface: d.iface,
+      uid: d.uid,
+      user: nameOf(d.uid),
+      family: d.family,
+      proto: d.proto,
+      src: d.src,
+      sport: d.sport,
+      dst: d.dst,
+      dport: d.dport,
+      bytes: d.bytes,
+      verdict: d.verdict,
+      reason: d.reason,
+      endpoint: d.verdict === 'allow' ? e.endpointName(d.endpointId) : null,
+    };
+  });
+  let flows: FlowWire[] = [];
+  const now = Date.now();
+  if (now - lastFlowsAt >= FLOW_INTERVAL_MS) {
+    lastFlowsAt = now;
+    flows = flowDeltas(e.flows(), (id) => e.endpointName(id));
+  }
+  post({
+    type: 'batch',
+    batch: { time: now, decisions, flows, counters: countersWire(e.counters()) },
+    lostBatching,
+  });
+}
+
+/** Another instance owns the engine: read its counters and flows from the pins, never the ring
+ * buffer (that would take the owner's events away). */
+function observeTick(): void {
+  let counters: TrafficCounters | null = null;
+  let flows: FlowWire[] = [];
+  try {
+    const cm = BpfMap.fromPin(`${init.pinDir}/ntf_counters`);
+    try {
+      const v = cm.lookup(u32Buf(0));
+      if (v) counters = countersWire(decodeCounters(v, v.length / LAYOUTS.counters.size));
+    } finally {
+      cm.close();
+    }
+    const fm = BpfMap.fromPin(`${init.pinDir}/ntf_flows`);
+    try {
+      flows = flowDeltas(
+        readFlows(fm, (i) => `if${i}`),
+        () => null,
+      );
+    } finally {
+      fm.close();
+    }
+  } catch {
+    // Not loaded (yet) or not readable: the status view says which.
+  }
+  post({ type: 'batch', batch: { time: Date.now(), decisions: [], flows, counters }, lostBatching });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function status(): WorkerReplies['status'] {
+  try {
+    const s = readStatus(init.pinDir);
+    return {
+      loaded: s.loaded,
+      ...(s.programId !== undefined ? { programId: s.programId } : {}),
+      ...(s.programTag !== undefined ? { programTag: s.programTag } : {}),
+      ...(s.epoch !== undefined ? { epoch: s.epoch } : {}),
+      ...(s.owner ? { owner: s.owner } : {}),
+      interfaces: s.interfaces.map((i) => ({
+        name: i.name,
+        ifindex: i.ifindex,
+        attached: i.attached,
+        ...(i.progId !== undefined ? { progId: i.progId } : {}),
+        qdiscOurs: i.qdiscOurs,
+        ...(i.settings ? { settings: i.settings } : {}),
+      })),
+      ranges: s.ranges,
+      setEntries: s.setEntries,
+      libbpf: s.libbpf,
+      kernel: s.kernel,
+    };
+  } catch (err) {
+    const { libbpf, kernel } = readStatus('/nonexistent/net-tc-filter');
+    return {
+      loaded: false,
+      interfaces: [],
+      ranges: { v4: 0, v6: 0 },
+      setEntries: 0,
+      libbpf,
+      kernel,
+      unreadable: `${init.pinDir}: ${(err as Error).message}`,
+    };
+  }
+}
+
+function accounts(): WorkerReplies['accounts'] {
+  const a = accountsFresh();
+  const users = [...a.users].map(([name, u]) => ({ name, uid: u.uid })).sort((x, y) => x.uid - y.uid);
+  const groups = [...a.groups]
+    .map(([name, g]) => ({ name, gid: g.gid, members: g.members }))
+    .sort((x, y) => x.gid - y.gid);
+  const truncated = users.length > MAX_ACCOUNTS || groups.length > MAX_ACCOUNTS;
+  return { users: users.slice(0, MAX_ACCOUNTS), groups: groups.slice(0, MAX_ACCOUNTS), truncated };
+}
+
+function stop(): WorkerReplies['stop'] {
+  if (!engine) throw new ReplyError('read-only', 'this instance does not own the engine');
+  const names = engine.attachments().map((a) => a.name);
+  const pins = readdirSync(init.pinDir).length;
+  for (const t of timers.splice(0)) clearInterval(t);
+  engine.close({ unload: true });
+  engine = undefined;
+  return { filtersRemoved: names, pinsRemoved: pins };
+}
+
+/** Releases the engine; with `applied === false` (fresh state that never enforced anything) the
+ * empty pinned state is removed too, so a look-only session leaves nothing behind. */
+function close(): null {
+  for (const t of timers.splice(0)) clearInterval(t);
+  if (engine) {
+    engine.close({ unload: !engine.adopted && engine.epoch() === 0 });
+    engine = undefined;
+  }
+  return null;
+}
+
+function handle(req: WorkerRequest): unknown {
+  switch (req.cmd) {
+    case 'apply':
+      return apply(req.doc);
+    case 'validate':
+      return validate(req.doc);
+    case 'status':
+      return status();
+    case 'accounts':
+      return accounts();
+    case 'stop':
+      return stop();
+    case 'close':
+      return close();
+  }
+}
+
+port.on('message', (req: WorkerRequest) => {
+  try {
+    post({ type: 'reply', id: req.id, ok: true, value: handle(req) });
+  } catch (err) {
+    const e = err as Error;
+    post(
+      err instanceof ReplyError
+        ? {
+            type: 'reply',
+            id: req.id,
+            ok: false,
+            message: e.message,
+            code: err.code,
+            ...(err.diagnostics ? { diagnostics: err.diagnostics } : {}),
+          }
+        : { type: 'reply', id: req.id, ok: false, message: e.message },
+    );
+  }
+});
+
+function start(): void {
+  if (init.role === 'owner') {
+    try {
+      engine = Engine.open({
+        pinDir: init.pinDir,
+        ...(init.objectPath ? { objectPath: init.objectPath } : {}),
+      });
+    } catch (err) {
+      post({
+        type: 'opened',
+        ok: false,
+        locked: err instanceof EngineLockedError ? (err.holder ?? null) : undefined,
+        message: (err as Error).message,
+      } as WorkerEvent);
+      return;
+    }
+    let reapplied: { ok: boolean; message?: string } | undefined;
+    if (engine.adopted && init.reapply) {
+      try {
+        apply(init.reapply);
+        reapplied = { ok: true };
+      } catch (err) {
+        reapplied = { ok: false, message: (err as Error).message };
+      }
+    }
+    const epoch = engine.epoch();
+    post({
+      type: 'opened',
+      ok: true,
+      adopted: engine.adopted,
+      epoch: epoch === 0 ? null : epoch,
+      ...(reapplied ? { reapplied } : {}),
+    });
+    timers.push(setInterval(tick(ownerTick), init.batchIntervalMs));
+    timers.push(
+      setInterval(
+        tick(() => {
+          engine?.reconcileInterfaces();
+        }),
+        RECONCILE_INTERVAL_MS,
+      ),
+    );
+  } else {
+    post({ type: 'opened', ok: true, adopted: false, epoch: null });
+    if (init.role === 'observe')
+      timers.push(setInterval(tick(observeTick), Math.max(init.batchIntervalMs, 1000)));
+  }
+}
+
+function tick(fn: () => void): () => void {
+  return () => {
+    try {
+      fn();
+    } catch (err) {
+      post({ type: 'error', message: (err as Error).message });
+    }
+  };
+}
+
+start();

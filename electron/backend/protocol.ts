@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: main process and the engine worker (no Electron import).
+//
+// Messages between the Backend (main thread) and the engine worker (engine-worker.ts). The
+// worker owns every blocking call: libbpf syscalls, map reads, `getent`, `tc`.
+import type { PolicyDoc } from '../policy/doc.js';
+import type {
+  Accounts,
+  ApplyOutcome,
+  FieldDiagnostic,
+  StatusInfo,
+  StopResult,
+  TrafficBatch,
+} from '../ipc/contract.js';
+
+export interface WorkerInit {
+  pinDir: string;
+  objectPath?: string;
+  /** owner: open (or adopt) the engine; observe: read counters and flows from the pins only. */
+  role: 'owner' | 'observe' | 'none';
+  batchIntervalMs: number;
+  /** A policy to re-apply right after adopting pinned state (the one this app last applied). */
+  reapply?: PolicyDoc;
+}
+
+export type WorkerRequest =
+  | { id: number; cmd: 'apply'; doc: PolicyDoc }
+  | { id: number; cmd: 'validate'; doc: PolicyDoc }
+  | { id: number; cmd: 'status' }
+  | { id: number; cmd: 'accounts' }
+  | { id: number; cmd: 'stop' }
+  | { id: number; cmd: 'close' };
+
+export interface ValidateReply {
+  diagnostics: FieldDiagnostic[];
+  summary?: { endpoints: number; lpmEntries: number; setEntries: number; interfaces: string[] };
+}
+
+export type ApplyReply = Omit<ApplyOutcome, 'enforced'>;
+
+export interface WorkerReplies {
+  apply: ApplyReply;
+  validate: ValidateReply;
+  status: Omit<StatusInfo, 'state' | 'errors'>;
+  accounts: Accounts;
+  stop: StopResult;
+  close: null;
+}
+
+export type WorkerEvent =
+  | {
+      type: 'opened';
+      ok: true;
+      adopted: boolean;
+      epoch: number | null;
+      reapplied?: { ok: boolean; message?: string };
+    }
+  | { type: 'opened'; ok: false; locked?: { pid: number; command: string } | null; message: string }
+  | { type: 'batch'; batch: Omit<TrafficBatch, 'seq'>; lostBatching: number }
+  | { type: 'error'; message: string }
+  | { type: 'reply'; id: number; ok: true; value: unknown }
+  | { type: 'reply'; id: number; ok: false; message: string; code?: string; diagnostics?: FieldDiagnostic[] };
