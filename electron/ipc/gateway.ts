@@ -42,6 +42,20 @@ export class HandlerError extends Error {
 
 const KNOWN = new Set<string>(OPERATIONS);
 
+/**
+ * Whether `url` belongs to `origin` (scheme://host[:port]). Compared by parts: WHATWG URL gives
+ * custom schemes such as app:// the opaque origin "null", so `.origin` cannot be compared.
+ */
+export function isSameOrigin(url: string, origin: string): boolean {
+  try {
+    const u = new URL(url);
+    const o = new URL(origin);
+    return u.protocol === o.protocol && u.host === o.host && u.username === '' && u.password === '';
+  } catch {
+    return false;
+  }
+}
+
 function fail(code: IpcErrorCode, message: string, diagnostics?: IpcError['diagnostics']): IpcResult<never> {
   return { ok: false, error: diagnostics ? { code, message, diagnostics } : { code, message } };
 }

@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { Backend } from '../../electron/backend/backend.js';
 import { createHandlers } from '../../electron/ipc/handlers.js';
 import type { Dialogs } from '../../electron/ipc/handlers.js';
-import { createGateway } from '../../electron/ipc/gateway.js';
+import { createGateway, isSameOrigin } from '../../electron/ipc/gateway.js';
 import type { SenderInfo } from '../../electron/ipc/gateway.js';
 
 export const TEST_ORIGIN = 'https://net-tc-filter.invalid';
@@ -49,13 +49,7 @@ const backend = await Backend.start({
   ...(args.get('batch-ms') ? { batchIntervalMs: Number(args.get('batch-ms')) } : {}),
 });
 const gateway = createGateway(createHandlers(backend, dialogs), {
-  isTrustedUrl: (url) => {
-    try {
-      return new URL(url).origin === TEST_ORIGIN;
-    } catch {
-      return false;
-    }
-  },
+  isTrustedUrl: (url) => isSameOrigin(url, TEST_ORIGIN),
   readOnly: () => backend.readOnly(),
 });
 
