@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: any (pure).
+//
+// The pending changes: the editor's draft against the enforced document. Endpoints are matched
+// by name (a rename shows as one removed and one added); list order is not a change, since it
+// means nothing to the filter. Interface settings are compared by their effective values, so
+// writing out a default explicitly is not reported as a change.
+import type { EndpointDoc, PolicyDoc } from '../../../electron/policy/doc.js';
+import type { InterfaceSettings } from '../../../electron/policy/types.js';
+import { configuredInterfaces, effectiveSettings } from './settings.js';
+
+export type ListName = 'iface' | 'range' | 'allow';
+
+export interface ListChange {
+  added: string[];
+  removed: string[];
+}
+
+export interface EndpointChange {
+  name: string;
+  lists: Partial<Record<ListName, ListChange>>;
+}
+
+export interface SettingChange {
+  iface: string;
+  key: keyof InterfaceSettings;
+  from: string;
+  to: string;
+}
+
+export interface PolicyDiff {
+  added: EndpointDoc[];
+  removed: EndpointDoc[];
+  changed: EndpointChange[];
+  settings: SettingChange[];
+  logging?: { from: string; to: string };
+  /** Number of individual changes, 0 when the draft equals the base. */
+  count: number;
+}
+
+const LISTS: ListName[] = ['iface', 'range', 'allow'];
+
+function listDiff(a: string[], b: string[]): ListChange | undefined {
+  const sa = new Set(a);
+  const sb = new Set(b);
+  const added = b.filter((x) => !sa.has(x));
+  const removed = a.filter((x) => !sb.has(x));
+  return added.length || removed.length ? { added, removed } : undefined;
+}
+
+const EMPTY: PolicyDoc = { endpoints: [], interfaces: {}, logging: {} };
+
+export function diffPolicy(baseDoc: PolicyDoc | null, draft: PolicyDoc): PolicyDiff {
+  const base = baseDoc ?? EMPTY;
+  const baseBy = new Map(base.endpoints.map((e) => [e.name, e]));
+  const draftBy = new Map(draft.endpoints.map((e) => [e.name, e]));
+  const added = draft.endpoints.filter((e) => !baseBy.has(e.name));
+  const removed = base.endpoints.filter((e) => !draftBy.has(e.name));
+  const changed: EndpointChange[] = [];
+  let count = added.length + removed.length;
+  for (const e of draft.endpoints) {
+    const b = baseBy.get(e.name);
+    if (!b) continue;
+    const lists: EndpointChange['lists'] = {};
+    for (const l of LISTS) {
+      const d = listDiff(b[l], e[l]);
+      if (d) {
+        lists[l] = d;
+        count += d.added.length + d.removed.length;
+      }
+    }
+    if (Object.keys(lists).length) changed.push({ name: e.name, lists });
+  }
+  const settings: SettingChange[] = [];
+  const ifaces = new Set([...configuredInterfaces(base), ...configuredInterfaces(draft)]);
+  for (const iface of ifaces) {
+    const from = effectiveSettings(base, iface);
+    const to = effectiveSettings(draft, iface);
+    for (const key of ['default', 'unowned', 'essentials'] as const) {
+      if (from[key] !== to[key]) settings.push({ iface, key, from: String(from[key]), to: String(to[key]) });
+    }
+  }
+  count += settings.length;
+  const lf = base.logging.allowed ?? 'sample';
+  const lt = draft.logging.allowed ?? 'sample';
+  const diff: PolicyDiff = { added, removed, changed, settings, count };
+  if (lf !== lt) {
+    diff.logging = { from: lf, to: lt };
+    diff.count++;
+  }
+  return diff;
+}

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: renderer (pure store logic; timers only in the poll loop).
+//
+// The traffic slice: decisions in a capped ring (the newest `ringCapacity`), flow counters by
+// key (capped by last seen), global counters, allowed/dropped rates per second, and the loop
+// that long-polls the main process for batches.
+//
+// The ring and the flow map are mutated in place for O(1) pushes; `version` / `flowsVersion`
+// increase on every change so React components can subscribe to a number.
+//
+// Pause: the table shows a frozen snapshot taken when Pause was pressed, while the ring,
+// flows, counters, rates and lost count keep updating (so nothing is missed within the cap);
+// Resume shows the live ring again, including what arrived meanwhile.
+import type { FlowWire, TrafficBatch, TrafficCounters, TrafficRow } from '../../../electron/ipc/contract.js';
+import { errorMessage } from '../api.js';
+import { Ring } from '../logic/ring.js';
+import type { Slice } from './types.js';
+
+export type VerdictFilter = 'all' | 'allow' | 'drop';
+
+export interface TrafficFilters {
+  verdict: VerdictFilter;
+  user: string;
+  iface: string;
+  text: string;
+}
+
+export interface RatePoint {
+  /** Whole second (ms / 1000, floored). */
+  t: number;
+  allowed: number;
+  dropped: number;
+}
+
+export interface TrafficSlice {
+  ring: Ring<TrafficRow>;
+  version: number;
+  paused: boolean;
+  /** Rows newest first as they were when paused; null when live. */
+  snapshot: TrafficRow[] | null;
+  filters: TrafficFilters;
+  flows: Map<string, FlowWire>;
+  flowsVersion: number;
+  counters: TrafficCounters | null;
+  rates: RatePoint[];
+  /** Sequence number of the last batch received. */
+  lastSeq: number;
+  /** Decisions received since start (or the last Clear). */
+  received: number;
+  polling: boolean;
+  trafficError: string | null;
+  ingest(batch: TrafficBatch): void;
+  setPaused(paused: boolean): void;
+  clearTraffic(): void;
+  setFilter(patch: Partial<TrafficFilters>): void;
+  startTraffic(): void;
+  stopTraffic(): void;
+}
+
+export const NO_FILTERS: TrafficFilters = { verdict: 'all', user: '', iface: '', text: '' };
+
+/** Whether a row passes the filters (text is matched against addresses, ports and endpoint). */
+export function matchRow(row: TrafficRow, f: TrafficFilters): boolean {
+  if (f.verdict !== 'all' && row.verdict !== f.verdict) return false;
+  if (f.user) {
+    const u = f.user.trim().toLowerCase();
+    if (u && !row.user.toLowerCase().includes(u) && String(row.uid) !== u) return false;
+  }
+  if (f.iface) {
+    const i = f.iface.trim().toLowerCase();
+    if (i && !row.iface.toLowerCase().includes(i)) return false;
+  }
+  if (f.text) {
+    const t = f.text.trim().toLowerCase();
+    if (t) {
+      const hay = [
+        row.dst,
+        row.src,
+        String(row.dport),
+        String(row.sport),
+        row.family === 6 ? `[${row.dst}]:${row.dport}` : `${row.dst}:${row.dport}`,
+        row.endpoint ?? '',
+        row.proto,
+      ];
+      if (!hay.some((h) => h.toLowerCase().includes(t))) return false;
+    }
+  }
+  return true;
+}
+
+export function filtersActive(f: TrafficFilters): boolean {
+  return f.verdict !== 'all' || f.user.trim() !== '' || f.iface.trim() !== '' || f.text.trim() !== '';
+}
+
+let memo: { key: unknown[]; rows: TrafficRow[] } | null = null;
+
+/** The rows the table shows, newest first: the snapshot when paused, else the ring; filtered.
+ * Memoised on (version, snapshot, filters), so calling it on every render is cheap. */
+export function selectVisibleRows(
+  s: Pick<TrafficSlice, 'ring' | 'version' | 'snapshot' | 'filters'>,
+): TrafficRow[] {
+  const key = [s.ring, s.version, s.snapshot, s.filters];
+  if (memo && memo.key.every((k, i) => k === key[i])) return memo.rows;
+  const source = s.snapshot ?? s.ring.toArrayNewestFirst();
+  const rows = filtersActive(s.filters) ? source.filter((r) => matchRow(r, s.filters)) : source;
+  memo = { key, rows };
+  return rows;
+}
+
+/** Lost events: the kernel's failed ring-buffer reserves plus rows dropped on the way here. */
+export function lostEvents(c: TrafficCounters | null): number {
+  return c ? c.lostKernel + c.lostBatching : 0;
+}
+
+/** Flow rows sorted by last seen, newest first. */
+export function flowRows(flows: Map<string, FlowWire>): FlowWire[] {
+  return [...flows.values()].sort((a, b) => b.lastSeen - a.lastSeen);
+}
+
+export const createTrafficSlice: Slice<TrafficSlice> =
+  ({ client, opts }) =>
+  (set, get) => {
+    // Poll loop state lives outside the store's data: it is not something to render.
+    let wanted = false;
+    let running = false;
+    let prev: { time: number; allowed: number; dropped: number } | null = null;
+
+    const loop = async () => {
+      running = true;
+      set({ polling: true });
+      try {
+        while (wanted) {
+          try {
+            const batch = await client.nextTraffic({ after: get().lastSeq });
+            // Ingest even when stopped meanwhile: the main process handed this batch over once.
+            get().ingest(batch);
+            if (get().trafficError) set({ trafficError: null });
+          } catch (err) {
+            get().recordError('nextTraffic', err);
+            set({ trafficError: errorMessage(err) });
+            await new Promise((r) => setTimeout(r, opts.backoffMs));
+          }
+        }
+      } finally {
+        running = false;
+        set({ polling: false });
+      }
+    };
+
+    const updateRates = (time: number, c: TrafficCounters) => {
+      const cur = { time, allowed: c.allowed, dropped: c.dropped };
+      const last = prev;
+      prev = cur;
+      if (!last) return;
+      const da = cur.allowed - last.allowed;
+      const dd = cur.dropped - last.dropped;
+      // Counters went backwards: the program was reloaded. Start again from here.
+      if (da < 0 || dd < 0 || (da === 0 && dd === 0 && get().rates.length === 0)) return;
+      const t = Math.floor(time / 1000);
+      const rates = get().rates.slice();
+      const tail = rates[rates.length - 1];
+      if (tail && tail.t === t)
+        rates[rates.length - 1] = { t, allowed: tail.allowed + da, dropped: tail.dropped + dd };
+      else rates.push({ t, allowed: da, dropped: dd });
+      const from = t - opts.rateWindowSec;
+      let cut = 0;
+      while (cut < rates.length && rates[cut]!.t <= from) cut++;
+      set({ rates: cut ? rates.slice(cut) : rates });
+    };
+
+    return {
+      ring: new Ring<TrafficRow>(opts.ringCapacity),
+      version: 0,
+      paused: false,
+      snapshot: null,
+      filters: NO_FILTERS,
+      flows: new Map(),
+      flowsVersion: 0,
+      counters: null,
+      rates: [],
+      lastSeq: 0,
+      received: 0,
+      polling: false,
+      trafficError: null,
+
+      ingest: (batch) => {
+        const s = get();
+        const patch: Partial<TrafficSlice> = { lastSeq: batch.seq };
+        if (batch.decisions.length) {
+          for (const row of batch.decisions) s.ring.push(row);
+          patch.version = s.version + 1;
+          patch.received = s.received + batch.decisions.length;
+        }
+        if (batch.flows.length) {
+          const flows = s.flows;
+          for (const f of batch.flows) flows.set(f.key, f);
+          if (flows.size > opts.flowCapacity) {
+            // Trim to 90 % so a full table is not re-sorted on every batch.
+            const keep = Math.floor(opts.flowCapacity * 0.9);
+            const oldest = [...flows.values()].sort((a, b) => a.lastSeen - b.lastSeen);
+            for (let i = 0; i < oldest.length - keep; i++) flows.delete(oldest[i]!.key);
+          }
+          patch.flowsVersion = s.flowsVersion + 1;
+        }
+        if (batch.counters) {
+          patch.counters = batch.counters;
+        }
+        set(patch);
+        if (batch.counters) updateRates(batch.time, batch.counters);
+      },
+
+      setPaused: (paused) => {
+        if (paused === get().paused) return;
+        set({ paused, snapshot: paused ? get().ring.toArrayNewestFirst() : null });
+      },
+
+      clearTraffic: () => {
+        const s = get();
+        s.ring.clear();
+        s.flows.clear();
+        set({
+          version: s.version + 1,
+          flowsVersion: s.flowsVersion + 1,
+          snapshot: s.paused ? [] : null,
+          received: 0,
+          rates: [],
+        });
+      },
+
+      setFilter: (patch) => set((s) => ({ filters: { ...s.filters, ...patch } })),
+
+      startTraffic: () => {
+        wanted = true;
+        // A loop that is still finishing its last call picks up again; never a second loop.
+        if (!running) void loop();
+      },
+
+      stopTraffic: () => {
+        wanted = false;
+      },
+    };
+  };
