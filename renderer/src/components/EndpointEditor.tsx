@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: renderer. The editor of one endpoint: name, interfaces, ranges, users.
+import { useShallow } from 'zustand/react/shallow';
+import { checkInterfaceName, parseAllowText, parseRangeText } from '../../../electron/policy/fields.js';
+import { accountWarning, interfaceWarning } from '../logic/advice.js';
+import { adviceFor, diagnosticAt, selectDiagnostics } from '../store/selectors.js';
+import { useApp } from './hooks.js';
+import { ListEditor } from './ListEditor.js';
+
+function FamilyBadge({ family }: { family: 4 | 6 }) {
+  return <span className={`fam fam${family}`}>v{family}</span>;
+}
+
+export function EndpointEditor({ index }: { index: number }) {
+  const endpoint = useApp((s) => s.draft.endpoints[index]);
+  const diags = useApp(selectDiagnostics);
+  const interfaces = useApp((s) => s.interfaces);
+  const accounts = useApp((s) => s.accounts);
+  const rename = useApp((s) => s.renameEndpoint);
+  const addItem = useApp((s) => s.addItem);
+  const removeItem = useApp((s) => s.removeItem);
+  const removeEndpoint = useApp((s) => s.removeEndpoint);
+  const advice = useApp(useShallow((s) => adviceFor(s.draft).filter((a) => a.endpoint === index)));
+  if (!endpoint) return null;
+  const at = ['endpoints', index] as const;
+  const nameError = diagnosticAt(diags, [...at, 'name'], 'error');
+
+  const ifaceSuggestions = (interfaces ?? []).map((i) => ({
+    value: i.name,
+    label: `${i.state}${i.loopback ? ', loopback' : ''} (${i.linkType})`,
+  }));
+  const allowSuggestions = [
+    ...(accounts?.users ?? []).map((u) => ({ value: u.name, label: `user, uid ${u.uid}` })),
+    ...(accounts?.groups ?? []).map((g) => ({ value: `@${g.name}`, label: `group, gid ${g.gid}` })),
+    { value: '*', label: 'every user' },
+  ];
+
+  return (
+    <section className="card editor" aria-label={`Endpoint ${endpoint.name}`}>
+      <div className="editor-head">
+        <label className="field grow">
+          <span className="field-label">Endpoint name</span>
+          <input
+            type="text"
+            aria-label="Endpoint name"
+            aria-invalid={nameError ? true : undefined}
+            value={endpoint.name}
+            spellCheck={false}
+            onChange={(e) => rename(index, e.target.value)}
+          />
+        </label>
+        <button type="button" className="btn btn-danger-outline" onClick={() => removeEndpoint(index)}>
+          Delete endpoint
+        </button>
+      </div>
+      {nameError && (
+        <p className="field-error" data-testid="field-error">
+          {nameError}
+        </p>
+      )}
+      <div className="editor-lists">
+        <ListEditor
+          title="Interfaces"
+          hint="egress side; picked from this system"
+          inputLabel="Add interface"
+          placeholder="eth0"
+          chipTestId="iface-chip"
+          suggestions={ifaceSuggestions}
+          listError={diagnosticAt(diags, [...at, 'iface'], 'error')}
+          chips={endpoint.iface.map((name, j) => {
+            const sys = interfaces?.find((i) => i.name === name);
+            return {
+              value: name,
+              decoration: (
+                <span
+                  className={`dot ${sys ? (sys.up ? 'dot-up' : 'dot-down') : 'dot-missing'}`}
+                  title={sys ? `link ${sys.state}` : 'not present'}
+                  aria-label={sys ? `link ${sys.state}` : 'not present'}
+                />
+              ),
+              error: diagnosticAt(diags, [...at, 'iface', j], 'error'),
+              warning: interfaceWarning(name, interfaces) ?? undefined,
+            };
+          })}
+          check={(t) => {
+            const error = checkInterfaceName(t);
+            if (error) return { error };
+            return { warning: interfaceWarning(t, interfaces) ?? undefined };
+          }}
+          onAdd={(t) => addItem(index, 'iface', t)}
+          onRemove={(j) => removeItem(index, 'iface', j)}
+        />
+        <ListEditor
+          title="Ranges"
+          hint="IPv4/IPv6 addresses or CIDR ranges"
+          inputLabel="Add range"
+          placeholder="169.254.169.254/32 or fd00:ec2::254"
+          chipTestId="range-chip"
+          listError={diagnosticAt(diags, [...at, 'range'], 'error')}
+          chips={endpoint.range.map((t, j) => {
+            const r = parseRangeText(t);
+            return {
+              value: t,
+              decoration: r.range ? <FamilyBadge family={r.range.family} /> : undefined,
+              error: diagnosticAt(diags, [...at, 'range', j], 'error'),
+              warning: diagnosticAt(diags, [...at, 'range', j], 'warning'),
+            };
+          })}
+          check={(t) => {
+            const r = parseRangeText(t);
+            const badge = r.range ? <FamilyBadge family={r.range.family} /> : undefined;
+            return { error: r.error, warning: r.warning, badge };
+          }}
+          onAdd={(t) => addItem(index, 'range', t)}
+          onRemove={(j) => removeItem(index, 'range', j)}
+        />
+        <ListEditor
+          title="Allowed users"
+          hint="user, uid, @group or *"
+          inputLabel="Add user"
+          placeholder="svc-deploy, 1000, @admins or *"
+          chipTestId="allow-chip"
+          suggestions={allowSuggestions}
+          listError={diagnosticAt(diags, [...at, 'allow'], 'error')}
+          chips={endpoint.allow.map((t, j) => ({
+            value: t,
+            decoration: (
+              <span className="kind">
+                {t === '*' ? 'any' : t.startsWith('@') ? 'group' : /^\d+$/.test(t) ? 'uid' : 'user'}
+              </span>
+            ),
+            error: diagnosticAt(diags, [...at, 'allow', j], 'error'),
+            warning: accountWarning(t, accounts) ?? undefined,
+          }))}
+          check={(t) => {
+            const a = parseAllowText(t);
+            if (a.error) return { error: a.error };
+            return { warning: accountWarning(t, accounts) ?? undefined };
+          }}
+          onAdd={(t) => addItem(index, 'allow', t)}
+          onRemove={(j) => removeItem(index, 'allow', j)}
+        />
+      </div>
+      {advice.length > 0 && (
+        <ul className="advice-list">
+          {advice.map((a, i) => (
+            <li key={i} className="advice" data-testid="advice" data-rule={a.rule}>
+              {a.message}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: renderer. The Policy view: toolbar, endpoint list, editor, interface settings,
+// pending changes with Apply/Revert, import diagnostics.
+import { useShallow } from 'zustand/react/shallow';
+import type { Diagnostic, LogAllowed } from '../../../electron/policy/types.js';
+import { applyBlockers, selectDiagnostics, selectDiff } from '../store/selectors.js';
+import { EndpointEditor } from './EndpointEditor.js';
+import { EndpointList } from './EndpointList.js';
+import { useApp } from './hooks.js';
+import { InterfaceSettingsPanel } from './InterfaceSettings.js';
+import { PendingChanges } from './PendingChanges.js';
+
+export function formatDiagnostic(d: Diagnostic, file: string): string {
+  if (d.pos) return `${d.pos.file}:${d.pos.line}:${d.pos.col}: ${d.message}`;
+  return `${file}: ${d.message}`;
+}
+
+function ImportPanel() {
+  const info = useApp((s) => s.importInfo);
+  const dismiss = useApp((s) => s.dismissImport);
+  if (!info) return null;
+  const errors = info.diagnostics.filter((d) => d.severity === 'error').length;
+  const heading = info.replaced
+    ? `Imported ${info.file} into the editor as pending changes — nothing is applied until you press Apply.`
+    : `${info.file} was not imported: ${errors} error${errors === 1 ? '' : 's'}. The editor is unchanged.`;
+  return (
+    <section
+      className={`import-panel ${info.replaced ? 'banner-ok' : 'banner-error'}`}
+      aria-label="Import result"
+    >
+      <div className="import-head">
+        <strong>{heading}</strong>
+        <button type="button" className="link" onClick={dismiss}>
+          Dismiss
+        </button>
+      </div>
+      {info.diagnostics.length > 0 && (
+        <ul data-testid="import-errors" className="import-errors mono">
+          {info.diagnostics.map((d, i) => (
+            <li key={i} className={d.severity === 'error' ? 'diag-error' : 'diag-warning'}>
+              {formatDiagnostic(d, info.file)}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+function Toolbar() {
+  const addEndpoint = useApp((s) => s.addEndpoint);
+  const importYaml = useApp((s) => s.importYaml);
+  const exportYaml = useApp((s) => s.exportYaml);
+  const logging = useApp((s) => s.draft.logging.allowed);
+  const setLogging = useApp((s) => s.setLogging);
+  const hasErrors = useApp((s) => selectDiagnostics(s).some((d) => d.severity === 'error'));
+  return (
+    <div className="toolbar">
+      <button type="button" className="btn btn-primary-outline" onClick={() => addEndpoint()}>
+        Add endpoint
+      </button>
+      <span className="toolbar-sep" />
+      <button type="button" className="btn" onClick={() => void importYaml()}>
+        Import YAML…
+      </button>
+      <button
+        type="button"
+        className="btn"
+        onClick={() => void exportYaml()}
+        disabled={hasErrors}
+        title={hasErrors ? 'Fix the errors before exporting' : 'Save the draft as a YAML file'}
+      >
+        Export YAML…
+      </button>
+      <span className="toolbar-sep" />
+      <label className="inline-field">
+        <span>Log allowed packets</span>
+        <select
+          value={logging ?? ''}
+          onChange={(e) => setLogging(e.target.value === '' ? undefined : (e.target.value as LogAllowed))}
+        >
+          <option value="">sample (default)</option>
+          <option value="off">off</option>
+          <option value="sample">sample</option>
+          <option value="all">all</option>
+        </select>
+      </label>
+      <span className="muted small">Drops are always reported.</span>
+    </div>
+  );
+}
+
+function ApplyBar() {
+  const blockers = useApp(useShallow(applyBlockers));
+  const apply = useApp((s) => s.apply);
+  const revert = useApp((s) => s.revert);
+  const applying = useApp((s) => s.applying);
+  const count = useApp((s) => selectDiff(s).count);
+  const result = useApp((s) => s.applyResult);
+  const disabled = blockers.length > 0;
+  return (
+    <div className="apply-bar">
+      <div className="apply-buttons">
+        <button
+          type="button"
+          className="btn btn-primary"
+          disabled={disabled}
+          aria-describedby="apply-why"
+          title={disabled ? blockers.join(' ') : 'Load the draft into the kernel'}
+          aria-busy={applying || undefined}
+          onClick={() => void apply()}
+        >
+          Apply
+        </button>
+        <button type="button" className="btn" onClick={revert} disabled={count === 0 || applying}>
+          Revert
+        </button>
+      </div>
+      <p id="apply-why" className="muted small apply-why">
+        {disabled
+          ? blockers.join(' ')
+          : count
+            ? `${count} pending change${count === 1 ? '' : 's'}.`
+            : 'No pending changes.'}
+      </p>
+      {result && (
+        <div className={`result result-${result.kind}`} role="status">
+          {result.text}
+          {result.details && result.details.length > 0 && (
+            <ul>
+              {result.details.map((d, i) => (
+                <li key={i}>{d}</li>
+              ))}
+            </ul>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}
+
+export function PolicyView() {
+  const selected = useApp((s) => s.selected);
+  const count = useApp((s) => s.draft.endpoints.length);
+  const note = useApp((s) => s.enforced?.note);
+  return (
+    <div className="policy-view">
+      <Toolbar />
+      <ImportPanel />
+      {note && <div className="banner banner-info">{note}</div>}
+      <div className="policy-grid">
+        <EndpointList />
+        <div className="policy-main">
+          {selected !== null && selected < count ? (
+            <EndpointEditor index={selected} />
+          ) : (
+            <div className="card empty-editor">
+              <p>
+                {count
+                  ? 'Select an endpoint to edit it.'
+                  : 'No endpoints yet. An endpoint guards IP ranges on interfaces and lists the users allowed to reach them.'}
+              </p>
+            </div>
+          )}
+          <InterfaceSettingsPanel />
+        </div>
+        <aside className="policy-side">
+          <ApplyBar />
+          <PendingChanges />
+        </aside>
+      </div>
+    </div>
+  );
+}
