@@ -27,12 +27,11 @@ export function EndpointEditor({ index }: { index: number }) {
 
   const ifaceSuggestions = (interfaces ?? []).map((i) => ({
     value: i.name,
-    label: `${i.state}${i.loopback ? ', loopback' : ''} (${i.linkType})`,
+    label: i.up ? 'up' : i.state,
   }));
   const allowSuggestions = [
-    ...(accounts?.users ?? []).map((u) => ({ value: u.name, label: `user, uid ${u.uid}` })),
-    ...(accounts?.groups ?? []).map((g) => ({ value: `@${g.name}`, label: `group, gid ${g.gid}` })),
-    { value: '*', label: 'every user' },
+    ...(accounts?.users ?? []).map((u) => ({ value: u.name, label: `uid ${u.uid}` })),
+    ...(accounts?.groups ?? []).map((g) => ({ value: `@${g.name}`, label: `gid ${g.gid}` })),
   ];
 
   return (
@@ -63,6 +62,7 @@ export function EndpointEditor({ index }: { index: number }) {
           title="Interfaces"
           hint="egress side; picked from this system"
           inputLabel="Add interface"
+          inputKey="iface"
           placeholder="eth0"
           chipTestId="iface-chip"
           suggestions={ifaceSuggestions}
@@ -94,6 +94,7 @@ export function EndpointEditor({ index }: { index: number }) {
           title="Ranges"
           hint="IPv4/IPv6 addresses or CIDR ranges"
           inputLabel="Add range"
+          inputKey="range"
           placeholder="169.254.169.254/32 or fd00:ec2::254"
           chipTestId="range-chip"
           listError={diagnosticAt(diags, [...at, 'range'], 'error')}
@@ -118,6 +119,7 @@ export function EndpointEditor({ index }: { index: number }) {
           title="Allowed users"
           hint="user, uid, @group or *"
           inputLabel="Add user"
+          inputKey="allow"
           placeholder="svc-deploy, 1000, @admins or *"
           chipTestId="allow-chip"
           suggestions={allowSuggestions}

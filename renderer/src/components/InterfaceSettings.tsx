@@ -47,19 +47,21 @@ export function InterfaceSettingsPanel() {
                   value={s.default}
                   onChange={(e) => setSetting(name, 'default', e.target.value as Verdict)}
                 >
-                  <option value="deny">deny: drop what no endpoint allows</option>
-                  <option value="allow">allow: guard only the endpoints' ranges</option>
+                  <option value="deny">deny (drop what no endpoint allows)</option>
+                  <option value="allow">allow (guard only the ranges)</option>
                 </select>
               </label>
               <label className="inline-field">
-                <span>Unowned</span>
+                <span title="Packets with no local socket: forwarded or routed traffic">
+                  Unowned (no socket)
+                </span>
                 <select
                   aria-label={`Unowned on ${name}`}
                   value={s.unowned}
                   onChange={(e) => setSetting(name, 'unowned', e.target.value as Verdict)}
                 >
-                  <option value="deny">deny forwarded/routed packets</option>
-                  <option value="allow">allow forwarded/routed packets</option>
+                  <option value="deny">deny</option>
+                  <option value="allow">allow</option>
                 </select>
               </label>
               <label className="inline-field check">
@@ -69,7 +71,7 @@ export function InterfaceSettingsPanel() {
                   checked={s.essentials}
                   onChange={(e) => setSetting(name, 'essentials', e.target.checked)}
                 />
-                <span>Essentials (DHCP, IPv6 ND/MLD always pass)</span>
+                <span>Essentials: DHCP, IPv6 ND/MLD always pass</span>
               </label>
               {!named.has(name) && (
                 <button type="button" className="link" onClick={() => removeSettings(name)}>

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: renderer. One list of an endpoint (interfaces, ranges or users): its chips with
 // remove buttons and an input validated as you type. Enter adds, Escape clears the input.
-import { useId, useState, type KeyboardEvent, type ReactNode } from 'react';
+import { useEffect, useId, useState, type KeyboardEvent, type ReactNode } from 'react';
+import { useApp } from './hooks.js';
+
+const MAX_PICKS = 8;
 
 export interface ChipInfo {
   value: string;
@@ -21,8 +24,11 @@ export interface ListEditorProps {
   chips: ChipInfo[];
   /** Problem with the list as a whole (e.g. "names no interface"). */
   listError?: string;
-  /** Options for the input's datalist. */
+  /** Values to pick from (the system's interfaces or accounts), shown as buttons under the
+   * input and filtered by what is typed. Not a datalist: that would make the input a combobox. */
   suggestions?: Array<{ value: string; label?: string }>;
+  /** Identifies the input for the store, which blocks Apply while typed text is invalid. */
+  inputKey: string;
   /** As-you-type check of the text in the input. */
   check(text: string): { error?: string; warning?: string; badge?: ReactNode };
   /** Adds the value; returns why it was refused, or null. */
@@ -34,14 +40,24 @@ export function ListEditor(p: ListEditorProps) {
   const [text, setText] = useState('');
   const [refused, setRefused] = useState<string | null>(null);
   const id = useId();
-  const listId = `${id}-list`;
   const trimmed = text.trim();
   const live = trimmed ? p.check(trimmed) : {};
   const error = refused ?? live.error;
+  const setInputError = useApp((s) => s.setInputError);
+  const liveError = live.error ?? null;
+  useEffect(() => {
+    setInputError(p.inputKey, liveError);
+    return () => setInputError(p.inputKey, null);
+  }, [p.inputKey, liveError, setInputError]);
+  const listed = new Set(p.chips.map((c) => c.value));
+  const needle = trimmed.toLowerCase();
+  const picks = (p.suggestions ?? [])
+    .filter((x) => !listed.has(x.value) && (!needle || x.value.toLowerCase().includes(needle)))
+    .slice(0, MAX_PICKS);
 
-  const add = () => {
-    if (!trimmed) return;
-    const why = p.onAdd(trimmed);
+  const add = (value = trimmed) => {
+    if (!value) return;
+    const why = p.onAdd(value);
     if (why) setRefused(why);
     else {
       setText('');
@@ -112,7 +128,6 @@ export function ListEditor(p: ListEditorProps) {
           aria-describedby={error || live.warning ? `${id}-msg` : undefined}
           placeholder={p.placeholder}
           value={text}
-          list={p.suggestions ? listId : undefined}
           spellCheck={false}
           autoComplete="off"
           onChange={(e) => {
@@ -122,19 +137,33 @@ export function ListEditor(p: ListEditorProps) {
           onKeyDown={onKey}
         />
         {live.badge}
-        <button type="button" className="btn btn-small" onClick={add} disabled={!trimmed || !!live.error}>
+        <button
+          type="button"
+          className="btn btn-small"
+          onClick={() => add()}
+          disabled={!trimmed || !!live.error}
+        >
           Add
         </button>
-        {p.suggestions && (
-          <datalist id={listId}>
-            {p.suggestions.map((s) => (
-              <option key={s.value} value={s.value}>
-                {s.label}
-              </option>
-            ))}
-          </datalist>
-        )}
       </div>
+      {picks.length > 0 && (
+        <div className="picks" aria-label={`${p.title} on this system`} role="group">
+          <span className="muted small">{trimmed ? 'Matches:' : 'On this system:'}</span>
+          {picks.map((x) => (
+            <button
+              key={x.value}
+              type="button"
+              className="pick"
+              aria-label={`Use ${x.value}`}
+              title={x.label}
+              onClick={() => add(x.value)}
+            >
+              {x.value}
+              {x.label && <span className="muted"> {x.label}</span>}
+            </button>
+          ))}
+        </div>
+      )}
       {error ? (
         <p id={`${id}-msg`} className="field-error" data-testid="field-error" role="alert">
           {error}

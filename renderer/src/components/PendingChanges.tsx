@@ -21,7 +21,7 @@ export function PendingChanges() {
           : 'Nothing is enforced yet.'}
       </p>
       {diff.count === 0 ? (
-        <p className="pad">The draft matches what is enforced.</p>
+        <p className="pad">No pending changes: the draft matches what is enforced.</p>
       ) : (
         <ul className="diff">
           {diff.added.map((e) => (

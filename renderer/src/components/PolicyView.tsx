@@ -152,7 +152,7 @@ export function PolicyView() {
         <EndpointList />
         <div className="policy-main">
           {selected !== null && selected < count ? (
-            <EndpointEditor index={selected} />
+            <EndpointEditor key={selected} index={selected} />
           ) : (
             <div className="card empty-editor">
               <p>

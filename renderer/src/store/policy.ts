@@ -36,6 +36,9 @@ export interface PolicySlice {
   serverDiagnostics: FieldDiagnostic[];
   applyResult: ApplyResultInfo | null;
   importInfo: ImportInfo | null;
+  /** Invalid text typed (not yet added) in the editor's inputs, by input; blocks Apply. */
+  inputErrors: Record<string, string>;
+  setInputError(key: string, error: string | null): void;
   loadEnforced(opts?: { replaceDraft?: boolean }): Promise<void>;
   select(index: number | null): void;
   /** Adds an endpoint with a fresh name, selects it and returns its index. */
@@ -107,6 +110,16 @@ export const createPolicySlice: Slice<PolicySlice> =
       serverDiagnostics: [],
       applyResult: null,
       importInfo: null,
+      inputErrors: {},
+
+      setInputError: (key, error) => {
+        const cur = get().inputErrors;
+        if ((cur[key] ?? null) === error) return;
+        const next = { ...cur };
+        if (error === null) delete next[key];
+        else next[key] = error;
+        set({ inputErrors: next });
+      },
 
       loadEnforced: async (opts = {}) => {
         try {

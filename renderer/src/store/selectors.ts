@@ -58,6 +58,8 @@ export function applyBlockers(s: Store): string[] {
   if (s.applying) why.push('Applying…');
   const errors = selectErrorCount(s);
   if (errors) why.push(`Fix ${errors} error${errors === 1 ? '' : 's'} first.`);
+  const typed = Object.keys(s.inputErrors).length;
+  if (typed) why.push('Correct or clear the invalid value typed in the editor.');
   return why;
 }
 

@@ -109,6 +109,17 @@ describe('policy slice: loading and editing', () => {
     expect(canApply(s())).toBe(false);
   });
 
+  it('invalid text typed in an editor input blocks Apply until it is cleared', async () => {
+    const { store } = await ready();
+    expect(canApply(store.getState())).toBe(true);
+    store.getState().setInputError('range', '"169.254.169.300" is not a valid IP address');
+    expect(canApply(store.getState())).toBe(false);
+    expect(applyBlockers(store.getState()).join(' ')).toMatch(/invalid value typed/);
+    store.getState().setInputError('range', null);
+    expect(store.getState().inputErrors).toEqual({});
+    expect(canApply(store.getState())).toBe(true);
+  });
+
   it('read-only mode blocks Apply', async () => {
     const { store } = await ready((f) => f.on('getState', () => ok(READ_ONLY)));
     expect(canApply(store.getState())).toBe(false);
