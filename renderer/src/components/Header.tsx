@@ -30,7 +30,7 @@ export function Header() {
       </div>
       {mode === 'read-only' && (
         <div data-testid="readonly-banner" className="banner banner-warn" role="status">
-          <strong>Read-only.</strong> {ro?.message ?? 'This window cannot change the filter.'}
+          <strong>{ro?.message ?? 'Read-only: this window cannot change the filter.'}</strong>
           {ro?.howTo && (
             <div className="banner-howto">
               <span>How to fix: </span>
