@@ -5,7 +5,7 @@
 // network namespace, program info, an advisory lock, capability reading.
 import { closeSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import koffi from 'koffi';
-import { BpfError, check } from './errors.js';
+import { BpfError, check, errnoName } from './errors.js';
 import { lib } from './libbpf.js';
 import { cString } from './layouts.js';
 import { objInfo } from './map.js';
@@ -165,3 +165,24 @@ export function effectiveCaps(): bigint {
 }
 
 export const CAP = { NET_ADMIN: 12, SYS_ADMIN: 21, PERFMON: 38, BPF: 39 } as const;
+
+type Prctl = (option: number, ...args: unknown[]) => number;
+let libcPrctl: Prctl | undefined;
+
+const PR_CAP_AMBIENT = 47;
+const PR_CAP_AMBIENT_CLEAR_ALL = 4;
+
+/**
+ * Empties the calling thread's ambient capability set (prctl PR_CAP_AMBIENT_CLEAR_ALL), so that
+ * programs it starts from now on (and threads it creates, which copy its credentials) no longer
+ * receive the capabilities the process was started with. Effective and permitted sets are kept.
+ * Capabilities are per thread: threads that already exist keep their ambient set.
+ */
+export function clearAmbientCaps(): void {
+  libcPrctl ??= koffi.load('libc.so.6').func('int prctl(int option, ...)') as Prctl;
+  const ul = 'unsigned long';
+  if (libcPrctl(PR_CAP_AMBIENT, ul, PR_CAP_AMBIENT_CLEAR_ALL, ul, 0, ul, 0, ul, 0) !== 0) {
+    const errno = koffi.errno();
+    throw new Error(`prctl(PR_CAP_AMBIENT_CLEAR_ALL): ${errnoName(errno)}`);
+  }
+}
