@@ -14,8 +14,14 @@ export function packageRoot(): string {
   throw new Error('cannot find the net-tc-filter package root');
 }
 
-/** The tc program object: the local build, else the committed prebuilt copy. */
+/** The tc program object: the packaged copy in a packaged Electron app (electron-builder's
+ * extraResources, beside app.asar), else the local build, else the committed prebuilt copy. */
 export function defaultObjectPath(): string {
+  const resources = (process as { resourcesPath?: string }).resourcesPath;
+  if (resources) {
+    const packaged = join(resources, 'bpf/net_tc_filter.bpf.o');
+    if (existsSync(packaged)) return packaged;
+  }
   const root = packageRoot();
   const built = join(root, 'bpf/build/net_tc_filter.bpf.o');
   return existsSync(built) ? built : join(root, 'bpf/prebuilt/net_tc_filter.bpf.o');
