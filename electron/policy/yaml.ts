@@ -28,13 +28,11 @@ import {
 } from 'yaml';
 import type { Pair, YAMLMap, YAMLSeq } from 'yaml';
 import type {
-  AllowEntry,
   Diagnostic,
   Endpoint,
   InterfaceSettings,
   LogAllowed,
   Policy,
-  Range,
   SourcePos,
   Verdict,
 } from './types.js';

@@ -3,7 +3,12 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { MAX_POLICY_BYTES, formatDiagnostic, parsePolicy, serializePolicy } from '../../../electron/policy/yaml.js';
+import {
+  MAX_POLICY_BYTES,
+  formatDiagnostic,
+  parsePolicy,
+  serializePolicy,
+} from '../../../electron/policy/yaml.js';
 import { parseAllowText, parseRangeText } from '../../../electron/policy/fields.js';
 import type { Diagnostic, Policy } from '../../../electron/policy/types.js';
 
