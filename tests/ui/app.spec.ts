@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: Node (vitest), as root. The real UI (built renderer in headless Chromium) against
+// the real engine in a network-namespace sandbox. See harness.ts for what is real here.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { packageRoot } from '../../electron/engine/paths.js';
+import type { Enforced } from '../../electron/ipc/contract.js';
+import { ALICE, BOB } from '../kernel/harness.js';
+import { openApp, screenshot, setupSandbox, startHost, teardown, TEST_ORIGIN } from './harness.js';
+import type { App, Host, UiEnv } from './harness.js';
+
+const SEED = join(packageRoot(), 'conf/net-tc-filter.yml');
+const OWN = { url: `${TEST_ORIGIN}/index.html`, isMainFrame: true };
+
+/** What Export must write for the edited seed policy: the original tool's format. */
+const EXPECTED_EXPORT = `endpoints:
+  - imdsv2:
+      iface: [ntf0]
+      range: [169.254.169.254/32, fd00:ec2::254/128]
+      allow: [testuser]
+`;
+
+let env: UiEnv | undefined;
+afterEach(async () => {
+  await teardown(env);
+  env = undefined;
+});
+
+async function start(caps: boolean): Promise<{ host: Host; app: App; page: Page }> {
+  env = await setupSandbox();
+  const host = await startHost({
+    sb: env.sb,
+    pinDir: env.pinDir,
+    policyFile: `${env.sb.dir}/gui/policy.yml`,
+    caps,
+  });
+  env.hosts.push(host);
+  const app = await openApp(host);
+  env.apps.push(app);
+  return { host, app, page: app.page };
+}
+
+async function enforced(host: Host): Promise<Enforced> {
+  const r = await host.call('getEnforced', OWN, undefined);
+  if (!r.ok) throw new Error(r.error.message);
+  return r.value as Enforced;
+}
+
+async function importFile(host: Host, page: Page, file: string): Promise<void> {
+  await host.dialog({ open: file });
+  await page.getByRole('button', { name: 'Import YAML…' }).click();
+}
+
+const rows = (page: Page, sel = '') => page.locator(`[data-testid="traffic-row"]${sel}`);
+
+async function rowCount(page: Page): Promise<number> {
+  return rows(page).count();
+}
+
+describe('desktop UI against the real engine', () => {
+  it('imports the original YAML, edits, applies, shows live verdicts, pauses, filters and exports', async () => {
+    const { host, app, page } = await start(true);
+    await expect.poll(() => page.getByTestId('mode-badge').textContent()).toContain('Enforcing');
+    await expect.poll(() => page.getByTestId('readonly-banner').count()).toBe(0);
+
+    // Import: the seed's endpoint shows up as a pending change, nothing is applied.
+    await importFile(host, page, SEED);
+    const item = page.locator('[data-testid="endpoint-item"][data-name="imdsv2"]');
+    await item.waitFor();
+    await expect.poll(() => page.getByTestId('pending-changes').textContent()).toContain('imdsv2');
+    expect((await enforced(host)).epoch).toBeNull();
+
+    // Edit: the sandbox's interface instead of eth0, the IPv6 address of the metadata service.
+    await item.click();
+    await page.getByRole('textbox', { name: 'Add interface' }).fill('ntf0');
+    await page.getByRole('textbox', { name: 'Add interface' }).press('Enter');
+    await page.getByRole('button', { name: 'Remove eth0' }).click();
+    await page.getByRole('textbox', { name: 'Add range' }).fill('fd00:ec2::254/128');
+    await page.getByRole('textbox', { name: 'Add range' }).press('Enter');
+    await page.locator('[data-testid="range-chip"]', { hasText: 'fd00:ec2::254/128' }).waitFor();
+    await screenshot(page, 'policy');
+
+    // An invalid range: inline error, Apply disabled until it is gone.
+    const apply = page.getByRole('button', { name: 'Apply', exact: true });
+    expect(await apply.isEnabled()).toBe(true);
+    await page.getByRole('textbox', { name: 'Add range' }).fill('169.254.169.300');
+    await page.getByRole('textbox', { name: 'Add range' }).press('Enter');
+    await page.getByTestId('field-error').first().waitFor();
+    expect(await page.getByTestId('field-error').first().textContent()).toContain('169.254.169.300');
+    await expect.poll(() => apply.isEnabled()).toBe(false);
+    await page.getByRole('textbox', { name: 'Add range' }).fill('');
+    const bad = page.getByRole('button', { name: 'Remove 169.254.169.300' });
+    if ((await bad.count()) > 0) await bad.click();
+    await expect.poll(() => page.getByTestId('field-error').count()).toBe(0);
+    await expect.poll(() => apply.isEnabled()).toBe(true);
+
+    // Apply, then real traffic: testuser (uid 62001, alice) allowed, bob dropped.
+    await apply.click();
+    await expect.poll(async () => (await enforced(host)).epoch, { timeout: 15_000 }).not.toBeNull();
+    expect((await enforced(host)).doc?.endpoints[0]?.iface).toEqual(['ntf0']);
+    expect(env!.sb.probe(ALICE, ['http', 'http://169.254.169.254/', '1000']).ok).toBe(true);
+    expect(env!.sb.probe(BOB, ['http', 'http://169.254.169.254/', '500']).ok).toBe(false);
+
+    await page.getByRole('tab', { name: 'Live traffic' }).click();
+    await rows(page, '[data-verdict="allow"][data-user="alice"]').first().waitFor({ timeout: 15_000 });
+    await rows(page, '[data-verdict="drop"][data-user="bob"]').first().waitFor({ timeout: 15_000 });
+    const dropRow = rows(page, '[data-verdict="drop"][data-user="bob"]').first();
+    expect(await dropRow.getAttribute('data-dst')).toBe('169.254.169.254');
+    expect(await dropRow.getAttribute('data-iface')).toBe('ntf0');
+    expect(await page.getByTestId('lost-events').textContent()).toMatch(/\b0\b/);
+    await screenshot(page, 'live-traffic');
+
+    // Pause: new decisions do not move the table; Resume shows them.
+    await page.getByRole('button', { name: 'Pause' }).click();
+    const frozen = await rowCount(page);
+    const frozenTop = await rows(page).first().getAttribute('data-seq');
+    env!.sb.probe(BOB, ['udp', '169.254.169.254', '7', '5', '300']);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await rows(page).first().getAttribute('data-seq')).toBe(frozenTop);
+    expect(await rowCount(page)).toBe(frozen);
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await expect
+      .poll(async () => Number(await rows(page).first().getAttribute('data-seq')), { timeout: 10_000 })
+      .toBeGreaterThan(Number(frozenTop));
+    await rows(page, '[data-verdict="drop"]').filter({ hasText: 'udp' }).first().waitFor();
+
+    // Filters: by verdict, then by user.
+    await page.getByRole('combobox', { name: 'Verdict' }).selectOption({ label: 'Dropped' });
+    await expect.poll(() => rows(page, '[data-verdict="allow"]').count()).toBe(0);
+    expect(await rows(page, '[data-verdict="drop"]').count()).toBeGreaterThan(0);
+    await page.getByRole('combobox', { name: 'Verdict' }).selectOption({ label: 'All' });
+    await page.getByRole('textbox', { name: 'User' }).fill('alice');
+    await expect.poll(() => rows(page, '[data-user="bob"]').count()).toBe(0);
+    expect(await rows(page, '[data-user="alice"]').count()).toBeGreaterThan(0);
+    await page.getByRole('textbox', { name: 'User' }).fill('');
+
+    // Export writes the original tool's format; re-importing it changes nothing.
+    await page.getByRole('tab', { name: 'Policy' }).click();
+    const out = join(env!.sb.dir, 'export.yml');
+    await host.dialog({ save: out });
+    await page.getByRole('button', { name: 'Export YAML…' }).click();
+    await expect.poll(() => existsSync(out)).toBe(true);
+    expect(readFileSync(out, 'utf8')).toBe(EXPECTED_EXPORT);
+    await importFile(host, page, out);
+    await expect.poll(() => page.getByTestId('pending-changes').textContent()).toMatch(/no pending changes/i);
+    expect(await page.locator('[data-testid="endpoint-item"]').count()).toBe(1);
+
+    // Status: the program and the attached interface.
+    await page.getByRole('tab', { name: 'Status' }).click();
+    await page.getByTestId('status-view').waitFor();
+    await expect.poll(() => page.getByTestId('status-program-id').textContent()).toMatch(/[0-9]+/);
+    expect(await page.getByTestId('status-view').textContent()).toContain('ntf0');
+    await screenshot(page, 'status');
+
+    expect(app.problems).toEqual([]);
+  });
+
+  it('shows every import error with file:line:col and keeps the editor as it was', async () => {
+    const { host, app, page } = await start(true);
+    const broken = env!.sb.writeFile(
+      'broken.yml',
+      'endpoints:\n  - imdsv2:\n      iface: [eth0]\n      range: [169.254.169.300/32]\n      allow: [testuser, "@"]\n',
+    );
+    await importFile(host, page, broken);
+    const errors = page.getByTestId('import-errors');
+    await errors.waitFor();
+    const items = await errors.locator('li').allTextContents();
+    expect(items.some((t) => t.includes(`${broken}:4:15:`) && t.includes('169.254.169.300'))).toBe(true);
+    expect(items.some((t) => t.includes(`${broken}:5:`) && t.includes('"@"'))).toBe(true);
+    expect(await page.locator('[data-testid="endpoint-item"]').count()).toBe(0);
+    await screenshot(page, 'import-error');
+    expect(app.problems).toEqual([]);
+  });
+
+  it('without capabilities: the read-only banner explains, Apply stays disabled', async () => {
+    const { host, app, page } = await start(false);
+    const banner = page.getByTestId('readonly-banner');
+    await banner.waitFor();
+    const text = (await banner.textContent()) ?? '';
+    expect(text).toContain('CAP_BPF');
+    expect(text).toContain('net-tc-filter-gui');
+    await expect.poll(() => page.getByTestId('mode-badge').textContent()).toContain('Read-only');
+    // Editing works; applying does not.
+    await importFile(host, page, SEED);
+    await page.locator('[data-testid="endpoint-item"][data-name="imdsv2"]').waitFor();
+    expect(await page.getByRole('button', { name: 'Apply', exact: true }).isDisabled()).toBe(true);
+    await screenshot(page, 'read-only');
+    expect(existsSync(env!.pinDir)).toBe(false);
+    expect(app.problems).toEqual([]);
+  });
+});
