@@ -110,7 +110,6 @@ describe('desktop UI against the real engine', () => {
     expect(await dropRow.getAttribute('data-dst')).toBe('169.254.169.254');
     expect(await dropRow.getAttribute('data-iface')).toBe('ntf0');
     expect(await page.getByTestId('lost-events').textContent()).toMatch(/\b0\b/);
-    await screenshot(page, 'live-traffic');
 
     // Pause: new decisions do not move the table; Resume shows them.
     await page.getByRole('button', { name: 'Pause' }).click();
@@ -135,6 +134,8 @@ describe('desktop UI against the real engine', () => {
     await expect.poll(() => rows(page, '[data-user="bob"]').count()).toBe(0);
     expect(await rows(page, '[data-user="alice"]').count()).toBeGreaterThan(0);
     await page.getByRole('textbox', { name: 'User' }).fill('');
+    await expect.poll(() => rows(page, '[data-user="bob"]').count()).toBeGreaterThan(0);
+    await screenshot(page, 'live-traffic');
 
     // Export writes the original tool's format; re-importing it changes nothing.
     await page.getByRole('tab', { name: 'Policy' }).click();
