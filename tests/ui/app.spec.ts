@@ -28,7 +28,10 @@ afterEach(async () => {
   env = undefined;
 });
 
-async function start(caps: boolean): Promise<{ host: Host; app: App; page: Page }> {
+async function start(
+  caps: boolean,
+  colorScheme: 'light' | 'dark' = 'light',
+): Promise<{ host: Host; app: App; page: Page }> {
   env = await setupSandbox();
   const host = await startHost({
     sb: env.sb,
@@ -37,7 +40,7 @@ async function start(caps: boolean): Promise<{ host: Host; app: App; page: Page 
     caps,
   });
   env.hosts.push(host);
-  const app = await openApp(host);
+  const app = await openApp(host, { colorScheme });
   env.apps.push(app);
   return { host, app, page: app.page };
 }
@@ -189,6 +192,53 @@ describe('desktop UI against the real engine', () => {
     expect(await page.getByRole('button', { name: 'Apply', exact: true }).isDisabled()).toBe(true);
     await screenshot(page, 'read-only');
     expect(existsSync(env!.pinDir)).toBe(false);
+    expect(app.problems).toEqual([]);
+  });
+
+  it('follows the system colour scheme and is usable from the keyboard alone', async () => {
+    const { app, page } = await start(false, 'dark');
+    const luminance = () =>
+      page.evaluate(() => {
+        const m = /rgba?\((\d+), (\d+), (\d+)/.exec(getComputedStyle(document.body).backgroundColor);
+        if (!m) return -1;
+        const [r, g, b] = [m[1], m[2], m[3]].map(Number) as [number, number, number];
+        return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+      });
+    const dark = await luminance();
+    expect(dark).toBeGreaterThanOrEqual(0);
+    expect(dark).toBeLessThan(0.3);
+    // The preference changes while the window is open: the page follows it.
+    await page.emulateMedia({ colorScheme: 'light' });
+    expect(await luminance()).toBeGreaterThan(0.7);
+
+    // Tabs: arrow keys move between views (roving focus), Home/End jump.
+    const selected = () => page.locator('[role="tab"][aria-selected="true"]').textContent();
+    await page.getByRole('tab', { name: 'Policy' }).focus();
+    await page.keyboard.press('ArrowRight');
+    expect(await selected()).toBe('Live traffic');
+    await page.keyboard.press('ArrowRight');
+    expect(await selected()).toBe('Status');
+    await page.keyboard.press('ArrowRight');
+    expect(await selected()).toBe('Policy');
+    await page.keyboard.press('End');
+    expect(await selected()).toBe('Status');
+    await page.keyboard.press('Home');
+    expect(await selected()).toBe('Policy');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('role'))).toBe('tab');
+
+    // Tab reaches "Add endpoint"; Enter adds one; a range typed and entered becomes a chip.
+    let reached = false;
+    for (let i = 0; i < 20 && !reached; i++) {
+      await page.keyboard.press('Tab');
+      reached = (await page.evaluate(() => document.activeElement?.textContent?.trim())) === 'Add endpoint';
+    }
+    expect(reached).toBe(true);
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('[data-testid="endpoint-item"]').count()).toBe(1);
+    await page.getByRole('textbox', { name: 'Add range' }).focus();
+    await page.keyboard.type('169.254.169.254');
+    await page.keyboard.press('Enter');
+    await page.locator('[data-testid="range-chip"]', { hasText: '169.254.169.254' }).waitFor();
     expect(app.problems).toEqual([]);
   });
 });
