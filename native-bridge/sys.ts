@@ -131,6 +131,26 @@ export function tryLockDir(dir: string): number | undefined {
   throw new BpfError('flock', errno, { context: dir });
 }
 
+type Fchmodat = (dirfd: number, path: string, mode: number, flags: number) => number;
+let libcFchmodat: Fchmodat | undefined;
+
+const AT_FDCWD = -100;
+const AT_SYMLINK_NOFOLLOW = 0x100;
+
+/**
+ * chmod(2) that never follows a symlink at `path`: glibc's fchmodat with AT_SYMLINK_NOFOLLOW acts
+ * on the file itself and fails (EOPNOTSUPP) on a symlink. For pins in a directory a group may
+ * write to, where a member could swap the pin for a symlink between pinning and the chmod.
+ */
+export function chmodNoFollow(path: string, mode: number): void {
+  libcFchmodat ??= koffi
+    .load('libc.so.6')
+    .func('int fchmodat(int dirfd, const char *path, unsigned int mode, int flags)') as Fchmodat;
+  if (libcFchmodat(AT_FDCWD, path, mode, AT_SYMLINK_NOFOLLOW) !== 0) {
+    throw new Error(`fchmodat(${path}, 0${mode.toString(8)}): ${errnoName(koffi.errno())}`);
+  }
+}
+
 /** Which process holds a flock on `path` (from /proc/locks), with its command line. */
 export function lockHolder(path: string): { pid: number; command: string } | undefined {
   const st = statSync(path);

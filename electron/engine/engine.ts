@@ -7,16 +7,19 @@
 import {
   closeSync,
   existsSync,
+  fstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
   rmdirSync,
   statfsSync,
+  statSync,
   unlinkSync,
 } from 'node:fs';
 import {
   BpfMap,
   BpfObject,
+  chmodNoFollow,
   closeFd,
   decodeAttach,
   decodeCounters,
@@ -168,6 +171,17 @@ function assertBpffs(dir: string): void {
   }
 }
 
+/**
+ * A pin directory shared by a group, as the launcher prepares it (root:net-tc-filter, 2770): open
+ * to its group and setgid, so the kernel gives every pin made in it the directory's group. Pins are
+ * created 0600, so the engine makes its own 0660 there: the daemon and the desktop app, different
+ * uids in that group without CAP_DAC_OVERRIDE, can then open each other's pins. Setgid is required
+ * too: without it a pin would get its creator's primary group, which 0660 must not open it to.
+ */
+function isSharedDir(mode: number): boolean {
+  return (mode & 0o2000) !== 0 && (mode & 0o070) !== 0;
+}
+
 /** The maps whose keys carry the policy generation, and where in the key it sits. */
 const POLICY_MAPS = { ntf_lpm4: 4, ntf_lpm6: 4, ntf_sets: 0, ntf_ifaces: 0 } as const;
 type PolicyMap = keyof typeof POLICY_MAPS;
@@ -187,6 +201,8 @@ export class Engine {
   private readonly lockFd: number;
   private readonly maps: Record<(typeof PINNED_MAPS)[number], BpfMap>;
   private readonly progFd: number;
+  /** Pins are made group read-write (see isSharedDir). */
+  private readonly sharedPins: boolean;
   /** What each generation holds, when known (after a scan or a completed sync). */
   private mirror: [GenState | undefined, GenState | undefined] = [undefined, undefined];
   private ring: RingBuffer | undefined;
@@ -196,8 +212,9 @@ export class Engine {
   private compiled: CompiledPolicy | undefined;
   private closed = false;
 
-  private constructor(pinDir: string, obj: BpfObject, lockFd: number, adopted: boolean) {
+  private constructor(pinDir: string, obj: BpfObject, lockFd: number, adopted: boolean, sharedPins: boolean) {
     this.pinDir = pinDir;
+    this.sharedPins = sharedPins;
     this.obj = obj;
     this.lockFd = lockFd;
     this.adopted = adopted;
@@ -219,6 +236,7 @@ export class Engine {
     if (lockFd === undefined) throw new EngineLockedError(pinDir, lockHolder(pinDir));
     let obj: BpfObject | undefined;
     try {
+      const shared = isSharedDir(fstatSync(lockFd).mode);
       obj = BpfObject.openFile(opts.objectPath ?? defaultObjectPath());
       const rodata = u32Buf(Number(readFileSync('/proc/sys/kernel/overflowuid', 'utf8').trim()));
       const maxEntries: Record<string, number> = {};
@@ -226,9 +244,11 @@ export class Engine {
       if (opts.flowEntries) maxEntries.ntf_flows = opts.flowEntries;
       const reused = obj.load({ rodata, maxEntries, reusePinsFrom: pinDir, pinnedMaps: PINNED_MAPS });
       for (const name of PINNED_MAPS) {
-        if (!reused.includes(name)) obj.map(name).pin(`${pinDir}/${name}`);
+        if (reused.includes(name)) continue;
+        obj.map(name).pin(`${pinDir}/${name}`);
+        if (shared) chmodNoFollow(`${pinDir}/${name}`, 0o660);
       }
-      const engine = new Engine(pinDir, obj, lockFd, reused.includes('ntf_state'));
+      const engine = new Engine(pinDir, obj, lockFd, reused.includes('ntf_state'), shared);
       engine.adoptAttachments();
       engine.pinProgram();
       return engine;
@@ -243,6 +263,7 @@ export class Engine {
     const path = `${this.pinDir}/${PROG_NAME}`;
     if (existsSync(path)) unlinkSync(path);
     pinFd(this.progFd, path);
+    if (this.sharedPins) chmodNoFollow(path, 0o660);
   }
 
   /** Swaps the running program on every interface an earlier run attached to (no gap). The
@@ -640,7 +661,9 @@ function removeAll(pinDir: string, attachments: AttachmentStatus[]): void {
   for (const f of [...PINNED_MAPS, PROG_NAME]) {
     if (existsSync(`${pinDir}/${f}`)) unlinkSync(`${pinDir}/${f}`);
   }
-  if (readdirSync(pinDir).length === 0) rmdirSync(pinDir);
+  // A shared directory is the administrator's (prepared by the launcher), and its parent is not
+  // writable by the group: it stays, empty, for the next run.
+  if (readdirSync(pinDir).length === 0 && !isSharedDir(statSync(pinDir).mode)) rmdirSync(pinDir);
 }
 
 export interface UnloadReport {
