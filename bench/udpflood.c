@@ -3,11 +3,13 @@
 //
 // Benchmark traffic source: small UDP datagrams with sendmmsg, as fast as one core sends.
 //
-// usage: udpflood [-s PAYLOAD] [-t SECONDS] [-n MAXPACKETS] [-p PORT] [-P NPORTS] HOST
+// usage: udpflood [-s PAYLOAD] [-t SECONDS] [-n MAXPACKETS] [-p PORT] [-P NPORTS] [-r RATE] HOST
 //        udpflood [...] -a FILE
 //   -a FILE   cycle through the addresses in FILE (one per line, one family) instead of HOST;
 //             after each full cycle the port advances (-P ports), so with -P large enough
 //             every datagram is a new (address, port) flow
+//   -r RATE   paced: RATE datagrams/s on average, sent as they fall due, checked about every
+//             millisecond (without it: as fast as one core sends)
 // Stops after SECONDS (at most 60) or MAXPACKETS, whichever comes first. Prints the number of
 // datagrams offered to the kernel and the number it accepted. A datagram an nftables output
 // rule drops fails with EPERM and ends its sendmmsg call; it still went through the filter, so
@@ -48,11 +50,11 @@ static int parse_addr(const char *s, struct sockaddr_storage *out, socklen_t *le
 int main(int argc, char **argv)
 {
 	size_t payload_len = 64;
-	double seconds = 1;
+	double seconds = 1, rate = 0;
 	unsigned long long max = ~0ull;
 	int port = 9, nports = 1, opt;
 	const char *file = NULL;
-	while ((opt = getopt(argc, argv, "s:t:n:p:P:a:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:t:n:p:P:a:r:")) != -1) {
 		switch (opt) {
 		case 's': payload_len = strtoul(optarg, NULL, 10); break;
 		case 't': seconds = atof(optarg); break;
@@ -60,11 +62,12 @@ int main(int argc, char **argv)
 		case 'p': port = atoi(optarg); break;
 		case 'P': nports = atoi(optarg); break;
 		case 'a': file = optarg; break;
+		case 'r': rate = atof(optarg); break;
 		default: return 64;
 		}
 	}
 	if (optind != argc - (file ? 0 : 1) || payload_len < 1 || payload_len > 1400 || nports < 1 ||
-	    port < 1 || port + nports > 65536)
+	    port < 1 || port + nports > 65536 || rate < 0)
 		return 64;
 	if (seconds > 60) /* bounded whatever the caller asks */
 		seconds = 60;
@@ -116,8 +119,22 @@ int main(int argc, char **argv)
 	struct timespec t0, t;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	unsigned long long sent = 0, seq = 0, calls = 0;
+	const struct timespec tick = { 0, 1000000 };
 	for (;;) {
 		unsigned int want = max - seq < BATCH ? (unsigned int)(max - seq) : BATCH;
+		if (rate > 0) {
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			double el = (t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9;
+			if (el >= seconds)
+				break;
+			unsigned long long due = (unsigned long long)(rate * el) + 1;
+			if (seq >= due) {
+				nanosleep(&tick, NULL);
+				continue;
+			}
+			if (due - seq < want)
+				want = (unsigned int)(due - seq);
+		}
 		for (unsigned int i = 0; i < want; i++) {
 			unsigned long long s = seq + i;
 			int p = port + (int)((s / naddrs) % (unsigned long long)nports);
