@@ -1,84 +1,333 @@
 // SPDX-License-Identifier: Apache-2.0
-// Environment: Node (vitest), as root. The desktop launcher for real: setpriv, a real account,
-// real capability sets read back from /proc; and the main process's clearing of its ambient set.
+// Environment: Node (vitest), as root. The desktop launcher for real: setpriv, real uids, real
+// capability sets read back from /proc; the main process's clearing of its ambient set; and the
+// pin directory shared through the group net-tc-filter, with the engine running as a user and as
+// a root daemon restricted like the systemd unit.
 //
-// A throwaway account (uid/gid 62001) is created for the run and removed afterwards, also on
-// failure. Needs `npm run build:ts` (the clearing test imports dist/native-bridge).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// The launcher changes the system (a group, bpffs modes), so every run of it happens inside a
+// private mount namespace (MountNs) that has its own bpffs at /sys/fs/bpf, mounted as systemd
+// mounts it (mode 0700), and /etc as an overlay of the real one, where the test accounts are
+// added and where groupadd works. The machine's /sys/fs/bpf, /etc/group and /etc/passwd are
+// never touched: the last test checks that. Namespaces die with their last process, also when
+// the test fails. Needs `npm run build` (the engine and CLI run from dist/).
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import {
+  appendFileSync,
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EngineProcess, Sandbox } from '../../electron/demo/sandbox.js';
 import { capNames, ENGINE_CAPS, parseCapField } from '../../electron/main/caps.js';
 import { packageRoot } from '../../electron/engine/paths.js';
+import { PINNED_MAPS } from '../../electron/engine/engine.js';
+import { ALICE, BOB, cliPath } from './harness.js';
 
-const UID = 62001;
-const NAME = 'ntf-launcher-test';
+const NAME = 'alice';
 const NO_ACCOUNT_UID = 62999;
+const GROUP = 'net-tc-filter';
+const PIN_DIR = '/sys/fs/bpf/net-tc-filter';
+const CAPS = '-all,+bpf,+net_admin,+perfmon';
 const root = packageRoot();
 const LAUNCHER = join(root, 'bin/net-tc-filter-gui');
+const PINS = [...PINNED_MAPS, 'ntf_egress'].sort();
 
 let dir = '';
 let probe = '';
-let created = false;
+let step = '';
+let host: ReturnType<typeof machine> | undefined;
 
-function run(env: Record<string, string>, args: string[] = []) {
+/** A private mount namespace, alive while its holder process (`cat` on a pipe from us) runs. */
+class MountNs {
+  private constructor(
+    readonly proc: ChildProcess,
+    readonly pid: number,
+  ) {}
+
+  /** bpffs at /sys/fs/bpf with mode 0700 (as systemd mounts it) and /etc as a writable overlay. */
+  static async open(name: string): Promise<MountNs> {
+    const rw = join(dir, `${name}-etc`);
+    mkdirSync(rw);
+    const script = [
+      'set -e',
+      'mount -t bpf -o mode=0700 bpf /sys/fs/bpf',
+      'mount -t tmpfs -o mode=0700 tmpfs "$1"',
+      'mkdir "$1/upper" "$1/work"',
+      'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/work" /etc',
+      'echo ready',
+      'exec cat >/dev/null',
+    ].join('\n');
+    const proc = spawn(
+      'unshare',
+      ['--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'sh', rw],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    proc.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        proc.kill('SIGKILL');
+        reject(new Error('mount namespace not ready within 10 s'));
+      }, 10_000);
+      proc.stdout?.once('data', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`mount namespace setup exited with ${code}: ${stderr}`));
+      });
+    });
+    const ns = new MountNs(proc, proc.pid as number);
+    // The test accounts, in the namespace's /etc only.
+    appendFileSync(
+      ns.at('/etc/passwd'),
+      `${NAME}:x:${ALICE}:${ALICE}::/nonexistent:/usr/sbin/nologin\nbob:x:${BOB}:${BOB}::/nonexistent:/usr/sbin/nologin\n`,
+    );
+    appendFileSync(ns.at('/etc/group'), `${NAME}:x:${ALICE}:\nbob:x:${BOB}:\n`);
+    return ns;
+  }
+
+  /** A path as seen inside the namespace (for the test, which is root). */
+  at(p: string): string {
+    return `/proc/${this.pid}/root${p}`;
+  }
+
+  /** Command prefix entering this mount namespace and, optionally, a sandbox's client netns. */
+  enter(netns?: string): string[] {
+    return [
+      'nsenter',
+      `--mount=/proc/${this.pid}/ns/mnt`,
+      ...(netns ? [`--net=/run/netns/${netns}`] : []),
+      '--',
+    ];
+  }
+
+  /** Runs a command inside as root and returns its stdout. */
+  sh(args: string[]): string {
+    const argv = [...this.enter(), ...args];
+    return execFileSync(argv[0] as string, argv.slice(1), { encoding: 'utf8', timeout: 15_000 });
+  }
+
+  groupGid(): number | undefined {
+    const r = spawnSync(this.enter()[0] as string, [...this.enter().slice(1), 'getent', 'group', GROUP], {
+      encoding: 'utf8',
+    });
+    return r.status === 0 ? Number(r.stdout.split(':')[2]) : undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.proc.once('exit', () => resolve()));
+    this.proc.stdin?.end();
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the launcher inside `ns` (and a netns) as sudo would: root, with an explicit environment. */
+function launch(ns: MountNs, env: Record<string, string>, args: string[] = [], netns?: string): Run {
+  const argv = [...ns.enter(netns), LAUNCHER, ...args];
   // An explicit environment: nothing from the test runner's (it may itself run under sudo).
-  const r = spawnSync(LAUNCHER, args, {
+  const r = spawnSync(argv[0] as string, argv.slice(1), {
     env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', NET_TC_FILTER_GUI_EXEC: probe, ...env },
     encoding: 'utf8',
-    timeout: 20_000,
+    timeout: 60_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function idLine(status: string, field: 'Uid' | 'Gid'): number[] {
+function idLine(status: string, field: 'Uid' | 'Gid' | 'Groups'): number[] {
   const m = new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(status);
-  return (m?.[1] ?? '').trim().split(/\s+/).map(Number);
+  return (m?.[1] ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
+}
+
+/** What the engine step (run as the app would be) printed: its last stdout line. */
+interface StepOut {
+  ok: boolean;
+  uid: number;
+  groups: number[];
+  capEff: string;
+  adopted?: boolean;
+  attached?: string[];
+  status?: {
+    loaded: boolean;
+    owner?: number;
+    attached: [string, boolean][];
+    counters?: Record<string, string>;
+  };
+  error?: string;
+}
+
+function stepOut(r: Run): StepOut {
+  const last = r.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(last) as StepOut;
+  } catch {
+    throw new Error(`no answer from the engine step (exit ${r.code}): ${r.stdout}\n${r.stderr}`);
+  }
+}
+
+/** What the tests must leave as they found it on the machine itself. */
+function machine() {
+  const st = (p: string) => {
+    if (!existsSync(p)) return null;
+    const s = statSync(p);
+    return `${s.mode.toString(8)} ${s.uid}:${s.gid}`;
+  };
+  const ntf = spawnSync('getent', ['group', GROUP], { encoding: 'utf8' });
+  return {
+    bpffs: st('/sys/fs/bpf'),
+    pinDir: st(PIN_DIR),
+    group: readFileSync('/etc/group', 'utf8'),
+    passwd: readFileSync('/etc/passwd', 'utf8'),
+    ntfGroup: ntf.status === 0 ? ntf.stdout : null,
+  };
+}
+
+/** The engine's exit code, or 'running' (then killed) if it is still running after `ms`. */
+async function exitWithin(e: EngineProcess, ms: number): Promise<number | null | 'running'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'running'>((resolve) => (timer = setTimeout(() => resolve('running'), ms)));
+  const r = await Promise.race([e.exited, late]);
+  clearTimeout(timer);
+  if (r === 'running') {
+    e.signal('SIGKILL');
+    await e.exited;
+  }
+  return r;
+}
+
+function modeOf(p: string): { mode: number; uid: number; gid: number } {
+  const st = lstatSync(p);
+  return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
 }
 
 beforeAll(() => {
-  if (process.getuid?.() !== 0) throw new Error('launcher tests need root (setpriv, useradd)');
+  if (process.getuid?.() !== 0) throw new Error('launcher tests need root (setpriv, namespaces, mounts)');
+  for (const f of ['engine/engine.js', 'engine/status.js', 'policy/load.js', 'cli/main.js']) {
+    const p = join(root, 'dist/electron', f);
+    if (!existsSync(p)) throw new Error(`${p} is missing: run \`npm run build\` first`);
+  }
+  // The accounts are added inside each namespace's /etc; the real one must not have them (the
+  // overlay would hide ours behind them).
   for (const [db, key] of [
-    ['passwd', UID],
-    ['group', UID],
+    ['passwd', ALICE],
+    ['passwd', BOB],
+    ['passwd', NAME],
+    ['group', ALICE],
+    ['group', BOB],
     ['passwd', NO_ACCOUNT_UID],
   ] as const) {
     if (spawnSync('getent', [db, String(key)]).status === 0)
       throw new Error(`${db} entry ${key} exists already; the test needs it free`);
   }
-  execFileSync('groupadd', ['--gid', String(UID), NAME]);
-  execFileSync('useradd', [
-    '--uid', String(UID), '--gid', String(UID), '--no-create-home', '--home-dir', '/nonexistent',
-    '--shell', '/usr/sbin/nologin', NAME,
-  ]); // prettier-ignore
-  created = true;
-  // Readable and executable by the test account.
+  host = machine();
+  // Readable and executable by the test accounts.
   dir = mkdtempSync(join(tmpdir(), 'ntf-launcher-'));
   chmodSync(dir, 0o755);
   probe = join(dir, 'probe.sh');
   writeFileSync(
     probe,
-    '#!/bin/sh\ngrep -E "^(Uid|Gid|Cap[A-Za-z]+):" /proc/self/status\necho "ARGS $*"\necho "PWD $(pwd)"\nenv | sed "s/^/ENV /"\n',
+    '#!/bin/sh\ngrep -E "^(Uid|Gid|Groups|Cap[A-Za-z]+):" /proc/self/status\necho "ARGS $*"\necho "PWD $(pwd)"\nenv | sed "s/^/ENV /"\n',
     { mode: 0o755 },
   );
+  // The engine as the app's main process would run it: open (create or adopt), apply the policy
+  // file, close keeping enforcement (or with --stop, "Stop filtering"); --observe reads the pinned
+  // state as a read-only window does. Run by the launcher in place of Electron, with its arguments.
+  const mod = (f: string) => JSON.stringify(pathToFileURL(join(root, 'dist/electron', f)).href);
+  const stepJs = join(dir, 'step.mjs');
+  writeFileSync(
+    stepJs,
+    `import { readFileSync } from 'node:fs';
+const { Engine } = await import(${mod('engine/engine.js')});
+const { readStatus } = await import(${mod('engine/status.js')});
+const { hasErrors, loadPolicyFile } = await import(${mod('policy/load.js')});
+const args = process.argv.slice(2);
+const value = (flag) => { const i = args.indexOf(flag); return i >= 0 ? args[i + 1] : undefined; };
+const status = readFileSync('/proc/self/status', 'utf8');
+const field = (f) => (new RegExp('^' + f + ':\\\\s*(.*)$', 'm').exec(status)?.[1] ?? '').trim();
+const out = {
+  uid: Number(field('Uid').split(/\\s+/)[0]),
+  groups: field('Groups').split(/\\s+/).filter(Boolean).map(Number),
+  capEff: field('CapEff'),
+};
+const pinDir = value('--pin-dir') ?? ${JSON.stringify(PIN_DIR)};
+try {
+  if (args.includes('--observe')) {
+    const s = readStatus(pinDir);
+    out.status = { loaded: s.loaded, owner: s.owner?.pid, attached: s.interfaces.map((i) => [i.name, i.attached]), counters: s.counters };
+  } else {
+    const engine = Engine.open({ pinDir });
+    out.adopted = engine.adopted;
+    try {
+      const file = value('--policy-file');
+      if (file) {
+        const loaded = loadPolicyFile(file);
+        if (!loaded.resolved || hasErrors(loaded.diagnostics)) throw new Error(JSON.stringify(loaded.diagnostics));
+        out.attached = engine.apply(loaded.resolved).attached.map((a) => a.name);
+      }
+    } finally {
+      engine.close({ unload: args.includes('--stop') });
+    }
+  }
+  out.ok = true;
+} catch (err) {
+  out.ok = false;
+  out.error = err.name + ': ' + err.message;
+}
+process.stdout.write(JSON.stringify(out) + '\\n');
+`,
+    { mode: 0o644 },
+  );
+  step = join(dir, 'step.sh');
+  writeFileSync(step, `#!/bin/sh\nexec ${process.execPath} ${stepJs} "$@"\n`, { mode: 0o755 });
 });
 
 afterAll(() => {
-  if (created) {
-    spawnSync('userdel', [NAME]);
-    spawnSync('groupdel', [NAME]);
-  }
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('bin/net-tc-filter-gui', () => {
+  let ns: MountNs | undefined;
+  let gid = 0;
+  const run = (env: Record<string, string>, args: string[] = []) => launch(ns as MountNs, env, args);
+
+  beforeAll(async () => {
+    ns = await MountNs.open('basic');
+    ns.sh(['groupadd', '--system', GROUP]); // as the deb's postinst does
+    gid = ns.groupGid() ?? 0;
+  });
+  afterAll(async () => {
+    await ns?.close();
+  });
+
   it('runs the app as the sudo user with exactly CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON (effective, permitted, inheritable, ambient)', () => {
     const r = run(
       {
-        SUDO_UID: String(UID),
-        SUDO_GID: String(UID),
+        SUDO_UID: String(ALICE),
+        SUDO_GID: String(ALICE),
         DISPLAY: ':7',
         XAUTHORITY: '/tmp/xauth-test',
         // Root's environment must not reach the app.
@@ -90,8 +339,10 @@ describe('bin/net-tc-filter-gui', () => {
     );
     expect(r.code, r.stderr).toBe(0);
     const out = r.stdout;
-    expect(idLine(out, 'Uid')).toEqual([UID, UID, UID, UID]);
-    expect(idLine(out, 'Gid')).toEqual([UID, UID, UID, UID]);
+    expect(idLine(out, 'Uid')).toEqual([ALICE, ALICE, ALICE, ALICE]);
+    expect(idLine(out, 'Gid')).toEqual([ALICE, ALICE, ALICE, ALICE]);
+    // The account's groups plus the one that shares the pin directory (for this process only).
+    expect(idLine(out, 'Groups').sort()).toEqual([gid, ALICE].sort());
     for (const f of ['CapEff', 'CapPrm', 'CapInh', 'CapAmb'] as const) {
       expect(capNames(parseCapField(out, f)), f).toEqual(['CAP_NET_ADMIN', 'CAP_PERFMON', 'CAP_BPF']);
       expect(parseCapField(out, f), f).toBe(ENGINE_CAPS);
@@ -120,12 +371,14 @@ describe('bin/net-tc-filter-gui', () => {
       'NET_TC_FILTER_GUI_EXEC',
     ])
       expect(env.has(bad), bad).toBe(false);
+    // It prepared the directory it was given.
+    expect(modeOf(ns!.at('/sys/fs/bpf/some where'))).toEqual({ mode: 0o2770, uid: 0, gid });
   });
 
   it('takes the user from PKEXEC_UID under pkexec', () => {
-    const r = run({ PKEXEC_UID: String(UID) });
+    const r = run({ PKEXEC_UID: String(ALICE) });
     expect(r.code, r.stderr).toBe(0);
-    expect(idLine(r.stdout, 'Uid')).toEqual([UID, UID, UID, UID]);
+    expect(idLine(r.stdout, 'Uid')).toEqual([ALICE, ALICE, ALICE, ALICE]);
     expect(parseCapField(r.stdout, 'CapAmb')).toBe(ENGINE_CAPS);
   });
 
@@ -160,11 +413,298 @@ describe('bin/net-tc-filter-gui', () => {
   it('refuses to run unless it is root itself', () => {
     const r = spawnSync(
       'setpriv',
-      ['--reuid', String(UID), '--regid', String(UID), '--clear-groups', LAUNCHER],
-      { env: { PATH: '/usr/bin:/bin', SUDO_UID: String(UID) }, encoding: 'utf8' },
+      ['--reuid', String(ALICE), '--regid', String(ALICE), '--clear-groups', LAUNCHER],
+      { env: { PATH: '/usr/bin:/bin', SUDO_UID: String(ALICE) }, encoding: 'utf8' },
     );
     expect(r.status).toBe(77);
     expect(r.stderr).toMatch(/pkexec or sudo/);
+  });
+
+  it('refuses a --pin-dir outside bpffs, at the root of a bpffs mount, or that does not resolve to itself, before changing anything', () => {
+    const user = { SUDO_UID: String(ALICE) };
+    const cases: [string[], RegExp][] = [
+      [['--pin-dir', join(dir, 'pins')], /not inside a bpffs mount/],
+      [['--pin-dir=/sys/fs/bpf'], /root of a bpffs mount/],
+      [['--pin-dir', '/sys/fs/bpf/x/../../../../etc'], /give it as it resolves \(\/etc\)/],
+      [['--pin-dir', '/sys/fs/bpf/x/'], /give it as it resolves/],
+      [['--pin-dir', 'relative'], /absolute path/],
+    ];
+    for (const [args, msg] of cases) {
+      const r = run(user, args);
+      expect(r.code, args.join(' ')).toBe(64);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stdout).toBe('');
+    }
+    expect(existsSync(join(dir, 'pins'))).toBe(false);
+    expect(existsSync(ns!.at('/sys/fs/bpf/x'))).toBe(false);
+  });
+
+  it('does not change a bpffs directory whose group someone else set: it says why and stops', () => {
+    // A second bpffs in the namespace whose root belongs to group bob, mode 0750.
+    const mnt = join(dir, 'bpf2');
+    mkdirSync(mnt);
+    ns!.sh(['mount', '-t', 'bpf', '-o', 'mode=0750', 'bpf', mnt]);
+    ns!.sh(['chgrp', String(BOB), mnt]);
+    const before = modeOf(ns!.at(mnt));
+    const r = run({ SUDO_UID: String(ALICE) }, ['--pin-dir', `${mnt}/pins`]);
+    expect(r.code).toBe(78);
+    expect(r.stderr).toMatch(/group bob, mode 1750\) does not let group net-tc-filter through/);
+    expect(r.stdout).toBe('');
+    expect(modeOf(ns!.at(mnt))).toEqual(before);
+    expect(existsSync(ns!.at(`${mnt}/pins`))).toBe(false);
+  });
+
+  it('fixes up pins without following a symlink in the pin directory', () => {
+    const target = join(dir, 'not-a-pin');
+    writeFileSync(target, 'x', { mode: 0o600 });
+    expect(run({ SUDO_UID: String(ALICE) }).code).toBe(0);
+    ns!.sh(['ln', '-s', target, `${PIN_DIR}/evil`]);
+    ns!.sh(['chmod', '0600', `${PIN_DIR}`]); // as if left unshared: the launcher fixes it up again
+    const r = run({ SUDO_UID: String(ALICE) });
+    expect(r.code, r.stderr).toBe(0);
+    expect(modeOf(target)).toEqual({ mode: 0o600, uid: 0, gid: 0 });
+    expect(modeOf(ns!.at(PIN_DIR))).toEqual({ mode: 0o2770, uid: 0, gid });
+  });
+});
+
+describe('bin/net-tc-filter-gui when the group is missing', () => {
+  let ns: MountNs | undefined;
+  afterAll(async () => {
+    await ns?.close();
+  });
+
+  it('creates it as a system group (groupadd --system) and gives it to the app', async () => {
+    ns = await MountNs.open('nogroup');
+    // The machine may have it (the deb installed here): remove it from the namespace's /etc only.
+    if (ns.groupGid() !== undefined) ns.sh(['groupdel', GROUP]);
+    expect(ns.groupGid()).toBeUndefined();
+    const r = launch(ns, { SUDO_UID: String(ALICE) });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`created the system group ${GROUP}`);
+    const gid = ns.groupGid();
+    expect(gid).toBeDefined();
+    expect(gid).toBeLessThan(1000); // the system range (SYS_GID_MAX)
+    expect(idLine(r.stdout, 'Groups')).toContain(gid);
+    expect(modeOf(ns.at(PIN_DIR))).toEqual({ mode: 0o2770, uid: 0, gid });
+  });
+});
+
+describe('the pin directory shared through the group, on a bpffs mounted like systemd (0700)', () => {
+  let ns: MountNs | undefined;
+  let sb: Sandbox | undefined;
+  let gid = 0;
+  let policy = '';
+  const daemons: EngineProcess[] = [];
+
+  /** The launcher started by alice through sudo, running the engine step in the client netns. */
+  const gui = (args: string[] = []) =>
+    launch(ns as MountNs, { SUDO_UID: String(ALICE), NET_TC_FILTER_GUI_EXEC: step }, args, sb?.client);
+
+  /** The engine step as alice with the capabilities, but not through the launcher. */
+  const direct = (groups: string, args: string[] = []) => {
+    const argv = [
+      ...(ns as MountNs).enter(sb?.client),
+      'setpriv', `--reuid=${ALICE}`, `--regid=${ALICE}`, groups, `--inh-caps=${CAPS}`, `--ambient-caps=${CAPS}`,
+      '--', step, ...args,
+    ]; // prettier-ignore
+    const r = spawnSync(argv[0] as string, argv.slice(1), { encoding: 'utf8', timeout: 60_000, cwd: '/' });
+    return stepOut({ code: r.status, stdout: r.stdout, stderr: r.stderr });
+  };
+
+  /** `net-tc-filter run` as the systemd unit runs it: uid 0, only the three capabilities (bounding
+   * set too), no new privileges, and SupplementaryGroups=net-tc-filter unless `withGroup` is false. */
+  const unitLike = (withGroup: boolean, pinDir = PIN_DIR) => {
+    const argv = [
+      ...(ns as MountNs).enter(sb?.client),
+      'setpriv', '--reuid=0', '--regid=0', withGroup ? `--groups=${gid}` : '--clear-groups',
+      `--bounding-set=${CAPS}`, `--inh-caps=${CAPS}`, `--ambient-caps=${CAPS}`, '--no-new-privs',
+      '--', process.execPath, cliPath(), 'run', '--config', policy, '--log', 'json', '--pin-dir', pinDir,
+      '--stats-interval', '3600',
+    ]; // prettier-ignore
+    const e = new EngineProcess(
+      spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }),
+    );
+    daemons.push(e);
+    return e;
+  };
+
+  const udp = (uid: number, host: string) =>
+    (sb as Sandbox).probe(uid, ['udp', host, '7', '3', '400']) as { sent: number; received: number };
+  /** The policy: only alice reaches 192.0.2.1; everything else on ntf0 is allowed. */
+  const expectEnforced = () => {
+    expect(udp(ALICE, '192.0.2.1')).toMatchObject({ sent: 3, received: 3 });
+    expect(udp(BOB, '192.0.2.1')).toMatchObject({ sent: 3, received: 0 });
+    expect(udp(BOB, '198.51.100.1')).toMatchObject({ sent: 3, received: 3 });
+  };
+  const pins = (pinDir = PIN_DIR) => readdirSync(ns!.at(pinDir)).sort();
+
+  beforeAll(async () => {
+    sb = Sandbox.create(`ntfl${process.pid % 100000}`, 1);
+    await sb.startPeer();
+    ns = await MountNs.open('shared');
+    ns.sh(['groupadd', '--system', GROUP]); // as the deb's postinst does
+    gid = ns.groupGid() ?? 0;
+    policy = sb.writeFile(
+      'policy.yml',
+      `endpoints:\n  - peer:\n      iface: [ntf0]\n      range: [192.0.2.1/32]\n      allow: [${NAME}]\ninterfaces:\n  ntf0: { default: allow }\n`,
+    );
+    chmodSync(policy, 0o644);
+  });
+
+  afterAll(async () => {
+    for (const e of daemons) {
+      if (e.proc.exitCode === null && e.proc.signalCode === null) {
+        e.signal('SIGKILL');
+        await e.exited;
+      }
+    }
+    // Filters and pins go with the network and mount namespaces; unload first all the same.
+    if (ns && sb) {
+      for (const d of [PIN_DIR, '/sys/fs/bpf/legacy']) {
+        const argv = [...ns.enter(sb.client), process.execPath, cliPath(), 'unload', '--pin-dir', d];
+        spawnSync(argv[0] as string, argv.slice(1), { timeout: 30_000 });
+      }
+    }
+    sb?.destroy();
+    await ns?.close();
+  });
+
+  it('control: the bpffs is root-only, so without the launcher alice cannot make the pin directory, capabilities or not', () => {
+    expect(modeOf(ns!.at('/sys/fs/bpf'))).toEqual({ mode: 0o1700, uid: 0, gid: 0 });
+    const out = direct('--init-groups', ['--policy-file', policy]);
+    expect(out.ok).toBe(false);
+    expect(BigInt(`0x${out.capEff}`)).toBe(ENGINE_CAPS);
+    expect(out.error).toMatch(/EACCES/);
+    expect(existsSync(ns!.at(PIN_DIR))).toBe(false);
+    expect(udp(BOB, '192.0.2.1')).toMatchObject({ received: 3 });
+  });
+
+  it('through the launcher, alice opens the engine, pins, applies a policy that enforces, and leaves it enforcing', () => {
+    const r = gui(['--policy-file', policy]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = stepOut(r);
+    expect(out, r.stderr).toMatchObject({ ok: true, uid: ALICE, adopted: false, attached: ['ntf0'] });
+    expect(out.groups).toContain(gid);
+    // What it changed, and said it changed.
+    expect(r.stderr).toMatch(/\/sys\/fs\/bpf: group net-tc-filter may now pass \(was root:root 1700/);
+    expect(r.stderr).toMatch(/\/sys\/fs\/bpf\/net-tc-filter: now root:net-tc-filter 2770/);
+    // The process has exited; the filter stays.
+    expectEnforced();
+  });
+
+  it('made /sys/fs/bpf passable (not listable) for the group, the pin directory 2770, and every pin 0660 in the group', () => {
+    expect(modeOf(ns!.at('/sys/fs/bpf'))).toEqual({ mode: 0o1710, uid: 0, gid });
+    expect(modeOf(ns!.at(PIN_DIR))).toEqual({ mode: 0o2770, uid: 0, gid });
+    expect(pins()).toEqual(PINS);
+    // Created by alice; the group from the setgid directory (the kernel), 0660 from the engine.
+    for (const p of pins())
+      expect(modeOf(ns!.at(`${PIN_DIR}/${p}`)), p).toEqual({ mode: 0o660, uid: ALICE, gid });
+  });
+
+  it('control: the group is what lets alice in — with her own groups only, she still cannot open the pins', () => {
+    const out = direct('--init-groups');
+    expect(out.ok).toBe(false);
+    expect(out.error).toMatch(/EACCES/);
+    expectEnforced();
+  });
+
+  it('a root daemon restricted like the unit cannot open her pins without SupplementaryGroups=net-tc-filter', async () => {
+    const e = unitLike(false);
+    expect(await exitWithin(e, 30_000)).toBe(2);
+    expect(e.stderr).toMatch(/EACCES/);
+    expectEnforced();
+  });
+
+  it('with the group it adopts them, and alice (through the launcher) observes it read-only meanwhile', async () => {
+    const e = unitLike(true);
+    const ready = await e.waitFor((l) => l.type === 'ready', 30_000);
+    expect(ready).toMatchObject({ adopted: true, interfaces: [{ name: 'ntf0' }] });
+    const status = readFileSync(`/proc/${e.proc.pid}/status`, 'utf8');
+    expect(idLine(status, 'Uid')).toEqual([0, 0, 0, 0]);
+    expect(idLine(status, 'Groups')).toEqual([gid]);
+    expect(parseCapField(status, 'CapEff')).toBe(ENGINE_CAPS);
+    expect(parseCapField(status, 'CapBnd')).toBe(ENGINE_CAPS);
+    expectEnforced();
+
+    // The daemon holds the lock: alice's window would run read-only and show its counters.
+    const observed = stepOut(gui(['--observe']));
+    expect(observed).toMatchObject({
+      ok: true,
+      status: { loaded: true, owner: e.proc.pid, attached: [['ntf0', true]] },
+    });
+    expect(Number(observed.status?.counters?.dropped_packets)).toBeGreaterThan(0);
+    const locked = stepOut(gui());
+    expect(locked.ok).toBe(false);
+    expect(locked.error).toMatch(/EngineLockedError: .* is owned by another instance: pid \d+/);
+
+    e.signal('SIGTERM');
+    expect(await exitWithin(e, 30_000)).toBe(0);
+    expectEnforced();
+    // The daemon pinned its program again: root's, in the group, 0660.
+    expect(modeOf(ns!.at(`${PIN_DIR}/ntf_egress`))).toEqual({ mode: 0o660, uid: 0, gid });
+  });
+
+  it('after the daemon, alice adopts again through the launcher', () => {
+    const r = gui(['--policy-file', policy]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(stepOut(r)).toMatchObject({ ok: true, uid: ALICE, adopted: true, attached: ['ntf0'] });
+    expect(r.stderr).toBe(''); // nothing left to prepare
+    expectEnforced();
+    expect(modeOf(ns!.at(`${PIN_DIR}/ntf_egress`))).toEqual({ mode: 0o660, uid: ALICE, gid });
+  });
+
+  it('"Stop filtering" by alice removes the filter and the pins, and keeps the prepared directory', () => {
+    const r = gui(['--stop']);
+    expect(stepOut(r), r.stderr).toMatchObject({ ok: true, adopted: true });
+    expect(pins()).toEqual([]);
+    expect(modeOf(ns!.at(PIN_DIR))).toEqual({ mode: 0o2770, uid: 0, gid });
+    expect(udp(BOB, '192.0.2.1')).toMatchObject({ received: 3 });
+  });
+
+  it('pins an earlier root run left unshared (0600, root:root) are given to the group, and alice adopts them', async () => {
+    // A full-root daemon as before this change: it makes its pin directory 0700 and pins 0600.
+    const legacy = '/sys/fs/bpf/legacy';
+    const argv = [
+      ...ns!.enter(sb!.client),
+      process.execPath,
+      cliPath(),
+      'run',
+      '--config',
+      policy,
+      '--log',
+      'json',
+    ];
+    const e = new EngineProcess(
+      spawn(argv[0] as string, [...argv.slice(1), '--pin-dir', legacy, '--stats-interval', '3600'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+    daemons.push(e);
+    await e.waitFor((l) => l.type === 'ready', 30_000);
+    e.signal('SIGTERM');
+    expect(await exitWithin(e, 30_000)).toBe(0);
+    expect(modeOf(ns!.at(legacy))).toEqual({ mode: 0o700, uid: 0, gid: 0 });
+    for (const p of pins(legacy))
+      expect(modeOf(ns!.at(`${legacy}/${p}`)), p).toEqual({ mode: 0o600, uid: 0, gid: 0 });
+    expectEnforced();
+
+    const r = gui(['--pin-dir', legacy, '--policy-file', policy]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(stepOut(r)).toMatchObject({ ok: true, uid: ALICE, adopted: true, attached: ['ntf0'] });
+    expect(r.stderr).toMatch(/legacy: pins made group net-tc-filter, mode 0660/);
+    expect(modeOf(ns!.at(legacy))).toEqual({ mode: 0o2770, uid: 0, gid });
+    expect(pins(legacy)).toEqual(PINS);
+    for (const p of pins(legacy)) {
+      // Maps adopted from root keep their owner; the program alice pinned again is hers.
+      expect(modeOf(ns!.at(`${legacy}/${p}`)), p).toEqual({
+        mode: 0o660,
+        uid: p === 'ntf_egress' ? ALICE : 0,
+        gid,
+      });
+    }
+    expectEnforced();
+    expect(stepOut(gui(['--pin-dir', legacy, '--stop']))).toMatchObject({ ok: true });
+    expect(pins(legacy)).toEqual([]);
   });
 });
 
@@ -199,11 +739,10 @@ process.stdout.write(JSON.stringify(out));
 `,
       { mode: 0o644 },
     );
-    const caps = '-all,+bpf,+net_admin,+perfmon';
     const r = spawnSync(
       'setpriv',
       [
-        `--reuid=${UID}`, `--regid=${UID}`, '--clear-groups', `--inh-caps=${caps}`, `--ambient-caps=${caps}`,
+        `--reuid=${ALICE}`, `--regid=${ALICE}`, '--clear-groups', `--inh-caps=${CAPS}`, `--ambient-caps=${CAPS}`,
         '--', process.execPath, script,
       ], // prettier-ignore
       { env: { PATH: '/usr/bin:/bin', HOME: '/nonexistent' }, encoding: 'utf8', timeout: 30_000, cwd: '/' },
@@ -226,5 +765,12 @@ process.stdout.write(JSON.stringify(out));
     // The documented limit: capabilities are per thread, so a thread that existed before keeps
     // its ambient set and its children get the capabilities (docs/desktop.md).
     expect(cap('earlyWorkerChild', 'CapEff')).toBe(ENGINE_CAPS);
+  });
+});
+
+describe('the machine', () => {
+  it('kept its own /sys/fs/bpf, pin directory, /etc/group, /etc/passwd and group net-tc-filter (or their absence): the launcher ran only in namespaces', () => {
+    expect(host).toBeDefined();
+    expect(machine()).toEqual(host);
   });
 });
