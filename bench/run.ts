@@ -4,8 +4,9 @@
 // `sudo npm run bench [-- --quick] [-- --only throughput|runtime|apply|drain]`
 // Everything runs in a throwaway namespace sandbox (no traffic leaves it); variants alternate
 // round by round and the tables report medians, so the shared, noisy machine affects all
-// variants alike. Nothing is asserted on time: results go to stdout and, for a full run, into
-// docs/benchmarks.md between the results markers.
+// variants alike. Nothing is asserted on time: results go to stdout and, unless --quick, into
+// docs/benchmarks.md between the results markers (a full run rewrites them all, `--only` its
+// section's).
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { Sandbox } from '../electron/demo/sandbox.js';
 import { packageRoot } from '../electron/engine/paths.js';
 import type { ApplyArgs } from './apply-child.js';
 import type { DrainArgs } from './drain-child.js';
+import { updateResults } from './results-doc.js';
 import {
   ALICE,
   BOB,
@@ -593,6 +595,8 @@ const loadAvg = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0] ?? '?'
 
 let tools: Tools;
 let failed = false;
+/** Where each section's lines are in `out`. */
+const spans = new Map<Section, [number, number]>();
 try {
   sb = Sandbox.create(tag, 1);
   sb.writeFile('passwd', PASSWD);
@@ -605,13 +609,14 @@ try {
     /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown CPU';
   const kernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
   say(
-    `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} CPUs (${cpu}), kernel ${kernel}, Node ${process.version}${QUICK ? ', `--quick`' : ''}.`,
+    `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} CPUs (${cpu}), kernel ${kernel}, Node ${process.version}${QUICK ? ', `--quick`' : ''}${values.only ? `, \`--only ${values.only}\`` : ''}.`,
   );
   say();
   const load0 = loadAvg();
   const sections: Record<Section, () => Promise<void>> = { throughput, runtime, apply, drain };
   for (const s of SECTIONS) {
     if (!want(s)) continue;
+    const from = out.length;
     try {
       await sections[s]();
     } catch (err) {
@@ -624,6 +629,7 @@ try {
       say('```');
       say();
     }
+    spans.set(s, [from, out.length]);
   }
   // Other work on the shared machine shows here; the tables are only as quiet as the machine.
   say(`1-minute load average at the start / end of the run: ${load0} / ${loadAvg()}.`);
@@ -632,16 +638,12 @@ try {
   cleanup();
 }
 
-// Refresh the results section of docs/benchmarks.md (full runs only).
-if (!QUICK && !values.only && !failed) {
+// Refresh docs/benchmarks.md (not --quick; see results-doc.ts).
+if (!QUICK && !failed) {
   const doc = join(ROOT, 'docs/benchmarks.md');
-  const text = readFileSync(doc, 'utf8');
-  const start = '<!-- results:start -->';
-  const end = '<!-- results:end -->';
-  const i = text.indexOf(start);
-  const j = text.indexOf(end);
-  if (i >= 0 && j > i) {
-    writeFileSync(doc, `${text.slice(0, i + start.length)}\n\n${out.join('\n')}\n${text.slice(j)}`);
+  const next = updateResults(readFileSync(doc, 'utf8'), out, spans, values.only);
+  if (next !== undefined) {
+    writeFileSync(doc, next);
     // Tables are already aligned; this only guards against formatting drift.
     works(join(ROOT, 'node_modules/.bin/prettier'), ['--write', doc]);
     process.stdout.write(`\nresults written to ${doc}\n`);
