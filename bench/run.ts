@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: Node, as root (benchmark).
 //
-// `sudo npm run bench [-- --quick] [-- --only throughput|runtime|apply|drain]`
+// `sudo npm run bench [-- --quick] [-- --only throughput|runtime|apply|drain|ui]`
 // Everything runs in a throwaway namespace sandbox (no traffic leaves it); variants alternate
 // round by round and the tables report medians, so the shared, noisy machine affects all
 // variants alike. Nothing is asserted on time: results go to stdout and, unless --quick, into
@@ -19,6 +19,8 @@ import { packageRoot } from '../electron/engine/paths.js';
 import type { ApplyArgs } from './apply-child.js';
 import type { DrainArgs } from './drain-child.js';
 import { updateResults } from './results-doc.js';
+import { abandonLiveView, measureLiveView, quantile, SCROLL_STEP } from './ui-live.js';
+import type { FpsWindow, Histogram, LiveResult } from './ui-live.js';
 import {
   ALICE,
   BOB,
@@ -41,7 +43,7 @@ import {
 import type { Tools } from './lib.js';
 import type { RuntimeArgs, RuntimeSample } from './runtime-child.js';
 
-const SECTIONS = ['throughput', 'runtime', 'apply', 'drain'] as const;
+const SECTIONS = ['throughput', 'runtime', 'apply', 'drain', 'ui'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' } } });
@@ -59,6 +61,10 @@ const P = {
   newFlowPackets: QUICK ? 20_000 : 60_000,
   drainRounds: QUICK ? 1 : 3,
   drainSeconds: QUICK ? 1 : 2,
+  uiSeconds: QUICK ? 10 : 60,
+  uiWindowMs: QUICK ? 1000 : 2000,
+  uiBaselineWindows: QUICK ? 2 : 5,
+  uiHarnessSeconds: QUICK ? 6 : 20,
 };
 const want = (s: Section) => !values.only || values.only === s;
 const ROOT = packageRoot();
@@ -167,6 +173,7 @@ function cleanup(): void {
   cleaned = true;
   if (engine && engine.proc.exitCode === null) engine.proc.kill('SIGKILL');
   killChildren();
+  abandonLiveView();
   if (statsWas !== undefined) works('sysctl', ['-qw', `kernel.bpf_stats_enabled=${statsWas}`]);
   // Filters and pins first (the unload needs the namespace's interfaces), then the namespaces,
   // which take their qdiscs and nftables tables with them.
@@ -589,6 +596,96 @@ async function drain(): Promise<void> {
   say();
 }
 
+// ---- 5. live view ----
+
+const UI_RATE = 5000;
+
+async function ui(): Promise<void> {
+  const common = { flood: tools.flood, rate: UI_RATE, windowMs: P.uiWindowMs, prefillSeconds: 3 };
+  const r = await measureLiveView({
+    ...common,
+    seconds: P.uiSeconds,
+    baselineWindows: P.uiBaselineWindows,
+    transport: 'json',
+  });
+  // The harness's own binding, for comparison: what the test transport costs the page.
+  const pw = await measureLiveView({
+    ...common,
+    seconds: P.uiHarnessSeconds,
+    baselineWindows: 0,
+    transport: 'playwright',
+  });
+  const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
+  const ms = (x: number) => (Number.isFinite(x) ? `${x.toFixed(0)} ms` : 'n/a');
+  const n = (x: number) => Math.round(x).toLocaleString('en');
+  const fps = (w: FpsWindow[]) => median(w.map((x) => x.fps));
+  const fpsRow = (label: string, w: FpsWindow[]) => [
+    label,
+    f2(fps(w)),
+    f2(Math.min(...w.map((x) => x.fps))),
+    `${ms(median(w.map((x) => x.maxGapMs)))} / ${ms(Math.max(...w.map((x) => x.maxGapMs)))}`,
+  ];
+  const q = (h: Histogram) => [0.5, 0.95, 0.99, 1].map((x) => ms(quantile(h, x)));
+  const lost = (x: LiveResult) => x.lostKernel + x.lostBatching;
+  say(`### 5. Live view: ${n(r.rate)} decisions/s for ${r.seconds} s in headless Chromium`);
+  say();
+  say(
+    `The built renderer in Debian's Chromium ${r.browser} (headless, 1280×800, \`--disable-gpu\`) against the real Backend in the sandbox (engine worker draining every 150 ms, batching, handler table, gateway), as in the browser tests. alice (allowed, \`logging.allowed: all\`) and bob (dropped) each send ${n(r.rate / 2)} 64-byte UDP datagrams/s, paced (\`udpflood -r\`). During the ${r.seconds} s load: ${n(r.sent)} datagrams sent (${n(r.sent / r.seconds)}/s); the engine's counters grew by ${n(r.decided)} decisions (${n(r.decided / r.seconds)}/s); the page received ${n(r.received)} decisions in ${n(r.batches)} batches (${n(r.received / Math.max(1, r.batches))} per batch); events lost: ${lost(r)} (kernel ring ${r.lostKernel}, batching ${r.lostBatching}). Batches reach the page as one JSON string parsed there (closer to Electron's structured clone than the harness's Playwright binding, whose cost is the last row of each table: a ${pw.seconds} s load measured the same way after the main one, ${n(pw.sent / pw.seconds)} datagrams/s, ${lost(pw)} lost).`,
+  );
+  say();
+  say(
+    `**Frame rate**: requestAnimationFrame callbacks per second while the page scrolls the decisions table by ${SCROLL_STEP} px per frame (rows are 28 px), in ${P.uiWindowMs / 1000} s windows: ${r.load.length} under load, alternating with still windows, and ${r.baseline.length} without traffic over the same full table (half before the load, half after).`,
+  );
+  say();
+  table(
+    [
+      'while scrolling the decisions table',
+      'fps (median)',
+      'slowest window',
+      'longest frame gap (median / max)',
+    ],
+    [
+      fpsRow('no traffic (baseline)', r.baseline),
+      fpsRow(`${n(r.rate)} decisions/s`, r.load),
+      fpsRow(`${n(pw.rate)} decisions/s, batches as Playwright values`, pw.load),
+    ],
+  );
+  say(
+    `**Heap**: \`JSHeapUsedSize\` after \`HeapProfiler.collectGarbage\` (CDP), with the DOM's node count and the rows the page keeps (its ring holds the newest 10,000).`,
+  );
+  say();
+  table(
+    ['renderer heap', 'JS heap used', 'DOM nodes', 'rows in the ring'],
+    r.heap.map((h) => [
+      h.at > 0 ? `${h.label}, ${h.at.toFixed(0)} s` : h.label,
+      mb(h.jsHeapUsed),
+      n(h.domNodes),
+      Number.isFinite(h.ringRows) ? n(h.ringRows) : 'n/a',
+    ]),
+  );
+  say(
+    `**Latency**: from each decision's kernel timestamp (the packet passing tc egress, in wall-clock ms) to the first animation frame whose table shows its batch at the top, for the ${n(r.measured)} decisions that arrived while the table was still (batches that arrive during a scroll window are not timed)${r.negative ? `; ${r.negative} came out below 0 and count as 0` : ''}.`,
+  );
+  say();
+  table(
+    ['latency', 'p50', 'p95', 'p99', 'max'],
+    [
+      ['packet sent → first frame showing its row (per decision)', ...q(r.latency)],
+      ['packet sent → its batch reaches the page (per decision)', ...q(r.toPage)],
+      ['batch reaches the page → first frame showing it (per batch)', ...q(r.toPaint)],
+      ['packet sent → first frame, batches as Playwright values', ...q(pw.latency)],
+    ],
+  );
+  const loadFps = fps(r.load);
+  const end = r.heap[r.heap.length - 1]?.jsHeapUsed ?? NaN;
+  const first = r.heap.find((h) => h.at > 0)?.jsHeapUsed ?? NaN;
+  const p95 = quantile(r.latency, 0.95);
+  say(
+    `Targets: ≥ 50 fps while scrolling under load: ${verdict(loadFps >= 50)} (${f2(loadFps)}, baseline ${f2(fps(r.baseline))}); heap bounded, < 150 MB at the end: ${verdict(end < 150e6)} (${mb(end)}, ${end >= first ? '+' : '−'}${mb(Math.abs(end - first))} since the load started with a full ring); p95 latency < 500 ms: ${verdict(p95 < 500)} (${ms(p95)}); events lost: ${lost(r)}. Through the harness's Playwright binding instead: ${f2(fps(pw.load))} fps, p95 ${ms(quantile(pw.latency, 0.95))}.`,
+  );
+  say();
+}
+
 // ---- main ----
 
 const loadAvg = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0] ?? '?';
@@ -613,7 +710,7 @@ try {
   );
   say();
   const load0 = loadAvg();
-  const sections: Record<Section, () => Promise<void>> = { throughput, runtime, apply, drain };
+  const sections: Record<Section, () => Promise<void>> = { throughput, runtime, apply, drain, ui };
   for (const s of SECTIONS) {
     if (!want(s)) continue;
     const from = out.length;
