@@ -19,7 +19,7 @@ import { packageRoot } from '../electron/engine/paths.js';
 import type { ApplyArgs } from './apply-child.js';
 import type { DrainArgs } from './drain-child.js';
 import { updateResults } from './results-doc.js';
-import { abandonLiveView, measureLiveView, quantile, SCROLL_STEP } from './ui-live.js';
+import type * as UiLive from './ui-live.js';
 import type { FpsWindow, Histogram, LiveResult } from './ui-live.js';
 import {
   ALICE,
@@ -173,7 +173,7 @@ function cleanup(): void {
   cleaned = true;
   if (engine && engine.proc.exitCode === null) engine.proc.kill('SIGKILL');
   killChildren();
-  abandonLiveView();
+  liveView?.abandonLiveView();
   if (statsWas !== undefined) works('sysctl', ['-qw', `kernel.bpf_stats_enabled=${statsWas}`]);
   // Filters and pins first (the unload needs the namespace's interfaces), then the namespaces,
   // which take their qdiscs and nftables tables with them.
@@ -600,7 +600,12 @@ async function drain(): Promise<void> {
 
 const UI_RATE = 5000;
 
+/** Loaded by the ui section only: the others do not need playwright-core or Chromium. */
+let liveView: typeof UiLive | undefined;
+
 async function ui(): Promise<void> {
+  liveView = await import('./ui-live.js');
+  const { measureLiveView, quantile, SCROLL_STEP } = liveView;
   const common = { flood: tools.flood, rate: UI_RATE, windowMs: P.uiWindowMs, prefillSeconds: 3 };
   const r = await measureLiveView({
     ...common,
