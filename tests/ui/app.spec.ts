@@ -58,6 +58,18 @@ async function importFile(host: Host, page: Page, file: string): Promise<void> {
 
 const rows = (page: Page, sel = '') => page.locator(`[data-testid="traffic-row"]${sel}`);
 
+/** Decisions received by the page so far (the table's "N received"). */
+async function received(page: Page): Promise<number> {
+  const t = (await page.getByText(/[0-9,]+ received/).textContent()) ?? '';
+  return Number(/([0-9,]+) received/.exec(t)?.[1]?.replace(/,/g, '') ?? -1);
+}
+
+/** The newest decision among the rows the table has rendered. */
+async function newestShown(page: Page): Promise<number> {
+  const seqs = await rows(page).evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-seq'))));
+  return Math.max(-1, ...seqs);
+}
+
 async function rowCount(page: Page): Promise<number> {
   return rows(page).count();
 }
@@ -139,6 +151,24 @@ describe('desktop UI against the real engine', () => {
     await page.getByRole('textbox', { name: 'User' }).fill('');
     await expect.poll(() => rows(page, '[data-user="bob"]').count()).toBeGreaterThan(0);
     await screenshot(page, 'live-traffic');
+
+    // Scrolled away from the newest rows, the table holds still; "back to newest" shows them.
+    env!.sb.probe(BOB, ['udp', '169.254.169.254', '7', '60', '300']);
+    await expect.poll(async () => Number((await received(page)) >= 60), { timeout: 15_000 }).toBe(1);
+    const body = page.getByRole('rowgroup', { name: 'Decision rows' });
+    await body.evaluate((el) => el.scrollTo({ top: 20 * 28 }));
+    await page.getByTestId('hold-notice').waitFor();
+    const heldTop = await newestShown(page);
+    const heldScroll = await body.evaluate((el) => el.scrollTop);
+    env!.sb.probe(BOB, ['udp', '169.254.169.254', '7', '5', '300']);
+    await expect
+      .poll(() => page.getByTestId('hold-notice').textContent(), { timeout: 15_000 })
+      .toMatch(/↑ [5-9] newer/);
+    expect(await newestShown(page)).toBe(heldTop);
+    expect(await body.evaluate((el) => el.scrollTop)).toBe(heldScroll);
+    await page.getByRole('button', { name: /back to newest/ }).click();
+    await expect.poll(() => page.getByTestId('hold-notice').count()).toBe(0);
+    await expect.poll(() => newestShown(page)).toBeGreaterThan(heldTop);
 
     // Export writes the original tool's format; re-importing it changes nothing.
     await page.getByRole('tab', { name: 'Policy' }).click();

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: renderer. Live traffic: decisions (virtualized, newest first), flows, rates.
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useMemo, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import type { FlowWire, TrafficRow } from '../../../electron/ipc/contract.js';
 import { formatBytes, formatCount, formatHostPort, formatTime } from '../logic/format.js';
 import { flowRows, lostEvents, selectVisibleRows, type VerdictFilter } from '../store/traffic.js';
@@ -9,6 +9,13 @@ import { useApp } from './hooks.js';
 import { RatesChart } from './RatesChart.js';
 
 const ROW_HEIGHT = 28;
+
+/** The rows shown while the table is scrolled away from the newest ones. */
+interface Hold {
+  rows: TrafficRow[];
+  version: number;
+  received: number;
+}
 
 function VerdictBadge({ verdict }: { verdict: 'allow' | 'drop' }) {
   return <span className={`verdict verdict-${verdict}`}>{verdict === 'allow' ? 'allowed' : 'dropped'}</span>;
@@ -107,14 +114,33 @@ function DecisionsTable() {
   const version = useApp((s) => s.version);
   const snapshot = useApp((s) => s.snapshot);
   const filters = useApp((s) => s.filters);
-  const rows = useMemo(
-    () => selectVisibleRows({ ring, version, snapshot, filters }),
-    [ring, version, snapshot, filters],
-  );
-  const size = ring.size;
   const paused = useApp((s) => s.paused);
   const received = useApp((s) => s.received);
+  // Scrolled away from the newest rows, the table holds still: newest-first rows arriving above
+  // would otherwise push what is being read out of view (at 5,000/s, by hundreds of rows a batch).
+  const [hold, setHold] = useState<Hold | null>(null);
+  const frozen = snapshot ?? hold?.rows ?? null;
+  const shownVersion = hold && !snapshot ? hold.version : version;
+  const rows = useMemo(
+    () => selectVisibleRows({ ring, version: shownVersion, snapshot: frozen, filters }),
+    [ring, shownVersion, frozen, filters],
+  );
+  const size = ring.size;
   const parentRef = useRef<HTMLDivElement>(null);
+  const scrolledAway = () => (parentRef.current?.scrollTop ?? 0) > ROW_HEIGHT / 2;
+  const startHold = () => setHold({ rows: ring.toArrayNewestFirst(), version, received });
+  const onScroll = () => {
+    const away = scrolledAway();
+    if (away && !hold && !paused) startHold();
+    else if (!away && hold) setHold(null);
+  };
+  // Resumed while scrolled: hold from here. Cleared: nothing to hold.
+  useEffect(() => {
+    if (!paused && !hold && scrolledAway()) startHold();
+    if (hold && received < hold.received) setHold(null);
+  });
+  const newer = hold && !paused ? received - hold.received : 0;
+  const toNewest = () => parentRef.current?.scrollTo({ top: 0 });
   const virtualizer = useVirtualizer({
     count: rows.length,
     getScrollElement: () => parentRef.current,
@@ -132,6 +158,14 @@ function DecisionsTable() {
         <span className="muted small">
           {formatCount(received)} received{paused ? ' · paused: the table is frozen, the feed continues' : ''}
         </span>
+        {hold && !paused && (
+          <span className="hold-notice" data-testid="hold-notice" role="status">
+            <span className="muted small">Holding still while you read:</span>
+            <button type="button" className="btn btn-small" onClick={toNewest}>
+              ↑ {formatCount(newer)} newer · back to newest
+            </button>
+          </span>
+        )}
       </div>
       <div className="vtable" role="table" aria-label="Decisions" aria-rowcount={rows.length + 1}>
         <div className="vrow vhead traffic-cols" role="row">
@@ -146,7 +180,14 @@ function DecisionsTable() {
             Bytes
           </span>
         </div>
-        <div ref={parentRef} className="vbody" role="rowgroup" tabIndex={0} aria-label="Decision rows">
+        <div
+          ref={parentRef}
+          className="vbody"
+          role="rowgroup"
+          tabIndex={0}
+          aria-label="Decision rows"
+          onScroll={onScroll}
+        >
           {rows.length === 0 && (
             <p className="muted pad empty-rows">
               {size === 0
