@@ -11,7 +11,7 @@
 # $name, without braces.
 
 # The system group that shares the bpffs pin directory between the headless daemon
-# (SupplementaryGroups= in its unit) and the desktop app (the launcher grants it to the app's
+# (SupplementaryGroups= in the unit's drop-in desktop-app.conf, which this package installs) and the desktop app (the launcher grants it to the app's
 # process only, never to an account). Kept on removal, like other system groups, so that its gid
 # is not reused while pins may still carry it.
 if ! getent group net-tc-filter >/dev/null; then

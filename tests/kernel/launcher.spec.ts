@@ -512,7 +512,8 @@ describe('the pin directory shared through the group, on a bpffs mounted like sy
   };
 
   /** `net-tc-filter run` as the systemd unit runs it: uid 0, only the three capabilities (bounding
-   * set too), no new privileges, and SupplementaryGroups=net-tc-filter unless `withGroup` is false. */
+   * set too), no new privileges, and SupplementaryGroups=net-tc-filter (its drop-in
+   * desktop-app.conf) unless `withGroup` is false. */
   const unitLike = (withGroup: boolean, pinDir = PIN_DIR) => {
     const argv = [
       ...(ns as MountNs).enter(sb?.client),
