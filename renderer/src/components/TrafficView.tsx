@@ -10,13 +10,6 @@ import { RatesChart } from './RatesChart.js';
 
 const ROW_HEIGHT = 28;
 
-/** The rows shown while the table is scrolled away from the newest ones. */
-interface Hold {
-  rows: TrafficRow[];
-  version: number;
-  received: number;
-}
-
 function VerdictBadge({ verdict }: { verdict: 'allow' | 'drop' }) {
   return <span className={`verdict verdict-${verdict}`}>{verdict === 'allow' ? 'allowed' : 'dropped'}</span>;
 }
@@ -115,32 +108,24 @@ function DecisionsTable() {
   const snapshot = useApp((s) => s.snapshot);
   const filters = useApp((s) => s.filters);
   const paused = useApp((s) => s.paused);
+  const held = useApp((s) => s.held);
+  const setHeld = useApp((s) => s.setHeld);
   const received = useApp((s) => s.received);
-  // Scrolled away from the newest rows, the table holds still: newest-first rows arriving above
-  // would otherwise push what is being read out of view (at 5,000/s, by hundreds of rows a batch).
-  const [hold, setHold] = useState<Hold | null>(null);
-  const frozen = snapshot ?? hold?.rows ?? null;
-  const shownVersion = hold && !snapshot ? hold.version : version;
+  const newer = useApp((s) => s.received - s.frozenReceived);
   const rows = useMemo(
-    () => selectVisibleRows({ ring, version: shownVersion, snapshot: frozen, filters }),
-    [ring, shownVersion, frozen, filters],
+    () => selectVisibleRows({ ring, version, snapshot, filters }),
+    [ring, version, snapshot, filters],
   );
   const size = ring.size;
   const parentRef = useRef<HTMLDivElement>(null);
-  const scrolledAway = () => (parentRef.current?.scrollTop ?? 0) > ROW_HEIGHT / 2;
-  const startHold = () => setHold({ rows: ring.toArrayNewestFirst(), version, received });
-  const onScroll = () => {
-    const away = scrolledAway();
-    if (away && !hold && !paused) startHold();
-    else if (!away && hold) setHold(null);
+  // Scrolled away from the newest rows, the table holds still (the store's snapshot).
+  const onScroll = () => setHeld((parentRef.current?.scrollTop ?? 0) > ROW_HEIGHT / 2);
+  const toNewest = () => {
+    parentRef.current?.scrollTo({ top: 0 });
+    setHeld(false);
   };
-  // Resumed while scrolled: hold from here. Cleared: nothing to hold.
-  useEffect(() => {
-    if (!paused && !hold && scrolledAway()) startHold();
-    if (hold && received < hold.received) setHold(null);
-  });
-  const newer = hold && !paused ? received - hold.received : 0;
-  const toNewest = () => parentRef.current?.scrollTo({ top: 0 });
+  // A table shown again starts at the top: nothing to hold for.
+  useEffect(() => () => setHeld(false), [setHeld]);
   const virtualizer = useVirtualizer({
     count: rows.length,
     getScrollElement: () => parentRef.current,
@@ -158,9 +143,11 @@ function DecisionsTable() {
         <span className="muted small">
           {formatCount(received)} received{paused ? ' · paused: the table is frozen, the feed continues' : ''}
         </span>
-        {hold && !paused && (
-          <span className="hold-notice" data-testid="hold-notice" role="status">
-            <span className="muted small">Holding still while you read:</span>
+        {held && !paused && (
+          <span className="hold-notice" data-testid="hold-notice">
+            <span className="muted small" role="status">
+              Holding still while you read:
+            </span>
             <button type="button" className="btn btn-small" onClick={toNewest}>
               ↑ {formatCount(newer)} newer · back to newest
             </button>

@@ -8,9 +8,11 @@
 // The ring and the flow map are mutated in place for O(1) pushes; `version` / `flowsVersion`
 // increase on every change so React components can subscribe to a number.
 //
-// Pause: the table shows a frozen snapshot taken when Pause was pressed, while the ring,
-// flows, counters, rates and lost count keep updating (so nothing is missed within the cap);
-// Resume shows the live ring again, including what arrived meanwhile.
+// Pause, and hold: the table shows a frozen snapshot while the ring, flows, counters, rates and
+// lost count keep updating (so nothing is missed within the cap). Pause is the button; hold is
+// the table being scrolled away from the newest rows, which would otherwise be pushed out of view
+// by the rows arriving above them. Both share one snapshot, taken when the first of them starts
+// and dropped when neither is left, so switching between them never moves the table.
 import type { FlowWire, TrafficBatch, TrafficCounters, TrafficRow } from '../../../electron/ipc/contract.js';
 import { errorMessage } from '../api.js';
 import { Ring } from '../logic/ring.js';
@@ -36,8 +38,12 @@ export interface TrafficSlice {
   ring: Ring<TrafficRow>;
   version: number;
   paused: boolean;
-  /** Rows newest first as they were when paused; null when live. */
+  /** The table is scrolled away from the newest rows. */
+  held: boolean;
+  /** Rows newest first as they were when paused or held; null when live. */
   snapshot: TrafficRow[] | null;
+  /** `received` when the snapshot was taken: received − this = decisions not shown yet. */
+  frozenReceived: number;
   filters: TrafficFilters;
   flows: Map<string, FlowWire>;
   flowsVersion: number;
@@ -51,6 +57,7 @@ export interface TrafficSlice {
   trafficError: string | null;
   ingest(batch: TrafficBatch): void;
   setPaused(paused: boolean): void;
+  setHeld(held: boolean): void;
   clearTraffic(): void;
   setFilter(patch: Partial<TrafficFilters>): void;
   startTraffic(): void;
@@ -99,12 +106,20 @@ let memo: { key: unknown[]; rows: TrafficRow[] } | null = null;
 export function selectVisibleRows(
   s: Pick<TrafficSlice, 'ring' | 'version' | 'snapshot' | 'filters'>,
 ): TrafficRow[] {
-  const key = [s.ring, s.version, s.snapshot, s.filters];
+  // A snapshot does not change with new batches: no re-filtering while frozen.
+  const key = [s.ring, s.snapshot ? -1 : s.version, s.snapshot, s.filters];
   if (memo && memo.key.every((k, i) => k === key[i])) return memo.rows;
   const source = s.snapshot ?? s.ring.toArrayNewestFirst();
   const rows = filtersActive(s.filters) ? source.filter((r) => matchRow(r, s.filters)) : source;
   memo = { key, rows };
   return rows;
+}
+
+/** The table's new state when pause or hold changes: one snapshot serves both. */
+function freeze(s: TrafficSlice, paused: boolean, held: boolean): Partial<TrafficSlice> {
+  if (!paused && !held) return { paused, held, snapshot: null };
+  if (s.snapshot) return { paused, held };
+  return { paused, held, snapshot: s.ring.toArrayNewestFirst(), frozenReceived: s.received };
 }
 
 /** Lost events: the kernel's failed ring-buffer reserves plus rows dropped on the way here. */
@@ -172,7 +187,9 @@ export const createTrafficSlice: Slice<TrafficSlice> =
       ring: new Ring<TrafficRow>(opts.ringCapacity),
       version: 0,
       paused: false,
+      held: false,
       snapshot: null,
+      frozenReceived: 0,
       filters: NO_FILTERS,
       flows: new Map(),
       flowsVersion: 0,
@@ -210,8 +227,13 @@ export const createTrafficSlice: Slice<TrafficSlice> =
       },
 
       setPaused: (paused) => {
-        if (paused === get().paused) return;
-        set({ paused, snapshot: paused ? get().ring.toArrayNewestFirst() : null });
+        const s = get();
+        if (paused !== s.paused) set(freeze(s, paused, s.held));
+      },
+
+      setHeld: (held) => {
+        const s = get();
+        if (held !== s.held) set(freeze(s, s.paused, held));
       },
 
       clearTraffic: () => {
@@ -221,7 +243,8 @@ export const createTrafficSlice: Slice<TrafficSlice> =
         set({
           version: s.version + 1,
           flowsVersion: s.flowsVersion + 1,
-          snapshot: s.paused ? [] : null,
+          snapshot: s.snapshot ? [] : null,
+          frozenReceived: 0,
           received: 0,
           rates: [],
         });

@@ -134,6 +134,47 @@ describe('traffic slice', () => {
     expect(selectVisibleRows(s).map((r) => r.seq)).toEqual([later.seq, first.seq]);
   });
 
+  it('hold (scrolled away) and pause share one snapshot: switching between them never moves the table', () => {
+    const store = createAppStore(standInApi().api);
+    const seqs = () => selectVisibleRows(store.getState()).map((r) => r.seq);
+    const a = row();
+    store.getState().ingest(batch(1, { decisions: [a] }));
+    store.getState().setHeld(true);
+    const b = row();
+    store.getState().ingest(batch(2, { decisions: [b] }));
+    expect(seqs()).toEqual([a.seq]);
+    const s = store.getState();
+    expect(s.received - s.frozenReceived).toBe(1); // "1 newer"
+    // The memo does not re-filter a frozen table when batches arrive.
+    const frozen = selectVisibleRows(store.getState());
+    store.getState().ingest(batch(3, { decisions: [row()] }));
+    expect(selectVisibleRows(store.getState())).toBe(frozen);
+
+    // Pause while held, resume while still held: the same rows throughout.
+    store.getState().setPaused(true);
+    expect(seqs()).toEqual([a.seq]);
+    store.getState().setPaused(false);
+    expect(seqs()).toEqual([a.seq]);
+    // Back at the top, paused: still the same snapshot; resumed: everything.
+    store.getState().setPaused(true);
+    store.getState().setHeld(false);
+    expect(seqs()).toEqual([a.seq]);
+    store.getState().setPaused(false);
+    expect(store.getState().snapshot).toBeNull();
+    expect(seqs()).toHaveLength(3);
+
+    // Clear while held: an empty frozen table, and nothing counted as newer.
+    store.getState().setHeld(true);
+    store.getState().clearTraffic();
+    expect(seqs()).toEqual([]);
+    expect(store.getState().received - store.getState().frozenReceived).toBe(0);
+    store.getState().ingest(batch(4, { decisions: [row()] }));
+    expect(seqs()).toEqual([]);
+    expect(store.getState().received - store.getState().frozenReceived).toBe(1);
+    store.getState().setHeld(false);
+    expect(seqs()).toHaveLength(1);
+  });
+
   it('clear empties rows and flows', () => {
     const store = createAppStore(standInApi().api);
     store.getState().ingest(batch(1, { decisions: [row()], flows: [flow('a', 1)] }));
