@@ -17,7 +17,7 @@ export function errnoName(errno: number): string {
 function hintFor(op: string, errno: number): string | undefined {
   const name = errnoNames.get(errno);
   const tcOp = op.startsWith('bpf_tc_');
-  if (name === 'EACCES' && (op.startsWith('bpf_obj_get') || op.startsWith('bpf_obj_pin')))
+  if (name === 'EACCES' && (op === 'bpf_obj_get' || op === 'bpf_obj_pin'))
     return 'file permissions on the pin path refuse this user (capabilities do not override them); see docs/desktop.md "Sharing the pin directory"';
   switch (name) {
     case 'EPERM':

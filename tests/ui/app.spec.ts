@@ -130,8 +130,10 @@ describe('desktop UI against the real engine', () => {
     await page.getByRole('button', { name: 'Pause' }).click();
     const frozen = await rowCount(page);
     const frozenTop = await rows(page).first().getAttribute('data-seq');
+    const receivedBefore = await received(page);
     env!.sb.probe(BOB, ['udp', '169.254.169.254', '7', '5', '300']);
-    await new Promise((r) => setTimeout(r, 1000));
+    // The feed continues while paused (so the frozen table below is not just an idle one).
+    await expect.poll(() => received(page), { timeout: 10_000 }).toBeGreaterThanOrEqual(receivedBefore + 5);
     expect(await rows(page).first().getAttribute('data-seq')).toBe(frozenTop);
     expect(await rowCount(page)).toBe(frozen);
     await page.getByRole('button', { name: 'Resume' }).click();
