@@ -639,20 +639,17 @@ async function ui(): Promise<void> {
   );
   say();
   say(
-    `**Frame rate**: requestAnimationFrame callbacks per second while the page scrolls the decisions table by ${SCROLL_STEP} px per frame (rows are 28 px), in ${P.uiWindowMs / 1000} s windows: ${r.load.length} under load, alternating with still windows, and ${r.baseline.length} without traffic over the same full table (half before the load, half after).`,
+    `**Frame rate**: requestAnimationFrame callbacks per second in ${P.uiWindowMs / 1000} s windows while the page scrolls the decisions table by ${SCROLL_STEP} px per frame (rows are 28 px) — ${r.load.length} under load and ${r.baseline.length} without traffic over the same full table (half before the load, half after) — and in the ${r.live.length} still windows between the scroll windows under load. Scrolled away from the newest rows the table holds still (the renderer's hold: new rows would push what is being read out of view), so the scroll windows measure scrolling a held table while the feed, counters and rates keep updating; the still windows measure the live table at the top, re-rendered with every batch.`,
   );
   say();
   table(
+    ['decisions table', 'fps (median)', 'slowest window', 'longest frame gap (median / max)'],
     [
-      'while scrolling the decisions table',
-      'fps (median)',
-      'slowest window',
-      'longest frame gap (median / max)',
-    ],
-    [
-      fpsRow('no traffic (baseline)', r.baseline),
-      fpsRow(`${n(r.rate)} decisions/s`, r.load),
-      fpsRow(`${n(pw.rate)} decisions/s, batches as Playwright values`, pw.load),
+      fpsRow('scrolling, no traffic (baseline)', r.baseline),
+      fpsRow(`scrolling (held), ${n(r.rate)} decisions/s`, r.load),
+      fpsRow(`still at the top (live), ${n(r.rate)} decisions/s`, r.live),
+      fpsRow(`scrolling (held), ${n(pw.rate)} decisions/s, batches as Playwright values`, pw.load),
+      fpsRow(`still at the top (live), ${n(pw.rate)} decisions/s, batches as Playwright values`, pw.live),
     ],
   );
   say(
@@ -682,11 +679,12 @@ async function ui(): Promise<void> {
     ],
   );
   const loadFps = fps(r.load);
+  const liveFps = fps(r.live);
   const end = r.heap[r.heap.length - 1]?.jsHeapUsed ?? NaN;
   const first = r.heap.find((h) => h.at > 0)?.jsHeapUsed ?? NaN;
   const p95 = quantile(r.latency, 0.95);
   say(
-    `Targets: ≥ 50 fps while scrolling under load: ${verdict(loadFps >= 50)} (${f2(loadFps)}, baseline ${f2(fps(r.baseline))}); heap bounded, < 150 MB at the end: ${verdict(end < 150e6)} (${mb(end)}, ${end >= first ? '+' : '−'}${mb(Math.abs(end - first))} since the load started with a full ring); p95 latency < 500 ms: ${verdict(p95 < 500)} (${ms(p95)}); events lost: ${lost(r)}. Through the harness's Playwright binding instead: ${f2(fps(pw.load))} fps, p95 ${ms(quantile(pw.latency, 0.95))}.`,
+    `Targets: ≥ 50 fps under load: ${verdict(loadFps >= 50 && liveFps >= 50)} (scrolling ${f2(loadFps)}, live at the top ${f2(liveFps)}, baseline ${f2(fps(r.baseline))}); heap bounded, < 150 MB at the end: ${verdict(end < 150e6)} (${mb(end)}, ${end >= first ? '+' : '−'}${mb(Math.abs(end - first))} since the load started with a full ring); p95 latency < 500 ms: ${verdict(p95 < 500)} (${ms(p95)}); events lost: ${lost(r)}. Through the harness's Playwright binding instead: ${f2(fps(pw.load))} fps scrolling, ${f2(fps(pw.live))} live, p95 ${ms(quantile(pw.latency, 0.95))}.`,
   );
   say();
 }

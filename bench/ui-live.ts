@@ -70,7 +70,10 @@ export interface LiveResult {
   /** Batches the page received during the load. */
   batches: number;
   baseline: FpsWindow[];
+  /** Scroll windows under load: scrolled away from the newest rows, the table holds still. */
   load: FpsWindow[];
+  /** Still windows under load: the table at the top, re-rendered with every batch. */
+  live: FpsWindow[];
   heap: HeapSample[];
   /** Per decision: sent → first frame showing it; sent → its batch reaches the page. Per batch:
    * reaches the page → first frame showing it. */
@@ -83,10 +86,17 @@ export interface LiveResult {
   negative: number;
 }
 
+/** Frames counted in a window: how many, over how long, the longest gap between two (ms). */
+interface FrameCount {
+  frames: number;
+  ms: number;
+  maxGap: number;
+}
+
 /** The page-side probe, as the bench drives it. */
 interface Probe {
-  scroll(on: boolean): { frames: number; ms: number; maxGap: number };
-  record(on: boolean): void;
+  scroll(on: boolean): FrameCount;
+  record(on: boolean): FrameCount;
   stats(): {
     batches: number;
     received: number;
@@ -144,13 +154,13 @@ function installProbe(o: { step: number; span: number; json: boolean }): void {
     const b = Math.max(0, Math.round(ms));
     h.set(b, (h.get(b) ?? 0) + 1);
   };
+  // Frames of the current window, scrolling or still (one window at a time).
+  const win = { frames: 0, t0: 0, last: 0, maxGap: 0 };
+  const startWindow = () => Object.assign(win, { frames: 0, last: 0, maxGap: 0, t0: performance.now() });
+  const endWindow = () => ({ frames: win.frames, ms: performance.now() - win.t0, maxGap: win.maxGap });
   const s = {
     scrolling: false,
     recording: false,
-    frames: 0,
-    t0: 0,
-    last: 0,
-    maxGap: 0,
     dir: 1,
     pending: [] as Batch[],
     batches: 0,
@@ -179,10 +189,12 @@ function installProbe(o: { step: number; span: number; json: boolean }): void {
   });
   const frame = () => {
     const t = performance.now();
+    if (s.scrolling || s.recording) {
+      win.frames++;
+      if (win.last) win.maxGap = Math.max(win.maxGap, t - win.last);
+      win.last = t;
+    }
     if (s.scrolling) {
-      s.frames++;
-      if (s.last) s.maxGap = Math.max(s.maxGap, t - s.last);
-      s.last = t;
       const el = table();
       if (el) {
         let y = el.scrollTop + o.step * s.dir;
@@ -211,17 +223,22 @@ function installProbe(o: { step: number; span: number; json: boolean }): void {
   const pairs = (h: Map<number, number>) => [...h.entries()].sort((a, b) => a[0] - b[0]);
   w.__ntfBench = {
     scroll(on: boolean) {
-      if (on) Object.assign(s, { frames: 0, last: 0, maxGap: 0, dir: 1, t0: performance.now() });
+      if (on) {
+        startWindow();
+        s.dir = 1;
+      }
       s.scrolling = on;
-      const r = { frames: s.frames, ms: performance.now() - s.t0, maxGap: s.maxGap };
+      const r = endWindow();
       const el = table();
       if (!on && el) el.scrollTop = 0;
       return r;
     },
     record(on: boolean) {
+      if (on) startWindow();
       s.recording = on;
       // Batches not yet shown when recording stops are not measured.
       if (!on) s.pending = [];
+      return endWindow();
     },
     stats() {
       const count = document.querySelector('[data-testid="row-count"]')?.textContent ?? '';
@@ -279,11 +296,12 @@ async function heap(cdp: CDPSession, page: Page, label: string, at: number): Pro
   return { label, at, jsHeapUsed: m('JSHeapUsedSize'), domNodes: m('Nodes'), ringRows };
 }
 
+const fpsOf = (r: FrameCount): FpsWindow => ({ fps: (1000 * r.frames) / r.ms, maxGapMs: r.maxGap });
+
 async function scrollWindow(page: Page, ms: number): Promise<FpsWindow> {
   await probe(page).scroll(true);
   await sleep(ms);
-  const r = await probe(page).scroll(false);
-  return { fps: (1000 * r.frames) / r.ms, maxGapMs: r.maxGap };
+  return fpsOf(await probe(page).scroll(false));
 }
 
 async function applyPolicy(env: UiEnv, host: Host, page: Page): Promise<void> {
@@ -352,6 +370,7 @@ export async function measureLiveView(a: LiveArgs): Promise<LiveResult> {
     const sending = send(env, a.flood, a.rate, a.seconds);
     sending.catch(() => undefined); // awaited below; a failure must not be unhandled meanwhile
     const load: FpsWindow[] = [];
+    const live: FpsWindow[] = [];
     const heapAt = [20, 40].filter((x) => x < a.seconds);
     while (Date.now() - t0 < a.seconds * 1000 - 2 * a.windowMs) {
       load.push(await scrollWindow(page, a.windowMs));
@@ -362,7 +381,7 @@ export async function measureLiveView(a: LiveArgs): Promise<LiveResult> {
       }
       await p.record(true);
       await sleep(a.windowMs);
-      await p.record(false);
+      live.push(fpsOf(await p.record(false)));
     }
     await p.record(true);
     const sent = await sending;
@@ -388,6 +407,7 @@ export async function measureLiveView(a: LiveArgs): Promise<LiveResult> {
       batches: after.batches - before.batches,
       baseline,
       load,
+      live,
       heap: heaps,
       latency: after.lat,
       toPage: after.toPage,
