@@ -6,7 +6,7 @@
 // `batchIntervalMs` it drains the ring buffer, keeps the newest decisions (the rest are
 // counted as lost by batching), reads the counters and, about once a second, the flow entries
 // whose counters changed, and posts one batch to the main thread.
-import { mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { BpfMap, ifNameToIndex, u32Buf, decodeCounters, LAYOUTS } from '../../native-bridge/index.js';
@@ -22,6 +22,7 @@ import { loadAccountDb, resolvePolicy, userName } from '../policy/resolve.js';
 import type { AccountDb } from '../policy/resolve.js';
 import type { Diagnostic, Policy } from '../policy/types.js';
 import { serializePolicy } from '../policy/yaml.js';
+import { writeFileAtomic } from './write-atomic.js';
 import { LIMITS } from '../ipc/contract.js';
 import type { FlowWire, TrafficCounters, TrafficRow } from '../ipc/contract.js';
 import type {
@@ -115,9 +116,7 @@ function resolveDoc(doc: PolicyDoc, accounts: AccountDb) {
 /** Writes the applied policy in the file format, atomically, readable by its owner only. */
 function savePolicy(policy: Policy): void {
   mkdirSync(dirname(init.policyFile), { recursive: true, mode: 0o700 });
-  const tmp = `${init.policyFile}.${process.pid}.tmp`;
-  writeFileSync(tmp, serializePolicy(policy), { mode: 0o600 });
-  renameSync(tmp, init.policyFile);
+  writeFileAtomic(init.policyFile, serializePolicy(policy), 0o600);
 }
 
 function apply(doc: PolicyDoc): ApplyReply {

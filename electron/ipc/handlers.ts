@@ -2,10 +2,9 @@
 // Environment: main process and tests (no Electron import). The handler table: one function per
 // operation of the contract, called by the gateway with an already-parsed request. Electron's
 // file dialogs come in through `Dialogs`, so the browser tests can drive the same table.
-import { rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
 import { listInterfaces } from '../backend/interfaces.js';
+import { writeFileAtomic } from '../backend/write-atomic.js';
 import { docToPolicy, policyToDoc } from '../policy/doc.js';
 import { readConfigText } from '../policy/load.js';
 import { parsePolicy, serializePolicy } from '../policy/yaml.js';
@@ -51,22 +50,10 @@ export function createHandlers(backend: Backend, dialogs: Dialogs): Handlers {
       const file = await dialogs.saveYaml(EXPORT_NAME);
       if (file === undefined) return { canceled: true };
       const text = serializePolicy(conv.policy);
-      await writeAtomically(file, text);
+      writeFileAtomic(file, text, 0o644);
       return { canceled: false, file, bytes: Buffer.byteLength(text) };
     },
     nextTraffic: ({ after }) => backend.nextTraffic(after),
     stopFiltering: () => backend.stopFiltering(),
   };
-}
-
-/** Readers never see a half-written file: write a sibling, then rename it over the target. */
-async function writeAtomically(file: string, text: string): Promise<void> {
-  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  try {
-    await writeFile(tmp, text, { mode: 0o644, flag: 'wx' });
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
 }
