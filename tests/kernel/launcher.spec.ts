@@ -453,18 +453,6 @@ describe('bin/net-tc-filter-gui', () => {
     expect(modeOf(ns!.at(mnt))).toEqual(before);
     expect(existsSync(ns!.at(`${mnt}/pins`))).toBe(false);
   });
-
-  it('fixes up pins without following a symlink in the pin directory', () => {
-    const target = join(dir, 'not-a-pin');
-    writeFileSync(target, 'x', { mode: 0o600 });
-    expect(run({ SUDO_UID: String(ALICE) }).code).toBe(0);
-    ns!.sh(['ln', '-s', target, `${PIN_DIR}/evil`]);
-    ns!.sh(['chmod', '0600', `${PIN_DIR}`]); // as if left unshared: the launcher fixes it up again
-    const r = run({ SUDO_UID: String(ALICE) });
-    expect(r.code, r.stderr).toBe(0);
-    expect(modeOf(target)).toEqual({ mode: 0o600, uid: 0, gid: 0 });
-    expect(modeOf(ns!.at(PIN_DIR))).toEqual({ mode: 0o2770, uid: 0, gid });
-  });
 });
 
 describe('bin/net-tc-filter-gui when the group is missing', () => {
@@ -688,9 +676,15 @@ describe('the pin directory shared through the group, on a bpffs mounted like sy
     for (const p of pins(legacy))
       expect(modeOf(ns!.at(`${legacy}/${p}`)), p).toEqual({ mode: 0o600, uid: 0, gid: 0 });
     expectEnforced();
+    // A symlink among the pins that need fixing up: the fix-up must not follow it to its target.
+    const target = join(dir, 'not-a-pin');
+    writeFileSync(target, 'x', { mode: 0o600 });
+    ns!.sh(['ln', '-s', target, `${legacy}/zz-link`]);
 
     const r = gui(['--pin-dir', legacy, '--policy-file', policy]);
     expect(r.code, r.stderr).toBe(0);
+    expect(modeOf(target)).toEqual({ mode: 0o600, uid: 0, gid: 0 });
+    ns!.sh(['rm', `${legacy}/zz-link`]);
     expect(stepOut(r)).toMatchObject({ ok: true, uid: ALICE, adopted: true, attached: ['ntf0'] });
     expect(r.stderr).toMatch(/legacy: pins made group net-tc-filter, mode 0660/);
     expect(modeOf(ns!.at(legacy))).toEqual({ mode: 0o2770, uid: 0, gid });
