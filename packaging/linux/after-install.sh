@@ -4,7 +4,8 @@
 # The deb's postinst (electron-builder.yml deb.afterInstall). A custom afterInstall replaces
 # electron-builder's own after-install template, so this script does what that template does
 # (the /usr/bin link, chrome-sandbox's mode, the MIME and desktop databases, the AppArmor
-# profile) and then ours: the group net-tc-filter.
+# profile) and then ours: the group net-tc-filter. Written after electron-builder 26.17.0's
+# app-builder-lib/templates/linux/after-install.tpl: compare with it when upgrading.
 #
 # electron-builder substitutes its macros, written dollar-brace-name-brace, in this file at build
 # time (executable, sanitizedProductName) and fails on unknown ones: write shell variables as
