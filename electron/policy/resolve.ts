@@ -6,6 +6,8 @@
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { loadSubuid, subuidWarnings } from './subid.js';
+import type { ListedUid, SubIdDb } from './subid.js';
 import { DEFAULT_INTERFACE_SETTINGS } from './types.js';
 import type {
   Diagnostic,
@@ -28,6 +30,8 @@ export interface AccountDb {
    */
   lookupUser?: (name: string) => { uid: number; gid: number } | undefined;
   lookupGroup?: (name: string) => { gid: number; members: string[] } | undefined;
+  /** Subordinate uid ranges (/etc/subuid); absent: listed uids are not checked against them. */
+  subuid?: SubIdDb;
 }
 
 const GETENT_TIMEOUT_MS = 5000;
@@ -119,8 +123,13 @@ function readDbFile(file: string, what: string): string {
  * Loads users and groups. Explicit files (options, else NET_TC_FILTER_PASSWD / NET_TC_FILTER_GROUP)
  * are read as passwd(5)/group(5); otherwise `getent passwd` / `getent group`, falling back to
  * /etc/passwd and /etc/group. Throws when an explicit file, or both system sources, cannot be read.
+ * Subordinate uid ranges: `subuidFile`, else NET_TC_FILTER_SUBUID, else /etc/subuid (see subid.ts).
  */
-export function loadAccountDb(opts?: { passwdFile?: string; groupFile?: string }): AccountDb {
+export function loadAccountDb(opts?: {
+  passwdFile?: string;
+  groupFile?: string;
+  subuidFile?: string;
+}): AccountDb {
   const passwdFile = opts?.passwdFile ?? process.env.NET_TC_FILTER_PASSWD;
   const groupFile = opts?.groupFile ?? process.env.NET_TC_FILTER_GROUP;
 
@@ -128,7 +137,11 @@ export function loadAccountDb(opts?: { passwdFile?: string; groupFile?: string }
     ? { text: readDbFile(passwdFile, 'passwd'), viaGetent: false }
     : systemDb('passwd');
   const group = groupFile ? { text: readDbFile(groupFile, 'group'), viaGetent: false } : systemDb('group');
-  const db: AccountDb = { ...parsePasswd(passwd.text), groups: parseGroup(group.text) };
+  const db: AccountDb = {
+    ...parsePasswd(passwd.text),
+    groups: parseGroup(group.text),
+    subuid: loadSubuid(opts?.subuidFile),
+  };
 
   if (passwd.viaGetent) {
     const misses = new Set<string>();
@@ -202,8 +215,14 @@ export function resolvePolicy(policy: Policy, db: AccountDb): ResolveResult {
     diagnostics.push(pos ? { severity: 'warning', message, pos } : { severity: 'warning', message });
   };
 
+  // Per endpoint, each listed uid with the first allow entry that lists it (subordinate-range check).
+  const listed: ListedUid[][] = [];
   const endpoints: ResolvedEndpoint[] = policy.endpoints.map((ep, i) => {
     const uids = new Set<number>();
+    const origins = new Map<number, ListedUid>();
+    const note = (uid: number, entry: ListedUid['entry'], via?: string) => {
+      if (!origins.has(uid)) origins.set(uid, via === undefined ? { uid, entry } : { uid, entry, via });
+    };
     let any = false;
     const where = `in endpoint ${JSON.stringify(ep.name)}`;
     for (const entry of ep.allow) {
@@ -214,11 +233,14 @@ export function resolvePolicy(policy: Policy, db: AccountDb): ResolveResult {
         case 'uid':
           // A uid with no account is legitimate (containers, services created later).
           uids.add(entry.uid);
+          note(entry.uid, entry);
           break;
         case 'user': {
           const u = findUser(db, entry.name);
-          if (u) uids.add(u.uid);
-          else error(`unknown user ${JSON.stringify(entry.name)} ${where}`, entry.pos ?? ep.pos);
+          if (u) {
+            uids.add(u.uid);
+            note(u.uid, entry, entry.name);
+          } else error(`unknown user ${JSON.stringify(entry.name)} ${where}`, entry.pos ?? ep.pos);
           break;
         }
         case 'group': {
@@ -234,11 +256,16 @@ export function resolvePolicy(policy: Policy, db: AccountDb): ResolveResult {
               entry.pos ?? ep.pos,
             );
           }
-          for (const uid of members) uids.add(uid);
+          for (const uid of members) {
+            uids.add(uid);
+            const name = db.uidToName.get(uid);
+            note(uid, entry, `${name ? `${name}, ` : ''}member of @${entry.name}`);
+          }
           break;
         }
       }
     }
+    listed[i] = [...origins.values()];
     return {
       id: i + 1,
       name: ep.name,
@@ -268,6 +295,7 @@ export function resolvePolicy(policy: Policy, db: AccountDb): ResolveResult {
   }
 
   diagnostics.push(...interfaceWarnings(interfaces, firstUse));
+  diagnostics.push(...subuidWarnings(policy.endpoints, endpoints, listed, db));
   for (const ep of policy.endpoints) {
     const w = metadataWarning(ep, interfaces);
     if (w) diagnostics.push(w);

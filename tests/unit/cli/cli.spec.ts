@@ -13,8 +13,10 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'ntf-cli-'));
   writeFileSync(join(dir, 'passwd'), 'testuser:x:1000:1000::/home/testuser:/bin/sh\n');
   writeFileSync(join(dir, 'group'), 'testuser:x:1000:\n');
+  writeFileSync(join(dir, 'subuid'), 'testuser:296608:65536\n');
   vi.stubEnv('NET_TC_FILTER_PASSWD', join(dir, 'passwd'));
   vi.stubEnv('NET_TC_FILTER_GROUP', join(dir, 'group'));
+  vi.stubEnv('NET_TC_FILTER_SUBUID', join(dir, 'subuid')); // not the host's /etc/subuid
 });
 afterAll(() => {
   vi.unstubAllEnvs();
@@ -95,6 +97,29 @@ describe('check', () => {
     const r = await capture(['check', '--config', fifo]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/is not a regular file/);
+  });
+
+  it('warns, and still accepts, a listed uid inside another user’s subordinate range', async () => {
+    const f = join(dir, 'borrowed.yml');
+    writeFileSync(
+      f,
+      "endpoints:\n  - imds:\n      iface: [eth0]\n      range: [169.254.169.254/32]\n      allow: [root, '296614']\n",
+    );
+    writeFileSync(
+      join(dir, 'passwd'),
+      'testuser:x:1000:1000::/home/testuser:/bin/sh\nroot:x:0:0::/root:/bin/sh\n',
+    );
+    try {
+      const r = await capture(['check', '--config', f]);
+      expect(r.code).toBe(0);
+      expect(r.err).toContain(
+        `${f}:5:21: warning: uid 296614 listed in endpoint "imds" lies in testuser's subordinate range ` +
+          `296608-362143 (${join(dir, 'subuid')}): testuser can act as that uid inside a user namespace`,
+      );
+      expect(r.out).toMatch(/OK — 1 endpoint/);
+    } finally {
+      writeFileSync(join(dir, 'passwd'), 'testuser:x:1000:1000::/home/testuser:/bin/sh\n');
+    }
   });
 
   it('reports a missing file without a stack trace', async () => {
