@@ -3,14 +3,20 @@
 //
 // Compilation to map entries: hand-written cases, a randomized comparison of the compiled entries
 // (as the kernel would read them) against the policy's brute-force meaning, and the size promise
-// (10,000 ranges shared by 100 users cost 10,000 trie entries and one user set).
+// (10,000 ranges shared by 100 users cost 10,000 trie entries per interface, one more copy for the
+// interfaces no endpoint names, and one user set).
+//
+// A guarded range is guarded on every interface: each configured interface has an entry for every
+// distinct prefix of every endpoint, and ifindex 0 (NTF.IFINDEX_ANY) holds them all once more for
+// every other interface. Only endpoints naming an interface give it users; a prefix none of them
+// covers has set id SET_NONE (dropped 'iface-not-listed').
 
 import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
 import { compilePolicy, diffCompiled, stabilizeSetIds } from '../../../electron/policy/compile.js';
 import { compiledEvaluate, referenceEvaluate } from '../../../electron/policy/evaluate.js';
 import type { Decision, Packet } from '../../../electron/policy/evaluate.js';
-import { UID_ANY } from '../../../electron/policy/types.js';
+import { LOG_ALLOWED_CODE, SET_NONE, UID_ANY } from '../../../electron/policy/types.js';
 import type {
   CompiledPolicy,
   InterfaceSettings,
@@ -69,10 +75,13 @@ function policy(
 
 const IFINDEX: Record<string, number> = { eth0: 1, eth1: 2, eth2: 3 };
 const ifindexOf = (name: string): number | undefined => IFINDEX[name];
+/** An interface that exists on the system but that no policy here configures. */
+const UNCONFIGURED_IFINDEX = 99;
 
+/** A packet on `ifname`; a name not in IFINDEX (e.g. wlan0) is the unconfigured ifindex 99. */
 function pkt(ifname: string, addr: string, uid: number | null): Packet {
   const { family, bytes } = bytesOf(addr);
-  return { ifindex: IFINDEX[ifname] ?? 99, family, daddr: bytes, uid };
+  return { ifindex: IFINDEX[ifname] ?? UNCONFIGURED_IFINDEX, family, daddr: bytes, uid };
 }
 
 const ALICE = 1000;
@@ -94,10 +103,32 @@ const DEFAULT_ALLOW: Decision = { verdict: 'allow', reason: 'default-allow', end
 const UNOWNED_DENY: Decision = { verdict: 'drop', reason: 'unowned-deny', endpointId: 0 };
 const UNOWNED_ALLOW: Decision = { verdict: 'allow', reason: 'unowned-allow', endpointId: 0 };
 const PASS: Decision = { verdict: 'pass', reason: 'not-configured', endpointId: 0 };
+const IFACE_NOT_LISTED: Decision = { verdict: 'drop', reason: 'iface-not-listed', endpointId: 0 };
 
+/** The real user sets the trie refers to (SET_NONE is not a set). */
 function distinctSetIds(c: CompiledPolicy): Set<number> {
-  return new Set(c.lpm.map((e) => e.setId));
+  return new Set(c.lpm.filter((e) => e.setId !== SET_NONE).map((e) => e.setId));
 }
+
+/** Trie entries as `ifindex|addr/prefix→setId`, in output order ('-' for SET_NONE). */
+function lpmText(c: CompiledPolicy, ifindex?: number): string[] {
+  return c.lpm
+    .filter((e) => ifindex === undefined || e.ifindex === ifindex)
+    .map((e) => {
+      const a = e.family === 4 ? e.addr.join('.') : ipaddr.fromByteArray([...e.addr]).toString();
+      return `${e.ifindex}|${a}/${e.prefix}→${e.setId === SET_NONE ? '-' : e.setId}`;
+    });
+}
+
+/** The settings of ifindex 0 whenever the policy guards a range: pass unguarded, nobody guarded. */
+const ANY_IFACE = (logAllowed: number) => ({
+  ifindex: 0,
+  name: '',
+  defaultAllow: true,
+  unownedAllow: false,
+  essentials: true,
+  logAllowed,
+});
 
 // ---- hand-written cases ----
 
@@ -108,11 +139,14 @@ describe('compilePolicy: hand-written cases', () => {
     expect(missingIfaces).toEqual([]);
     expect(compiled.lpm).toEqual([
       { ifindex: 1, family: 4, prefix: 32, addr: Uint8Array.from([169, 254, 169, 254]), setId: 1 },
+      // The same range for every other interface, reachable by nobody there.
+      { ifindex: 0, family: 4, prefix: 32, addr: Uint8Array.from([169, 254, 169, 254]), setId: SET_NONE },
     ]);
     expect(compiled.sets).toEqual([{ setId: 1, uid: ALICE, endpointId: 1 }]);
     expect(compiled.ifaces).toEqual([
       { ifindex: 1, name: 'eth0', defaultAllow: false, unownedAllow: false, essentials: true, logAllowed: 1 },
     ]);
+    expect(compiled.anyIface).toEqual(ANY_IFACE(1));
     expect(compiled.endpointNames).toEqual(new Map([[1, 'imdsv2']]));
 
     expect(verdict(p, pkt('eth0', '169.254.169.254', ALICE))).toEqual(allow(1));
@@ -120,7 +154,12 @@ describe('compilePolicy: hand-written cases', () => {
     expect(verdict(p, pkt('eth0', '169.254.169.254', null))).toEqual(UNOWNED_DENY);
     expect(verdict(p, pkt('eth0', '1.1.1.1', ALICE))).toEqual(DEFAULT_DENY);
     expect(verdict(p, pkt('eth0', '1.1.1.1', null))).toEqual(UNOWNED_DENY);
-    expect(verdict(p, pkt('eth1', '169.254.169.254', BOB))).toEqual(PASS);
+    // eth1 is not configured: the guarded range is still guarded there, nothing else is touched.
+    expect(verdict(p, pkt('eth1', '169.254.169.254', BOB))).toEqual(IFACE_NOT_LISTED);
+    expect(verdict(p, pkt('eth1', '169.254.169.254', ALICE))).toEqual(IFACE_NOT_LISTED);
+    expect(verdict(p, pkt('eth1', '169.254.169.254', null))).toEqual(UNOWNED_DENY);
+    expect(verdict(p, pkt('eth1', '1.1.1.1', BOB))).toEqual(PASS);
+    expect(verdict(p, pkt('eth1', '1.1.1.1', null))).toEqual(PASS);
   });
 
   it('unites overlapping endpoints at the longest prefix', () => {
@@ -129,7 +168,12 @@ describe('compilePolicy: hand-written cases', () => {
       endpoint(2, 'narrow', ['eth0'], ['10.1.0.0/16'], [BOB]),
     ]);
     const { compiled } = compilePolicy(p, ifindexOf);
-    expect(compiled.lpm).toHaveLength(2);
+    expect(lpmText(compiled)).toEqual([
+      '1|10.0.0.0/8→1',
+      '1|10.1.0.0/16→2',
+      '0|10.0.0.0/8→-',
+      '0|10.1.0.0/16→-',
+    ]);
     expect(distinctSetIds(compiled).size).toBe(2);
 
     expect(verdict(p, pkt('eth0', '10.1.2.3', ALICE))).toEqual(allow(1));
@@ -172,12 +216,120 @@ describe('compilePolicy: hand-written cases', () => {
       endpoint(2, 'on-eth1', ['eth1'], ['192.0.2.0/24'], [BOB]),
     ]);
     const { compiled } = compilePolicy(p, ifindexOf);
-    expect(compiled.lpm.map((e) => e.ifindex).sort()).toEqual([1, 2]);
+    expect(lpmText(compiled)).toEqual(['1|192.0.2.0/24→1', '2|192.0.2.0/24→2', '0|192.0.2.0/24→-']);
     expect(verdict(p, pkt('eth0', '192.0.2.7', ALICE))).toEqual(allow(1));
     expect(verdict(p, pkt('eth0', '192.0.2.7', BOB))).toEqual(NOT_LISTED);
     expect(verdict(p, pkt('eth1', '192.0.2.7', BOB))).toEqual(allow(2));
     expect(verdict(p, pkt('eth1', '192.0.2.7', ALICE))).toEqual(NOT_LISTED);
-    expect(verdict(p, pkt('eth2', '192.0.2.7', ALICE))).toEqual(PASS);
+    expect(verdict(p, pkt('eth2', '192.0.2.7', ALICE))).toEqual(IFACE_NOT_LISTED);
+    expect(verdict(p, pkt('eth2', '192.0.2.7', BOB))).toEqual(IFACE_NOT_LISTED);
+    expect(verdict(p, pkt('eth2', '192.0.3.7', ALICE))).toEqual(PASS);
+  });
+
+  it('guards a range named via eth0 only on every other interface too', () => {
+    const p = policy(
+      [
+        endpoint(1, 'imds', ['eth0'], ['169.254.169.254/32'], [ALICE]),
+        endpoint(2, 'web', ['eth1'], ['192.0.2.0/24'], [BOB]),
+      ],
+      {
+        eth1: { default: 'allow', unowned: 'allow' },
+        // Configured under interfaces: only; no endpoint names it.
+        eth2: { default: 'deny', unowned: 'allow' },
+      },
+    );
+    const { compiled } = compilePolicy(p, ifindexOf);
+    expect(lpmText(compiled)).toEqual([
+      '1|169.254.169.254/32→1',
+      '1|192.0.2.0/24→-',
+      '2|169.254.169.254/32→-',
+      '2|192.0.2.0/24→2',
+      '3|169.254.169.254/32→-',
+      '3|192.0.2.0/24→-',
+      '0|169.254.169.254/32→-',
+      '0|192.0.2.0/24→-',
+    ]);
+    expect(compiled.sets).toEqual([
+      { setId: 1, uid: ALICE, endpointId: 1 },
+      { setId: 2, uid: BOB, endpointId: 2 },
+    ]);
+    expect(compiled.anyIface).toEqual(ANY_IFACE(1));
+
+    expect(verdict(p, pkt('eth0', '169.254.169.254', ALICE))).toEqual(allow(1));
+    expect(verdict(p, pkt('eth0', '192.0.2.5', BOB))).toEqual(IFACE_NOT_LISTED);
+    expect(verdict(p, pkt('eth0', '192.0.2.5', null))).toEqual(UNOWNED_DENY);
+    expect(verdict(p, pkt('eth0', '1.1.1.1', ALICE))).toEqual(DEFAULT_DENY);
+
+    // eth1 is configured, for another endpoint.
+    expect(verdict(p, pkt('eth1', '169.254.169.254', ALICE))).toEqual(IFACE_NOT_LISTED);
+    expect(verdict(p, pkt('eth1', '169.254.169.254', BOB))).toEqual(IFACE_NOT_LISTED);
+    expect(verdict(p, pkt('eth1', '169.254.169.254', null))).toEqual(UNOWNED_ALLOW);
+    expect(verdict(p, pkt('eth1', '192.0.2.5', BOB))).toEqual(allow(2));
+    expect(verdict(p, pkt('eth1', '192.0.2.5', ALICE))).toEqual(NOT_LISTED);
+    expect(verdict(p, pkt('eth1', '1.1.1.1', ALICE))).toEqual(DEFAULT_ALLOW);
+
+    // eth2 has settings but no endpoint.
+    expect(verdict(p, pkt('eth2', '169.254.169.254', ALICE))).toEqual(IFACE_NOT_LISTED);
+    expect(verdict(p, pkt('eth2', '169.254.169.254', null))).toEqual(UNOWNED_ALLOW);
+    expect(verdict(p, pkt('eth2', '1.1.1.1', ALICE))).toEqual(DEFAULT_DENY);
+
+    // wlan0 is not configured at all: only the guarded ranges are checked.
+    expect(verdict(p, pkt('wlan0', '169.254.169.254', ALICE))).toEqual(IFACE_NOT_LISTED);
+    expect(verdict(p, pkt('wlan0', '192.0.2.5', BOB))).toEqual(IFACE_NOT_LISTED);
+    expect(verdict(p, pkt('wlan0', '169.254.169.254', null))).toEqual(UNOWNED_DENY);
+    expect(verdict(p, pkt('wlan0', '1.1.1.1', ALICE))).toEqual(PASS);
+    expect(verdict(p, pkt('wlan0', '1.1.1.1', null))).toEqual(PASS);
+  });
+
+  it('unites nested prefixes per interface, across interfaces', () => {
+    // The wide range via eth0 for alice, a range inside it via eth1 for bob.
+    const p = policy([
+      endpoint(1, 'wide', ['eth0'], ['10.0.0.0/8'], [ALICE]),
+      endpoint(2, 'narrow', ['eth1'], ['10.1.0.0/16'], [BOB]),
+    ]);
+    const { compiled } = compilePolicy(p, ifindexOf);
+    // On eth0 10.1.0.0/16 inherits the /8's users; on eth1 the /8 has none.
+    expect(lpmText(compiled)).toEqual([
+      '1|10.0.0.0/8→1',
+      '1|10.1.0.0/16→1',
+      '2|10.0.0.0/8→-',
+      '2|10.1.0.0/16→2',
+      '0|10.0.0.0/8→-',
+      '0|10.1.0.0/16→-',
+    ]);
+    expect(compiled.sets).toEqual([
+      { setId: 1, uid: ALICE, endpointId: 1 },
+      { setId: 2, uid: BOB, endpointId: 2 },
+    ]);
+    expect(verdict(p, pkt('eth0', '10.1.2.3', ALICE))).toEqual(allow(1));
+    expect(verdict(p, pkt('eth0', '10.1.2.3', BOB))).toEqual(NOT_LISTED);
+    expect(verdict(p, pkt('eth0', '10.2.0.1', ALICE))).toEqual(allow(1));
+    expect(verdict(p, pkt('eth0', '10.2.0.1', BOB))).toEqual(NOT_LISTED);
+    expect(verdict(p, pkt('eth1', '10.1.2.3', BOB))).toEqual(allow(2));
+    expect(verdict(p, pkt('eth1', '10.1.2.3', ALICE))).toEqual(NOT_LISTED);
+    expect(verdict(p, pkt('eth1', '10.2.0.1', ALICE))).toEqual(IFACE_NOT_LISTED);
+    expect(verdict(p, pkt('eth1', '10.2.0.1', BOB))).toEqual(IFACE_NOT_LISTED);
+    expect(verdict(p, pkt('eth1', '10.2.0.1', null))).toEqual(UNOWNED_DENY);
+    expect(verdict(p, pkt('eth1', '11.0.0.1', BOB))).toEqual(DEFAULT_DENY);
+    expect(verdict(p, pkt('wlan0', '10.1.2.3', BOB))).toEqual(IFACE_NOT_LISTED);
+    expect(verdict(p, pkt('wlan0', '10.2.0.1', ALICE))).toEqual(IFACE_NOT_LISTED);
+    expect(verdict(p, pkt('wlan0', '11.0.0.1', ALICE))).toEqual(PASS);
+
+    // The other way round: a real set inside a prefix nobody may reach on that interface.
+    const q = policy([
+      endpoint(1, 'wide', ['eth1'], ['10.0.0.0/8'], [BOB]),
+      endpoint(2, 'narrow', ['eth0'], ['10.1.0.0/16'], [ALICE]),
+    ]);
+    const cq = compilePolicy(q, ifindexOf).compiled;
+    expect(lpmText(cq, 1)).toEqual(['1|10.0.0.0/8→-', '1|10.1.0.0/16→2']);
+    expect(lpmText(cq, 2)).toEqual(['2|10.0.0.0/8→1', '2|10.1.0.0/16→1']);
+    expect(verdict(q, pkt('eth0', '10.1.2.3', ALICE))).toEqual(allow(2));
+    expect(verdict(q, pkt('eth0', '10.1.2.3', BOB))).toEqual(NOT_LISTED);
+    expect(verdict(q, pkt('eth0', '10.2.0.1', ALICE))).toEqual(IFACE_NOT_LISTED);
+    expect(verdict(q, pkt('eth0', '10.2.0.1', BOB))).toEqual(IFACE_NOT_LISTED);
+    expect(verdict(q, pkt('eth1', '10.1.2.3', BOB))).toEqual(allow(1));
+    expect(verdict(q, pkt('eth1', '10.1.2.3', ALICE))).toEqual(NOT_LISTED);
+    expect(verdict(q, pkt('eth1', '10.2.0.1', ALICE))).toEqual(NOT_LISTED);
   });
 
   it('lets * allow every user, and an empty allow list deny everyone', () => {
@@ -188,9 +340,19 @@ describe('compilePolicy: hand-written cases', () => {
     const { compiled } = compilePolicy(p, ifindexOf);
     expect(compiled.sets).toEqual([{ setId: 1, uid: UID_ANY, endpointId: 1 }]);
     expect(distinctSetIds(compiled)).toEqual(new Set([1, 2]));
+    // "Nobody" on eth0 is a real, empty set (2), not SET_NONE: the reason differs.
+    expect(lpmText(compiled)).toEqual([
+      '1|198.51.100.0/24→1',
+      '1|203.0.113.0/24→2',
+      '0|198.51.100.0/24→-',
+      '0|203.0.113.0/24→-',
+    ]);
     for (const uid of [0, ALICE, 65534]) {
       expect(verdict(p, pkt('eth0', '198.51.100.1', uid))).toEqual(allow(1));
       expect(verdict(p, pkt('eth0', '203.0.113.1', uid))).toEqual(NOT_LISTED);
+      // * means every user, not every interface.
+      expect(verdict(p, pkt('wlan0', '198.51.100.1', uid))).toEqual(IFACE_NOT_LISTED);
+      expect(verdict(p, pkt('wlan0', '203.0.113.1', uid))).toEqual(IFACE_NOT_LISTED);
     }
     expect(verdict(p, pkt('eth0', '198.51.100.1', null))).toEqual(UNOWNED_DENY);
   });
@@ -204,6 +366,9 @@ describe('compilePolicy: hand-written cases', () => {
     expect(verdict(p, pkt('eth0', '169.254.169.254', ALICE))).toEqual(allow(1));
     expect(verdict(p, pkt('eth1', '1.1.1.1', BOB))).toEqual(DEFAULT_DENY);
     expect(verdict(p, pkt('eth1', '169.254.169.254', ALICE))).toEqual(allow(1));
+    // Elsewhere the default of ifindex 0 is allow, and the guarded range stays guarded.
+    expect(verdict(p, pkt('wlan0', '1.1.1.1', BOB))).toEqual(PASS);
+    expect(verdict(p, pkt('wlan0', '169.254.169.254', ALICE))).toEqual(IFACE_NOT_LISTED);
   });
 
   it('decides unowned packets by the interface unowned setting', () => {
@@ -216,6 +381,9 @@ describe('compilePolicy: hand-written cases', () => {
     // Owned traffic is unaffected by the unowned setting.
     expect(verdict(p, pkt('eth0', '8.8.8.8', ALICE))).toEqual(DEFAULT_DENY);
     expect(verdict(p, pkt('eth0', '169.254.169.254', ALICE))).toEqual(allow(1));
+    // Interfaces without settings deny unowned packets to guarded ranges and pass the rest.
+    expect(verdict(p, pkt('wlan0', '169.254.169.254', null))).toEqual(UNOWNED_DENY);
+    expect(verdict(p, pkt('wlan0', '8.8.8.8', null))).toEqual(PASS);
   });
 
   it('handles IPv6 ranges separately from IPv4', () => {
@@ -225,8 +393,16 @@ describe('compilePolicy: hand-written cases', () => {
       endpoint(3, 'doc-sub', ['eth0'], ['2001:db8:1::/48'], [CAROL]),
     ]);
     const { compiled } = compilePolicy(p, ifindexOf);
-    expect(compiled.lpm.filter((e) => e.family === 6)).toHaveLength(3);
-    expect(compiled.lpm.filter((e) => e.family === 4)).toHaveLength(1);
+    expect(lpmText(compiled)).toEqual([
+      '1|169.254.169.254/32→1',
+      '1|2001:db8::/32→2',
+      '1|2001:db8:1::/48→3',
+      '1|fd00:ec2::254/128→1',
+      '0|169.254.169.254/32→-',
+      '0|2001:db8::/32→-',
+      '0|2001:db8:1::/48→-',
+      '0|fd00:ec2::254/128→-',
+    ]);
     expect(verdict(p, pkt('eth0', 'fd00:ec2::254', ALICE))).toEqual(allow(1));
     expect(verdict(p, pkt('eth0', 'fd00:ec2::254', BOB))).toEqual(NOT_LISTED);
     expect(verdict(p, pkt('eth0', 'fd00:ec2::255', ALICE))).toEqual(DEFAULT_DENY);
@@ -239,6 +415,8 @@ describe('compilePolicy: hand-written cases', () => {
     });
     expect(verdict(q, pkt('eth0', '2001:db8::1', BOB))).toEqual(DEFAULT_ALLOW);
     expect(verdict(q, pkt('eth0', '192.0.2.1', BOB))).toEqual(NOT_LISTED);
+    expect(verdict(q, pkt('wlan0', '2001:db8::1', BOB))).toEqual(PASS);
+    expect(verdict(q, pkt('wlan0', '192.0.2.1', ALICE))).toEqual(IFACE_NOT_LISTED);
   });
 
   it('handles /0 ranges beneath more specific ones', () => {
@@ -247,13 +425,24 @@ describe('compilePolicy: hand-written cases', () => {
       endpoint(2, 'imds', ['eth0'], ['169.254.169.254/32'], [BOB]),
     ]);
     const { compiled } = compilePolicy(p, ifindexOf);
-    expect(compiled.lpm.map((e) => `${e.family}/${e.prefix}`)).toEqual(['4/0', '4/32', '6/0']);
+    expect(lpmText(compiled)).toEqual([
+      '1|0.0.0.0/0→1',
+      '1|169.254.169.254/32→2',
+      '1|::/0→1',
+      '0|0.0.0.0/0→-',
+      '0|169.254.169.254/32→-',
+      '0|::/0→-',
+    ]);
     expect(verdict(p, pkt('eth0', '8.8.8.8', ALICE))).toEqual(allow(1));
     expect(verdict(p, pkt('eth0', '8.8.8.8', BOB))).toEqual(NOT_LISTED);
     expect(verdict(p, pkt('eth0', '169.254.169.254', ALICE))).toEqual(allow(1));
     expect(verdict(p, pkt('eth0', '169.254.169.254', BOB))).toEqual(allow(2));
     expect(verdict(p, pkt('eth0', '2001:db8::1', ALICE))).toEqual(allow(1));
     expect(verdict(p, pkt('eth0', '2001:db8::1', BOB))).toEqual(NOT_LISTED);
+    // /0 guarded via eth0 only: every owned packet on any other interface is dropped.
+    expect(verdict(p, pkt('wlan0', '8.8.8.8', ALICE))).toEqual(IFACE_NOT_LISTED);
+    expect(verdict(p, pkt('wlan0', '2001:db8::1', ALICE))).toEqual(IFACE_NOT_LISTED);
+    expect(verdict(p, pkt('wlan0', '2001:db8::1', null))).toEqual(UNOWNED_DENY);
   });
 
   it('deduplicates identical user mappings into one set', () => {
@@ -263,6 +452,9 @@ describe('compilePolicy: hand-written cases', () => {
     const { compiled } = compilePolicy(p, ifindexOf);
     expect(compiled.lpm.filter((e) => e.ifindex === 1)).toHaveLength(10_000);
     expect(compiled.lpm.filter((e) => e.ifindex === 2)).toHaveLength(10_000);
+    expect(compiled.lpm.filter((e) => e.ifindex === 0)).toHaveLength(10_000);
+    expect(compiled.lpm).toHaveLength(30_000);
+    expect(compiled.lpm.every((e) => (e.ifindex === 0) === (e.setId === SET_NONE))).toBe(true);
     expect(distinctSetIds(compiled)).toEqual(new Set([1]));
     expect(compiled.sets).toHaveLength(100);
     expect(compiled.sets.every((s) => s.setId === 1 && s.endpointId === 1)).toBe(true);
@@ -281,6 +473,15 @@ describe('compilePolicy: hand-written cases', () => {
     expect(setOf(1, '192.0.2.0')).toBe(1);
     expect(setOf(1, '192.0.2.128')).toBe(2);
     expect(setOf(2, '192.0.2.0')).toBe(3);
+    // eth1 guards endpoint b's range too, for nobody; so does ifindex 0, for both.
+    expect(setOf(2, '192.0.2.128')).toBe(SET_NONE);
+    expect(setOf(0, '192.0.2.0')).toBe(SET_NONE);
+    expect(setOf(0, '192.0.2.128')).toBe(SET_NONE);
+    expect(compiled.sets).toEqual([
+      { setId: 1, uid: ALICE, endpointId: 1 },
+      { setId: 2, uid: ALICE, endpointId: 2 },
+      { setId: 3, uid: ALICE, endpointId: 3 },
+    ]);
     const q = policy([
       endpoint(1, 'a', ['eth0'], ['192.0.2.0/25', '198.51.100.0/24'], [ALICE]),
       endpoint(2, 'b', ['eth0'], ['198.51.100.0/24'], [BOB, ALICE]),
@@ -300,18 +501,31 @@ describe('compilePolicy: hand-written cases', () => {
     const { compiled } = compilePolicy(policy([e1, e2]), ifindexOf);
     expect(compiled.lpm).toEqual([
       { ifindex: 1, family: 4, prefix: 24, addr: Uint8Array.from([10, 0, 0, 0]), setId: 1 },
+      { ifindex: 0, family: 4, prefix: 24, addr: Uint8Array.from([10, 0, 0, 0]), setId: SET_NONE },
     ]);
     expect(compiled.sets).toHaveLength(2);
   });
 
   it('skips interfaces without an ifindex and reports them', () => {
-    const p = policy([endpoint(1, 'x', ['eth0', 'wg9'], ['192.0.2.1'], [ALICE])], {
-      lo9: { default: 'allow' },
-    });
+    const p = policy(
+      [
+        endpoint(1, 'x', ['eth0', 'wg9'], ['192.0.2.1'], [ALICE]),
+        // Its only interface is absent, yet its range is guarded on every other one.
+        endpoint(2, 'y', ['wg9'], ['198.51.100.0/24'], [BOB]),
+      ],
+      { lo9: { default: 'allow' } },
+    );
     const { compiled, missingIfaces } = compilePolicy(p, ifindexOf);
     expect(missingIfaces).toEqual(['wg9', 'lo9']);
     expect(compiled.ifaces.map((i) => i.name)).toEqual(['eth0']);
-    expect(compiled.lpm.every((e) => e.ifindex === 1)).toBe(true);
+    expect(lpmText(compiled)).toEqual([
+      '1|192.0.2.1/32→1',
+      '1|198.51.100.0/24→-',
+      '0|192.0.2.1/32→-',
+      '0|198.51.100.0/24→-',
+    ]);
+    expect(compiled.sets).toEqual([{ setId: 1, uid: ALICE, endpointId: 1 }]);
+    expect(verdict(p, pkt('eth0', '198.51.100.1', BOB))).toEqual(IFACE_NOT_LISTED);
   });
 
   it('rejects two interface names with one ifindex and malformed ranges', () => {
@@ -346,14 +560,50 @@ describe('compilePolicy: hand-written cases', () => {
       setsRemoved: 0,
       ifacesChanged: 0,
     });
+    // 203.0.113.0/24 replaces 192.0.2.0/24 on eth0 and on ifindex 0; only eth0's entry for
+    // 198.51.100.0/24 changes users (ifindex 0's stays nobody's).
     expect(diffCompiled(a, b)).toEqual({
-      lpmAdded: 1,
-      lpmRemoved: 1,
+      lpmAdded: 2,
+      lpmRemoved: 2,
       lpmChanged: 1,
       setsAdded: 1,
       setsRemoved: 1,
       ifacesChanged: 1,
     });
+
+    // From a policy that guards nothing: every entry is new, ifindex 0 is a new interface, and
+    // SET_NONE is no user set.
+    const none = compilePolicy(policy([], { eth0: {} }), ifindexOf).compiled;
+    expect(none.anyIface).toBeUndefined();
+    expect(diffCompiled(none, a)).toEqual({
+      lpmAdded: 6,
+      lpmRemoved: 0,
+      lpmChanged: 0,
+      setsAdded: 2,
+      setsRemoved: 0,
+      ifacesChanged: 1,
+    });
+
+    // A range added via eth1 is guarded on eth0 and ifindex 0 too; eth1 guards every range.
+    const viaEth1 = policy([...before.endpoints, endpoint(3, 'c', ['eth1'], ['203.0.113.0/24'], [CAROL])]);
+    expect(diffCompiled(a, compilePolicy(viaEth1, ifindexOf).compiled)).toEqual({
+      lpmAdded: 1 + 4 + 1,
+      lpmRemoved: 0,
+      lpmChanged: 0,
+      setsAdded: 1,
+      setsRemoved: 0,
+      ifacesChanged: 1,
+    });
+  });
+
+  it('guards nothing anywhere when no endpoint has a range', () => {
+    const p = policy([endpoint(1, 'empty', ['eth0'], [], [ALICE])]);
+    const { compiled } = compilePolicy(p, ifindexOf);
+    expect(compiled.lpm).toEqual([]);
+    expect(compiled.anyIface).toBeUndefined();
+    expect(verdict(p, pkt('eth0', '192.0.2.1', ALICE))).toEqual(DEFAULT_DENY);
+    expect(verdict(p, pkt('wlan0', '192.0.2.1', ALICE))).toEqual(PASS);
+    expect(verdict(p, pkt('wlan0', '192.0.2.1', null))).toEqual(PASS);
   });
 });
 
@@ -467,6 +717,39 @@ function randomPolicy(rng: Rng): { p: ResolvedPolicy; ifindexOf: (n: string) => 
   return { p: { endpoints, interfaces, logAllowed: rng.pick(['off', 'sample', 'all'] as const) }, ifindexOf };
 }
 
+/** Interfaces packets are sent on: the three the generator configures, and one nobody names. */
+const PACKET_IFINDEXES = [1, 2, 3, UNCONFIGURED_IFINDEX] as const;
+
+function randomPacket(rng: Rng): Packet {
+  const family: 4 | 6 = rng.chance(0.55) ? 4 : 6;
+  return {
+    ifindex: rng.pick(PACKET_IFINDEXES),
+    family,
+    daddr: randomAddr(rng, family),
+    uid: rng.chance(0.2) ? null : rng.pick(UID_POOL),
+  };
+}
+
+function contains(outer: Range, inner: Range): boolean {
+  return (
+    outer.family === inner.family &&
+    outer.prefix <= inner.prefix &&
+    maskBytes(inner.addr, outer.prefix).every((b, i) => b === outer.addr[i])
+  );
+}
+
+/** True when two endpoints with no interface in common guard overlapping ranges. */
+function overlapsAcrossInterfaces(p: ResolvedPolicy): boolean {
+  return p.endpoints.some((a) =>
+    p.endpoints.some(
+      (b) =>
+        a !== b &&
+        !a.ifaces.some((i) => b.ifaces.includes(i)) &&
+        a.ranges.some((ra) => b.ranges.some((rb) => contains(ra, rb))),
+    ),
+  );
+}
+
 function describePolicy(p: ResolvedPolicy): string {
   return JSON.stringify(
     {
@@ -485,6 +768,9 @@ describe('compilePolicy: property', () => {
 
   it(`compiled entries decide every packet as the policy says (${POLICIES} policies × ${PACKETS} packets)`, () => {
     const seen = new Map<string, number>();
+    /** Reasons on the interface no endpoint names (ifindex 99). */
+    const seenUnconfigured = new Map<string, number>();
+    let crossInterface = 0;
     for (let n = 0; n < POLICIES; n++) {
       const seed = (BASE_SEED + n) >>> 0;
       const rng = new Rng(seed);
@@ -502,18 +788,40 @@ describe('compilePolicy: property', () => {
         [...setIds].sort((a, b) => a - b),
         `set ids not 1..n; ${where}`,
       ).toEqual(Array.from({ length: setIds.size }, (_, i) => i + 1));
+      expect(
+        compiled.sets.some((s) => s.setId === SET_NONE),
+        `a user set has id SET_NONE; ${where}`,
+      ).toBe(false);
+
+      // Every present interface and ifindex 0 hold exactly every endpoint's distinct prefixes;
+      // ifindex 0 only for nobody.
+      const guarded = new Set(
+        p.endpoints.flatMap((e) => e.ranges.map((r) => `${r.family}|${r.prefix}|${r.addr.join('.')}`)),
+      );
+      const present = compiled.ifaces.map((i) => i.ifindex);
+      const anyIface = guarded.size > 0 ? ANY_IFACE(LOG_ALLOWED_CODE[p.logAllowed]) : undefined;
+      expect(compiled.anyIface, where).toEqual(anyIface);
+      for (const ifindex of guarded.size > 0 ? [...present, 0] : present) {
+        const keys = compiled.lpm
+          .filter((e) => e.ifindex === ifindex)
+          .map((e) => `${e.family}|${e.prefix}|${e.addr.join('.')}`);
+        expect(new Set(keys), `ifindex ${ifindex}; ${where}`).toEqual(guarded);
+      }
+      expect(compiled.lpm, where).toHaveLength(guarded.size * (present.length + (guarded.size > 0 ? 1 : 0)));
+      expect(
+        compiled.lpm.filter((e) => e.ifindex === 0).every((e) => e.setId === SET_NONE),
+        where,
+      ).toBe(true);
+      if (overlapsAcrossInterfaces(p)) crossInterface++;
 
       for (let k = 0; k < PACKETS; k++) {
-        const family: 4 | 6 = rng.chance(0.55) ? 4 : 6;
-        const packet: Packet = {
-          ifindex: rng.int(1, 4),
-          family,
-          daddr: randomAddr(rng, family),
-          uid: rng.chance(0.2) ? null : rng.pick(UID_POOL),
-        };
+        const packet = randomPacket(rng);
         const expected = referenceEvaluate(p, idx, packet);
         const got = compiledEvaluate(compiled, packet);
         seen.set(expected.reason, (seen.get(expected.reason) ?? 0) + 1);
+        if (packet.ifindex === UNCONFIGURED_IFINDEX) {
+          seenUnconfigured.set(expected.reason, (seenUnconfigured.get(expected.reason) ?? 0) + 1);
+        }
         if (
           got.verdict !== expected.verdict ||
           got.reason !== expected.reason ||
@@ -532,17 +840,38 @@ describe('compilePolicy: property', () => {
       'default-deny',
       'unowned-allow',
       'unowned-deny',
+      'iface-not-listed',
       'not-configured',
     ]) {
       expect(seen.get(reason) ?? 0, `reason ${reason} never produced`).toBeGreaterThan(100);
     }
+    for (const reason of ['iface-not-listed', 'unowned-deny', 'not-configured']) {
+      expect(
+        seenUnconfigured.get(reason) ?? 0,
+        `reason ${reason} never produced on ifindex 99`,
+      ).toBeGreaterThan(100);
+    }
+    const onConfigured =
+      (seen.get('iface-not-listed') ?? 0) - (seenUnconfigured.get('iface-not-listed') ?? 0);
+    expect(onConfigured, 'iface-not-listed on configured interfaces').toBeGreaterThan(100);
+    // Only these three can happen where no endpoint names the interface.
+    expect([...seenUnconfigured.keys()].sort()).toEqual([
+      'iface-not-listed',
+      'not-configured',
+      'unowned-deny',
+    ]);
+    // Endpoints on different interfaces with overlapping ranges are where the per-interface
+    // covers differ; the generator must produce them often.
+    expect(crossInterface, 'policies with overlapping ranges on disjoint interfaces').toBeGreaterThan(
+      POLICIES / 5,
+    );
   });
 });
 
 // ---- size ----
 
 describe('compilePolicy: size', () => {
-  it('compiles 10,000 ranges × 100 users on 2 interfaces into 10,000 entries per interface', () => {
+  it('compiles 10,000 ranges × 100 users on 2 interfaces into 10,000 entries per interface, plus one copy for the others', () => {
     const uids = Array.from({ length: 100 }, (_, i) => 3000 + i);
     // 8,000 IPv4 /32s, 1,000 IPv4 /24s around some of them (nested), 1,000 IPv6 /64s.
     const ranges: string[] = [];
@@ -550,15 +879,22 @@ describe('compilePolicy: size', () => {
     for (let i = 0; i < 1000; i++) ranges.push(`10.${i >> 8}.${i & 255}.0/24`);
     for (let i = 0; i < 1000; i++) ranges.push(`2001:db8:${i.toString(16)}::/64`);
     const distinct = new Set(ranges).size;
+    expect(distinct).toBe(10_000);
     const p = policy([endpoint(1, 'many', ['eth0', 'eth1'], ranges, uids)]);
     const { compiled } = compilePolicy(p, ifindexOf);
-    expect(compiled.lpm.filter((e) => e.ifindex === 1)).toHaveLength(distinct);
-    expect(compiled.lpm.filter((e) => e.ifindex === 2)).toHaveLength(distinct);
+    const count = (ifindex: number, family: 4 | 6) =>
+      compiled.lpm.filter((e) => e.ifindex === ifindex && e.family === family).length;
+    for (const ifindex of [1, 2, 0]) {
+      expect(count(ifindex, 4), `ifindex ${ifindex}`).toBe(9000);
+      expect(count(ifindex, 6), `ifindex ${ifindex}`).toBe(1000);
+    }
+    expect(compiled.lpm).toHaveLength(3 * 10_000);
+    expect(compiled.lpm.filter((e) => e.setId === SET_NONE)).toHaveLength(10_000);
     expect(distinctSetIds(compiled).size).toBe(1);
     expect(compiled.sets).toHaveLength(100);
   });
 
-  it('compiles 100 endpoints × 100 ranges, one user each, into 100 sets', () => {
+  it('compiles 100 endpoints × 100 ranges, one user each, into 101 sets and 3 × 10,001 entries', () => {
     const endpoints = Array.from({ length: 100 }, (_, e) =>
       endpoint(
         e + 1,
@@ -571,7 +907,15 @@ describe('compilePolicy: size', () => {
     // One wide range for everyone underneath: every set then also carries UID 0 → endpoint 101.
     endpoints.push(endpoint(101, 'root-wide', ['eth0', 'eth1'], ['10.0.0.0/8'], [0]));
     const { compiled } = compilePolicy(policy(endpoints), ifindexOf);
-    expect(compiled.lpm).toHaveLength(2 * (100 * 100 + 1));
+    // eth0, eth1 and ifindex 0 each hold every range.
+    for (const ifindex of [1, 2, 0]) {
+      expect(
+        compiled.lpm.filter((e) => e.ifindex === ifindex),
+        `ifindex ${ifindex}`,
+      ).toHaveLength(100 * 100 + 1);
+    }
+    expect(compiled.lpm).toHaveLength(3 * (100 * 100 + 1));
+    expect(compiled.lpm.filter((e) => e.setId === SET_NONE)).toHaveLength(100 * 100 + 1);
     expect(distinctSetIds(compiled).size).toBe(101);
     expect(compiled.sets).toHaveLength(100 * 2 + 1);
   });
@@ -589,17 +933,19 @@ describe('stabilizeSetIds: property', () => {
       const compiled = stabilizeSetIds(compilePolicy(p, idx).compiled, prev);
       const setKeys = compiled.sets.map((x) => `${x.setId}|${x.uid}`);
       expect(new Set(setKeys).size, `duplicate set keys; seed ${seed}`).toBe(setKeys.length);
+      expect(
+        compiled.sets.some((x) => x.setId === SET_NONE),
+        `a user set renumbered to SET_NONE; seed ${seed}`,
+      ).toBe(false);
       for (let k = 0; k < 100; k++) {
-        const family: 4 | 6 = rng.chance(0.55) ? 4 : 6;
-        const packet: Packet = {
-          ifindex: rng.int(1, 4),
-          family,
-          daddr: randomAddr(rng, family),
-          uid: rng.chance(0.2) ? null : rng.pick(UID_POOL),
-        };
+        const packet = randomPacket(rng);
         const got = compiledEvaluate(compiled, packet);
         const expected = referenceEvaluate(p, idx, packet);
-        if (got.verdict !== expected.verdict || got.endpointId !== expected.endpointId) {
+        if (
+          got.verdict !== expected.verdict ||
+          got.reason !== expected.reason ||
+          got.endpointId !== expected.endpointId
+        ) {
           expect(got, `seed ${seed}\npolicy ${describePolicy(p)}`).toEqual(expected);
         }
       }
@@ -620,7 +966,8 @@ describe('stabilizeSetIds', () => {
     if (appended) eps.push(endpoint(51, 'new', ['eth0'], ['10.0.0.0/32'], [999]));
     return compilePolicy(policy(eps), ifindexOf).compiled;
   };
-  const key = (e: { addr: Uint8Array; prefix: number }) => `${e.addr.join('.')}/${e.prefix}`;
+  const key = (e: { ifindex: number; addr: Uint8Array; prefix: number }) =>
+    `${e.ifindex}|${e.addr.join('.')}/${e.prefix}`;
   const changedKeys = (before: CompiledPolicy, after: CompiledPolicy) => {
     const old = new Map(before.lpm.map((e) => [key(e), e.setId]));
     return after.lpm.filter((e) => old.get(key(e)) !== e.setId).map(key);
@@ -631,15 +978,66 @@ describe('stabilizeSetIds', () => {
     const plain = mk(true, true);
     expect(changedKeys(before, plain).length).toBeGreaterThan(1); // ids shift without it
     const after = stabilizeSetIds(plain, before);
-    expect(changedKeys(before, after).sort()).toEqual(['10.0.0.0/32', '10.2.0.0/24']);
+    // The two new ranges, on eth0 and on ifindex 0; nothing else.
+    expect(changedKeys(before, after).sort()).toEqual([
+      '0|10.0.0.0/32',
+      '0|10.2.0.0/24',
+      '1|10.0.0.0/32',
+      '1|10.2.0.0/24',
+    ]);
     // Same decisions as the unstabilised compile.
     for (const e of after.lpm) {
-      for (const uid of [999, 1000, 1010, 1049, 5]) {
-        const p = { ifindex: 1, family: 4 as const, daddr: e.addr, uid };
-        expect(compiledEvaluate(after, p)).toEqual(compiledEvaluate(plain, p));
+      for (const ifindex of [1, UNCONFIGURED_IFINDEX]) {
+        for (const uid of [999, 1000, 1010, 1049, 5, null]) {
+          const p = { ifindex, family: 4 as const, daddr: e.addr, uid };
+          expect(compiledEvaluate(after, p)).toEqual(compiledEvaluate(plain, p));
+        }
       }
     }
     expect(new Set(after.sets.map((s) => `${s.setId}:${s.uid}`)).size).toBe(after.sets.length);
+  });
+
+  it('never gives a real set the id 0 and keeps SET_NONE entries at 0', () => {
+    // prev: eth1 guards 10.9.0.0/24 for nobody (SET_NONE) and holds an empty set of its own.
+    // next: the empty set (no members, like SET_NONE) appears in a new place. Were SET_NONE
+    // counted as a set with no members, the empty set would be matched to id 0 and its
+    // 'not-listed' would become 'iface-not-listed'.
+    const prev = compilePolicy(
+      policy([
+        endpoint(1, 'a', ['eth0'], ['10.9.0.0/24'], [ALICE]),
+        endpoint(2, 'nobody', ['eth1'], ['10.8.0.0/24'], []),
+      ]),
+      ifindexOf,
+    ).compiled;
+    const nextPolicy = policy([
+      endpoint(1, 'nobody', ['eth0', 'eth1'], ['10.7.0.0/24'], []),
+      endpoint(2, 'a', ['eth0'], ['10.9.0.0/24'], [ALICE]),
+      endpoint(3, 'b', ['eth1'], ['10.9.0.0/24', '10.6.0.0/24'], [BOB]),
+    ]);
+    const plain = compilePolicy(nextPolicy, ifindexOf).compiled;
+    expect(prev.lpm.some((e) => e.setId === SET_NONE)).toBe(true);
+    expect(plain.lpm.some((e) => e.setId === SET_NONE)).toBe(true);
+    const after = stabilizeSetIds(plain, prev);
+
+    expect(after.sets.every((s) => s.setId !== SET_NONE)).toBe(true);
+    expect(after.lpm.map((e) => key(e))).toEqual(plain.lpm.map((e) => key(e)));
+    after.lpm.forEach((e, i) => {
+      expect(e.setId === SET_NONE, key(e)).toBe(plain.lpm[i]?.setId === SET_NONE);
+    });
+    // Distinct sets stay distinct.
+    expect(distinctSetIds(after).size).toBe(distinctSetIds(plain).size);
+    for (const ifindex of [1, 2, UNCONFIGURED_IFINDEX]) {
+      for (const addr of ['10.6.0.1', '10.7.0.1', '10.8.0.1', '10.9.0.1', '10.5.0.1']) {
+        for (const uid of [ALICE, BOB, null]) {
+          const p: Packet = { ifindex, family: 4, daddr: bytesOf(addr).bytes, uid };
+          expect(compiledEvaluate(after, p), `${ifindex} ${addr} ${uid}`).toEqual(
+            referenceEvaluate(nextPolicy, ifindexOf, p),
+          );
+        }
+      }
+    }
+    expect(compiledEvaluate(after, pkt('eth0', '10.7.0.1', ALICE))).toEqual(NOT_LISTED);
+    expect(compiledEvaluate(after, pkt('eth0', '10.6.0.1', ALICE))).toEqual(IFACE_NOT_LISTED);
   });
 
   it('returns the compile unchanged without a previous policy', () => {
