@@ -206,3 +206,29 @@ export function clearAmbientCaps(): void {
     throw new Error(`prctl(PR_CAP_AMBIENT_CLEAR_ALL): ${errnoName(errno)}`);
   }
 }
+
+const PR_GET_DUMPABLE = 3;
+const PR_SET_DUMPABLE = 4;
+
+/**
+ * Makes this process non-dumpable (prctl PR_SET_DUMPABLE, 0): no core dump, /proc/<pid>/* files
+ * owned by root, and ptrace attach or reads of /proc/<pid>/mem, environ, fd… refused to processes
+ * of the same user that lack CAP_SYS_PTRACE (ptrace_may_access). The flag belongs to the process
+ * (its mm), not a thread, and is reset by execve: children that exec are not covered.
+ */
+export function setUndumpable(): void {
+  libcPrctl ??= koffi.load('libc.so.6').func('int prctl(int option, ...)') as Prctl;
+  const ul = 'unsigned long';
+  if (libcPrctl(PR_SET_DUMPABLE, ul, 0, ul, 0, ul, 0, ul, 0) !== 0) {
+    throw new Error(`prctl(PR_SET_DUMPABLE, 0): ${errnoName(koffi.errno())}`);
+  }
+}
+
+/** prctl(PR_GET_DUMPABLE): 0 not dumpable, 1 dumpable by its user, 2 dumpable by root only. */
+export function getDumpable(): number {
+  libcPrctl ??= koffi.load('libc.so.6').func('int prctl(int option, ...)') as Prctl;
+  const ul = 'unsigned long';
+  const r = libcPrctl(PR_GET_DUMPABLE, ul, 0, ul, 0, ul, 0, ul, 0);
+  if (r < 0) throw new Error(`prctl(PR_GET_DUMPABLE): ${errnoName(koffi.errno())}`);
+  return r;
+}

@@ -6,16 +6,12 @@
 // runs the engine in a worker thread, keeps the enforced policy, and hands traffic to the
 // renderer in batches: decisions merged across batches the renderer has not fetched yet,
 // capped, with whatever the cap drops counted as lost.
-import { existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CAP, effectiveCaps } from '../../native-bridge/sys.js';
 import { DEFAULT_PIN_DIR } from '../engine/engine.js';
-import { policyToDoc } from '../policy/doc.js';
 import type { PolicyDoc } from '../policy/doc.js';
-import { readConfigText } from '../policy/load.js';
-import { parsePolicy } from '../policy/yaml.js';
 import { LIMITS } from '../ipc/contract.js';
 import type {
   Accounts,
@@ -24,6 +20,7 @@ import type {
   CapName,
   Enforced,
   FlowWire,
+  SavedPolicy,
   StatusInfo,
   StopResult,
   TrafficBatch,
@@ -33,6 +30,7 @@ import type {
 } from '../ipc/contract.js';
 import { HandlerError } from '../ipc/gateway.js';
 import type { WorkerEvent, WorkerInit, WorkerReplies, WorkerRequest } from './protocol.js';
+import { readSavedPolicy } from './saved-policy.js';
 
 export interface BackendOptions {
   pinDir?: string;
@@ -79,15 +77,20 @@ function currentUser(uid: number): string {
   }
 }
 
-/** The policy this app applied last, if its file is readable and valid. */
-function readSaved(file: string): PolicyDoc | undefined {
-  if (!existsSync(file)) return undefined;
-  const { text } = readConfigText(file);
-  if (text === undefined) return undefined;
-  const parsed = parsePolicy(text, file);
-  return parsed.policy && !parsed.diagnostics.some((d) => d.severity === 'error')
-    ? policyToDoc(parsed.policy)
-    : undefined;
+type Counts = { onlySaved: number; onlyEnforced: number; changed: number };
+
+/** "2 guarded ranges only in the saved policy, 1 interface setting differs" (never empty). */
+export function describeDifferences(d: { ranges: Counts; interfaces: Counts }): string {
+  const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+  const parts: string[] = [];
+  const kind = (c: Counts, one: string, many: string, what: string) => {
+    if (c.onlySaved) parts.push(`${plural(c.onlySaved, one, many)} only in the saved policy`);
+    if (c.onlyEnforced) parts.push(`${plural(c.onlyEnforced, one, many)} only in the kernel`);
+    if (c.changed) parts.push(`${plural(c.changed, one, many)} with other ${what}`);
+  };
+  kind(d.ranges, 'guarded range', 'guarded ranges', 'users');
+  kind(d.interfaces, 'interface setting', 'interface settings', 'values');
+  return parts.join(', ') || 'they differ';
 }
 
 interface Pending {
@@ -154,16 +157,49 @@ export class Backend {
       await this.spawn('none');
       return;
     }
-    const saved = readSaved(this.opts.policyFile);
+    const file = this.opts.policyFile;
+    const read = readSavedPolicy(file, this.appState.uid);
+    const saved = read.kind === 'ok' ? read.doc : undefined;
     const opened = await this.spawn('owner', saved);
     if (opened.ok) {
       this.appState.mode = 'enforcing';
       this.enforcedState = { epoch: opened.epoch, doc: null, appliedAt: null };
-      if (opened.reapplied?.ok && saved) {
-        this.enforcedState = { epoch: this.enforcedState.epoch, doc: saved, appliedAt: null };
-      } else if (opened.adopted) {
-        this.enforcedState.note = opened.reapplied
-          ? `The pinned policy was adopted, but re-applying ${this.opts.policyFile} failed: ${opened.reapplied.message}`
+      const c = opened.compared;
+      let offer: SavedPolicy | undefined;
+      if (saved && c && 'equal' in c && c.equal) {
+        // What the kernel enforces is what this app saved: adopted as it is, nothing written.
+        this.enforcedState.doc = saved;
+      } else if (saved && c && 'equal' in c) {
+        offer = {
+          file,
+          status: 'differs',
+          message: `The saved policy (${file}) differs from what the kernel enforces: ${describeDifferences(c)}. It is loaded below as pending changes and is not applied: Apply it, or keep what is enforced.`,
+          doc: saved,
+          differences: { ranges: c.ranges, interfaces: c.interfaces },
+        };
+      } else if (saved) {
+        offer = {
+          file,
+          status: 'unresolved',
+          message: `The saved policy (${file}) could not be compared with what the kernel enforces (${c && 'error' in c ? c.error : 'no answer'}). It is loaded below as pending changes and is not applied.`,
+          doc: saved,
+        };
+      } else if (read.kind === 'untrusted') {
+        offer = {
+          file,
+          status: 'untrusted',
+          message: `The saved policy was not read: ${read.reason}. Whoever can change it could change the policy, so it is ignored; the next Apply writes it anew.`,
+        };
+      } else if (read.kind === 'invalid') {
+        offer = { file, status: 'invalid', message: `The saved policy was not used: ${read.reason}.` };
+      }
+      if (offer) {
+        this.enforcedState.saved = offer;
+        if (offer.status !== 'differs') this.recordError(offer.message);
+      }
+      if (!this.enforcedState.doc && opened.adopted) {
+        this.enforcedState.note = offer?.doc
+          ? 'A policy is enforced from the pinned state; the editor shows the saved policy as pending changes, and Keep what is enforced leaves the kernel as it is.'
           : `A policy is enforced from the pinned state, but it was not applied from this app (e.g. by net-tc-filter run), so its source is not known here; the Status view shows what is loaded.`;
       }
       if (missing.length)
@@ -199,7 +235,7 @@ export class Backend {
 
   private spawn(
     role: WorkerInit['role'],
-    reapply?: PolicyDoc,
+    saved?: PolicyDoc,
   ): Promise<Extract<WorkerEvent, { type: 'opened' }>> {
     const init: WorkerInit & { policyFile: string } = {
       pinDir: this.opts.pinDir,
@@ -207,7 +243,7 @@ export class Backend {
       batchIntervalMs: this.opts.batchIntervalMs,
       policyFile: this.opts.policyFile,
       ...(this.opts.objectPath ? { objectPath: this.opts.objectPath } : {}),
-      ...(reapply ? { reapply } : {}),
+      ...(saved ? { saved } : {}),
     };
     this.worker = new Worker(new URL('./engine-worker.js', import.meta.url), { workerData: init });
     return new Promise((resolve, reject) => {

@@ -6,7 +6,7 @@
 // `batchIntervalMs` it drains the ring buffer, keeps the newest decisions (the rest are
 // counted as lost by batching), reads the counters and, about once a second, the flow entries
 // whose counters changed, and posts one batch to the main thread.
-import { mkdirSync, readdirSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { BpfMap, ifNameToIndex, u32Buf, decodeCounters, LAYOUTS } from '../../native-bridge/index.js';
@@ -113,9 +113,16 @@ function resolveDoc(doc: PolicyDoc, accounts: AccountDb) {
   return { policy: conv.policy, resolved: res.resolved, diagnostics };
 }
 
-/** Writes the applied policy in the file format, atomically, readable by its owner only. */
+/** Writes the applied policy in the file format, atomically, readable and writable by its owner
+ * only (the backend does not trust a saved policy that others may write, nor a symlink: one in its
+ * place is replaced, not followed as Export follows it). */
 function savePolicy(policy: Policy): void {
   mkdirSync(dirname(init.policyFile), { recursive: true, mode: 0o700 });
+  try {
+    if (lstatSync(init.policyFile).isSymbolicLink()) unlinkSync(init.policyFile);
+  } catch {
+    // not there yet
+  }
   writeFileAtomic(init.policyFile, serializePolicy(policy), 0o600);
 }
 
@@ -426,13 +433,16 @@ function start(): void {
       } as WorkerEvent);
       return;
     }
-    let reapplied: { ok: boolean; message?: string } | undefined;
-    if (engine.adopted && init.reapply) {
+    // The saved policy is compared with what the kernel enforces, never applied here: whoever
+    // could edit the file must not be able to change the policy by waiting for the next start.
+    let compared: Extract<WorkerEvent, { type: 'opened'; ok: true }>['compared'];
+    if (init.saved) {
       try {
-        apply(init.reapply);
-        reapplied = { ok: true };
+        const { resolved } = resolveDoc(init.saved, db);
+        const c = engine.compareEnforced(resolved);
+        compared = { equal: c.equal, ranges: c.ranges, interfaces: c.interfaces };
       } catch (err) {
-        reapplied = { ok: false, message: (err as Error).message };
+        compared = { error: (err as Error).message };
       }
     }
     const epoch = engine.epoch();
@@ -441,7 +451,7 @@ function start(): void {
       ok: true,
       adopted: engine.adopted,
       epoch: epoch === 0 ? null : epoch,
-      ...(reapplied ? { reapplied } : {}),
+      ...(compared ? { compared } : {}),
     });
     timers.push(setInterval(tick(ownerTick), init.batchIntervalMs));
     timers.push(

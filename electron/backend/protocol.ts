@@ -19,8 +19,9 @@ export interface WorkerInit {
   /** owner: open (or adopt) the engine; observe: read counters and flows from the pins only. */
   role: 'owner' | 'observe' | 'none';
   batchIntervalMs: number;
-  /** A policy to re-apply right after adopting pinned state (the one this app last applied). */
-  reapply?: PolicyDoc;
+  /** The saved policy (the one this app last applied): compared with what the kernel enforces
+   * once the engine is open, never applied by the worker on its own. */
+  saved?: PolicyDoc;
 }
 
 export type WorkerRequest =
@@ -53,7 +54,14 @@ export type WorkerEvent =
       ok: true;
       adopted: boolean;
       epoch: number | null;
-      reapplied?: { ok: boolean; message?: string };
+      /** The saved policy against the kernel's active generation (Engine.compareEnforced). */
+      compared?:
+        | {
+            equal: boolean;
+            ranges: { onlySaved: number; onlyEnforced: number; changed: number };
+            interfaces: { onlySaved: number; onlyEnforced: number; changed: number };
+          }
+        | { error: string };
     }
   | { type: 'opened'; ok: false; locked?: { pid: number; command: string } | null; message: string }
   | { type: 'batch'; batch: Omit<TrafficBatch, 'seq'>; lostBatching: number }

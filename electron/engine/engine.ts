@@ -633,6 +633,81 @@ export class Engine {
       closeSync(this.lockFd);
     }
   }
+
+  /**
+   * Compares a policy with what the kernel enforces now (the active generation's map contents),
+   * without writing anything. Set ids are numbering only (they depend on the order of earlier
+   * applies), so ranges are compared by the users and endpoints their set holds. When they are
+   * equal the policy is adopted as this engine's own (what reconcileInterfaces re-applies and
+   * endpointName reports), with the kernel's set ids, so the next apply is again a small diff.
+   */
+  compareEnforced(resolved: ResolvedPolicy): EnforcedComparison {
+    this.assertOpen();
+    // Compiled as apply() compiles it.
+    const result = compilePolicy(resolved, ifNameToIndex);
+    const have = this.readGen(this.epoch() & 1);
+    const want = Engine.want(result.compiled, (name) => linkHeaderLen(name) ?? NTF.L2_UNKNOWN);
+    // set id → its members ("uid:endpoint" of each entry, sorted): what a set id stands for.
+    const members = (g: GenState) => {
+      const out = new Map<number, string[]>();
+      for (const [k, v] of g.ntf_sets) {
+        const b = Buffer.from(k, 'latin1');
+        const id = b.readUInt32LE(4);
+        const list = out.get(id) ?? [];
+        list.push(`${b.readUInt32LE(8)}:${Buffer.from(v, 'latin1').readUInt32LE(0)}`);
+        out.set(id, list);
+      }
+      return new Map([...out].map(([id, l]) => [id, l.sort().join(',')]));
+    };
+    const haveSets = members(have);
+    const wantSets = members(want);
+    const ranges = (g: GenState, sets: Map<number, string>) => {
+      const out = new Map<string, string>();
+      for (const name of ['ntf_lpm4', 'ntf_lpm6'] as const)
+        for (const [k, v] of g[name]) {
+          const id = Buffer.from(v, 'latin1').readUInt32LE(0);
+          out.set(`${name}|${k}`, sets.get(id) ?? `missing set ${id}`);
+        }
+      return out;
+    };
+    const count = (a: Map<string, string>, b: Map<string, string>) => {
+      let onlyWant = 0;
+      let onlyHave = 0;
+      let changed = 0;
+      for (const [k, v] of b) {
+        if (!a.has(k)) onlyWant++;
+        else if (a.get(k) !== v) changed++;
+      }
+      for (const k of a.keys()) if (!b.has(k)) onlyHave++;
+      return { onlySaved: onlyWant, onlyEnforced: onlyHave, changed };
+    };
+    const r = count(ranges(have, haveSets), ranges(want, wantSets));
+    const i = count(have.ntf_ifaces, want.ntf_ifaces);
+    const equal = [r, i].every((c) => c.onlySaved + c.onlyEnforced + c.changed === 0);
+    if (equal) {
+      const idOf = new Map([...haveSets].map(([id, text]) => [text, id]));
+      const to = (id: number) => idOf.get(wantSets.get(id) ?? '') ?? id;
+      this.desired = resolved;
+      this.compiled = {
+        ...result.compiled,
+        lpm: result.compiled.lpm.map((e) => ({ ...e, setId: to(e.setId) })),
+        sets: result.compiled.sets.map((x) => ({ ...x, setId: to(x.setId) })),
+      };
+    }
+    return { equal, ranges: r, interfaces: i, missing: result.missingIfaces };
+  }
+}
+
+/** What differs between a policy and the kernel's active generation (Engine.compareEnforced). */
+export interface EnforcedComparison {
+  equal: boolean;
+  /** Guarded ranges (per interface): only in the compared policy, only in the kernel, or with
+   * other users or endpoints. */
+  ranges: { onlySaved: number; onlyEnforced: number; changed: number };
+  /** Interface settings (default, unowned, essentials, logging). */
+  interfaces: { onlySaved: number; onlyEnforced: number; changed: number };
+  /** Interfaces of the policy that do not exist now (not compared). */
+  missing: string[];
 }
 
 /** What the program at our handle is, as far as this process may know (reading another

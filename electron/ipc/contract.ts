@@ -89,6 +89,28 @@ export interface Enforced {
   appliedAt: number | null;
   /** Why `doc` is null although something is loaded, e.g. applied by the headless daemon. */
   note?: string;
+  /** The saved policy (AppState.policyFile) when it was not adopted as `doc` at start: it
+   * differs from what the kernel enforces, could not be compared, or is not trusted. Never
+   * applied on its own: `doc` (when present) is offered as pending changes. Gone after an apply. */
+  saved?: SavedPolicy;
+}
+
+export interface SavedPolicy {
+  file: string;
+  /** differs: compiled, its map contents are not the kernel's; unresolved: it names accounts or
+   * settings that do not resolve now; untrusted: a symlink, not root's or ours, or writable by
+   * others (not read); invalid: not a policy file. */
+  status: 'differs' | 'unresolved' | 'untrusted' | 'invalid';
+  /** One plain sentence for the notice. */
+  message: string;
+  /** Its content, as pending changes (differs, unresolved). */
+  doc?: PolicyDoc;
+  /** What differs (differs): per kind, entries only in the saved policy, only in the kernel, and
+   * present in both with other users or settings. */
+  differences?: {
+    ranges: { onlySaved: number; onlyEnforced: number; changed: number };
+    interfaces: { onlySaved: number; onlyEnforced: number; changed: number };
+  };
 }
 
 export interface NetInterface {

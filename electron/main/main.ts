@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: Electron main process (package.json "main" → dist/electron/main/main.js).
 //
-// Start-up, in order: drop the ambient capabilities (before anything can start a process or a
+// Start-up, in order: make the process undumpable, drop the ambient capabilities (before anything can start a process or a
 // thread), decide whether to run at all (uid, flags), register the app:// scheme (must precede
 // `ready`), take the single-instance lock; once ready: the backend (mode, lock, pinned state),
 // IPC, the scheme handler, the window, the quit question. Each concern lives in its own file.
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { app, dialog, session } from 'electron';
 import type { BrowserWindow } from 'electron';
 import { Backend } from '../backend/backend.js';
@@ -14,12 +14,16 @@ import { createGateway } from '../ipc/gateway.js';
 import { createHandlers } from '../ipc/handlers.js';
 import { electronDialogs, isTrustedUrl, registerIpc } from './ipc.js';
 import { installMenu } from './menu.js';
-import { dropAmbientCaps } from './privileges.js';
+import { dropAmbientCaps, makeUndumpable } from './privileges.js';
 import { handleAppScheme, registerAppScheme } from './protocol.js';
 import { installQuitHandling } from './quit.js';
 import { decideStartup, userArgs } from './startup.js';
 import { createMainWindow, hardenSession, hardenWebContents } from './window.js';
 
+// First: nobody but root may trace this process or read its memory, /proc files or core.
+const undumpable = makeUndumpable();
+if (undumpable.error)
+  console.error(`net-tc-filter: could not make the process undumpable: ${undumpable.error}`);
 const ambient = dropAmbientCaps();
 if (ambient.error) console.error(`net-tc-filter: could not clear ambient capabilities: ${ambient.error}`);
 else if (ambient.before.length)
@@ -42,6 +46,10 @@ if (decision.kind === 'help') {
   });
 } else {
   for (const w of decision.warnings) console.error(`net-tc-filter: WARNING: ${w}`);
+  // Chromium's profile (and Electron's sessionData, crash dumps) in the directory the launcher
+  // prepared, which the user's other processes cannot enter; must precede `ready`.
+  const userData = process.env.NET_TC_FILTER_USER_DATA_DIR;
+  if (userData && isAbsolute(userData)) app.setPath('userData', userData);
   registerAppScheme();
   app.enableSandbox();
   if (!app.requestSingleInstanceLock()) {

@@ -7,7 +7,7 @@
 // which must not get them: main clears the set first thing. See docs/desktop.md for what this
 // does not cover (Chromium's own child processes started before our code runs).
 import { readFileSync } from 'node:fs';
-import { clearAmbientCaps } from '../../native-bridge/sys.js';
+import { clearAmbientCaps, getDumpable, setUndumpable } from '../../native-bridge/sys.js';
 import { capNames, parseCapField } from './caps.js';
 
 export interface AmbientReport {
@@ -50,4 +50,23 @@ export function dropAmbientCaps(): AmbientReport {
     effective: capNames(parseCapField(status, 'CapEff')),
     ...(error ? { error } : {}),
   };
+}
+
+/**
+ * Makes the process non-dumpable (prctl PR_SET_DUMPABLE 0) and returns the flag before and after.
+ * A process started with ambient capabilities is left dumpable by execve (measured in
+ * tests/kernel/launcher.spec.ts). The capability check of ptrace already keeps a same-user
+ * process without capabilities out; this also keeps out one that holds the same capabilities
+ * (Chromium helpers started with them, another process the launcher ran) and stops core dumps of
+ * the privileged process. Call it first: the flag covers every thread, present and future.
+ */
+export function makeUndumpable(): { before: number; after: number; error?: string } {
+  let before = -1;
+  try {
+    before = getDumpable();
+    setUndumpable();
+    return { before, after: getDumpable() };
+  } catch (err) {
+    return { before, after: before, error: (err as Error).message };
+  }
 }

@@ -2,7 +2,7 @@
 // Environment: Node (vitest), as root. The desktop app's main-process side (Backend, handler
 // table, gateway) in a real process, against the real kernel, through the same calls the
 // renderer makes: mode decision, apply, traffic batches, restart and adoption, stop filtering.
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type {
   ApplyOutcome,
@@ -98,8 +98,9 @@ describe('desktop backend (real process, real kernel)', () => {
     }
     expect(env.sb.probe(ALICE, ['http', 'http://169.254.169.254/', '1000']).ok).toBe(true);
 
-    // Quit (keep enforcing) and start again: the pinned state is adopted, the saved policy
-    // re-applied, and enforcement never stopped.
+    // Quit (keep enforcing) and start again: the pinned state is adopted and the saved policy,
+    // compared with the kernel's maps, is what they hold: it becomes the enforced policy without
+    // anything being written (same epoch), and enforcement never stopped.
     await host.close();
     expect(env.sb.probe(BOB, ['http', 'http://169.254.169.254/', '500']).ok).toBe(false);
     const again = await startHost({ sb: env.sb, pinDir: env.pinDir, policyFile, caps: true });
@@ -107,7 +108,8 @@ describe('desktop backend (real process, real kernel)', () => {
     expect(again.state.mode).toBe('enforcing');
     const enforced = await ok<Enforced>(again, 'getEnforced');
     expect(enforced.doc).toEqual(DOC);
-    expect(enforced.epoch).toBeGreaterThanOrEqual(applied.epoch);
+    expect(enforced.saved).toBeUndefined();
+    expect(enforced.epoch).toBe(applied.epoch);
     expect(env.sb.probe(BOB, ['http', 'http://169.254.169.254/', '500']).ok).toBe(false);
 
     // Stop filtering removes everything; the window drops to read-only.
@@ -119,6 +121,73 @@ describe('desktop backend (real process, real kernel)', () => {
     expect(env.sb.execClient(['tc', 'filter', 'show', 'dev', 'ntf0', 'egress'])).toBe('');
     expect(env.sb.probe(BOB, ['http', 'http://169.254.169.254/', '1000']).ok).toBe(true);
     expect((await ok<AppState>(again, 'getState')).mode).toBe('read-only');
+  });
+
+  it('never applies a saved policy that differs from what the kernel enforces: it reports the difference and offers it', async () => {
+    env = await setupSandbox();
+    const policyFile = `${env.sb.dir}/gui/policy.yml`;
+    const host = await startHost({ sb: env.sb, pinDir: env.pinDir, policyFile, caps: true });
+    env.hosts.push(host);
+    const applied = await ok<ApplyOutcome>(host, 'apply', { doc: DOC, expectEpoch: null });
+    await host.close();
+    // Unchanged, it is adopted as what is enforced, without writing (same epoch).
+    const same = await startHost({ sb: env.sb, pinDir: env.pinDir, policyFile, caps: true });
+    env.hosts.push(same);
+    expect(await ok<Enforced>(same, 'getEnforced')).toMatchObject({ epoch: applied.epoch, doc: DOC });
+    await same.close();
+
+    // The issue-7 attack, here by root (the file's owner, so it is trusted): let everyone in.
+    const text = readFileSync(policyFile, 'utf8');
+    const edited = text.replace('allow: [alice]', "allow: [alice, '*']");
+    expect(edited).not.toBe(text);
+    writeFileSync(policyFile, edited);
+
+    const again = await startHost({ sb: env.sb, pinDir: env.pinDir, policyFile, caps: true });
+    env.hosts.push(again);
+    expect(again.state.mode).toBe('enforcing');
+    const e = await ok<Enforced>(again, 'getEnforced');
+    // Not applied: same epoch, bob still dropped.
+    expect(e.epoch).toBe(applied.epoch);
+    expect(env.sb.probe(BOB, ['http', 'http://169.254.169.254/', '500']).ok).toBe(false);
+    expect(e.doc).toBeNull();
+    expect(e.saved).toMatchObject({
+      file: policyFile,
+      status: 'differs',
+      // Both ranges (v4 and v6) are guarded for other users; interface settings are the same.
+      differences: {
+        ranges: { onlySaved: 0, onlyEnforced: 0, changed: 2 },
+        interfaces: { onlySaved: 0, onlyEnforced: 0, changed: 0 },
+      },
+    });
+    expect(e.saved?.message).toMatch(
+      /differs from what the kernel enforces: 2 guarded ranges with other users/,
+    );
+    expect(e.saved?.doc?.endpoints[0]?.allow).toEqual(['alice', '*']);
+    // The admin applies it: now it is enforced, and the notice is gone.
+    const r = await ok<ApplyOutcome>(again, 'apply', { doc: e.saved!.doc, expectEpoch: e.epoch });
+    expect(r.enforced.saved).toBeUndefined();
+    expect(env.sb.probe(BOB, ['http', 'http://169.254.169.254/', '1000']).ok).toBe(true);
+    await again.close();
+
+    // A saved policy others may write, or a symlink, is not even read.
+    const untrusted = async (expected: RegExp) => {
+      const h = await startHost({ sb: env!.sb, pinDir: env!.pinDir, policyFile, caps: true });
+      env!.hosts.push(h);
+      const u = await ok<Enforced>(h, 'getEnforced');
+      expect(u.doc).toBeNull();
+      expect(u.saved).toMatchObject({ status: 'untrusted' });
+      expect(u.saved?.doc).toBeUndefined();
+      expect(u.saved?.message).toMatch(expected);
+      await h.close();
+    };
+    chmodSync(policyFile, 0o666);
+    await untrusted(/writable by everyone \(mode 0666\)/);
+    chmodSync(policyFile, 0o620);
+    await untrusted(/writable by its group/);
+    chmodSync(policyFile, 0o600);
+    renameSync(policyFile, `${policyFile}.real`);
+    symlinkSync(`${policyFile}.real`, policyFile);
+    await untrusted(/is a symbolic link/);
   });
 
   it('runs read-only and names the owner when the headless daemon holds the engine', async () => {

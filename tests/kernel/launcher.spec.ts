@@ -37,6 +37,7 @@ import { ALICE, BOB, cliPath } from './harness.js';
 
 const NAME = 'alice';
 const NO_ACCOUNT_UID = 62999;
+
 const GROUP = 'net-tc-filter';
 const PIN_DIR = '/sys/fs/bpf/net-tc-filter';
 const CAPS = '-all,+bpf,+net_admin,+perfmon';
@@ -56,7 +57,8 @@ class MountNs {
     readonly pid: number,
   ) {}
 
-  /** bpffs at /sys/fs/bpf with mode 0700 (as systemd mounts it) and /etc as a writable overlay. */
+  /** bpffs at /sys/fs/bpf with mode 0700 (as systemd mounts it), /etc and /var/lib as writable
+   * overlays. */
   static async open(name: string): Promise<MountNs> {
     const rw = join(dir, `${name}-etc`);
     mkdirSync(rw);
@@ -66,6 +68,9 @@ class MountNs {
       'mount -t tmpfs -o mode=0700 tmpfs "$1"',
       'mkdir "$1/upper" "$1/work"',
       'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/work" /etc',
+      // The launcher prepares /var/lib/net-tc-filter: in the namespace's /var/lib only.
+      'mkdir "$1/vupper" "$1/vwork"',
+      'mount -t overlay overlay -o "lowerdir=/var/lib,upperdir=$1/vupper,workdir=$1/vwork" /var/lib',
       'echo ready',
       'exec cat >/dev/null',
     ].join('\n');
@@ -163,6 +168,33 @@ function idLine(status: string, field: 'Uid' | 'Gid' | 'Groups'): number[] {
   return (m?.[1] ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
 }
 
+/** The environment the stand-in printed (ENV lines). */
+function envOf(out: string): Map<string, string> {
+  return new Map(
+    out
+      .split('\n')
+      .filter((l) => l.startsWith('ENV '))
+      .map((l) => {
+        const kv = l.slice(4);
+        const i = kv.indexOf('=');
+        return [kv.slice(0, i), kv.slice(i + 1)] as const;
+      }),
+  );
+}
+
+/** A shell command run inside `ns` as alice — her uid and group — without capabilities, as her
+ * other programs run: without the group net-tc-filter, or (`withGroup`) with it, as the app. The
+ * script gets `arg` as $0. */
+function asAlice(ns: MountNs, withGroup: boolean, gid: number, script: string, arg: string): Run {
+  const argv = [
+    ...ns.enter(),
+    'setpriv', `--reuid=${ALICE}`, `--regid=${ALICE}`, `--groups=${withGroup ? `${ALICE},${gid}` : ALICE}`,
+    '--inh-caps=-all', '--', 'sh', '-c', script, arg,
+  ]; // prettier-ignore
+  const r = spawnSync(argv[0] as string, argv.slice(1), { encoding: 'utf8', timeout: 15_000, cwd: '/' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
 /** What the engine step (run as the app would be) printed: its last stdout line. */
 interface StepOut {
   ok: boolean;
@@ -199,6 +231,7 @@ function machine() {
   const ntf = spawnSync('getent', ['group', GROUP], { encoding: 'utf8' });
   return {
     bpffs: st('/sys/fs/bpf'),
+    stateDir: st('/var/lib/net-tc-filter'),
     pinDir: st(PIN_DIR),
     group: readFileSync('/etc/group', 'utf8'),
     passwd: readFileSync('/etc/passwd', 'utf8'),
@@ -349,18 +382,16 @@ describe('bin/net-tc-filter-gui', () => {
     }
     expect(out).toContain('ARGS --pin-dir /sys/fs/bpf/some where');
     expect(out).toContain('PWD /');
-    const env = new Map(
-      out
-        .split('\n')
-        .filter((l) => l.startsWith('ENV '))
-        .map((l) => {
-          const kv = l.slice(4);
-          const i = kv.indexOf('=');
-          return [kv.slice(0, i), kv.slice(i + 1)] as const;
-        }),
-    );
+    const env = envOf(out);
     expect(env.get('USER')).toBe(NAME);
-    expect(env.get('HOME')).toBe('/nonexistent');
+    // The app's own HOME and XDG base directories, not the account's home (below).
+    const udir = `/var/lib/net-tc-filter/users/${ALICE}`;
+    expect(env.get('HOME')).toBe(`${udir}/home`);
+    expect(env.get('XDG_CONFIG_HOME')).toBe(`${udir}/config`);
+    expect(env.get('XDG_CACHE_HOME')).toBe(`${udir}/cache`);
+    expect(env.get('XDG_DATA_HOME')).toBe(`${udir}/data`);
+    expect(env.get('XDG_STATE_HOME')).toBe(`${udir}/state`);
+    expect(env.get('NET_TC_FILTER_USER_DATA_DIR')).toBe(`${udir}/data/profile`);
     expect(env.get('DISPLAY')).toBe(':7');
     expect(env.get('XAUTHORITY')).toBe('/tmp/xauth-test');
     for (const bad of [
@@ -437,6 +468,84 @@ describe('bin/net-tc-filter-gui', () => {
     }
     expect(existsSync(join(dir, 'pins'))).toBe(false);
     expect(existsSync(ns!.at('/sys/fs/bpf/x'))).toBe(false);
+  });
+
+  it("points HOME and XDG_*_HOME at directories root:net-tc-filter that the user's other processes can neither write nor enter", () => {
+    const r = run({ SUDO_UID: String(ALICE) });
+    expect(r.code, r.stderr).toBe(0);
+    const env = envOf(r.stdout);
+    const udir = `/var/lib/net-tc-filter/users/${ALICE}`;
+    expect(modeOf(ns!.at('/var/lib/net-tc-filter'))).toEqual({ mode: 0o711, uid: 0, gid: 0 });
+    expect(modeOf(ns!.at('/var/lib/net-tc-filter/users'))).toEqual({ mode: 0o711, uid: 0, gid: 0 });
+    expect(modeOf(ns!.at(udir))).toEqual({ mode: 0o2750, uid: 0, gid });
+    const dirs = ['HOME', 'XDG_CONFIG_HOME', 'XDG_CACHE_HOME', 'XDG_DATA_HOME', 'XDG_STATE_HOME'].map(
+      (k) => env.get(k) as string,
+    );
+    for (const d of dirs) {
+      expect(d.startsWith(`${udir}/`), d).toBe(true);
+      expect(modeOf(ns!.at(d)), d).toEqual({ mode: 0o2770, uid: 0, gid });
+    }
+    // The attack: another program of alice's (her uid, no net-tc-filter) plants a GTK module for
+    // the privileged process to load (GTK reads gtk-modules from $XDG_CONFIG_HOME/gtk-3.0).
+    const plant = `mkdir -p "$0/gtk-3.0" && printf '[Settings]\\ngtk-modules=/tmp/evil.so\\n' >"$0/gtk-3.0/settings.ini"`;
+    for (const d of dirs) {
+      const a = asAlice(ns!, false, gid, plant, d);
+      expect(a.code, d).not.toBe(0);
+      expect(a.stderr, d).toMatch(/Permission denied/);
+      expect(existsSync(ns!.at(`${d}/gtk-3.0`)), d).toBe(false);
+    }
+    expect(asAlice(ns!, false, gid, 'ls "$0"', udir).stderr).toMatch(/Permission denied/);
+    // Control: the app's process (with the group) can; what it makes there is alice's own …
+    const config = env.get('XDG_CONFIG_HOME') as string;
+    const made = asAlice(ns!, true, gid, plant, config);
+    expect(made.code, made.stderr).toBe(0);
+    const ini = `${config}/gtk-3.0/settings.ini`;
+    expect(modeOf(ns!.at(ini)).uid).toBe(ALICE);
+    // … and still out of reach of her other processes: they cannot get to it to change it.
+    const edit = asAlice(ns!, false, gid, 'echo gtk-modules=/tmp/evil2.so >>"$0"', ini);
+    expect(edit.code).not.toBe(0);
+    expect(edit.stderr).toMatch(/Permission denied/);
+    expect(readFileSync(ns!.at(ini), 'utf8')).not.toContain('evil2');
+    rmSync(ns!.at(`${config}/gtk-3.0`), { recursive: true });
+  });
+
+  it("keeps the saved policy where the user's other processes cannot edit it (the sed attack)", () => {
+    const r = run({ SUDO_UID: String(ALICE) });
+    expect(r.code, r.stderr).toBe(0);
+    const config = envOf(r.stdout).get('XDG_CONFIG_HOME') as string;
+    // Where the backend keeps it ($XDG_CONFIG_HOME/net-tc-filter/policy.yml), written as the
+    // engine worker writes it (directory 0700, file 0600), by the app's process.
+    const file = `${config}/net-tc-filter/policy.yml`;
+    const save = `mkdir -p -m 0700 "$(dirname "$0")" && umask 077 && printf 'endpoints:\\n  - imds:\\n      iface: [ntf0]\\n      range: [169.254.169.254/32]\\n      allow: [alice]\\n' >"$0"`;
+    expect(asAlice(ns!, true, gid, save, file).code).toBe(0);
+    expect(modeOf(ns!.at(file))).toMatchObject({ uid: ALICE, gid });
+    // The attack of issue 7: another of alice's programs lets everyone in for the next start.
+    const sed = `sed -i "s/allow: \\[alice\\]/allow: [alice, '*']/" "$0"`;
+    const a = asAlice(ns!, false, gid, sed, file);
+    expect(a.code).not.toBe(0);
+    expect(a.stderr).toMatch(/Permission denied/);
+    expect(readFileSync(ns!.at(file), 'utf8')).toContain('allow: [alice]\n');
+    // Control: the same sed with the group works (so the refusal above is the directory's doing).
+    expect(asAlice(ns!, true, gid, sed, file).code).toBe(0);
+    expect(readFileSync(ns!.at(file), 'utf8')).toContain("allow: [alice, '*']");
+    rmSync(ns!.at(`${config}/net-tc-filter`), { recursive: true });
+  });
+
+  it("refuses per-user directories that are not root's, or symlinks, saying which", () => {
+    const udir = `/var/lib/net-tc-filter/users/${ALICE}`;
+    ns!.sh(['chown', `${ALICE}:${ALICE}`, `${udir}/cache`]);
+    ns!.sh(['chmod', '0777', `${udir}/cache`]);
+    const r = run({ SUDO_UID: String(ALICE) });
+    expect(r.code).toBe(78);
+    expect(r.stderr).toMatch(/cache belongs to uid 62001, not root/);
+    ns!.sh(['rm', '-r', `${udir}/cache`]);
+    ns!.sh(['ln', '-s', '/tmp', `${udir}/cache`]);
+    const l = run({ SUDO_UID: String(ALICE) });
+    expect(l.code).toBe(78);
+    expect(l.stderr).toMatch(/cache exists and is not a directory/);
+    ns!.sh(['rm', `${udir}/cache`]);
+    expect(run({ SUDO_UID: String(ALICE) }).code).toBe(0);
+    expect(modeOf(ns!.at(`${udir}/cache`))).toEqual({ mode: 0o2770, uid: 0, gid });
   });
 
   it('does not change a bpffs directory whose group someone else set: it says why and stops', () => {
@@ -760,6 +869,162 @@ process.stdout.write(JSON.stringify(out));
     // The documented limit: capabilities are per thread, so a thread that existed before keeps
     // its ambient set and its children get the capabilities (docs/desktop.md).
     expect(cap('earlyWorkerChild', 'CapEff')).toBe(ENGINE_CAPS);
+  });
+});
+
+describe('the privileged process is undumpable (PR_SET_DUMPABLE 0)', () => {
+  let ns: MountNs | undefined;
+  let gid = 0;
+  let target = '';
+  let attacker = '';
+  const started: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    const bridge = join(root, 'dist/native-bridge/index.js');
+    if (!existsSync(bridge)) throw new Error(`${bridge} is missing: run \`npm run build:ts\` first`);
+    ns = await MountNs.open('dump');
+    ns.sh(['groupadd', '--system', GROUP]);
+    gid = ns.groupGid() ?? 0;
+    // What main.ts does first, then waits (until its stdin closes) with a secret in its memory and
+    // environment.
+    const js = join(dir, 'undumpable.mjs');
+    writeFileSync(
+      js,
+      `const { getDumpable, setUndumpable } = await import(${JSON.stringify(pathToFileURL(bridge).href)});
+const before = getDumpable();
+if (process.argv.includes('--undumpable')) setUndumpable();
+globalThis.secret = 'ntf-secret-' + process.pid;
+process.stdout.write(JSON.stringify({ pid: process.pid, before, after: getDumpable() }) + '\\n');
+process.stdin.resume();
+process.stdin.on('end', () => process.exit(0));
+setTimeout(() => process.exit(3), 60_000);
+`,
+      { mode: 0o644 },
+    );
+    target = join(dir, 'undumpable.sh');
+    writeFileSync(target, `#!/bin/sh\nexec ${process.execPath} ${js} "$@"\n`, { mode: 0o755 });
+    // The other process of the same user: reads /proc/<pid>/environ and /proc/<pid>/mem, and
+    // PTRACE_ATTACHes; prints what each gave (ok or the errno's name).
+    attacker = join(dir, 'attack.py');
+    writeFileSync(
+      attacker,
+      `import ctypes, errno, json, os, sys
+pid = int(sys.argv[1])
+out = {}
+def attempt(name, fn):
+    try:
+        fn()
+        out[name] = 'ok'
+    except OSError as e:
+        out[name] = errno.errorcode.get(e.errno, str(e.errno))
+def environ():
+    with open('/proc/%d/environ' % pid, 'rb') as f:
+        f.read(64)
+def mem():
+    fd = os.open('/proc/%d/mem' % pid, os.O_RDONLY)
+    try:
+        with open('/proc/%d/maps' % pid) as m:
+            start = int(m.readline().split('-')[0], 16)
+        os.pread(fd, 16, start)
+    finally:
+        os.close(fd)
+def ptrace():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+    if libc.ptrace(16, pid, None, None) != 0:  # PTRACE_ATTACH
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    os.waitpid(pid, 0)
+    libc.ptrace(17, pid, None, None)  # PTRACE_DETACH
+attempt('environ', environ)
+attempt('mem', mem)
+attempt('ptrace', ptrace)
+print(json.dumps(out))
+`,
+      { mode: 0o644 },
+    );
+  });
+
+  afterAll(async () => {
+    for (const p of started) {
+      p.stdin?.end();
+      if (p.exitCode === null && p.signalCode === null) {
+        const t = setTimeout(() => p.kill('SIGKILL'), 5_000);
+        await new Promise((r) => p.once('exit', r));
+        clearTimeout(t);
+      }
+    }
+    await ns?.close();
+  });
+
+  /** The stand-in started through the real launcher by alice (sudo), running until stdin closes. */
+  async function launchTarget(args: string[]): Promise<{ pid: number; before: number; after: number }> {
+    const argv = [...ns!.enter(), LAUNCHER, ...args];
+    const p = spawn(argv[0] as string, argv.slice(1), {
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', NET_TC_FILTER_GUI_EXEC: target, SUDO_UID: String(ALICE) },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    started.push(p);
+    let err = '';
+    p.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+    const line = await new Promise<string>((resolve, reject) => {
+      const t = setTimeout(
+        () => reject(new Error(`no answer from the stand-in within 20 s: ${err}`)),
+        20_000,
+      );
+      p.stdout?.once('data', (c: Buffer) => {
+        clearTimeout(t);
+        resolve(c.toString());
+      });
+      p.once('exit', (code) => {
+        clearTimeout(t);
+        reject(new Error(`the launcher exited with ${code}: ${err}`));
+      });
+    });
+    const out = JSON.parse(line) as { pid: number; before: number; after: number };
+    const status = readFileSync(`/proc/${out.pid}/status`, 'utf8');
+    expect(idLine(status, 'Uid')).toEqual([ALICE, ALICE, ALICE, ALICE]);
+    expect(parseCapField(status, 'CapPrm')).toBe(ENGINE_CAPS);
+    return out;
+  }
+
+  /** The attack from another process of alice's: no group; no capabilities, or (`caps`) the same
+   * three the app has (as Chromium's helpers started with them, or another program the launcher
+   * ran, have). */
+  function attack(pid: number, caps: boolean): Record<'environ' | 'mem' | 'ptrace', string> {
+    const r = spawnSync(
+      'setpriv',
+      [
+        `--reuid=${ALICE}`, `--regid=${ALICE}`, `--groups=${ALICE}`,
+        ...(caps ? [`--inh-caps=${CAPS}`, `--ambient-caps=${CAPS}`] : ['--inh-caps=-all']),
+        '--', '/usr/bin/python3', attacker, String(pid),
+      ], // prettier-ignore
+      { encoding: 'utf8', timeout: 15_000, cwd: '/', env: { PATH: '/usr/bin:/bin' } },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    return JSON.parse(r.stdout) as Record<'environ' | 'mem' | 'ptrace', string>;
+  }
+
+  it('control: launched with the ambient capabilities it is still dumpable; only the capability check keeps a process without them out, one with the same capabilities reads its memory and traces it', async () => {
+    const t = await launchTarget([]);
+    // Measured on this kernel: execve with ambient capabilities leaves the process dumpable (1).
+    expect(t).toMatchObject({ before: 1, after: 1 });
+    expect(statSync(`/proc/${t.pid}/environ`).uid).toBe(ALICE);
+    // ptrace_may_access: a tracer must hold every capability in the target's permitted set.
+    expect(attack(t.pid, false)).toEqual({ environ: 'EACCES', mem: 'EACCES', ptrace: 'EPERM' });
+    // … which a same-user process with the same three has: then nothing but dumpable stands.
+    expect(attack(t.pid, true)).toEqual({ environ: 'ok', mem: 'ok', ptrace: 'ok' });
+  });
+
+  it('after setUndumpable() (what main.ts does first) no process of the same user reads its memory or environment or traces it, capabilities or not', async () => {
+    const t = await launchTarget(['--undumpable']);
+    expect(t).toMatchObject({ before: 1, after: 0 });
+    // The files in its /proc directory now belong to root (the directory itself stays alice's).
+    expect(statSync(`/proc/${t.pid}/environ`).uid).toBe(0);
+    expect(attack(t.pid, false)).toEqual({ environ: 'EACCES', mem: 'EACCES', ptrace: 'EPERM' });
+    expect(attack(t.pid, true)).toEqual({ environ: 'EACCES', mem: 'EACCES', ptrace: 'EPERM' });
+    // The stand-in got the group; the attacker did not need it for the control above.
+    expect(idLine(readFileSync(`/proc/${t.pid}/status`, 'utf8'), 'Groups')).toContain(gid);
   });
 });
 

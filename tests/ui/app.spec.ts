@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: Node (vitest), as root. The real UI (built renderer in headless Chromium) against
 // the real engine in a network-namespace sandbox. See harness.ts for what is real here.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -208,6 +208,49 @@ describe('desktop UI against the real engine', () => {
     expect(await page.locator('[data-testid="endpoint-item"]').count()).toBe(0);
     await screenshot(page, 'import-error');
     expect(app.problems).toEqual([]);
+  });
+
+  it('says plainly when the saved policy differs from what the kernel enforces, offers it as pending changes, and keeps what is enforced', async () => {
+    env = await setupSandbox();
+    const policyFile = `${env.sb.dir}/gui/policy.yml`;
+    const first = await startHost({ sb: env.sb, pinDir: env.pinDir, policyFile, caps: true });
+    env.hosts.push(first);
+    const doc = {
+      endpoints: [{ name: 'imds', iface: ['ntf0'], range: ['169.254.169.254/32'], allow: ['alice'] }],
+      interfaces: { ntf0: { default: 'allow' as const } },
+      logging: {},
+    };
+    const r = await first.call('apply', OWN, { doc, expectEpoch: null });
+    expect(r.ok).toBe(true);
+    await first.close();
+    // Edited while the app was closed (the issue-7 `sed`, here by root so the file is trusted).
+    const text = readFileSync(policyFile, 'utf8');
+    writeFileSync(policyFile, text.replace('allow: [alice]', "allow: [alice, '*']"));
+
+    const host = await startHost({ sb: env.sb, pinDir: env.pinDir, policyFile, caps: true });
+    env.hosts.push(host);
+    const app = await openApp(host);
+    env.apps.push(app);
+    const page = app.page;
+    const notice = page.getByTestId('saved-notice');
+    await notice.waitFor();
+    expect(await notice.getAttribute('data-status')).toBe('differs');
+    expect(await notice.textContent()).toContain('The saved policy differs from what the kernel enforces');
+    expect(await notice.textContent()).toContain('1 guarded range with other users');
+    const cells = await page.getByTestId('saved-differences').locator('tbody td').allTextContents();
+    expect(cells).toEqual(['0', '0', '1', '0', '0', '0']);
+    // Its content is the draft, as pending changes; nothing was applied.
+    await expect.poll(() => page.getByTestId('pending-changes').textContent()).toContain('*');
+    const before = await enforced(host);
+    expect(before.doc).toBeNull();
+    expect(env.sb.probe(BOB, ['http', 'http://169.254.169.254/', '500']).ok).toBe(false);
+    await screenshot(page, 'saved-policy-differs');
+
+    // Keep what is enforced: the notice goes, the draft is dropped, the kernel is untouched.
+    await page.getByRole('button', { name: 'Keep what is enforced' }).click();
+    await expect.poll(() => notice.count()).toBe(0);
+    expect((await enforced(host)).epoch).toBe(before.epoch);
+    expect(env.sb.probe(BOB, ['http', 'http://169.254.169.254/', '500']).ok).toBe(false);
   });
 
   it('without capabilities: the read-only banner explains, Apply stays disabled', async () => {

@@ -47,6 +47,82 @@ function ImportPanel() {
   );
 }
 
+/** The saved policy was not adopted at start: it differs from the kernel (its content is the
+ * draft, as pending changes), could not be compared, or was not trusted. */
+function SavedPolicyNotice() {
+  const saved = useApp((s) => s.enforced?.saved);
+  const dismissed = useApp((s) => s.savedDismissed);
+  const keep = useApp((s) => s.keepEnforced);
+  const apply = useApp((s) => s.apply);
+  const applying = useApp((s) => s.applying);
+  const readOnly = useApp((s) => s.appState?.mode !== 'enforcing');
+  const blocked = useApp((s) => applyBlockers(s).length > 0);
+  if (!saved || dismissed) return null;
+  const offered = saved.doc !== undefined;
+  const d = saved.differences;
+  const rows: Array<[string, { onlySaved: number; onlyEnforced: number; changed: number }]> = d
+    ? [
+        ['Guarded ranges', d.ranges],
+        ['Interface settings', d.interfaces],
+      ]
+    : [];
+  return (
+    <section
+      className={`saved-notice banner ${offered ? 'banner-warn' : 'banner-error'}`}
+      role="alert"
+      aria-label="Saved policy"
+      data-testid="saved-notice"
+      data-status={saved.status}
+    >
+      <strong>
+        {saved.status === 'differs'
+          ? 'The saved policy differs from what the kernel enforces. Nothing was applied.'
+          : saved.status === 'unresolved'
+            ? 'The saved policy could not be compared with what the kernel enforces. Nothing was applied.'
+            : 'The saved policy was ignored.'}
+      </strong>
+      <p>{saved.message}</p>
+      {rows.length > 0 && (
+        <table className="saved-diff" data-testid="saved-differences">
+          <thead>
+            <tr>
+              <th scope="col"></th>
+              <th scope="col">only in the saved policy</th>
+              <th scope="col">only in the kernel</th>
+              <th scope="col">in both, different</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map(([what, c]) => (
+              <tr key={what}>
+                <th scope="row">{what}</th>
+                <td>{c.onlySaved}</td>
+                <td>{c.onlyEnforced}</td>
+                <td>{c.changed}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <div className="saved-actions">
+        {offered && (
+          <button
+            type="button"
+            className="btn btn-primary"
+            disabled={readOnly || blocked || applying}
+            onClick={() => void apply()}
+          >
+            Apply the saved policy
+          </button>
+        )}
+        <button type="button" className="btn" onClick={keep}>
+          {offered ? 'Keep what is enforced' : 'Dismiss'}
+        </button>
+      </div>
+    </section>
+  );
+}
+
 function Toolbar() {
   const addEndpoint = useApp((s) => s.addEndpoint);
   const importYaml = useApp((s) => s.importYaml);
@@ -147,6 +223,7 @@ export function PolicyView() {
     <div className="policy-view">
       <Toolbar />
       <ImportPanel />
+      <SavedPolicyNotice />
       {note && <div className="banner banner-info">{note}</div>}
       <div className="policy-grid">
         <EndpointList />

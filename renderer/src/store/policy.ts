@@ -36,6 +36,8 @@ export interface PolicySlice {
   serverDiagnostics: FieldDiagnostic[];
   applyResult: ApplyResultInfo | null;
   importInfo: ImportInfo | null;
+  /** The admin answered the saved-policy notice (enforced.saved): kept what is enforced. */
+  savedDismissed: boolean;
   /** Invalid text typed (not yet added) in the editor's inputs, by input; blocks Apply. */
   inputErrors: Record<string, string>;
   setInputError(key: string, error: string | null): void;
@@ -61,6 +63,8 @@ export interface PolicySlice {
   importYaml(): Promise<void>;
   exportYaml(): Promise<void>;
   dismissImport(): void;
+  /** The saved policy differs from the kernel: drop it from the editor, keep what is enforced. */
+  keepEnforced(): void;
 }
 
 function clone(doc: PolicyDoc): PolicyDoc {
@@ -110,6 +114,7 @@ export const createPolicySlice: Slice<PolicySlice> =
       serverDiagnostics: [],
       applyResult: null,
       importInfo: null,
+      savedDismissed: false,
       inputErrors: {},
 
       setInputError: (key, error) => {
@@ -125,7 +130,9 @@ export const createPolicySlice: Slice<PolicySlice> =
         try {
           const enforced = await client.getEnforced();
           if (opts.replaceDraft) {
-            const draft = enforced.doc ? clone(enforced.doc) : emptyDoc();
+            // A saved policy that differs from the kernel is offered as pending changes, never applied.
+            const offered = !get().savedDismissed ? enforced.saved?.doc : undefined;
+            const draft = offered ? clone(offered) : enforced.doc ? clone(enforced.doc) : emptyDoc();
             set({ enforced, draft, serverDiagnostics: [], selected: draft.endpoints.length ? 0 : null });
           } else set({ enforced });
         } catch (err) {
@@ -286,5 +293,10 @@ export const createPolicySlice: Slice<PolicySlice> =
       },
 
       dismissImport: () => set({ importInfo: null }),
+
+      keepEnforced: () => {
+        set({ savedDismissed: true });
+        if (get().enforced?.saved?.doc) get().revert();
+      },
     };
   };

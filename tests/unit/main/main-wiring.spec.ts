@@ -22,6 +22,7 @@ vi.mock('electron', async () => {
     isPackaged: false,
     getAppPath: () => h.appPath,
     enableSandbox: () => h.calls.push('enableSandbox'),
+    setPath: (name: string, path: string) => h.calls.push(`setPath(${name}, ${path})`),
     requestSingleInstanceLock: () => (h.calls.push('requestSingleInstanceLock'), true),
     whenReady: () => {
       h.calls.push('whenReady');
@@ -88,6 +89,19 @@ vi.mock('electron', async () => {
   };
 });
 
+// The process-wide guards, recorded in the same list as Electron's calls so their place in the
+// order shows (what they do is tested for real in tests/kernel/launcher.spec.ts).
+vi.mock('../../../electron/main/privileges.js', () => ({
+  makeUndumpable: () => {
+    h.calls.push('makeUndumpable');
+    return { before: 1, after: 0 };
+  },
+  dropAmbientCaps: () => {
+    h.calls.push('dropAmbientCaps');
+    return { before: [], after: [], effective: [] };
+  },
+}));
+
 vi.mock('../../../electron/backend/backend.js', () => ({
   Backend: {
     start: vi.fn(async () => {
@@ -129,6 +143,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'dist', 'renderer', 'index.html'), '<!doctype html><title>ntf</title>');
   h.appPath = dir;
   process.argv = ['/x/electron', dir];
+  process.env.NET_TC_FILTER_USER_DATA_DIR = '/var/lib/net-tc-filter/users/1000/data/profile';
   vi.spyOn(process as { getuid(): number }, 'getuid').mockReturnValue(1000);
   await import('../../../electron/main/main.js');
   const mod = (await import('electron')) as unknown as { __test: Fake } & typeof electron;
@@ -139,6 +154,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   process.argv = argv;
+  delete process.env.NET_TC_FILTER_USER_DATA_DIR;
   vi.restoreAllMocks();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -150,6 +166,17 @@ const event = (frame: { url: string } | null, main = mainFrame) => ({
 });
 
 describe('main.ts wiring', () => {
+  it('makes the process undumpable before anything else, then clears the ambient capabilities', () => {
+    expect(h.calls.slice(0, 2)).toEqual(['makeUndumpable', 'dropAmbientCaps']);
+  });
+
+  it("puts Chromium's profile where the launcher said (NET_TC_FILTER_USER_DATA_DIR), before ready", () => {
+    const set = 'setPath(userData, /var/lib/net-tc-filter/users/1000/data/profile)';
+    expect(h.calls).toContain(set);
+    expect(h.calls.indexOf(set)).toBeLessThan(h.calls.indexOf('whenReady'));
+    expect(h.calls.indexOf(set)).toBeLessThan(h.calls.indexOf('registerSchemesAsPrivileged'));
+  });
+
   it('registers the scheme and the sandbox before ready, then starts the backend before the window', () => {
     const order = (c: string) => h.calls.indexOf(c);
     expect(order('registerSchemesAsPrivileged')).toBeLessThan(order('whenReady'));
