@@ -20,9 +20,14 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* bpf_get_socket_uid() returns this when it finds no full socket; set from
- * /proc/sys/kernel/overflowuid before load. */
-const volatile __u32 overflow_uid = 65534;
+/* Set by the engine before load (native-bridge/layouts.ts encodeConfig). The event budget per
+ * sending user (GCRA): one event per event_interval_ns on average, bursts of up to
+ * event_burst_ns / event_interval_ns events. */
+const volatile struct ntf_config config = {
+	.overflow_uid = 65534,
+	.event_interval_ns = 1000000,	 /* 1,000 events/s */
+	.event_burst_ns = 2000000000ull, /* 2,000 events */
+};
 
 #define NTF_PASS TC_ACT_UNSPEC /* allowed: let the next filter (if any) decide */
 #define NTF_DROP TC_ACT_SHOT
@@ -39,7 +44,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 262144);
+	__uint(max_entries, NTF_LPM4_ENTRIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct ntf_lpm4_key);
 	__type(value, __u32);
@@ -47,7 +52,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 262144);
+	__uint(max_entries, NTF_LPM6_ENTRIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct ntf_lpm6_key);
 	__type(value, __u32);
@@ -55,7 +60,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1048576);
+	__uint(max_entries, NTF_SET_ENTRIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct ntf_set_key);
 	__type(value, __u32);
@@ -63,7 +68,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 2048);
+	__uint(max_entries, NTF_IFACE_ENTRIES);
 	__type(key, struct ntf_iface_key);
 	__type(value, struct ntf_iface_cfg);
 } ntf_ifaces SEC(".maps");
@@ -86,6 +91,13 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20);
 } ntf_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct ntf_budget_key);
+	__type(value, struct ntf_budget_val);
+} ntf_budget SEC(".maps");
 
 /* User-space bookkeeping only: which interfaces we attached to. */
 struct {
@@ -126,7 +138,11 @@ struct pkt {
 	__u8 proto;
 	__u8 icmp_type;
 	__u8 has_l4;
+	__u8 rh_count; /* addresses of a routing header still to visit; 0xff: too many to check */
+	__u16 rh_off;	/* offset of the routing header's first address from the network header */
 };
+
+#define NTF_RH_TOO_MANY 0xff
 
 static __always_inline int load_net(struct __sk_buff *skb, __u32 off, void *to, __u32 len)
 {
@@ -167,6 +183,34 @@ static __always_inline int parse_v4(struct __sk_buff *skb, struct pkt *p)
 	return 0;
 }
 
+/*
+ * An IPv6 routing header (segment routing, type 4, which unprivileged users may set with
+ * IPV6_RTHDR; type 2; the deprecated type 0) lists addresses the packet goes on to. Every type
+ * keeps them as 16-byte addresses from offset 8; type 4 says how many in last_entry, the others
+ * fill the header with them. Exhausted headers (segments left 0) send the packet nowhere else.
+ */
+static __always_inline void rh_seen(struct __sk_buff *skb, struct pkt *p, __u32 off, __u8 hdrlen)
+{
+	__u8 rh[5];
+	__u32 n;
+
+	if (load_net(skb, off, rh, sizeof(rh)) < 0) {
+		p->rh_count = NTF_RH_TOO_MANY; /* cannot read it: refuse rather than guess */
+		return;
+	}
+	if (rh[3] == 0)
+		return;
+	if (p->rh_count != 0) {
+		p->rh_count = NTF_RH_TOO_MANY; /* two routing headers: invalid (RFC 8200), refuse */
+		return;
+	}
+	n = rh[2] == 4 ? (__u32)rh[4] + 1 : (__u32)hdrlen / 2;
+	if (n == 0)
+		return;
+	p->rh_count = n > NTF_RH_MAX ? NTF_RH_TOO_MANY : n;
+	p->rh_off = off + 8;
+}
+
 static __always_inline int parse_v6(struct __sk_buff *skb, struct pkt *p)
 {
 	struct ipv6hdr ip6;
@@ -203,6 +247,9 @@ static __always_inline int parse_v6(struct __sk_buff *skb, struct pkt *p)
 			off += 8;
 		} else if (nh == IPPROTO_AH) {
 			off += ((__u32)ext[1] + 2) * 4;
+		} else if (nh == IPPROTO_ROUTING) {
+			rh_seen(skb, p, off, ext[1]);
+			off += ((__u32)ext[1] + 1) * 8;
 		} else {
 			off += ((__u32)ext[1] + 1) * 8;
 		}
@@ -290,24 +337,93 @@ static __always_inline int parse(struct __sk_buff *skb, const struct ntf_iface_c
 	return parse_v6(skb, p);
 }
 
-/* DHCPv4/v6 client traffic, IPv6 neighbour discovery and MLD. Unprivileged
- * users cannot send these: ports 68/546 need CAP_NET_BIND_SERVICE, ICMPv6 of
- * these types needs a raw socket. */
-static __always_inline int is_essential(const struct pkt *p)
+/* IPv6 neighbour discovery (133-137) and MLD (130-132, 143): only the kernel (or a raw
+ * socket, CAP_NET_RAW) sends these types; unprivileged ICMPv6 sockets send echo requests only.
+ * Exempt whatever the destination: neighbour unreachability detection probes the guarded
+ * neighbour itself, and an ND message carries nothing to a service. */
+static __always_inline int is_nd(const struct pkt *p)
 {
-	if (!p->has_l4)
-		return 0;
-	if (p->proto == IPPROTO_UDP) {
-		if (p->family == NTF_AF_INET)
-			return p->sport == 68 && p->dport == 67;
-		return p->sport == 546 && p->dport == 547;
-	}
-	if (p->proto == IPPROTO_ICMPV6_ && p->family == NTF_AF_INET6) {
-		__u8 t = p->icmp_type;
+	__u8 t = p->icmp_type;
 
-		return (t >= 130 && t <= 137) || t == 143;
+	return p->has_l4 && p->proto == IPPROTO_ICMPV6_ && p->family == NTF_AF_INET6 &&
+	       ((t >= 130 && t <= 137) || t == 143);
+}
+
+/*
+ * What a DHCP client sends: DHCPv4 68 -> 67 to the limited broadcast (DISCOVER, REQUEST,
+ * rebinding), DHCPv6 546 -> 547 to All_DHCP_Relay_Agents_and_Servers (ff02::1:2). Unicast
+ * (DHCPv4 renewals, RFC 2131 4.4.5; DHCPv6 with a server-unicast option) only where binding
+ * the client ports needs privilege (cfg->dhcp_unicast, from net.ipv4.ip_unprivileged_port_start):
+ * otherwise any user could bind 68 and talk to any host's port 67. Never a guarded range:
+ * the caller checks that.
+ */
+static __always_inline int is_dhcp_client(const struct pkt *p, const struct ntf_iface_cfg *cfg)
+{
+	if (!p->has_l4 || p->proto != IPPROTO_UDP)
+		return 0;
+	if (p->family == NTF_AF_INET) {
+		if (p->sport != 68 || p->dport != 67)
+			return 0;
+		return cfg->dhcp_unicast || (p->daddr[0] == 255 && p->daddr[1] == 255 && p->daddr[2] == 255 &&
+					      p->daddr[3] == 255);
 	}
-	return 0;
+	if (p->sport != 546 || p->dport != 547)
+		return 0;
+	if (cfg->dhcp_unicast)
+		return 1;
+	/* ff02::1:2 */
+	return p->daddr[0] == 0xff && p->daddr[1] == 0x02 && p->daddr[2] == 0 && p->daddr[3] == 0 &&
+	       p->daddr[4] == 0 && p->daddr[5] == 0 && p->daddr[6] == 0 && p->daddr[7] == 0 &&
+	       p->daddr[8] == 0 && p->daddr[9] == 0 && p->daddr[10] == 0 && p->daddr[11] == 0 &&
+	       p->daddr[12] == 0 && p->daddr[13] == 1 && p->daddr[14] == 0 && p->daddr[15] == 2;
+}
+
+static __always_inline __u32 *lpm_lookup(__u32 gen, __u32 lpm_if, __u8 family, const __u8 *daddr)
+{
+	if (family == NTF_AF_INET) {
+		struct ntf_lpm4_key k = { .prefixlen = 64 + 32, .gen = gen, .ifindex = lpm_if };
+
+		__builtin_memcpy(k.addr, daddr, 4);
+		return bpf_map_lookup_elem(&ntf_lpm4, &k);
+	}
+	struct ntf_lpm6_key k = { .prefixlen = 64 + 128, .gen = gen, .ifindex = lpm_if };
+
+	__builtin_memcpy(k.addr, daddr, 16);
+	return bpf_map_lookup_elem(&ntf_lpm6, &k);
+}
+
+/*
+ * A packet with a routing header is judged by the first address it lists that is guarded (it
+ * would reach that address), or by its destination when none is. Returns the trie entry for
+ * the address judged (NULL: unguarded) and leaves that address in p->daddr; -1 in *refuse when
+ * the header lists more than NTF_RH_MAX addresses.
+ */
+static __always_inline __u32 *judge_routing(struct __sk_buff *skb, __u32 gen, __u32 lpm_if, struct pkt *p,
+					    __u8 *flags, int *refuse)
+{
+	__u32 *hit = NULL;
+
+	if (p->rh_count == NTF_RH_TOO_MANY) {
+		*refuse = 1;
+		return NULL;
+	}
+	for (int i = 0; i < NTF_RH_MAX; i++) {
+		__u8 a[16];
+
+		if (i >= p->rh_count)
+			break;
+		if (load_net(skb, (__u32)p->rh_off + i * 16, a, sizeof(a)) < 0) {
+			*refuse = 1;
+			return NULL;
+		}
+		hit = lpm_lookup(gen, lpm_if, NTF_AF_INET6, a);
+		if (hit) {
+			__builtin_memcpy(p->daddr, a, 16);
+			*flags |= NTF_EVENT_ROUTED;
+			return hit;
+		}
+	}
+	return lpm_lookup(gen, lpm_if, p->family, p->daddr);
 }
 
 struct decision {
@@ -316,23 +432,9 @@ struct decision {
 	__u8 reason;
 };
 
-static __always_inline void decide(__u32 gen, __u32 ifindex, const struct ntf_iface_cfg *cfg,
-				   const struct pkt *p, __u32 uid, int unowned, struct decision *d)
+static __always_inline void decide(__u32 gen, const struct ntf_iface_cfg *cfg, __u32 *set_id, __u32 uid,
+				   int unowned, struct decision *d)
 {
-	__u32 *set_id;
-
-	if (p->family == NTF_AF_INET) {
-		struct ntf_lpm4_key k = { .prefixlen = 64 + 32, .gen = gen, .ifindex = ifindex };
-
-		__builtin_memcpy(k.addr, p->daddr, 4);
-		set_id = bpf_map_lookup_elem(&ntf_lpm4, &k);
-	} else {
-		struct ntf_lpm6_key k = { .prefixlen = 64 + 128, .gen = gen, .ifindex = ifindex };
-
-		__builtin_memcpy(k.addr, p->daddr, 16);
-		set_id = bpf_map_lookup_elem(&ntf_lpm6, &k);
-	}
-
 	d->endpoint_id = 0;
 	if (!set_id) {
 		/* Unguarded destination. */
@@ -350,6 +452,14 @@ static __always_inline void decide(__u32 gen, __u32 ifindex, const struct ntf_if
 	if (unowned) {
 		d->verdict = cfg->unowned_allow ? NTF_VERDICT_ALLOW : NTF_VERDICT_DROP;
 		d->reason = cfg->unowned_allow ? NTF_REASON_UNOWNED_ALLOW : NTF_REASON_UNOWNED_DENY;
+		return;
+	}
+	if (!set_id)
+		return; /* not reached: unguarded and owned was decided above */
+	if (*set_id == 0) {
+		/* Guarded, but no endpoint that guards it names this interface. */
+		d->verdict = NTF_VERDICT_DROP;
+		d->reason = NTF_REASON_IFACE_NOT_LISTED;
 		return;
 	}
 
@@ -370,9 +480,40 @@ static __always_inline void decide(__u32 gen, __u32 ifindex, const struct ntf_if
 	}
 }
 
+/* GCRA: may this sender report one more event now? Counts what it may not, per sender. */
+static __always_inline int within_budget(struct ntf_counters *cnt, __u32 uid, int unowned, __u64 now)
+{
+	if (config.event_interval_ns == 0)
+		return 1;
+
+	struct ntf_budget_key k = { .uid = uid, .unowned = unowned };
+	struct ntf_budget_val *b = bpf_map_lookup_elem(&ntf_budget, &k);
+
+	if (!b) {
+		struct ntf_budget_val nb = { .tat = now + config.event_interval_ns };
+
+		bpf_map_update_elem(&ntf_budget, &k, &nb, BPF_NOEXIST);
+		return 1;
+	}
+	__u64 tat = b->tat;
+
+	if (tat < now)
+		tat = now;
+	if (tat - now > config.event_burst_ns) {
+		__sync_fetch_and_add(&b->suppressed, 1);
+		cnt->events_suppressed++;
+		return 0;
+	}
+	b->tat = tat + config.event_interval_ns;
+	return 1;
+}
+
 static __always_inline void emit(struct ntf_counters *cnt, const struct pkt *p, __u64 now, __u32 ifindex,
 				 __u32 uid, __u32 len, const struct decision *d, __u8 flags)
 {
+	if (!within_budget(cnt, uid, (flags & NTF_EVENT_UNOWNED) != 0, now))
+		return;
+
 	struct ntf_event *e = bpf_ringbuf_reserve(&ntf_events, sizeof(*e), 0);
 
 	if (!e) {
@@ -414,16 +555,43 @@ int ntf_egress(struct __sk_buff *skb)
 	__u32 ifindex = skb->ifindex;
 	struct ntf_iface_key ik = { .gen = gen, .ifindex = ifindex };
 	struct ntf_iface_cfg *cfg = bpf_map_lookup_elem(&ntf_ifaces, &ik);
+	__u32 lpm_if = ifindex;
+	int guard_only = 0;
 
-	if (!cfg)
-		return NTF_PASS; /* not configured under the active policy */
+	if (!cfg) {
+		/* No endpoint names this interface: only the guarded ranges are checked here. */
+		ik.ifindex = NTF_IFINDEX_ANY;
+		cfg = bpf_map_lookup_elem(&ntf_ifaces, &ik);
+		if (!cfg)
+			return NTF_PASS; /* nothing guarded under the active policy */
+		lpm_if = NTF_IFINDEX_ANY;
+		guard_only = 1;
+	}
 
 	struct pkt p = {};
 
 	if (parse(skb, cfg, &p) < 0) {
-		cnt->nonip_packets++; /* ARP and other non-IP frames always pass */
+		if (!guard_only)
+			cnt->nonip_packets++; /* ARP and other non-IP frames always pass */
 		return NTF_PASS;
 	}
+
+	struct decision d = {};
+	__u8 flags = 0;
+	__u32 *set_id = NULL;
+	int looked_up = 0;
+	int refuse = 0;
+
+	if (p.rh_count) {
+		set_id = judge_routing(skb, gen, lpm_if, &p, &flags, &refuse);
+		looked_up = 1;
+	} else if (guard_only) {
+		set_id = lpm_lookup(gen, lpm_if, p.family, p.daddr);
+		looked_up = 1;
+	}
+	/* Unguarded on an interface no endpoint names: untouched, uncounted. */
+	if (guard_only && !set_id && !refuse)
+		return NTF_PASS;
 
 	__u64 now = bpf_ktime_get_ns();
 	__u32 len = skb->len;
@@ -435,29 +603,48 @@ int ntf_egress(struct __sk_buff *skb)
 	 * overflow uid, which must not be mistaken for a real user 65534. */
 	if (!sk)
 		unowned = 1;
-	else if (uid == overflow_uid && !bpf_sk_fullsock(sk))
+	else if (uid == config.overflow_uid && !bpf_sk_fullsock(sk))
 		unowned = 1;
 	if (unowned) {
 		uid = 0;
 		cnt->unowned_packets++;
+		flags |= NTF_EVENT_UNOWNED;
 	}
-
-	struct decision d = {};
-	__u8 flags = unowned ? NTF_EVENT_UNOWNED : 0;
-	int report;
 
 	/* Only for packets a local socket sent: forwarded traffic (a routed container or VM,
 	 * where root may bind port 68) must not borrow the exemption. The kernel's own ND and
-	 * MLD sockets own what the exemption is for. */
-	if (cfg->essentials && !unowned && is_essential(&p)) {
-		d.verdict = NTF_VERDICT_ALLOW;
-		d.reason = NTF_REASON_ESSENTIAL;
-		cnt->essential_packets++;
-		cnt->allowed_packets++;
-		cnt->allowed_bytes += len;
-		if (cfg->log_allowed != NTF_LOG_OFF)
-			emit(cnt, &p, now, ifindex, uid, len, &d, flags);
-		return NTF_PASS;
+	 * MLD sockets own what the exemption is for. DHCP never towards a guarded range. */
+	if (cfg->essentials && !unowned && !refuse) {
+		int essential = is_nd(&p);
+
+		if (!essential && is_dhcp_client(&p, cfg)) {
+			if (!looked_up) {
+				set_id = lpm_lookup(gen, lpm_if, p.family, p.daddr);
+				looked_up = 1;
+			}
+			essential = !set_id;
+		}
+		if (essential) {
+			d.verdict = NTF_VERDICT_ALLOW;
+			d.reason = NTF_REASON_ESSENTIAL;
+			cnt->essential_packets++;
+			cnt->allowed_packets++;
+			cnt->allowed_bytes += len;
+			if (cfg->log_allowed != NTF_LOG_OFF)
+				emit(cnt, &p, now, ifindex, uid, len, &d, flags);
+			return NTF_PASS;
+		}
+	}
+
+	if (refuse) {
+		/* A routing header too long to check: dropped, never cached (the flow key holds
+		 * the IPv6 header's destination, which is not what the packet would reach). */
+		d.verdict = NTF_VERDICT_DROP;
+		d.reason = NTF_REASON_ROUTING_HEADER;
+		cnt->dropped_packets++;
+		cnt->dropped_bytes += len;
+		emit(cnt, &p, now, ifindex, uid, len, &d, flags);
+		return NTF_DROP;
 	}
 
 	struct ntf_flow_key fk = {};
@@ -468,11 +655,13 @@ int ntf_egress(struct __sk_buff *skb)
 	fk.proto = p.proto;
 	fk.dport = p.dport;
 	fk.unowned = unowned;
+	/* For a routed packet, the address judged: a flow to it has the same verdict. */
 	__builtin_memcpy(fk.daddr, p.daddr, 16);
 
 	struct ntf_flow_val *fv = bpf_map_lookup_elem(&ntf_flows, &fk);
 	__u64 cached = fv ? *(volatile __u64 *)&fv->cached : 0;
 	int fresh = 0;
+	int report;
 
 	if (fv && NTF_CACHE_EPOCH(cached) == (__u32)epoch && NTF_CACHE_VERDICT(cached)) {
 		d.verdict = NTF_CACHE_VERDICT(cached);
@@ -480,7 +669,9 @@ int ntf_egress(struct __sk_buff *skb)
 		d.endpoint_id = NTF_CACHE_ENDPOINT(cached);
 		cnt->flow_cache_hits++;
 	} else {
-		decide(gen, ifindex, cfg, &p, uid, unowned, &d);
+		if (!looked_up)
+			set_id = lpm_lookup(gen, lpm_if, p.family, p.daddr);
+		decide(gen, cfg, set_id, uid, unowned, &d);
 		cached = NTF_CACHE_PACK(epoch, d.endpoint_id, d.reason, d.verdict);
 		fresh = 1;
 		if (fv) {
@@ -488,7 +679,8 @@ int ntf_egress(struct __sk_buff *skb)
 		} else {
 			struct ntf_flow_val nv = { .cached = cached, .first_ns = now };
 
-			bpf_map_update_elem(&ntf_flows, &fk, &nv, BPF_NOEXIST);
+			if (bpf_map_update_elem(&ntf_flows, &fk, &nv, BPF_NOEXIST) == 0)
+				cnt->flows_created++;
 			fv = bpf_map_lookup_elem(&ntf_flows, &fk);
 		}
 	}
@@ -510,7 +702,7 @@ int ntf_egress(struct __sk_buff *skb)
 			__sync_fetch_and_add(&fv->dropped_packets, 1);
 			__sync_fetch_and_add(&fv->dropped_bytes, len);
 		}
-		report = 1; /* drops are always reported */
+		report = 1; /* drops are always reported (within the sender's event budget) */
 	}
 	if (fv) {
 		fv->last_ns = now;

@@ -21,6 +21,24 @@
 #define NTF_REASON_UNOWNED_ALLOW 5 /* no local socket, interface unowned: allow */
 #define NTF_REASON_UNOWNED_DENY 6  /* no local socket, interface unowned: deny */
 #define NTF_REASON_ESSENTIAL 7     /* DHCP client, IPv6 ND or MLD with essentials on */
+#define NTF_REASON_IFACE_NOT_LISTED 8 /* dropped: destination guarded, but no endpoint that guards it
+				       * names this interface */
+#define NTF_REASON_ROUTING_HEADER 9   /* dropped: an IPv6 routing header lists more addresses than
+				       * the program checks (NTF_RH_MAX) */
+
+/* ntf_ifaces / LPM key interface index standing for every interface without settings of its own
+ * (no endpoint names it): only guarded ranges are checked there. Never a real ifindex. */
+#define NTF_IFINDEX_ANY 0
+
+/* Capacity of the policy maps (both generations together: each may use half). The compiler
+ * stops as soon as a policy needs more (electron/policy/compile.ts). */
+#define NTF_LPM4_ENTRIES 262144
+#define NTF_LPM6_ENTRIES 262144
+#define NTF_SET_ENTRIES 1048576
+#define NTF_IFACE_ENTRIES 2048
+
+/* Addresses of an IPv6 routing header checked against the guarded ranges. */
+#define NTF_RH_MAX 8
 
 /* logging.allowed */
 #define NTF_LOG_OFF 0
@@ -33,6 +51,8 @@
 /* ntf_event.flags */
 #define NTF_EVENT_UNOWNED 0x1  /* packet had no local socket; uid is meaningless */
 #define NTF_EVENT_NEW_FLOW 0x2 /* first packet of this flow under this policy */
+#define NTF_EVENT_ROUTED 0x4   /* daddr is an address from the packet's IPv6 routing header (the
+				* packet would reach it), not the IPv6 header's destination */
 
 #define NTF_AF_INET 2
 #define NTF_AF_INET6 10
@@ -78,7 +98,9 @@ struct ntf_iface_cfg {
 	__u8 essentials;
 	__u8 log_allowed; /* NTF_LOG_* */
 	__u8 l2_len;	  /* 14 (Ethernet, loopback), 0 (WireGuard, tun) or NTF_L2_UNKNOWN */
-	__u8 pad[3];
+	__u8 dhcp_unicast; /* 1: unicast DHCP client packets count as essential too (binding UDP
+			    * 68/546 needs privilege on this host); 0: only broadcast/multicast */
+	__u8 pad[2];
 };
 
 /* The single element of ntf_state. Generation = epoch & 1. */
@@ -133,6 +155,27 @@ struct ntf_counters {
 	__u64 events_sent;
 	__u64 events_lost;
 	__u64 flow_cache_hits;
+	__u64 events_suppressed; /* over a sending user's event budget (ntf_budget) */
+	__u64 flows_created;	 /* ntf_flows entries inserted; minus the entries present = evicted */
+};
+
+/* The program's load-time settings (its .rodata), set by the engine before load. */
+struct ntf_config {
+	__u32 overflow_uid;	   /* bpf_get_socket_uid() without a full socket: /proc/sys/kernel/overflowuid */
+	__u32 pad;
+	__u64 event_interval_ns; /* event budget per sending user: one event per interval on average; 0 = none */
+	__u64 event_burst_ns;	   /* ... and bursts of up to burst / interval events */
+};
+
+/* Per sending user (or unowned) event budget: GCRA, one theoretical arrival time. */
+struct ntf_budget_key {
+	__u32 uid;
+	__u32 unowned;
+};
+
+struct ntf_budget_val {
+	__u64 tat;	  /* bpf_ktime_get_ns() at which the budget is back to full */
+	__u64 suppressed; /* events not reported because the budget was spent */
 };
 
 /* What the ring buffer carries, one per reported decision. */
@@ -172,7 +215,10 @@ _Static_assert(sizeof(struct ntf_iface_cfg) == 8, "ntf_iface_cfg size");
 _Static_assert(sizeof(struct ntf_state) == 8, "ntf_state size");
 _Static_assert(sizeof(struct ntf_flow_key) == 32, "ntf_flow_key size");
 _Static_assert(sizeof(struct ntf_flow_val) == 64, "ntf_flow_val size");
-_Static_assert(sizeof(struct ntf_counters) == 80, "ntf_counters size");
+_Static_assert(sizeof(struct ntf_counters) == 96, "ntf_counters size");
+_Static_assert(sizeof(struct ntf_config) == 24, "ntf_config size");
+_Static_assert(sizeof(struct ntf_budget_key) == 8, "ntf_budget_key size");
+_Static_assert(sizeof(struct ntf_budget_val) == 16, "ntf_budget_val size");
 _Static_assert(sizeof(struct ntf_event) == 72, "ntf_event size");
 _Static_assert(sizeof(struct ntf_attach) == 24, "ntf_attach size");
 

@@ -43,6 +43,7 @@ export const LAYOUTS = {
     essentials: [2, 'u8'],
     log_allowed: [3, 'u8'],
     l2_len: [4, 'u8'],
+    dhcp_unicast: [5, 'u8'],
   }),
   state: layout('ntf_state', 8, { epoch: [0, 'u64'] }),
   flowKey: layout('ntf_flow_key', 32, {
@@ -64,7 +65,7 @@ export const LAYOUTS = {
     dropped_packets: [48, 'u64'],
     dropped_bytes: [56, 'u64'],
   }),
-  counters: layout('ntf_counters', 80, {
+  counters: layout('ntf_counters', 96, {
     allowed_packets: [0, 'u64'],
     allowed_bytes: [8, 'u64'],
     dropped_packets: [16, 'u64'],
@@ -75,7 +76,16 @@ export const LAYOUTS = {
     events_sent: [56, 'u64'],
     events_lost: [64, 'u64'],
     flow_cache_hits: [72, 'u64'],
+    events_suppressed: [80, 'u64'],
+    flows_created: [88, 'u64'],
   }),
+  config: layout('ntf_config', 24, {
+    overflow_uid: [0, 'u32'],
+    event_interval_ns: [8, 'u64'],
+    event_burst_ns: [16, 'u64'],
+  }),
+  budgetKey: layout('ntf_budget_key', 8, { uid: [0, 'u32'], unowned: [4, 'u32'] }),
+  budgetVal: layout('ntf_budget_val', 16, { tat: [0, 'u64'], suppressed: [8, 'u64'] }),
   event: layout('ntf_event', 72, {
     ts_ns: [0, 'u64'],
     ifindex: [8, 'u32'],
@@ -107,11 +117,20 @@ export const NTF = {
   REASON_UNOWNED_ALLOW: 5,
   REASON_UNOWNED_DENY: 6,
   REASON_ESSENTIAL: 7,
+  REASON_IFACE_NOT_LISTED: 8,
+  REASON_ROUTING_HEADER: 9,
+  IFINDEX_ANY: 0,
+  RH_MAX: 8,
+  LPM4_ENTRIES: 262144,
+  LPM6_ENTRIES: 262144,
+  SET_ENTRIES: 1048576,
+  IFACE_ENTRIES: 2048,
   LOG_OFF: 0,
   LOG_SAMPLE: 1,
   LOG_ALL: 2,
   EVENT_UNOWNED: 0x1,
   EVENT_NEW_FLOW: 0x2,
+  EVENT_ROUTED: 0x4,
   AF_INET: 2,
   AF_INET6: 10,
   ATTACH_QDISC_OURS: 0x1,
@@ -127,6 +146,8 @@ export const REASON_NAMES: Record<number, string> = {
   [NTF.REASON_UNOWNED_ALLOW]: 'unowned-allow',
   [NTF.REASON_UNOWNED_DENY]: 'unowned-deny',
   [NTF.REASON_ESSENTIAL]: 'essential',
+  [NTF.REASON_IFACE_NOT_LISTED]: 'iface-not-listed',
+  [NTF.REASON_ROUTING_HEADER]: 'routing-header',
 };
 
 // ---- encoders (little-endian host: x86_64 and arm64) ----
@@ -169,11 +190,20 @@ export interface IfaceCfg {
   logAllowed: number;
   /** Link-layer header length (14, 0) or NTF.L2_UNKNOWN. */
   l2Len: number;
+  /** Unicast DHCP client packets are essential too (binding UDP 68/546 needs privilege). */
+  dhcpUnicast: boolean;
 }
 
 export function encodeIfaceCfg(c: IfaceCfg): Buffer {
   const b = Buffer.alloc(LAYOUTS.ifaceCfg.size);
-  b.set([c.defaultAllow ? 1 : 0, c.unownedAllow ? 1 : 0, c.essentials ? 1 : 0, c.logAllowed, c.l2Len]);
+  b.set([
+    c.defaultAllow ? 1 : 0,
+    c.unownedAllow ? 1 : 0,
+    c.essentials ? 1 : 0,
+    c.logAllowed,
+    c.l2Len,
+    c.dhcpUnicast ? 1 : 0,
+  ]);
   return b;
 }
 
@@ -184,7 +214,26 @@ export function decodeIfaceCfg(b: Buffer): IfaceCfg {
     essentials: b[2] === 1,
     logAllowed: b[3] ?? 0,
     l2Len: b[4] ?? NTF.L2_UNKNOWN,
+    dhcpUnicast: b[5] === 1,
   };
+}
+
+/** The program's load-time settings (struct ntf_config, its .rodata). */
+export interface ProgramConfig {
+  overflowUid: number;
+  /** Reported events per sending user per second on average; 0 = unlimited. */
+  eventsPerUser: number;
+  /** Events a sender may report in a burst above that rate. */
+  eventBurst: number;
+}
+
+export function encodeConfig(c: ProgramConfig): Buffer {
+  const b = Buffer.alloc(LAYOUTS.config.size);
+  b.writeUInt32LE(c.overflowUid >>> 0, 0);
+  const interval = c.eventsPerUser > 0 ? BigInt(Math.max(1, Math.round(1e9 / c.eventsPerUser))) : 0n;
+  b.writeBigUInt64LE(interval, 8);
+  b.writeBigUInt64LE(interval * BigInt(Math.max(1, Math.round(c.eventBurst))), 16);
+  return b;
 }
 
 export function u32Buf(v: number): Buffer {
@@ -277,6 +326,8 @@ export const COUNTER_NAMES = [
   'events_sent',
   'events_lost',
   'flow_cache_hits',
+  'events_suppressed',
+  'flows_created',
 ] as const;
 export type Counters = Record<(typeof COUNTER_NAMES)[number], bigint>;
 

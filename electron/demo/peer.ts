@@ -3,7 +3,8 @@
 // imports nothing but node: modules).
 //
 // The far end of the sandbox: a stand-in metadata service (HTTP on port 80) and a UDP echo
-// service (port 7), listening on every address of its namespace.
+// service (port 7, and the DHCP server ports 67 and 547 for the tests that try to tunnel through
+// the DHCP exemption), listening on every address of its namespace.
 import { createServer } from 'node:http';
 import { createSocket } from 'node:dgram';
 
@@ -16,18 +17,20 @@ const http = createServer((req, res) => {
   res.end(req.url?.startsWith('/latest/meta-data') ? 'iam/security-credentials/demo-role\n' : 'ok\n');
 });
 
-const udp = createSocket({ type: 'udp6', ipv6Only: false });
-udp.on('message', (msg, rinfo) => {
-  udpDatagrams++;
-  udp.send(msg, rinfo.port, rinfo.address);
-});
-
+const ECHO_PORTS = [7, 67, 547];
 let ready = 0;
 const up = () => {
-  if (++ready === 2) process.stdout.write('ready\n');
+  if (++ready === 1 + ECHO_PORTS.length) process.stdout.write('ready\n');
 };
 http.listen({ port: 80, host: '::', ipv6Only: false }, up);
-udp.bind({ port: 7, address: '::' }, up);
+for (const port of ECHO_PORTS) {
+  const udp = createSocket({ type: 'udp6', ipv6Only: false });
+  udp.on('message', (msg, rinfo) => {
+    udpDatagrams++;
+    udp.send(msg, rinfo.port, rinfo.address);
+  });
+  udp.bind({ port, address: '::' }, up);
+}
 
 // `kill -USR1` prints what arrived (tests compare it with what the kernel counted).
 process.on('SIGUSR1', () => process.stdout.write(`${JSON.stringify({ tcpRequests, udpDatagrams })}\n`));

@@ -7,7 +7,8 @@
 // chain, so the longest matching prefix then carries exactly the union over every endpoint that
 // covers the address: one trie lookup gives the union semantics.
 
-import { LOG_ALLOWED_CODE, UID_ANY } from './types.js';
+import { NTF } from '../../native-bridge/layouts.js';
+import { LOG_ALLOWED_CODE, SET_NONE, UID_ANY } from './types.js';
 import type {
   CompiledIface,
   CompiledLpmEntry,
@@ -17,6 +18,35 @@ import type {
   ResolvedEndpoint,
   ResolvedPolicy,
 } from './types.js';
+
+/** Entries a policy may use per generation (both generations stay populated: half of each map). */
+export interface CompileLimits {
+  lpm4: number;
+  lpm6: number;
+  sets: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<CompileLimits> = Object.freeze({
+  lpm4: NTF.LPM4_ENTRIES / 2,
+  lpm6: NTF.LPM6_ENTRIES / 2,
+  sets: NTF.SET_ENTRIES / 2,
+});
+
+/** The policy needs more map entries than the kernel maps hold. Thrown as soon as the output
+ * exceeds the limit, so a small hostile file cannot make the compiler build millions of entries. */
+export class CapacityError extends Error {
+  constructor(
+    readonly map: 'lpm4' | 'lpm6' | 'sets',
+    readonly limit: number,
+  ) {
+    const what =
+      map === 'sets'
+        ? `user-set entries (ntf_sets; one per user per distinct combination of endpoints covering a range)`
+        : `IPv${map === 'lpm4' ? 4 : 6} range entries (ntf_${map}; one per range per interface, plus one for the other interfaces)`;
+    super(`the policy needs more than ${limit} ${what}, the most one policy may use`);
+    this.name = 'CapacityError';
+  }
+}
 
 export interface CompileResult {
   compiled: CompiledPolicy;
@@ -132,9 +162,13 @@ class SetTable {
   private readonly byMapping = new Map<string, number>();
   private nextId = 1;
 
-  constructor(private readonly endpoints: readonly ResolvedEndpoint[]) {}
+  constructor(
+    private readonly endpoints: readonly ResolvedEndpoint[],
+    private readonly limit: number,
+  ) {}
 
   setIdFor(cover: number[]): number {
+    if (cover.length === 0) return SET_NONE;
     const coverKey = cover.join(',');
     const known = this.byCover.get(coverKey);
     if (known !== undefined) return known;
@@ -153,6 +187,9 @@ class SetTable {
         if (cur === undefined || e.id < cur) byUid.set(uid, e.id);
       }
       if (e.any && (anyId === undefined || e.id < anyId)) anyId = e.id;
+      // Stop before building a mapping that could not be stored on its own (whether it is new
+      // is known only once it is complete: checked against what is stored below).
+      if (byUid.size > this.limit) throw new CapacityError('sets', this.limit);
     }
     const mapping: CompiledSetEntry[] = [];
     for (const uid of [...byUid.keys()].sort((x, y) => x - y)) {
@@ -165,6 +202,7 @@ class SetTable {
     if (setId === undefined) {
       setId = this.nextId++;
       this.byMapping.set(mappingKey, setId);
+      if (this.entries.length + mapping.length > this.limit) throw new CapacityError('sets', this.limit);
       for (const m of mapping) this.entries.push({ ...m, setId });
     }
     this.byCover.set(coverKey, setId);
@@ -172,17 +210,27 @@ class SetTable {
   }
 }
 
+/**
+ * The trie entries of one interface and family. Every range of every endpoint is an entry on
+ * every interface (a guarded range is guarded everywhere); only endpoints that name the
+ * interface contribute users to it. A prefix no such endpoint covers gets SET_NONE.
+ * `ifname` undefined: the interfaces no endpoint names (ifindex IFINDEX_ANY).
+ */
 function compileFamily(
   p: ResolvedPolicy,
-  iface: CompiledIface,
+  ifindex: number,
+  ifname: string | undefined,
   family: 4 | 6,
   sets: SetTable,
   out: CompiledLpmEntry[],
+  counts: { lpm4: number; lpm6: number },
+  limits: CompileLimits,
 ): void {
-  // Distinct prefixes, each with the endpoints that name it directly.
+  const which = family === 4 ? 'lpm4' : 'lpm6';
+  // Distinct prefixes, each with the endpoints that name it directly (and this interface).
   const nodes = new Map<string, PrefixNode>();
   p.endpoints.forEach((e, idx) => {
-    if (!e.ifaces.includes(iface.name)) return;
+    const names = ifname !== undefined && e.ifaces.includes(ifname);
     for (const r of e.ranges) {
       if (r.family !== family) continue;
       // Masked again so that stray host bits can never create two entries the kernel trie treats as one.
@@ -190,10 +238,11 @@ function compileFamily(
       const key = `${r.prefix}/${addr.join('.')}`;
       let node = nodes.get(key);
       if (node === undefined) {
+        if (++counts[which] > limits[which]) throw new CapacityError(which, limits[which]);
         node = { prefix: r.prefix, addr, own: [] };
         nodes.set(key, node);
       }
-      if (node.own[node.own.length - 1] !== idx) node.own.push(idx); // idx only grows: stays sorted
+      if (names && node.own[node.own.length - 1] !== idx) node.own.push(idx); // idx only grows: stays sorted
     }
   });
 
@@ -214,7 +263,7 @@ function compileFamily(
     const cover = top === undefined ? node.own : mergeSorted(top.cover, node.own);
     stack.push({ node, cover });
     out.push({
-      ifindex: iface.ifindex,
+      ifindex,
       family,
       prefix: node.prefix,
       addr: node.addr,
@@ -232,6 +281,7 @@ function compileFamily(
 export function compilePolicy(
   p: ResolvedPolicy,
   ifindexOf: (name: string) => number | undefined,
+  limits: CompileLimits = DEFAULT_LIMITS,
 ): CompileResult {
   const ifaces: CompiledIface[] = [];
   const missingIfaces: string[] = [];
@@ -265,13 +315,30 @@ export function compilePolicy(
     for (const r of e.ranges) checkRange(e, r);
   }
 
-  const sets = new SetTable(p.endpoints);
+  const sets = new SetTable(p.endpoints, limits.sets);
   const lpm: CompiledLpmEntry[] = [];
+  const counts = { lpm4: 0, lpm6: 0 };
   for (const iface of ifaces) {
-    compileFamily(p, iface, 4, sets, lpm);
-    compileFamily(p, iface, 6, sets, lpm);
+    compileFamily(p, iface.ifindex, iface.name, 4, sets, lpm, counts, limits);
+    compileFamily(p, iface.ifindex, iface.name, 6, sets, lpm, counts, limits);
   }
-  return { compiled: { lpm, sets: sets.entries, ifaces, endpointNames }, missingIfaces };
+  // Every other interface, also one that appears later: the guarded ranges, reachable by nobody.
+  const guardsAnything = p.endpoints.some((e) => e.ranges.length > 0);
+  const anyIface: CompiledIface | undefined = guardsAnything
+    ? {
+        ifindex: NTF.IFINDEX_ANY,
+        name: '',
+        defaultAllow: true,
+        unownedAllow: false,
+        essentials: true,
+        logAllowed,
+      }
+    : undefined;
+  if (anyIface) {
+    compileFamily(p, NTF.IFINDEX_ANY, undefined, 4, sets, lpm, counts, limits);
+    compileFamily(p, NTF.IFINDEX_ANY, undefined, 6, sets, lpm, counts, limits);
+  }
+  return { compiled: { lpm, sets: sets.entries, ifaces, anyIface, endpointNames }, missingIfaces };
 }
 
 // ---- diff ----
@@ -293,13 +360,14 @@ function lpmContents(c: CompiledPolicy): Map<string, string> {
   const sets = setContents(c);
   const out = new Map<string, string>();
   for (const e of c.lpm) {
-    out.set(`${e.ifindex}|${e.family}|${e.addr.join('.')}/${e.prefix}`, sets.get(e.setId) ?? '');
+    const users = e.setId === SET_NONE ? 'none' : (sets.get(e.setId) ?? '');
+    out.set(`${e.ifindex}|${e.family}|${e.addr.join('.')}/${e.prefix}`, users);
   }
   return out;
 }
 
 function usedMappings(c: CompiledPolicy): Set<string> {
-  return new Set(lpmContents(c).values());
+  return new Set([...lpmContents(c).values()].filter((users) => users !== 'none')); // SET_NONE is no user set
 }
 
 function ifaceText(i: CompiledIface): string {
@@ -327,8 +395,9 @@ export function diffCompiled(a: CompiledPolicy, b: CompiledPolicy): CompiledDiff
   for (const m of sb) if (!sa.has(m)) setsAdded++;
   for (const m of sa) if (!sb.has(m)) setsRemoved++;
 
-  const ia = new Map(a.ifaces.map((i) => [i.ifindex, ifaceText(i)]));
-  const ib = new Map(b.ifaces.map((i) => [i.ifindex, ifaceText(i)]));
+  const withAny = (c: CompiledPolicy) => (c.anyIface ? [...c.ifaces, c.anyIface] : c.ifaces);
+  const ia = new Map(withAny(a).map((i) => [i.ifindex, ifaceText(i)]));
+  const ib = new Map(withAny(b).map((i) => [i.ifindex, ifaceText(i)]));
   let ifacesChanged = 0;
   for (const [k, v] of ib) if (ia.get(k) !== v) ifacesChanged++;
   for (const k of ia.keys()) if (!ib.has(k)) ifacesChanged++;
@@ -342,7 +411,7 @@ export function diffCompiled(a: CompiledPolicy, b: CompiledPolicy): CompiledDiff
  * must be renumbered too, or a set with members could take the id an empty set still uses. */
 function allSets(c: CompiledPolicy): Map<number, string> {
   const out = setContents(c);
-  for (const e of c.lpm) if (!out.has(e.setId)) out.set(e.setId, '');
+  for (const e of c.lpm) if (e.setId !== SET_NONE && !out.has(e.setId)) out.set(e.setId, '');
   return out;
 }
 
@@ -373,7 +442,8 @@ export function stabilizeSetIds(next: CompiledPolicy, prev: CompiledPolicy | und
     remap.set(id, candidate);
     taken.add(candidate);
   }
-  const to = (id: number) => remap.get(id) ?? id;
+  // SET_NONE is not a set: it stays what it is (allSets leaves it out).
+  const to = (id: number) => (id === SET_NONE ? id : (remap.get(id) ?? id));
   return {
     ...next,
     lpm: next.lpm.map((e) => ({ ...e, setId: to(e.setId) })),

@@ -7,7 +7,7 @@
 // Tests check that they agree; kernel tests use them to predict what the real program decides.
 // Neither shares code with compile.ts, so that a bug there cannot hide in both.
 
-import { UID_ANY } from './types.js';
+import { SET_NONE, UID_ANY } from './types.js';
 import type { CompiledLpmEntry, CompiledPolicy, InterfaceSettings, ResolvedPolicy } from './types.js';
 
 export type Packet = {
@@ -26,6 +26,7 @@ export type DecisionReason =
   | 'default-deny'
   | 'unowned-allow'
   | 'unowned-deny'
+  | 'iface-not-listed'
   | 'not-configured';
 
 export type Decision = {
@@ -62,22 +63,29 @@ function sameLeadingBits(a: Uint8Array, b: Uint8Array, bits: number): boolean {
 
 /** The kernel's verdict from the compiled entries (steps a, c, d, e of the tc program). */
 export function compiledEvaluate(c: CompiledPolicy, pkt: Packet): Decision {
-  // a. Interfaces we are not configured for pass untouched.
-  const iface = c.ifaces.find((i) => i.ifindex === pkt.ifindex);
+  // a. Interfaces without settings of their own use the settings and entries of ifindex 0;
+  //    without those (nothing guarded) they pass untouched.
+  let iface = c.ifaces.find((i) => i.ifindex === pkt.ifindex);
+  const guardOnly = iface === undefined;
+  iface ??= c.anyIface;
   if (iface === undefined) return { ...NOT_CONFIGURED };
+  const lpmIf = iface.ifindex;
 
   // c. Longest prefix match within this interface and family.
   let best: CompiledLpmEntry | undefined;
   for (const e of c.lpm) {
-    if (e.ifindex !== pkt.ifindex || e.family !== pkt.family) continue;
+    if (e.ifindex !== lpmIf || e.family !== pkt.family) continue;
     if (best !== undefined && e.prefix <= best.prefix) continue;
     if (sameLeadingBits(e.addr, pkt.daddr, e.prefix)) best = e;
   }
+
+  if (best === undefined && guardOnly) return { ...NOT_CONFIGURED };
 
   if (best !== undefined) {
     // d. Guarded destination.
     if (pkt.uid === null) return unownedDecision(iface.unownedAllow);
     const setId = best.setId;
+    if (setId === SET_NONE) return decide('drop', 'iface-not-listed');
     const uid = pkt.uid;
     const hit =
       c.sets.find((s) => s.setId === setId && s.uid === uid) ??
@@ -106,15 +114,24 @@ export function referenceEvaluate(
       break;
     }
   }
-  if (ifname === undefined || settings === undefined) return { ...NOT_CONFIGURED };
+  // A guarded range is guarded on every interface: endpoints covering the address anywhere.
+  const guarding = p.endpoints.filter((e) =>
+    e.ranges.some((r) => r.family === pkt.family && sameLeadingBits(r.addr, pkt.daddr, r.prefix)),
+  );
+  if (ifname === undefined || settings === undefined) {
+    // An interface no endpoint names: only guarded ranges are checked, and nobody may use it for them.
+    if (guarding.length === 0) return { ...NOT_CONFIGURED };
+    return pkt.uid === null ? unownedDecision(false) : decide('drop', 'iface-not-listed');
+  }
   const name = ifname;
 
-  const covering = p.endpoints.filter(
-    (e) =>
-      e.ifaces.includes(name) &&
-      e.ranges.some((r) => r.family === pkt.family && sameLeadingBits(r.addr, pkt.daddr, r.prefix)),
-  );
+  const covering = guarding.filter((e) => e.ifaces.includes(name));
   const unownedAllow = settings.unowned === 'allow';
+
+  if (guarding.length > 0 && covering.length === 0) {
+    if (pkt.uid === null) return unownedDecision(unownedAllow);
+    return decide('drop', 'iface-not-listed');
+  }
 
   if (covering.length === 0) {
     if (settings.default === 'allow') return decide('allow', 'default-allow');

@@ -122,11 +122,19 @@ export interface CompiledIface {
   logAllowed: number;
 }
 
+/** Set id of a guarded prefix that no endpoint guarding it lets through the interface: nobody
+ * may reach it there (the kernel drops with reason iface-not-listed, without a set lookup). */
+export const SET_NONE = 0;
+
 /** Generation-free map contents; the engine adds the generation when it writes them. */
 export interface CompiledPolicy {
+  /** Entries with ifindex IFINDEX_ANY (0) are the guarded ranges on every interface no endpoint names. */
   lpm: CompiledLpmEntry[];
   sets: CompiledSetEntry[];
   ifaces: CompiledIface[];
+  /** Settings for every interface without settings of its own (ifindex 0): only guarded ranges
+   * are checked there. Undefined when the policy guards nothing. */
+  anyIface: CompiledIface | undefined;
   /** Endpoint id → name, for reporting. */
   endpointNames: Map<number, string>;
 }

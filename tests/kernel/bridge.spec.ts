@@ -108,6 +108,7 @@ describe('native-bridge on the real libbpf', () => {
           essentials: true,
           logAllowed: 1,
           l2Len: 14,
+          dhcpUnicast: false,
         }),
       ]);
       ifaces.updateMany(entries);

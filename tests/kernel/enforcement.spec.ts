@@ -330,11 +330,16 @@ interfaces:
     const n = 20_000;
     expect(env.sb.probe(BOB, ['flood', '192.0.2.1', '7', String(n)], 60_000)).toEqual({ sent: n });
     const lines = await stop(e);
-    const stats = lines.filter((l) => l.type === 'stats').pop() as { dropped: number; lost: number };
+    const stats = lines.filter((l) => l.type === 'stats').pop() as {
+      dropped: number;
+      lost: number;
+      suppressed: Record<string, number>;
+    };
     const reported = decisions(lines, (d) => d.uid === BOB && d.verdict === 'drop').length;
     expect(stats.dropped).toBe(n);
     expect(stats.lost).toBeGreaterThan(0);
-    expect(reported + stats.lost).toBe(n); // every drop is either reported or counted as lost
+    // Every drop is reported, counted as lost (ring full) or as over bob's event budget.
+    expect(reported + stats.lost + (stats.suppressed.bob ?? 0)).toBe(n);
   });
 });
 
@@ -372,7 +377,8 @@ logging:
   allowed: all
 `;
     const config = env.sb.writeFile('live.yml', A);
-    const live = await env.runFile(config);
+    // Every decision reported (no per-user event budget): the test counts them.
+    const live = await env.runFile(config, ['--events-per-user', '0']);
     // Paced so that no socket buffer overflows: every loss would be the filter's.
     const count = 8000;
     const traffic = Promise.all([
@@ -420,11 +426,17 @@ logging:
       loaded: boolean;
       programId: number;
       owner?: unknown;
-      interfaces: Array<{ name: string; attached: boolean }>;
+      interfaces: Array<{ name: string; attached: boolean; guardOnly: boolean }>;
     };
     expect(st).toMatchObject({ loaded: true, programId: progId });
     expect(st.owner).toBeUndefined();
-    expect(st.interfaces).toEqual([expect.objectContaining({ name: 'ntf0', attached: true })]);
+    // ntf0 has the policy's settings; lo, which no endpoint names, is guarded too.
+    expect(st.interfaces.filter((i) => !i.guardOnly)).toEqual([
+      expect.objectContaining({ name: 'ntf0', attached: true }),
+    ]);
+    expect(st.interfaces.filter((i) => i.guardOnly)).toEqual([
+      expect.objectContaining({ name: 'lo', attached: true }),
+    ]);
 
     // Restart: adopts (replaces the program in place) and keeps the policy meanwhile.
     const second = await env.run(policy);
@@ -479,9 +491,11 @@ logging:
     env.sb.execClient(['ip', 'link', 'set', 'ntf0', 'name', 'ntfren']);
     env.sb.execClient(['ip', 'link', 'set', 'ntfren', 'up']);
     const st = JSON.parse(env.cli(['status', '--json', '--pin-dir', env.pinDir]).stdout) as {
-      interfaces: Array<{ name: string; attached: boolean }>;
+      interfaces: Array<{ name: string; attached: boolean; guardOnly: boolean }>;
     };
-    expect(st.interfaces).toEqual([expect.objectContaining({ name: 'ntfren', attached: true })]);
+    expect(st.interfaces.filter((i) => !i.guardOnly)).toEqual([
+      expect.objectContaining({ name: 'ntfren', attached: true }),
+    ]);
     expect(env.cli(['unload', '--pin-dir', env.pinDir]).stdout).toMatch(/detached from ntfren/);
     expect(env.sb.execClient(['tc', 'filter', 'show', 'dev', 'ntfren', 'egress']).trim()).toBe('');
   });
