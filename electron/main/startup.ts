@@ -35,7 +35,8 @@ Started directly, without those capabilities, it opens read-only.
 
 Options:
   --pin-dir DIR       bpffs directory of the pinned state (default /sys/fs/bpf/net-tc-filter)
-  --policy-file FILE  where the applied policy is kept (default ~/.config/net-tc-filter/policy.yml)
+  --policy-file FILE  where the applied policy is kept (default $XDG_CONFIG_HOME/net-tc-filter/policy.yml,
+                      which the launcher puts under /var/lib/net-tc-filter/users/<uid>/config)
   --allow-root        run as uid 0 (discouraged: Chromium's sandbox must then be off)
   --help              this text
 `;
