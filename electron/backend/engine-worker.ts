@@ -15,7 +15,7 @@ import { DRAIN_BATCH, Engine, EngineLockedError } from '../engine/engine.js';
 import { readFlows } from '../engine/flows.js';
 import type { FlowRow } from '../engine/flows.js';
 import { readStatus } from '../engine/status.js';
-import { compilePolicy } from '../policy/compile.js';
+import { CapacityError, compilePolicy } from '../policy/compile.js';
 import { docToPolicy } from '../policy/doc.js';
 import type { FieldDiagnostic, PolicyDoc } from '../policy/doc.js';
 import { loadAccountDb, resolvePolicy, userName } from '../policy/resolve.js';
@@ -160,7 +160,17 @@ function validate(doc: PolicyDoc): ValidateReply {
     if (err instanceof ReplyError) return { diagnostics: err.diagnostics ?? [] };
     throw err;
   }
-  const c = compilePolicy(resolvedDoc.resolved, ifNameToIndex);
+  let c;
+  try {
+    c = compilePolicy(resolvedDoc.resolved, ifNameToIndex);
+  } catch (err) {
+    // A policy too large for the kernel maps: said like any other error, before it costs more.
+    if (err instanceof CapacityError)
+      return {
+        diagnostics: [...resolvedDoc.diagnostics, { severity: 'error', message: err.message, path: [] }],
+      };
+    throw err;
+  }
   const diagnostics = [...resolvedDoc.diagnostics];
   for (const name of c.missingIfaces) {
     diagnostics.push({

@@ -300,6 +300,10 @@ export function resolvePolicy(policy: Policy, db: AccountDb): ResolveResult {
     const w = metadataWarning(ep, interfaces);
     if (w) diagnostics.push(w);
   }
+  diagnostics.push(
+    ...openingWarnings(policy.endpoints),
+    ...dhcpGuardedWarnings(policy.endpoints, interfaces),
+  );
 
   const ok = !diagnostics.some((d) => d.severity === 'error');
   const resolved: ResolvedPolicy = { endpoints, interfaces, logAllowed: policy.logging.allowed ?? 'sample' };
@@ -380,4 +384,73 @@ function metadataWarning(ep: Endpoint, interfaces: Map<string, InterfaceSettings
     `${JSON.stringify(ep.name)} does not guard on ${openIfaces.join(', ')} (default: allow); add ${other}`;
   const pos = range.pos ?? ep.pos;
   return pos ? { severity: 'warning', message, pos } : { severity: 'warning', message };
+}
+
+function overlaps(a: Range, b: Range): boolean {
+  if (a.family !== b.family) return false;
+  return a.prefix <= b.prefix ? contains(a, b.family, b.addr) : contains(b, a.family, a.addr);
+}
+
+function at(message: string, pos: SourcePos | undefined): Diagnostic {
+  return pos ? { severity: 'warning', message, pos } : { severity: 'warning', message };
+}
+
+/**
+ * A guarded range is guarded on every interface; an endpoint with '*' on a range another endpoint
+ * restricts is how a policy opens it again on the interfaces it names (e.g. an interface where
+ * that range means something else). That is allowed, and said.
+ */
+function openingWarnings(endpoints: Endpoint[]): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const restricted = endpoints.filter((e) => !e.allow.some((a) => a.kind === 'any'));
+  for (const open of endpoints) {
+    if (!open.allow.some((a) => a.kind === 'any')) continue;
+    let found: { range: Range; other: Endpoint } | undefined;
+    for (const range of open.range) {
+      const other = restricted.find((e) => e.range.some((r) => overlaps(r, range)));
+      if (other) {
+        found = { range, other };
+        break;
+      }
+    }
+    if (!found) continue;
+    out.push(
+      at(
+        `endpoint ${JSON.stringify(open.name)} lets every user ('*') reach ${found.range.text} through ` +
+          `${open.iface.join(', ')}, which endpoint ${JSON.stringify(found.other.name)} restricts to its users`,
+        found.range.pos ?? open.pos,
+      ),
+    );
+  }
+  return out;
+}
+
+const LIMITED_BROADCAST = Uint8Array.from([255, 255, 255, 255]);
+const ALL_DHCP_SERVERS = Uint8Array.from([0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0, 0x02]);
+
+/** The DHCP exemption never covers a guarded range: a range that holds where DHCP clients send
+ * (255.255.255.255, ff02::1:2) makes DHCP a matter of the policy. */
+function dhcpGuardedWarnings(
+  endpoints: Endpoint[],
+  interfaces: Map<string, InterfaceSettings>,
+): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const ep of endpoints) {
+    for (const [family, addr, what] of [
+      [4, LIMITED_BROADCAST, '255.255.255.255 (DHCPv4)'],
+      [6, ALL_DHCP_SERVERS, 'ff02::1:2 (DHCPv6)'],
+    ] as const) {
+      const r = ep.range.find((x) => contains(x, family, addr));
+      if (!r || ![...interfaces.values()].some((s) => s.essentials)) continue;
+      out.push(
+        at(
+          `${r.text} in endpoint ${JSON.stringify(ep.name)} covers ${what}: the DHCP exemption never applies to a ` +
+            `guarded range, so only the users allowed to ${r.text} can get or renew a lease; list the DHCP ` +
+            "client's account (root, or systemd-network for systemd-networkd)",
+          r.pos ?? ep.pos,
+        ),
+      );
+    }
+  }
+  return out;
 }

@@ -22,7 +22,8 @@ export function InterfaceSettingsPanel() {
       </h2>
       {names.length === 0 && (
         <p className="muted small pad">
-          No interface is configured yet. Interfaces that no endpoint names are not filtered at all.
+          No interface is configured yet. On interfaces that no endpoint names, only the guarded ranges are
+          checked: nobody may reach them there; everything else passes untouched.
         </p>
       )}
       {names.map((name) => {

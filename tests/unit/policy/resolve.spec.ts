@@ -259,6 +259,49 @@ describe('resolvePolicy', () => {
     expect(r.resolved!.endpoints[0]!.uids).toEqual([1001]);
   });
 
+  it("says when '*' opens a range another endpoint restricts (the per-interface opt-out of guarding everywhere)", () => {
+    const r = resolvePolicy(
+      policyOf(
+        `endpoints:\n${ep('imds', 'svc-deploy', '', 'eth0', '169.254.169.254/32')}` +
+          `${ep('lab', "'*'", '', 'eth1', '169.254.0.0/16')}interfaces:\n  eth0: {default: allow}\n  eth1: {default: allow}\n`,
+      ),
+      db,
+    );
+    const w = r.diagnostics.filter((d) => /every user/.test(d.message));
+    expect(w).toEqual([
+      {
+        severity: 'warning',
+        message:
+          'endpoint "lab" lets every user (\'*\') reach 169.254.0.0/16 through eth1, which endpoint "imds" restricts to its users',
+        pos: { file: 'p.yml', line: 8, col: 15 },
+      },
+    ]);
+    // Disjoint ranges: nothing is opened.
+    const apart = resolvePolicy(
+      policyOf(`endpoints:\n${ep('imds', 'svc-deploy')}${ep('web', "'*'", '', 'eth1', '192.0.2.0/24')}`),
+      db,
+    );
+    expect(apart.diagnostics.filter((d) => /every user/.test(d.message))).toEqual([]);
+  });
+
+  it('says that a range covering where DHCP clients send makes DHCP a matter of the policy', () => {
+    const r = resolvePolicy(
+      policyOf(`endpoints:\n${ep('all', 'svc-deploy', '', 'eth0', '0.0.0.0/0, ::/0')}`),
+      db,
+    );
+    const w = r.diagnostics
+      .filter((d) => /DHCP exemption never applies/.test(d.message))
+      .map((d) => d.message);
+    expect(w).toHaveLength(2);
+    expect(w[0]).toMatch(/^0\.0\.0\.0\/0 in endpoint "all" covers 255\.255\.255\.255 \(DHCPv4\)/);
+    expect(w[1]).toMatch(/^::\/0 in endpoint "all" covers ff02::1:2 \(DHCPv6\)/);
+    const narrow = resolvePolicy(
+      policyOf(`endpoints:\n${ep('imds', 'svc-deploy', '', 'eth0', '169.254.169.254')}`),
+      db,
+    );
+    expect(narrow.diagnostics.filter((d) => /DHCP/.test(d.message) && /covers/.test(d.message))).toEqual([]);
+  });
+
   it('resolves the workstation example', () => {
     const text = readFileSync(join(root, 'conf/examples/workstation.yml'), 'utf8');
     const r = resolvePolicy(policyOf(text), db);
