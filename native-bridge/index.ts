@@ -13,3 +13,4 @@ export { tcAttach, tcDetach, tcHookCreate, tcHookDestroy, tcQuery } from './tc.j
 export type { TcFilterId } from './tc.js';
 export * from './layouts.js';
 export * from './sys.js';
+export { commandLineText, escapeUntrusted } from './escape.js';

@@ -3,12 +3,13 @@
 //
 // Small libc and /proc helpers the engine needs: interface indexes in the calling thread's
 // network namespace, program info, an advisory lock, capability reading.
-import { closeSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import koffi from 'koffi';
 import { BpfError, check, errnoName } from './errors.js';
 import { lib } from './libbpf.js';
 import { cString } from './layouts.js';
 import { objInfo } from './map.js';
+import { commandLineText } from './escape.js';
 
 /** ifindex of an interface in this network namespace, or undefined. (Not /sys/class/net: that
  * shows the namespace sysfs was mounted in, not ours.) */
@@ -123,7 +124,9 @@ export function tryLockDir(dir: string): number | undefined {
     fd: number,
     op: number,
   ) => number;
-  const fd = openSync(dir, 'r');
+  // The directory itself, never a symlink in its place (electron/engine/pintrust.ts checks the
+  // path above it).
+  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   if (libcFlock(fd, LOCK_EX | LOCK_NB) === 0) return fd;
   const errno = koffi.errno();
   closeSync(fd);
@@ -151,7 +154,9 @@ export function chmodNoFollow(path: string, mode: number): void {
   }
 }
 
-/** Which process holds a flock on `path` (from /proc/locks), with its command line. */
+/** Which process holds a flock on `path` (from /proc/locks), with its command line. The command
+ * line is the holder's to choose (any user can flock a directory it can open): it comes escaped
+ * (commandLineText), so no caller can print a newline or a terminal escape from it. */
 export function lockHolder(path: string): { pid: number; command: string } | undefined {
   const st = statSync(path);
   // /proc/locks prints the device as major:minor in hex; dev_t packs them as glibc's
@@ -169,7 +174,7 @@ export function lockHolder(path: string): { pid: number; command: string } | und
     const pid = Number(f[4]);
     let command = '?';
     try {
-      command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+      command = commandLineText(readFileSync(`/proc/${pid}/cmdline`));
     } catch {
       // The holder may have just exited.
     }

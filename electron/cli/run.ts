@@ -72,6 +72,11 @@ export async function runCommand(o: RunOptions): Promise<number> {
 
   const applied = (r: ApplyResult, type: string) => {
     const names = r.attached.map((a) => a.name).join(', ') || 'none';
+    if (r.unexpected.length) {
+      const message = `the pinned policy maps held entries this engine did not write (someone else can write them: check who can open the pins in ${engine.pinDir}); put right`;
+      if (json) out(JSON.stringify({ type: 'warning', message, unexpected: r.unexpected }));
+      else process.stderr.write(`warning: ${message}:\n${r.unexpected.map((u) => `  ${u}`).join('\n')}\n`);
+    }
     emit(
       {
         type,

@@ -7,13 +7,11 @@
 import {
   closeSync,
   existsSync,
-  fstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
   rmdirSync,
   statfsSync,
-  statSync,
   unlinkSync,
 } from 'node:fs';
 import {
@@ -60,6 +58,8 @@ import type { CompiledPolicy, ResolvedPolicy } from '../policy/types.js';
 import { ingressQdiscKind, otherFiltersPresent } from './tcshow.js';
 import { defaultObjectPath } from './paths.js';
 import { FILTER_ID_HANDLE } from './filterid.js';
+import { assertSameDir, checkPin, checkPinDir } from './pintrust.js';
+import type { PinDirTrust } from './pintrust.js';
 
 export const DEFAULT_PIN_DIR = '/sys/fs/bpf/net-tc-filter';
 
@@ -122,6 +122,9 @@ export interface ApplyResult {
   changes: number;
   /** Set when tidying up after the flip failed (the new policy is enforced anyway). */
   mirrorError: string | undefined;
+  /** Policy entries the kernel held that this engine did not write (added, changed or deleted
+   * behind its back since its last apply), one description each; all were put right. */
+  unexpected: string[];
   /** Milliseconds until the new policy was active (flip), and until old entries were gone. */
   activeMs: number;
   totalMs: number;
@@ -155,6 +158,10 @@ export interface AttachmentStatus {
   progId: number | undefined;
 }
 
+/** Root-only, as systemd mounts it: with the kernel's default (1777) any user can plant the pin
+ * directory (electron/engine/pintrust.ts). */
+const MOUNT_HINT = 'mount -t bpf -o mode=0700 bpf /sys/fs/bpf';
+
 function assertBpffs(dir: string): void {
   const parent = dir.replace(/\/[^/]+\/?$/, '') || '/';
   const probe = existsSync(dir) ? dir : parent;
@@ -162,24 +169,13 @@ function assertBpffs(dir: string): void {
   try {
     type = Number(statfsSync(probe).type);
   } catch (err) {
-    throw new Error(`${probe}: ${(err as Error).message}; mount bpffs with: mount -t bpf bpf /sys/fs/bpf`, {
+    throw new Error(`${probe}: ${(err as Error).message}; mount bpffs with: ${MOUNT_HINT}`, {
       cause: err,
     });
   }
   if (type !== BPF_FS_MAGIC) {
-    throw new Error(`${probe} is not a bpffs mount; mount it with: mount -t bpf bpf /sys/fs/bpf`);
+    throw new Error(`${probe} is not a bpffs mount; mount it with: ${MOUNT_HINT}`);
   }
-}
-
-/**
- * A pin directory shared by a group, as the launcher prepares it (root:net-tc-filter, 2770): open
- * to its group and setgid, so the kernel gives every pin made in it the directory's group. Pins are
- * created 0600, so the engine makes its own 0660 there: the daemon and the desktop app, different
- * uids in that group without CAP_DAC_OVERRIDE, can then open each other's pins. Setgid is required
- * too: without it a pin would get its creator's primary group, which 0660 must not open it to.
- */
-function isSharedDir(mode: number): boolean {
-  return (mode & 0o2000) !== 0 && (mode & 0o070) !== 0;
 }
 
 /** The maps whose keys carry the policy generation, and where in the key it sits. */
@@ -201,8 +197,16 @@ export class Engine {
   private readonly lockFd: number;
   private readonly maps: Record<(typeof PINNED_MAPS)[number], BpfMap>;
   private readonly progFd: number;
-  /** Pins are made group read-write (see isSharedDir). */
+  /**
+   * Pins are made group read-write: the directory is shared through the group net-tc-filter, as
+   * the launcher prepares it (root:net-tc-filter, 2770; checkPinDir). Setgid gives every pin made
+   * in it the directory's group; pins are created 0600, so the engine makes its own 0660 there:
+   * the daemon and the desktop app, different uids in that group without CAP_DAC_OVERRIDE, can
+   * then open each other's pins.
+   */
   private readonly sharedPins: boolean;
+  /** Found by syncGen since the last apply returned. */
+  private unexpected: string[] = [];
   /** What each generation holds, when known (after a scan or a completed sync). */
   private mirror: [GenState | undefined, GenState | undefined] = [undefined, undefined];
   private ring: RingBuffer | undefined;
@@ -231,12 +235,19 @@ export class Engine {
   static open(opts: EngineOptions = {}): Engine {
     const pinDir = opts.pinDir ?? DEFAULT_PIN_DIR;
     assertBpffs(pinDir);
+    // Trusted before anything is created, opened or locked in it (a planted directory is refused
+    // even while its planter holds an flock on it).
+    checkPinDir(pinDir, { allowMissing: true });
     mkdirSync(pinDir, { recursive: true, mode: 0o700 });
+    const trust = checkPinDir(pinDir) as PinDirTrust;
     const lockFd = tryLockDir(pinDir);
     if (lockFd === undefined) throw new EngineLockedError(pinDir, lockHolder(pinDir));
     let obj: BpfObject | undefined;
     try {
-      const shared = isSharedDir(fstatSync(lockFd).mode);
+      assertSameDir(trust, lockFd);
+      const shared = trust.shared;
+      // Every pin load() would reuse: ours or root's, never a planted one.
+      for (const name of PINNED_MAPS) checkPin(trust, name);
       obj = BpfObject.openFile(opts.objectPath ?? defaultObjectPath());
       const rodata = u32Buf(Number(readFileSync('/proc/sys/kernel/overflowuid', 'utf8').trim()));
       const maxEntries: Record<string, number> = {};
@@ -387,8 +398,13 @@ export class Engine {
   /** Makes generation `gen` hold exactly `want`, writing only the difference. Returns the
    * number of entries written or deleted. */
   private syncGen(gen: number, want: GenState): number {
-    const have = this.mirror[gen] ?? this.readGen(gen);
+    // What the kernel holds, not what we believe it holds: whoever could open the pins may have
+    // written entries since our last apply. Those are reported and, like everything else not in
+    // `want`, removed.
+    const have = this.readGen(gen);
+    const expected = this.mirror[gen];
     this.mirror[gen] = undefined; // unknown until this completes
+    if (expected) this.unexpected.push(...unexpectedEntries(gen, have, expected));
     let changes = 0;
     for (const [name, off] of Object.entries(POLICY_MAPS) as Array<[PolicyMap, number]>) {
       const key = (k: string) => {
@@ -495,9 +511,17 @@ export class Engine {
       setEntries: compiled.sets.length,
       changes,
       mirrorError,
+      unexpected: this.takeUnexpected(),
       activeMs,
       totalMs: performance.now() - t0,
     };
+  }
+
+  private takeUnexpected(): string[] {
+    const out = this.unexpected;
+    this.unexpected = [];
+    if (out.length <= MAX_UNEXPECTED_SHOWN) return out;
+    return [...out.slice(0, MAX_UNEXPECTED_SHOWN), `and ${out.length - MAX_UNEXPECTED_SHOWN} more`];
   }
 
   private checkCapacity(c: CompiledPolicy): void {
@@ -627,7 +651,7 @@ export class Engine {
     this.closed = true;
     this.ring?.close();
     try {
-      if (opts.unload) removeAll(this.pinDir, this.attachments());
+      if (opts.unload) removeAll(this.pinDir, this.attachments(), this.sharedPins);
     } finally {
       this.obj.close();
       closeSync(this.lockFd);
@@ -710,6 +734,57 @@ export interface EnforcedComparison {
   missing: string[];
 }
 
+/** Descriptions of unexpected entries kept in an ApplyResult (the count of the rest follows). */
+const MAX_UNEXPECTED_SHOWN = 20;
+
+/** The entries of generation `gen` that differ from what the engine last wrote there. */
+function unexpectedEntries(gen: number, have: GenState, expected: GenState): string[] {
+  const out: string[] = [];
+  for (const name of Object.keys(POLICY_MAPS) as PolicyMap[]) {
+    const h = have[name];
+    const e = expected[name];
+    for (const [k, v] of h) {
+      const was = e.get(k);
+      if (was === v) continue;
+      out.push(
+        `${name} generation ${gen}: ${entryText(name, k, v)} ${was === undefined ? 'was added' : `was changed (was ${valueText(name, was)})`} behind the engine's back; removed`,
+      );
+    }
+    for (const [k, v] of e) {
+      if (!h.has(k))
+        out.push(
+          `${name} generation ${gen}: ${entryText(name, k, v)} was deleted behind the engine's back; written again`,
+        );
+    }
+  }
+  return out;
+}
+
+function valueText(name: PolicyMap, v: string): string {
+  const b = Buffer.from(v, 'latin1');
+  if (name === 'ntf_sets') return `endpoint ${b.readUInt32LE(0)}`;
+  if (name === 'ntf_ifaces') return `settings ${b.toString('hex')}`;
+  return `set ${b.readUInt32LE(0)}`;
+}
+
+/** One policy map entry in words (key with its generation field zeroed, as in GenState). */
+function entryText(name: PolicyMap, k: string, v: string): string {
+  const b = Buffer.from(k, 'latin1');
+  switch (name) {
+    case 'ntf_sets': {
+      const uid = b.readUInt32LE(8);
+      return `set ${b.readUInt32LE(4)} uid ${uid === NTF.UID_ANY ? '*' : uid} → ${valueText(name, v)}`;
+    }
+    case 'ntf_ifaces':
+      return `ifindex ${b.readUInt32LE(4)} ${valueText(name, v)}`;
+    default: {
+      const fam = name === 'ntf_lpm4' ? 4 : 6;
+      const l = decodeLpmKey(b, fam);
+      return `ifindex ${l.ifindex} ${formatAddr(fam, l.addr)}/${l.prefix} → ${valueText(name, v)}`;
+    }
+  }
+}
+
 /** What the program at our handle is, as far as this process may know (reading another
  * program's name needs CAP_SYS_ADMIN, which the engine does not have under its unit). */
 function foreignFilter(progId: number): string {
@@ -727,7 +802,7 @@ function foreignFilter(progId: number): string {
   }
 }
 
-function removeAll(pinDir: string, attachments: AttachmentStatus[]): void {
+function removeAll(pinDir: string, attachments: AttachmentStatus[], shared: boolean): void {
   for (const a of attachments) {
     tcDetach(a.ifindex, a.name, FILTER_ID);
     if (a.qdiscOurs && !otherFiltersPresent(a.name)) tcHookDestroy(a.ifindex, a.name);
@@ -738,7 +813,7 @@ function removeAll(pinDir: string, attachments: AttachmentStatus[]): void {
   }
   // A shared directory is the administrator's (prepared by the launcher), and its parent is not
   // writable by the group: it stays, empty, for the next run.
-  if (readdirSync(pinDir).length === 0 && !isSharedDir(statSync(pinDir).mode)) rmdirSync(pinDir);
+  if (readdirSync(pinDir).length === 0 && !shared) rmdirSync(pinDir);
 }
 
 export interface UnloadReport {
@@ -750,14 +825,18 @@ export interface UnloadReport {
 
 /** Removes everything a (possibly dead) engine left at pinDir. Refuses while another process holds it. */
 export function unload(pinDir: string = DEFAULT_PIN_DIR): UnloadReport {
-  if (!existsSync(pinDir)) return { pinDir, detached: [], removedPins: 0, found: false };
-  assertBpffs(pinDir);
+  if (existsSync(pinDir)) assertBpffs(pinDir);
+  // A planted directory is refused here too: its ntf_attach would say which interfaces to detach
+  // from and which qdiscs to delete.
+  const trust = checkPinDir(pinDir, { allowMissing: true });
+  if (!trust) return { pinDir, detached: [], removedPins: 0, found: false };
   const lockFd = tryLockDir(pinDir);
   if (lockFd === undefined) throw new EngineLockedError(pinDir, lockHolder(pinDir));
   try {
+    assertSameDir(trust, lockFd);
     const attachments: AttachmentStatus[] = [];
     const attachPin = `${pinDir}/ntf_attach`;
-    if (existsSync(attachPin)) {
+    if (checkPin(trust, 'ntf_attach')) {
       const m = BpfMap.fromPin(attachPin);
       try {
         for (const [, v] of m.entries()) {
@@ -777,7 +856,7 @@ export function unload(pinDir: string = DEFAULT_PIN_DIR): UnloadReport {
       }
     }
     const pins = readdirSync(pinDir).length;
-    removeAll(pinDir, attachments);
+    removeAll(pinDir, attachments, trust.shared);
     return { pinDir, detached: attachments.map((a) => a.name), removedPins: pins, found: true };
   } finally {
     closeSync(lockFd);

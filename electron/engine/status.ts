@@ -2,8 +2,9 @@
 // Environment: Node (main process and CLI). No Electron import.
 //
 // Reads what is enforced from the pinned state alone, without loading anything or taking
-// the lock: safe to run while a daemon or the GUI owns the engine.
-import { existsSync, readFileSync } from 'node:fs';
+// the lock: safe to run while a daemon or the GUI owns the engine. The directory and every pin
+// are checked before they are opened (pintrust.ts): a planted state is refused, not reported.
+import { readFileSync } from 'node:fs';
 import {
   BpfMap,
   closeFd,
@@ -21,8 +22,9 @@ import {
   libbpfVersion,
 } from '../../native-bridge/index.js';
 import type { Counters } from '../../native-bridge/index.js';
-import { FILTER_ID } from './engine.js';
+import { FILTER_ID, PINNED_MAPS } from './engine.js';
 import { readFlows } from './flows.js';
+import { checkPin, checkPinDir } from './pintrust.js';
 import type { FlowRow } from './flows.js';
 
 export interface InterfaceStatus {
@@ -69,9 +71,15 @@ export function readStatus(pinDir: string, opts: { flows?: boolean } = {}): Engi
     libbpf: libbpfVersion(),
     kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
   };
-  if (!existsSync(`${pinDir}/ntf_state`)) return base;
+  const trust = checkPinDir(pinDir, { allowMissing: true });
+  if (!trust) return base;
+  // Every pin first: a planted one is refused even where this status would not read it.
+  const present = [...PINNED_MAPS, 'ntf_egress'].filter((name) => checkPin(trust, name));
+  if (!present.includes('ntf_state')) return base;
   const opened: BpfMap[] = [];
   const open = (name: string) => {
+    if (!checkPin(trust, name))
+      throw new Error(`${pinDir}/${name} is missing (the pinned state is incomplete)`);
     const m = BpfMap.fromPin(`${pinDir}/${name}`);
     opened.push(m);
     return m;
@@ -82,7 +90,7 @@ export function readStatus(pinDir: string, opts: { flows?: boolean } = {}): Engi
     const gen = epoch & 1;
     let programId: number | undefined;
     let programTag: string | undefined;
-    if (existsSync(`${pinDir}/ntf_egress`)) {
+    if (present.includes('ntf_egress')) {
       const fd = lib().bpf_obj_get(`${pinDir}/ntf_egress`) as number;
       if (fd >= 0) {
         const info = progInfo(fd);

@@ -1,0 +1,469 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: Node (vitest), as root. The attacks of issue 7 item 1, performed for real.
+//
+// A pin directory planted by an unprivileged user, a map pinned under another owner, entries
+// written into the policy maps behind the engine's back, and a lock holder whose command line
+// carries a newline and a terminal escape. The vulnerable machine — bpffs mounted with the
+// kernel's default mode 1777 — is reproduced in a private mount namespace with its own bpffs
+// (as tests/kernel/launcher.spec.ts does), so the machine's /sys/fs/bpf is never touched; the
+// attacker is uid 62002 (bob) through setpriv, without capabilities. Traffic only between the
+// sandbox's network namespaces. Needs `npm run build` (the CLI runs from dist/).
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { EngineProcess, Sandbox } from '../../electron/demo/sandbox.js';
+import { BpfMap, decodeFlowKey } from '../../native-bridge/index.js';
+import { ALICE, BOB, GROUP, PASSWD, assertPrivileged, cleanup, cliPath, setup, udp } from './harness.js';
+import type { Env } from './harness.js';
+
+const PIN_DIR = '/sys/fs/bpf/net-tc-filter';
+const SHARE_GROUP = 'net-tc-filter';
+const POLICY = `endpoints:
+  - peer:
+      iface: [ntf0]
+      range: [192.0.2.1/32]
+      allow: [alice]
+interfaces:
+  ntf0: { default: allow }
+`;
+/** The donor's network namespace (only lo): whatever its run attaches stays out of the sandbox. */
+const DONOR_NETNS = `ntfpd${process.pid % 100000}`;
+
+let dir = '';
+
+/** A private mount namespace with its own bpffs at /sys/fs/bpf (mode as given) and /etc as a
+ * writable overlay, alive while its holder process (`cat` on a pipe from us) runs. */
+class MountNs {
+  private constructor(
+    readonly proc: ChildProcess,
+    readonly pid: number,
+  ) {}
+
+  static async open(name: string, bpfMode: string): Promise<MountNs> {
+    const rw = join(dir, `${name}-etc`);
+    mkdirSync(rw);
+    const script = [
+      'set -e',
+      `mount -t bpf -o mode=${bpfMode} bpf /sys/fs/bpf`,
+      'mount -t tmpfs -o mode=0700 tmpfs "$1"',
+      'mkdir "$1/upper" "$1/work"',
+      'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/work" /etc',
+      'echo ready',
+      'exec cat >/dev/null',
+    ].join('\n');
+    const proc = spawn(
+      'unshare',
+      ['--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'sh', rw],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    proc.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        proc.kill('SIGKILL');
+        reject(new Error('mount namespace not ready within 10 s'));
+      }, 10_000);
+      proc.stdout?.once('data', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`mount namespace setup exited with ${code}: ${stderr}`));
+      });
+    });
+    return new MountNs(proc, proc.pid as number);
+  }
+
+  /** A path as seen inside the namespace (for the test, which is root). */
+  at(p: string): string {
+    return `/proc/${this.pid}/root${p}`;
+  }
+
+  enter(netns?: string): string[] {
+    return [
+      'nsenter',
+      `--mount=/proc/${this.pid}/ns/mnt`,
+      ...(netns ? [`--net=/run/netns/${netns}`] : []),
+      '--',
+    ];
+  }
+
+  /** Runs a command inside as root; returns stdout. */
+  sh(args: string[]): string {
+    const argv = [...this.enter(), ...args];
+    return execFileSync(argv[0] as string, argv.slice(1), { encoding: 'utf8', timeout: 15_000 });
+  }
+
+  /** Runs a shell script inside as the attacker: bob, no capabilities, no supplementary groups. */
+  asAttacker(script: string): string {
+    return this.sh([
+      'setpriv',
+      `--reuid=${BOB}`,
+      `--regid=${BOB}`,
+      '--clear-groups',
+      '--',
+      'sh',
+      '-ec',
+      script,
+    ]);
+  }
+
+  async close(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.proc.once('exit', () => resolve()));
+    this.proc.stdin?.end();
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+/** The engine's exit code, or 'running' (then killed) if it is still running after `ms`. */
+async function exitWithin(e: EngineProcess, ms: number): Promise<number | null | 'running'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'running'>((resolve) => (timer = setTimeout(() => resolve('running'), ms)));
+  const r = await Promise.race([e.exited, late]);
+  clearTimeout(timer);
+  if (r === 'running') {
+    e.signal('SIGKILL');
+    await e.exited;
+  }
+  return r;
+}
+
+function modeOf(p: string): string {
+  const st = lstatSync(p);
+  return `${st.uid}:${st.gid} ${(st.mode & 0o7777).toString(8).padStart(4, '0')}`;
+}
+
+beforeAll(() => {
+  assertPrivileged();
+  cliPath(); // built?
+  dir = mkdtempSync(join(tmpdir(), 'ntf-pintrust-'));
+  chmodSync(dir, 0o755);
+});
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a pin directory planted by another user, on a bpffs mounted world-writable (1777)', () => {
+  let ns: MountNs | undefined;
+  let sb: Sandbox | undefined;
+  let policy = '';
+  let accounts: Record<string, string> = {};
+  let gid = 0;
+  const engines: EngineProcess[] = [];
+
+  /** `net-tc-filter <args>` as root inside the namespace (and the sandbox's client netns). */
+  const cli = (args: string[], netns = sb?.client) => {
+    const argv = [...(ns as MountNs).enter(netns), process.execPath, cliPath(), ...args];
+    const r = spawnSync(argv[0] as string, argv.slice(1), {
+      encoding: 'utf8',
+      env: { ...process.env, ...accounts },
+      timeout: 30_000,
+    });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  const run = (pinDir = PIN_DIR, netns = sb?.client) => {
+    const argv = [
+      ...(ns as MountNs).enter(netns),
+      process.execPath, cliPath(), 'run', '--config', policy, '--log', 'json', '--pin-dir', pinDir,
+      '--stats-interval', '3600',
+    ]; // prettier-ignore
+    const e = new EngineProcess(
+      spawn(argv[0] as string, argv.slice(1), {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, ...accounts },
+      }),
+    );
+    engines.push(e);
+    return e;
+  };
+  /** Removes whatever a test left at `d` in the namespace (as root with every capability). */
+  const wipe = (d: string, netns = sb?.client) => {
+    cli(['unload', '--pin-dir', d], netns);
+    ns?.sh(['rm', '-rf', '--', d]);
+  };
+
+  beforeAll(async () => {
+    sb = Sandbox.create(`ntfp${process.pid % 100000}`, 1);
+    await sb.startPeer();
+    ns = await MountNs.open('planted', '1777');
+    ns.sh(['groupadd', '--system', SHARE_GROUP]);
+    gid = Number(ns.sh(['getent', 'group', SHARE_GROUP]).split(':')[2]);
+    policy = sb.writeFile('policy.yml', POLICY);
+    accounts = {
+      NET_TC_FILTER_PASSWD: sb.writeFile('passwd', PASSWD),
+      NET_TC_FILTER_GROUP: sb.writeFile('group', GROUP),
+    };
+    execFileSync('ip', ['netns', 'add', DONOR_NETNS], { timeout: 10_000 });
+  });
+
+  afterEach(async () => {
+    for (const e of engines.splice(0)) {
+      if (e.proc.exitCode === null && e.proc.signalCode === null) {
+        e.signal('SIGKILL');
+        await e.exited;
+      }
+    }
+    if (ns) {
+      wipe(PIN_DIR);
+      wipe('/sys/fs/bpf/bob');
+      wipe('/sys/fs/bpf/donor', DONOR_NETNS);
+    }
+  });
+
+  afterAll(async () => {
+    // Filters go with the network namespaces, pins with the mount namespace.
+    sb?.destroy();
+    spawnSync('ip', ['netns', 'del', DONOR_NETNS], { timeout: 10_000 });
+    await ns?.close();
+  });
+
+  it('control: the namespace has the vulnerable bpffs (1777), and a directory root creates there is used', async () => {
+    expect(modeOf(ns!.at('/sys/fs/bpf'))).toBe('0:0 1777');
+    const e = run();
+    const ready = await e.waitFor((l) => l.type === 'ready', 30_000);
+    expect(ready).toMatchObject({ adopted: false, interfaces: [{ name: 'ntf0' }] });
+    expect(modeOf(ns!.at(PIN_DIR))).toBe('0:0 0700');
+    expect(sb!.probe(BOB, ['udp', '192.0.2.1', '7', '3', '400'])).toMatchObject({ sent: 3, received: 0 });
+    e.signal('SIGTERM');
+    expect(await exitWithin(e, 30_000)).toBe(0);
+  });
+
+  it('bob plants it (mkdir + chmod 2777) before the first run: run refuses, naming it, its owner and mode, and the fix; nothing is pinned, nothing enforced from it', async () => {
+    ns!.asAttacker(`mkdir ${PIN_DIR} && chmod 2777 ${PIN_DIR}`);
+    expect(modeOf(ns!.at(PIN_DIR))).toBe(`${BOB}:${BOB} 2777`);
+    const e = run();
+    expect(await exitWithin(e, 30_000)).toBe(2);
+    expect(e.stderr).toContain(
+      `refusing the pin directory ${PIN_DIR} (owner uid ${BOB}, group ${BOB}, mode 2777): it was not created by root or by this engine`,
+    );
+    expect(e.stderr).toContain(`rm -r -- ${PIN_DIR}`);
+    expect(e.stderr).toContain('mount -t bpf -o mode=0700 bpf /sys/fs/bpf');
+    // Without the fix every pin came out root:bob 0660 in it, openable by bob.
+    expect(readdirSync(ns!.at(PIN_DIR))).toEqual([]);
+    expect(e.lines.filter((l) => l.type === 'ready')).toEqual([]);
+    // status and unload do not use it either.
+    const st = cli(['status', '--pin-dir', PIN_DIR]);
+    expect(st.code).toBe(2);
+    expect(st.stderr).toContain(`refusing the pin directory ${PIN_DIR}`);
+    const un = cli(['unload', '--pin-dir', PIN_DIR]);
+    expect(un.code).toBe(2);
+    expect(un.stderr).toContain(`refusing the pin directory ${PIN_DIR}`);
+  });
+
+  it('… also while bob holds an flock on it: refused as planted (exit 2), not "owned by another instance" (exit 3)', async () => {
+    ns!.asAttacker(`mkdir ${PIN_DIR} && chmod 2777 ${PIN_DIR}`);
+    const holderArgv = [
+      ...ns!.enter(), 'setpriv', `--reuid=${BOB}`, `--regid=${BOB}`, '--clear-groups', '--',
+      'flock', '--nonblock', PIN_DIR, 'sleep', '600',
+    ]; // prettier-ignore
+    const holder = spawn(holderArgv[0] as string, holderArgv.slice(1), { stdio: 'ignore' });
+    try {
+      // Bounded wait until the lock shows in /proc/locks.
+      for (
+        let i = 0;
+        i < 50 && !execFileSync('cat', ['/proc/locks'], { encoding: 'utf8' }).includes(` ${holder.pid} `);
+        i++
+      )
+        await new Promise((r) => setTimeout(r, 100));
+      expect(execFileSync('cat', ['/proc/locks'], { encoding: 'utf8' })).toContain(` ${holder.pid} `);
+      const e = run();
+      expect(await exitWithin(e, 30_000)).toBe(2);
+      expect(e.stderr).toContain(`refusing the pin directory ${PIN_DIR} (owner uid ${BOB}`);
+      expect(e.stderr).not.toContain('owned by another instance');
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  });
+
+  it('bob plants a symlink to a directory of his: refused (a symlink anywhere is)', async () => {
+    ns!.asAttacker(`mkdir -m 0700 /sys/fs/bpf/bob && ln -s /sys/fs/bpf/bob ${PIN_DIR}`);
+    const e = run();
+    expect(await exitWithin(e, 30_000)).toBe(2);
+    expect(e.stderr).toContain(`${PIN_DIR} is a symlink`);
+    expect(readdirSync(ns!.at('/sys/fs/bpf/bob'))).toEqual([]);
+  });
+
+  it('bob plants a directory shaped like the shared one (setgid, group-writable, his group, no bits for others): refused', async () => {
+    ns!.asAttacker(`mkdir ${PIN_DIR} && chmod 2770 ${PIN_DIR}`);
+    const e = run();
+    expect(await exitWithin(e, 30_000)).toBe(2);
+    expect(e.stderr).toContain(
+      `refusing the pin directory ${PIN_DIR} (owner uid ${BOB}, group ${BOB}, mode 2770)`,
+    );
+    expect(readdirSync(ns!.at(PIN_DIR))).toEqual([]);
+  });
+
+  /** Pins from a real run at /sys/fs/bpf/donor (maps of exactly the right shape), left pinned; in
+   * a network namespace of its own, without ntf0, so nothing of it is attached in the sandbox. */
+  const donor = async () => {
+    const e = run('/sys/fs/bpf/donor', DONOR_NETNS);
+    await e.waitFor((l) => l.type === 'ready', 30_000);
+    e.signal('SIGTERM');
+    expect(await exitWithin(e, 30_000)).toBe(0);
+  };
+
+  it('a map of the right shape pinned in a root directory under another owner (bob) is refused, naming the file, not adopted', async () => {
+    await donor();
+    // Root's directory, but bob's ntf_sets in it (created as root and given to bob: bpf() map
+    // creation needs CAP_BPF here, unprivileged_bpf_disabled; the owner is what the engine sees).
+    ns!.sh(['mkdir', '-m', '0700', PIN_DIR]);
+    ns!.sh(['mv', '/sys/fs/bpf/donor/ntf_sets', `${PIN_DIR}/ntf_sets`]);
+    ns!.sh(['chown', `${BOB}:${BOB}`, `${PIN_DIR}/ntf_sets`]);
+    const e = run();
+    expect(await exitWithin(e, 30_000)).toBe(2);
+    expect(e.stderr).toContain(
+      `refusing the pin ${PIN_DIR}/ntf_sets (owner uid ${BOB}, group ${BOB}, mode 0600): it is owned by another user`,
+    );
+    expect(readdirSync(ns!.at(PIN_DIR))).toEqual(['ntf_sets']);
+    // status does not read it either.
+    ns!.sh(['mv', '/sys/fs/bpf/donor/ntf_state', `${PIN_DIR}/ntf_state`]);
+    const st = cli(['status', '--pin-dir', PIN_DIR]);
+    expect(st.code).toBe(2);
+    expect(st.stderr).toContain(`refusing the pin ${PIN_DIR}/ntf_sets`);
+  });
+
+  it('in a real shared directory (root:net-tc-filter 2770) a pin of another group is refused; the group’s own are used', async () => {
+    await donor();
+    ns!.sh(['mkdir', '-m', '0700', PIN_DIR]);
+    ns!.sh(['chown', `0:${gid}`, PIN_DIR]);
+    ns!.sh(['chmod', '2770', PIN_DIR]);
+    ns!.sh(['mv', '/sys/fs/bpf/donor/ntf_flows', `${PIN_DIR}/ntf_flows`]);
+    ns!.sh(['chown', `${BOB}:${BOB}`, `${PIN_DIR}/ntf_flows`]);
+    ns!.sh(['chmod', '0660', `${PIN_DIR}/ntf_flows`]);
+    const e = run();
+    expect(await exitWithin(e, 30_000)).toBe(2);
+    expect(e.stderr).toContain(
+      `refusing the pin ${PIN_DIR}/ntf_flows (owner uid ${BOB}, group ${BOB}, mode 0660)`,
+    );
+    expect(e.stderr).toContain("its group is not the shared directory's");
+    // Control: without the foreign pin the shared directory is used, and the pins get its group.
+    ns!.sh(['rm', `${PIN_DIR}/ntf_flows`]);
+    const ok = run();
+    await ok.waitFor((l) => l.type === 'ready', 30_000);
+    expect(modeOf(ns!.at(`${PIN_DIR}/ntf_sets`))).toBe(`0:${gid} 0660`);
+    ok.signal('SIGTERM');
+    expect(await exitWithin(ok, 30_000)).toBe(0);
+  });
+});
+
+describe('the policy maps read back before every write', () => {
+  let env: Env | undefined;
+  afterEach(async () => {
+    await cleanup(env);
+    env = undefined;
+  });
+
+  it('entries written behind the engine’s back (bob added to alice’s set in both generations, his cached drop deleted) are reported and removed on SIGHUP; bob is dropped again', async () => {
+    env = await setup();
+    const file = env.config(POLICY);
+    const e = await env.runFile(file);
+    expect(udp(env, ALICE, '192.0.2.1')).toMatchObject({ sent: 3, received: 3 });
+    expect(udp(env, BOB, '192.0.2.1')).toMatchObject({ sent: 3, received: 0 });
+
+    // The attack, as whoever can open the pins would do it: copy alice's entries under bob's uid
+    // into both generations, and delete bob's cached drop.
+    const sets = BpfMap.fromPin(`${env.pinDir}/ntf_sets`);
+    const flows = BpfMap.fromPin(`${env.pinDir}/ntf_flows`);
+    try {
+      let copied = 0;
+      for (const [k, v] of sets.entries()) {
+        if (k.readUInt32LE(8) !== ALICE) continue;
+        const bob = Buffer.from(k);
+        bob.writeUInt32LE(BOB, 8);
+        sets.update(bob, v);
+        copied++;
+      }
+      expect(copied).toBe(2); // one per generation
+      for (const k of flows.keys()) if (decodeFlowKey(k).uid === BOB) flows.delete(k);
+    } finally {
+      flows.close();
+    }
+    // It works: bob reaches the peer.
+    expect(udp(env, BOB, '192.0.2.1')).toMatchObject({ sent: 3, received: 3 });
+
+    const from = e.lines.length;
+    e.signal('SIGHUP');
+    const applied = await e.waitFor((l) => l.type === 'applied', 30_000, from);
+    try {
+      expect(sets.entries().filter(([k]) => k.readUInt32LE(8) === BOB)).toEqual([]);
+    } finally {
+      sets.close();
+    }
+    expect(udp(env, BOB, '192.0.2.1')).toMatchObject({ sent: 3, received: 0 });
+    expect(udp(env, ALICE, '192.0.2.1')).toMatchObject({ sent: 3, received: 3 });
+    const warnings = e.lines.slice(from).filter((l) => l.type === 'warning');
+    expect(warnings).toHaveLength(1);
+    const unexpected = warnings[0]?.unexpected as string[];
+    expect(unexpected).toHaveLength(2);
+    for (const u of unexpected)
+      expect(u).toMatch(
+        new RegExp(
+          `^ntf_sets generation [01]: set \\d+ uid ${BOB} → endpoint \\d+ was added behind the engine's back; removed$`,
+        ),
+      );
+    expect(e.lines.indexOf(warnings[0] as Record<string, unknown>)).toBeLessThan(e.lines.indexOf(applied));
+    // The next reload finds nothing unexpected.
+    const from2 = e.lines.length;
+    e.signal('SIGHUP');
+    await e.waitFor((l) => l.type === 'applied', 30_000, from2);
+    expect(e.lines.slice(from2).filter((l) => l.type === 'warning')).toEqual([]);
+  });
+});
+
+describe('a lock holder’s command line is printed escaped', () => {
+  let env: Env | undefined;
+  let holder: ChildProcess | undefined;
+  afterEach(async () => {
+    holder?.kill('SIGKILL');
+    holder = undefined;
+    await cleanup(env);
+    env = undefined;
+  });
+
+  it('by run (exit 3) and by status (text and JSON): a newline and ESC [31m become \\n and \\x1b', async () => {
+    env = await setup();
+    const e = await env.run(POLICY);
+    e.signal('SIGTERM');
+    await e.exited;
+    // A process holding the lock whose command line would start a new line and turn the
+    // terminal red. flock(1) keeps its own arguments in its command line and holds the lock.
+    const evil = 'x\n\x1b[31mFAKE: all clear\x1b[0m';
+    holder = spawn('flock', ['--nonblock', env.pinDir, 'sh', '-c', 'sleep 600', evil], { stdio: 'ignore' });
+    const pid = holder.pid as number;
+    for (
+      let i = 0;
+      i < 50 && !execFileSync('cat', ['/proc/locks'], { encoding: 'utf8' }).includes(` ${pid} `);
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 100));
+    const shown = `flock --nonblock ${env.pinDir} sh -c sleep 600 x\\n\\x1b[31mFAKE: all clear\\x1b[0m`;
+
+    const r = env.cli(['run', '--config', env.config(POLICY), '--pin-dir', env.pinDir]);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain(`is owned by another instance: pid ${pid} (${shown}); stop it first`);
+    expect(r.stderr).not.toContain('\x1b');
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+
+    const st = env.cli(['status', '--pin-dir', env.pinDir]);
+    expect(st.code).toBe(0);
+    expect(st.stdout).toContain(`owner:     pid ${pid} (${shown})`);
+    expect(st.stdout).not.toContain('\x1b');
+    const js = env.cli(['status', '--json', '--pin-dir', env.pinDir]);
+    expect((JSON.parse(js.stdout) as { owner: { command: string } }).owner.command).toBe(shown);
+
+    const un = env.cli(['unload', '--pin-dir', env.pinDir]);
+    expect(un.code).toBe(3);
+    expect(un.stderr).toContain(`(${shown})`);
+    expect(un.stderr).not.toContain('\x1b');
+  });
+});
