@@ -116,9 +116,11 @@ describe('desktop backend (real process, real kernel)', () => {
     const stopped = await ok<{ filtersRemoved: string[] }>(again, 'stopFiltering', {
       confirm: 'stop-filtering',
     });
-    expect(stopped.filtersRemoved).toEqual(['ntf0']);
+    // ntf0, and lo where only the guarded ranges were checked.
+    expect([...stopped.filtersRemoved].sort()).toEqual(['lo', 'ntf0']);
     expect(existsSync(env.pinDir)).toBe(false);
     expect(env.sb.execClient(['tc', 'filter', 'show', 'dev', 'ntf0', 'egress'])).toBe('');
+    expect(env.sb.execClient(['tc', 'filter', 'show', 'dev', 'lo', 'egress'])).toBe('');
     expect(env.sb.probe(BOB, ['http', 'http://169.254.169.254/', '1000']).ok).toBe(true);
     expect((await ok<AppState>(again, 'getState')).mode).toBe('read-only');
   });
