@@ -41,7 +41,7 @@ export function assertPrivileged(): void {
   if (process.getuid?.() !== 0)
     throw new Error('kernel tests need root (they create namespaces and load BPF)');
   if (!existsSync('/sys/fs/bpf'))
-    throw new Error('/sys/fs/bpf is missing; mount bpffs: mount -t bpf bpf /sys/fs/bpf');
+    throw new Error('/sys/fs/bpf is missing; mount bpffs: mount -t bpf -o mode=0700 bpf /sys/fs/bpf');
 }
 
 export interface Env {
