@@ -338,6 +338,7 @@ function status(): WorkerReplies['status'] {
         attached: i.attached,
         ...(i.progId !== undefined ? { progId: i.progId } : {}),
         qdiscOurs: i.qdiscOurs,
+        guardOnly: i.guardOnly,
         ...(i.settings ? { settings: i.settings } : {}),
       })),
       ranges: s.ranges,

@@ -229,6 +229,8 @@ export interface StatusInfo {
     attached: boolean;
     progId?: number;
     qdiscOurs: boolean;
+    /** No endpoint names it: only the guarded ranges are checked there. */
+    guardOnly: boolean;
     settings?: { default: Verdict; unowned: Verdict; essentials: boolean; logAllowed: string };
   }>;
   ranges: { v4: number; v6: number };

@@ -192,10 +192,18 @@ export function StatusView() {
                 <td>{i.ifindex}</td>
                 <td>{i.attached ? '✓ yes' : '✗ no'}</td>
                 <td>{i.progId ?? '—'}</td>
-                <td>{i.settings?.default ?? '—'}</td>
-                <td>{i.settings?.unowned ?? '—'}</td>
-                <td>{i.settings ? (i.settings.essentials ? 'on' : 'off') : '—'}</td>
-                <td>{i.settings?.logAllowed ?? '—'}</td>
+                {i.guardOnly ? (
+                  <td colSpan={4} className="muted">
+                    guarded ranges only (no endpoint names it): nobody may reach them here
+                  </td>
+                ) : (
+                  <>
+                    <td>{i.settings?.default ?? '—'}</td>
+                    <td>{i.settings?.unowned ?? '—'}</td>
+                    <td>{i.settings ? (i.settings.essentials ? 'on' : 'off') : '—'}</td>
+                    <td>{i.settings?.logAllowed ?? '—'}</td>
+                  </>
+                )}
               </tr>
             ))}
             {status && status.interfaces.length === 0 && (
