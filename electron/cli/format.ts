@@ -11,7 +11,21 @@ export interface NamedDecision extends Decision {
   endpoint: string | null;
 }
 
-export function decisionJson(d: NamedDecision): string {
+/** How a printed line stands for folded decisions (see fold.ts). */
+export interface LineFold {
+  /** Decisions the line stands for (1: printed as it came). */
+  count: number;
+  /** Summary lines: the first folded decision's time (the line's `time` is the last one's). */
+  firstTime?: number;
+}
+
+/** The flow a decision is folded into: every field of the decision but time, source and size. */
+export function flowKey(d: Decision): string {
+  return `${d.iface}\0${d.uid ?? 'unowned'}\0${d.family}\0${d.proto}\0${d.dst}\0${d.dport}\0${d.verdict}\0${d.reason}\0${d.endpointId}`;
+}
+
+/** A `{"type":"decision"}` line; with `fold`, `count` (and `firstTime` on summaries) follow. */
+export function decisionJson(d: NamedDecision, fold?: LineFold): string {
   return JSON.stringify({
     type: 'decision',
     time: new Date(d.time).toISOString(),
@@ -28,6 +42,8 @@ export function decisionJson(d: NamedDecision): string {
     verdict: d.verdict,
     reason: d.reason,
     endpoint: d.endpoint,
+    ...(fold ? { count: fold.count } : {}),
+    ...(fold?.firstTime !== undefined ? { firstTime: new Date(fold.firstTime).toISOString() } : {}),
   });
 }
 
@@ -36,13 +52,18 @@ function hostPort(addr: string, port: number, family: 4 | 6, proto: string): str
   return family === 6 ? `[${addr}]:${port}` : `${addr}:${port}`;
 }
 
-export function decisionText(d: NamedDecision): string {
+/** One text line; a summary ends in `×N since HH:MM:SS.mmm` (its bytes are the folded ones'). */
+export function decisionText(d: NamedDecision, fold?: LineFold): string {
   const t = new Date(d.time).toISOString().slice(11, 23);
   const verdict = d.verdict === 'allow' ? 'ALLOW' : 'DROP ';
   const who = d.uid === null ? '(unowned)' : `${d.user}`;
   const dst = hostPort(d.dst, d.dport, d.family, d.proto);
   const why = d.endpoint ? `${d.reason} ${d.endpoint}` : d.reason;
-  return `${t} ${verdict} ${d.iface.padEnd(8)} ${who.padEnd(14)} ${d.proto.padEnd(6)} ${dst.padEnd(30)} ${String(d.bytes).padStart(5)} B  ${why}`;
+  const since =
+    fold?.firstTime !== undefined
+      ? ` ×${fold.count} since ${new Date(fold.firstTime).toISOString().slice(11, 23)}`
+      : '';
+  return `${t} ${verdict} ${d.iface.padEnd(8)} ${who.padEnd(14)} ${d.proto.padEnd(6)} ${dst.padEnd(30)} ${String(d.bytes).padStart(5)} B  ${why}${since}`;
 }
 
 export function diagnosticText(d: Diagnostic): string {

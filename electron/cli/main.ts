@@ -19,6 +19,8 @@ export const USAGE = `usage: net-tc-filter <command> [options]
 commands:
   run --config FILE   enforce FILE; decisions to stdout
         [--log text|json] [--pin-dir DIR] [--unload-on-exit] [--stats-interval SEC]
+        [--log-interval SEC]  repeats of a flow's decision: one line with their
+                              count per SEC (default 10); 0 prints every decision
   check --config FILE validate FILE; exit 0 when valid, 1 with file:line:col messages
   status [--json]     what is enforced, where, with which program and counters
         [--flows] [--pin-dir DIR]
@@ -39,6 +41,7 @@ const OPTIONS = {
   'pin-dir': { type: 'string' },
   'unload-on-exit': { type: 'boolean' },
   'stats-interval': { type: 'string' },
+  'log-interval': { type: 'string' },
   'ring-bytes': { type: 'string' },
   json: { type: 'boolean' },
   flows: { type: 'boolean' },
@@ -47,7 +50,7 @@ const OPTIONS = {
 } as const;
 
 const ALLOWED: Record<string, ReadonlyArray<keyof typeof OPTIONS>> = {
-  run: ['config', 'log', 'pin-dir', 'unload-on-exit', 'stats-interval', 'ring-bytes'],
+  run: ['config', 'log', 'pin-dir', 'unload-on-exit', 'stats-interval', 'log-interval', 'ring-bytes'],
   check: ['config'],
   status: ['json', 'flows', 'pin-dir'],
   unload: ['pin-dir'],
@@ -61,6 +64,17 @@ function positiveNumber(name: string, v: string | undefined, dflt: number, max: 
     throw new UsageError(`--${name} must be a number in (0, ${max}]: ${v}`);
   return n;
 }
+
+/** Like positiveNumber, but 0 is allowed (it turns the feature off). */
+function nonNegativeNumber(name: string, v: string | undefined, dflt: number, max: number): number {
+  if (v === undefined) return dflt;
+  const n = v.trim() === '' ? NaN : Number(v);
+  if (!Number.isFinite(n) || n < 0 || n > max)
+    throw new UsageError(`--${name} must be a number in [0, ${max}]: ${v}`);
+  return n;
+}
+
+const LOG_INTERVAL_S = 10;
 
 /** Parses argv (without node and script). Throws UsageError with a one-line reason. */
 export function parseCommand(argv: string[]): { command: string; values: Parsed['values'] } {
@@ -100,6 +114,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     cmd = parseCommand(argv);
     positiveNumber('stats-interval', cmd.values['stats-interval'], 5, 86400);
+    nonNegativeNumber('log-interval', cmd.values['log-interval'], LOG_INTERVAL_S, 86400);
     positiveNumber('duration', cmd.values.duration, 20, 86400);
     positiveNumber('ring-bytes', cmd.values['ring-bytes'], 1 << 22, 1 << 30);
   } catch (err) {
@@ -134,6 +149,7 @@ export async function main(argv: string[]): Promise<number> {
         pinDir,
         unloadOnExit: v['unload-on-exit'] ?? false,
         statsIntervalMs: positiveNumber('stats-interval', v['stats-interval'], 5, 86400) * 1000,
+        logIntervalMs: nonNegativeNumber('log-interval', v['log-interval'], LOG_INTERVAL_S, 86400) * 1000,
         ringBytes: v['ring-bytes'] === undefined ? undefined : Number(v['ring-bytes']),
       });
     case 'status': {

@@ -3,15 +3,18 @@
 //
 // `net-tc-filter run`: the engine without a window. Decisions to stdout; SIGHUP re-reads the
 // config and applies it atomically (a bad file keeps the old policy); SIGINT/SIGTERM exit 0
-// and leave enforcement pinned unless --unload-on-exit.
+// and leave enforcement pinned unless --unload-on-exit. Repeated decisions of a flow are folded
+// into one line per --log-interval (fold.ts).
 import { DRAIN_BATCH, Engine, EngineLockedError } from '../engine/engine.js';
-import type { ApplyResult } from '../engine/engine.js';
+import type { ApplyResult, Decision } from '../engine/engine.js';
 import { hasErrors, loadPolicyFile } from '../policy/load.js';
 import { loadAccountDb, userName } from '../policy/resolve.js';
 import type { AccountDb } from '../policy/resolve.js';
 import type { Diagnostic } from '../policy/types.js';
-import { decisionJson, decisionText, diagnosticJson, diagnosticText } from './format.js';
+import { decisionJson, decisionText, diagnosticJson, diagnosticText, flowKey } from './format.js';
 import type { NamedDecision } from './format.js';
+import { DecisionFolder } from './fold.js';
+import type { FoldedLine } from './fold.js';
 
 export interface RunOptions {
   config: string;
@@ -19,6 +22,8 @@ export interface RunOptions {
   pinDir: string;
   unloadOnExit: boolean;
   statsIntervalMs: number;
+  /** Repeats of a flow's decision are folded into one line per this many ms; 0: every decision. */
+  logIntervalMs: number;
   ringBytes?: number;
 }
 
@@ -28,6 +33,21 @@ const MAX_PENDING_OUTPUT = 16 << 20;
 /** Drain calls at exit (DRAIN_BATCH records each): more than a default ring holds. */
 const FINAL_DRAIN_CALLS = 32;
 const RECONCILE_INTERVAL_MS = 1000;
+/** At exit, how long a reader that stopped reading may hold the last lines (summaries, exit). */
+const EXIT_FLUSH_MS = 5000;
+
+/** Resolves once stdout handed everything written so far to the reader, or after EXIT_FLUSH_MS:
+ * process.exit() drops what a slow reader has not taken yet from a pipe. */
+function stdoutFlushed(): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.stdout.writableLength === 0) return resolve();
+    const timer = setTimeout(resolve, EXIT_FLUSH_MS);
+    process.stdout.write('', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
 
 export async function runCommand(o: RunOptions): Promise<number> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -122,15 +142,41 @@ export async function runCommand(o: RunOptions): Promise<number> {
     endpoint: engine.endpointName(e.endpointId),
   });
 
+  const folder = new DecisionFolder<Decision>({
+    intervalMs: o.logIntervalMs,
+    key: flowKey,
+    bytes: (d) => d.bytes,
+    time: (d) => d.time,
+    now: () => performance.now(),
+  });
+  const print = (lines: FoldedLine<Decision>[]) => {
+    if (lines.length === 0) return;
+    out(
+      lines
+        .map((l) => {
+          // A summary shows the last folded decision with the bytes of all of them.
+          const d = named(l.bytes === l.d.bytes ? l.d : { ...l.d, bytes: l.bytes });
+          const fold =
+            l.firstTime === undefined ? { count: l.count } : { count: l.count, firstTime: l.firstTime };
+          return json ? decisionJson(d, fold) : decisionText(d, fold);
+        })
+        .join('\n'),
+    );
+  };
+
+  /** Takes a batch from the ring; prints first decisions and the summaries now due. */
   const drain = (): number => {
     const batch = engine.drainRaw(DRAIN_BATCH);
-    if (batch.length === 0) return 0;
-    const lines = batch.map((r) => {
-      const d = named(engine.toDecision(r));
-      return json ? decisionJson(d) : decisionText(d);
-    });
-    out(lines.join('\n'));
+    const lines: FoldedLine<Decision>[] = [];
+    for (const r of batch) folder.add(engine.toDecision(r), lines);
+    folder.due(lines);
+    print(lines);
     return batch.length;
+  };
+  const flushFolded = () => {
+    const lines: FoldedLine<Decision>[] = [];
+    folder.flushAll(lines);
+    print(lines);
   };
 
   const stats = () => {
@@ -147,9 +193,13 @@ export async function runCommand(o: RunOptions): Promise<number> {
         essential: Number(c.essential_packets),
         events: Number(c.events_sent),
         ringErrors: engine.ringErrors(),
+        decisions: folder.decisions,
+        lines: folder.lines,
+        folded: folder.folded,
       },
       `stats: ${c.allowed_packets} allowed, ${c.dropped_packets} dropped, ${c.events_lost} events lost` +
-        (lostNow > lastLost ? ` (+${lostNow - lastLost})` : ''),
+        (lostNow > lastLost ? ` (+${lostNow - lastLost})` : '') +
+        `; ${folder.decisions} decisions in ${folder.lines} lines (${folder.folded} folded)`,
     );
     lastLost = lostNow;
   };
@@ -166,6 +216,8 @@ export async function runCommand(o: RunOptions): Promise<number> {
       return;
     }
     report(next.diagnostics);
+    // Summaries of what the old policy decided come before the new one's decisions.
+    flushFolded();
     try {
       applied(engine.apply(next.resolved), 'applied');
     } catch (err) {
@@ -220,6 +272,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
         for (let i = 0; i < FINAL_DRAIN_CALLS && drain() >= DRAIN_BATCH; i++) {
           // keep draining
         }
+        flushFolded();
         stats();
         engine.close({ unload: o.unloadOnExit });
         emit(
@@ -228,7 +281,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
             ? 'stopped; filters removed'
             : 'stopped; enforcement continues from the pinned state',
         );
-        resolve(0);
+        void stdoutFlushed().then(() => resolve(0));
       } catch (err) {
         process.stderr.write(`net-tc-filter: ${(err as Error).message}\n`);
         resolve(2);

@@ -81,7 +81,11 @@ export async function setup(links = 1): Promise<Env> {
     async runFile(file, extra = []) {
       const e = sb.startEngine(
         cliPath(),
-        ['run', '--config', file, '--log', 'json', '--pin-dir', pinDir, '--stats-interval', '3600', ...extra],
+        // --log-interval 0: every decision on its own line (tests count them); `extra` may override.
+        ['run', '--config', file, '--log', 'json', '--pin-dir', pinDir, '--stats-interval', '3600'].concat(
+          ['--log-interval', '0'],
+          extra,
+        ),
         envVars,
       );
       engines.push(e);

@@ -67,11 +67,22 @@ describe('argument errors', () => {
       /--stats-interval must be a number/,
     );
     expect((await capture(['demo', '--duration', '0'])).err).toMatch(/--duration must be a number/);
+    for (const bad of ['-1', 'soon', '', '86401'])
+      expect((await capture(['run', '--config', 'x.yml', `--log-interval=${bad}`])).err).toMatch(
+        /--log-interval must be a number in \[0, 86400\]/,
+      );
+    expect(parseCommand(['run', '--config', 'x.yml', '--log-interval', '0']).values['log-interval']).toBe(
+      '0',
+    );
+    expect((await capture(['check', '--config', 'x.yml', '--log-interval', '5'])).err).toMatch(
+      /'check' does not take --log-interval/,
+    );
   });
   it('prints help with --help and exits 0', async () => {
     const r = await capture(['--help']);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/commands:/);
+    expect(r.out).toMatch(/--log-interval SEC/);
   });
 });
 
