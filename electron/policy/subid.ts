@@ -103,6 +103,8 @@ export interface ListedUid {
  * uid of that endpoint then gains the owner nothing there — the usual case of a user listed
  * together with the uids of their own rootless containers. Each endpoint is checked on its own:
  * an owner allowed by one endpoint is still warned about where another endpoint lists the uid.
+ * root's ranges are the exception: the containers mapped from them (LXD, systemd-nspawn) do not
+ * run as root, so listing root does not make a uid of its range harmless.
  */
 export function subuidWarnings(
   endpoints: readonly Endpoint[],
@@ -131,12 +133,15 @@ export function subuidWarnings(
       sub.ranges.forEach((r, j) => {
         if (l.uid < r.start || l.uid >= r.start + r.count) return;
         const owner = owners[j];
-        if (owner !== undefined && allowedUids.has(owner)) return;
+        // root's ranges (LXD, nspawn) serve containers that do not run as root: they would gain.
+        if (owner !== undefined && owner !== 0 && allowedUids.has(owner)) return;
         const who = ownerLabel(r.owner, db);
         const message =
           `uid ${l.uid}${l.via ? ` (${l.via})` : ''} listed in endpoint ${JSON.stringify(ep.name)} lies in ` +
           `${who}'s subordinate range ${r.start}-${r.start + r.count - 1} (${sub.file}): ` +
-          `${who} can act as that uid inside a user namespace`;
+          (owner === 0
+            ? 'any process in a container mapped from that range can act as that uid'
+            : `${who} can act as that uid inside a user namespace`);
         const pos: SourcePos | undefined = l.entry.pos ?? ep.pos;
         out.push(pos ? { severity: 'warning', message, pos } : { severity: 'warning', message });
       });

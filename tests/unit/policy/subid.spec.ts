@@ -13,6 +13,7 @@ import { parsePolicy } from '../../../electron/policy/yaml.js';
 import type { Diagnostic } from '../../../electron/policy/types.js';
 
 const PASSWD = [
+  'root:x:0:0::/root:/bin/bash',
   'alice:x:1002:1002::/home/alice:/bin/bash',
   'bob:x:1003:1003::/home/bob:/bin/bash',
   'carol:x:296614:2000::/home/carol:/bin/bash', // a directory (SSSD) uid inside bob's range
@@ -147,11 +148,20 @@ describe('listed uids inside subordinate ranges', () => {
     expect(warnings("'362144', '296607'")).toHaveLength(0);
   });
 
-  it('no warning when the owner is allowed by the same endpoint (own containers), or with *', () => {
+  it('no warning when the owner is allowed by the same endpoint (own containers), or with *; root is no exception', () => {
     expect(warnings("bob, '296614'")).toEqual([]);
     expect(warnings("'100005', alice")).toEqual([]);
     expect(warnings("'500003', alice")).toEqual([]); // numeric owner 1002 is alice
     expect(warnings("'*', '296614'")).toEqual([]);
+    // root's ranges serve containers that do not run as root: listing root does not silence it
+    const lxd = db('root:100000:65536\n0:200000:10\n');
+    expect(warnings("root, '100005'", lxd).map((d) => d.message)).toEqual([
+      'uid 100005 listed in endpoint "imds" lies in root\'s subordinate range 100000-165535 (/etc/subuid): ' +
+        'any process in a container mapped from that range can act as that uid',
+    ]);
+    expect(warnings("'200001'", lxd).map((d) => d.message)).toEqual([
+      expect.stringMatching(/lies in root's subordinate range 200000-200009 .*any process in a container/),
+    ]);
     // bob allowed through a group counts too
     const viaGroup = db();
     viaGroup.groups.set('devs', { gid: 4000, members: ['bob'] });
