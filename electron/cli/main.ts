@@ -4,8 +4,9 @@
 //
 // net-tc-filter headless entry: run | check | status | unload | demo.
 import { parseArgs } from 'node:util';
-import { DEFAULT_PIN_DIR, EngineLockedError, unload } from '../engine/engine.js';
+import { DEFAULT_EVENTS_PER_USER, DEFAULT_PIN_DIR, EngineLockedError, unload } from '../engine/engine.js';
 import { readStatus } from '../engine/status.js';
+import { hostWarnings } from '../engine/links.js';
 import type { FlowRow } from '../engine/flows.js';
 import { loadAccountDb, userName } from '../policy/resolve.js';
 import type { AccountDb } from '../policy/resolve.js';
@@ -21,6 +22,8 @@ commands:
         [--log text|json] [--pin-dir DIR] [--unload-on-exit] [--stats-interval SEC]
         [--log-interval SEC]  repeats of a flow's decision: one line with their
                               count per SEC (default 10); 0 prints every decision
+        [--events-per-user N] decisions the kernel reports per sending user per
+                              second (default ${DEFAULT_EVENTS_PER_USER}; the rest is counted); 0: all
   check --config FILE validate FILE; exit 0 when valid, 1 with file:line:col messages
   status [--json]     what is enforced, where, with which program and counters
         [--flows] [--pin-dir DIR]
@@ -43,6 +46,7 @@ const OPTIONS = {
   'stats-interval': { type: 'string' },
   'log-interval': { type: 'string' },
   'ring-bytes': { type: 'string' },
+  'events-per-user': { type: 'string' },
   json: { type: 'boolean' },
   flows: { type: 'boolean' },
   duration: { type: 'string' },
@@ -50,7 +54,16 @@ const OPTIONS = {
 } as const;
 
 const ALLOWED: Record<string, ReadonlyArray<keyof typeof OPTIONS>> = {
-  run: ['config', 'log', 'pin-dir', 'unload-on-exit', 'stats-interval', 'log-interval', 'ring-bytes'],
+  run: [
+    'config',
+    'log',
+    'pin-dir',
+    'unload-on-exit',
+    'stats-interval',
+    'log-interval',
+    'ring-bytes',
+    'events-per-user',
+  ],
   check: ['config'],
   status: ['json', 'flows', 'pin-dir'],
   unload: ['pin-dir'],
@@ -117,6 +130,7 @@ export async function main(argv: string[]): Promise<number> {
     nonNegativeNumber('log-interval', cmd.values['log-interval'], LOG_INTERVAL_S, 86400);
     positiveNumber('duration', cmd.values.duration, 20, 86400);
     positiveNumber('ring-bytes', cmd.values['ring-bytes'], 1 << 22, 1 << 30);
+    nonNegativeNumber('events-per-user', cmd.values['events-per-user'], DEFAULT_EVENTS_PER_USER, 1_000_000);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`net-tc-filter: ${err.message}\n${USAGE}\n`);
@@ -135,6 +149,8 @@ export async function main(argv: string[]): Promise<number> {
       const r = loadPolicyFile(file);
       for (const d of r.diagnostics) process.stderr.write(`${diagnosticText(d)}\n`);
       if (hasErrors(r.diagnostics) || !r.resolved) return 1;
+      // check runs on the machine the policy is for: what this host does to its meaning.
+      for (const d of hostWarnings(r.resolved)) process.stderr.write(`${diagnosticText(d)}\n`);
       const e = r.resolved.endpoints;
       process.stdout.write(
         `${file}: OK — ${e.length} endpoint(s), ${r.resolved.interfaces.size} interface(s), ` +
@@ -151,6 +167,12 @@ export async function main(argv: string[]): Promise<number> {
         statsIntervalMs: positiveNumber('stats-interval', v['stats-interval'], 5, 86400) * 1000,
         logIntervalMs: nonNegativeNumber('log-interval', v['log-interval'], LOG_INTERVAL_S, 86400) * 1000,
         ringBytes: v['ring-bytes'] === undefined ? undefined : Number(v['ring-bytes']),
+        eventsPerUser: nonNegativeNumber(
+          'events-per-user',
+          v['events-per-user'],
+          DEFAULT_EVENTS_PER_USER,
+          1_000_000,
+        ),
       });
     case 'status': {
       const s = readStatus(pinDir, { flows: v.flows ?? false });
@@ -223,14 +245,32 @@ function statusText(s: ReturnType<typeof readStatus>): string {
       `interface: ${i.name} (ifindex ${i.ifindex}) ${i.attached ? 'attached' : 'NOT ATTACHED'}` +
         (st
           ? ` default ${st.default}, unowned ${st.unowned}, essentials ${st.essentials ? 'on' : 'off'}`
-          : ''),
+          : i.guardOnly
+            ? ' guarded ranges only (no endpoint names it)'
+            : ''),
     );
   }
   if (s.counters) {
     const c = s.counters;
     lines.push(
       `counters:  ${c.allowed_packets} allowed, ${c.dropped_packets} dropped, ${c.unowned_packets} unowned, ` +
-        `${c.nonip_packets} non-IP, ${c.events_lost} events lost`,
+        `${c.nonip_packets} non-IP, ${c.events_lost} events lost, ${c.events_suppressed} over their sender's budget`,
+    );
+  }
+  if (s.suppressed?.length) {
+    const db = loadAccountDb();
+    const who = (uid: number | null) => (uid === null ? '(unowned)' : (userName(db, uid) ?? String(uid)));
+    lines.push(
+      `budget:    events not reported, by sender: ${s.suppressed.map((x) => `${who(x.uid)} ${x.events}`).join(', ')}`,
+    );
+  }
+  if (s.flowTable) {
+    const f = s.flowTable;
+    lines.push(
+      `flows:     ${f.entries} of ${f.capacity} entries` +
+        (f.evicted
+          ? `, ${f.evicted} evicted to make room (their per-flow counters are gone; totals above are exact)`
+          : ''),
     );
   }
   return `${lines.join('\n')}\n`;

@@ -8,6 +8,10 @@
 import { DRAIN_BATCH, Engine, EngineLockedError } from '../engine/engine.js';
 import type { ApplyResult, Decision } from '../engine/engine.js';
 import { hasErrors, loadPolicyFile } from '../policy/load.js';
+import { hostWarnings } from '../engine/links.js';
+
+/** How packets without a local socket are named in the log. */
+const UNOWNED_NAME = '(unowned)';
 import { loadAccountDb, userName } from '../policy/resolve.js';
 import type { AccountDb } from '../policy/resolve.js';
 import type { Diagnostic } from '../policy/types.js';
@@ -25,6 +29,7 @@ export interface RunOptions {
   /** Repeats of a flow's decision are folded into one line per this many ms; 0: every decision. */
   logIntervalMs: number;
   ringBytes?: number;
+  eventsPerUser?: number;
 }
 
 const DRAIN_INTERVAL_MS = 100;
@@ -73,6 +78,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
   const stopQueued = () => queued.some((s) => s !== 'SIGHUP');
 
   let db: AccountDb = loadAccountDb();
+  const nameOf = (uid: number) => userName(db, uid) ?? String(uid);
   const first = loadPolicyFile(o.config, db);
   report(first.diagnostics);
   if (hasErrors(first.diagnostics) || !first.resolved) {
@@ -83,15 +89,24 @@ export async function runCommand(o: RunOptions): Promise<number> {
 
   let engine: Engine;
   try {
-    engine = Engine.open({ pinDir: o.pinDir, ringBytes: o.ringBytes });
+    engine = Engine.open({ pinDir: o.pinDir, ringBytes: o.ringBytes, eventsPerUser: o.eventsPerUser });
   } catch (err) {
     process.stderr.write(`net-tc-filter: ${(err as Error).message}\n`);
     unlisten();
     return err instanceof EngineLockedError ? 3 : 2;
   }
 
-  const applied = (r: ApplyResult, type: string) => {
+  const applied = (r: ApplyResult, type: string, resolved = engine.policy()?.resolved) => {
     const names = r.attached.map((a) => a.name).join(', ') || 'none';
+    if (resolved) report(hostWarnings(resolved));
+    for (const u of r.unguarded) {
+      report([
+        {
+          severity: 'warning',
+          message: `${u.name}: guarded ranges are NOT guarded on this interface (the filter cannot be attached: ${u.error})`,
+        },
+      ]);
+    }
     if (r.unexpected.length) {
       const message = `the pinned policy maps held entries this engine did not write (someone else can write them: check who can open the pins in ${engine.pinDir}); put right`;
       if (json) out(JSON.stringify({ type: 'warning', message, unexpected: r.unexpected }));
@@ -105,6 +120,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
         adopted: engine.adopted,
         programId: engine.programId,
         interfaces: r.attached,
+        guardOnly: r.guardOnly.map((g) => g.name),
         detached: r.detached,
         missing: r.missing,
         ranges: r.lpmEntries,
@@ -115,6 +131,9 @@ export async function runCommand(o: RunOptions): Promise<number> {
       },
       `${type === 'ready' ? 'enforcing' : 'applied'} policy ${r.epoch} on ${names}` +
         (r.missing.length ? ` (waiting for ${r.missing.join(', ')})` : '') +
+        (r.guardOnly.length
+          ? `; its ranges guarded on ${r.guardOnly.map((g) => g.name).join(', ')} too`
+          : '') +
         ` — program ${engine.programId}${engine.adopted ? ', adopted pinned state' : ''}`,
     );
   };
@@ -138,7 +157,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
   let lastLost = 0n;
   const named = (e: ReturnType<Engine['toDecision']>): NamedDecision => ({
     ...e,
-    user: e.uid === null ? '(unowned)' : (userName(db, e.uid) ?? String(e.uid)),
+    user: e.uid === null ? UNOWNED_NAME : nameOf(e.uid),
     endpoint: engine.endpointName(e.endpointId),
   });
 
@@ -182,6 +201,12 @@ export async function runCommand(o: RunOptions): Promise<number> {
   const stats = () => {
     const c = engine.counters();
     const lostNow = c.events_lost;
+    const table = engine.flowTable();
+    const suppressed = Object.fromEntries(
+      engine
+        .suppressedBySender()
+        .map((x) => [x.uid === null ? UNOWNED_NAME : nameOf(x.uid), Number(x.events)]),
+    );
     emit(
       {
         type: 'stats',
@@ -196,10 +221,20 @@ export async function runCommand(o: RunOptions): Promise<number> {
         decisions: folder.decisions,
         lines: folder.lines,
         folded: folder.folded,
+        suppressed,
+        flows: table.entries,
+        flowsEvicted: table.evicted,
       },
       `stats: ${c.allowed_packets} allowed, ${c.dropped_packets} dropped, ${c.events_lost} events lost` +
         (lostNow > lastLost ? ` (+${lostNow - lastLost})` : '') +
-        `; ${folder.decisions} decisions in ${folder.lines} lines (${folder.folded} folded)`,
+        `; ${folder.decisions} decisions in ${folder.lines} lines (${folder.folded} folded)` +
+        (Number(c.events_suppressed) > 0
+          ? `; ${c.events_suppressed} over their sender's event budget (${Object.entries(suppressed)
+              .slice(0, 5)
+              .map(([u, n]) => `${u} ${n}`)
+              .join(', ')})`
+          : '') +
+        `; flow table ${table.entries}/${table.capacity}${table.evicted ? `, ${table.evicted} evicted` : ''}`,
     );
     lastLost = lostNow;
   };

@@ -25,6 +25,7 @@ import {
   decodeIfaceCfg,
   decodeLpmKey,
   encodeAttach,
+  encodeConfig,
   encodeIfaceCfg,
   encodeIfaceKey,
   encodeLpmKey,
@@ -54,6 +55,8 @@ import { monotonicToWallNs, readFlows } from './flows.js';
 import type { FlowRow } from './flows.js';
 import { protoName } from './proto.js';
 import { compilePolicy, stabilizeSetIds } from '../policy/compile.js';
+import type { CompileLimits } from '../policy/compile.js';
+import { dhcpPortsPrivileged, listInterfaces } from './links.js';
 import type { CompiledPolicy, ResolvedPolicy } from '../policy/types.js';
 import { ingressQdiscKind, otherFiltersPresent } from './tcshow.js';
 import { defaultObjectPath } from './paths.js';
@@ -66,6 +69,11 @@ export const DEFAULT_PIN_DIR = '/sys/fs/bpf/net-tc-filter';
 /** Events taken from the ring buffer per drain call: small enough that one call never holds
  * the event loop for long (measured in docs/benchmarks.md), large enough for 400k events/s. */
 export const DRAIN_BATCH = 4096;
+
+/** Per sending user: one user's flood at line rate cannot crowd another user's decisions out of
+ * the ring buffer (4 MiB, ~58,000 events). 1,000/s per user, bursts of two seconds' worth. */
+export const DEFAULT_EVENTS_PER_USER = 1000;
+const EVENT_BURST_SECONDS = 2;
 const BPF_FS_MAGIC = 0xcafe4a11;
 
 /** Our filter's place on each interface's clsact egress hook. Priority 1 runs before
@@ -82,6 +90,7 @@ export const PINNED_MAPS = [
   'ntf_flows',
   'ntf_counters',
   'ntf_events',
+  'ntf_budget',
   'ntf_attach',
   'ntf_sync_inner',
   'ntf_sync',
@@ -108,11 +117,20 @@ export interface EngineOptions {
   /** Ring buffer bytes (power of two, >= page size). Only for freshly created state. */
   ringBytes?: number;
   flowEntries?: number;
+  /** Reported decisions per sending user per second on average (the kernel counts the rest as
+   * suppressed, per user); 0 = no budget. Default DEFAULT_EVENTS_PER_USER. */
+  eventsPerUser?: number;
 }
 
 export interface ApplyResult {
   epoch: number;
   attached: Array<{ name: string; ifindex: number }>;
+  /** The other interfaces: the program checks only the guarded ranges there. */
+  guardOnly: Array<{ name: string; ifindex: number }>;
+  /** Interfaces where the program could not be attached: guarded ranges are NOT guarded there. */
+  unguarded: Array<{ name: string; error: string }>;
+  /** Unicast DHCP client packets are exempt (binding UDP 68/546 needs privilege on this host). */
+  dhcpUnicast: boolean;
   detached: Array<{ name: string; ifindex: number }>;
   /** Configured interfaces that do not exist now; attached when they appear. */
   missing: string[];
@@ -213,6 +231,15 @@ export class Engine {
   private pending: RawEvent[] = [];
   private readonly monoOffsetNs: bigint;
   private desired: ResolvedPolicy | undefined;
+  /** What the last apply found of the system, for reconcileInterfaces. */
+  private lastApplied:
+    | {
+        interfaces: string;
+        dhcpUnicast: boolean;
+        guardOnly: Array<{ name: string; ifindex: number }>;
+        unguarded: string[];
+      }
+    | undefined;
   private compiled: CompiledPolicy | undefined;
   private closed = false;
 
@@ -249,7 +276,12 @@ export class Engine {
       // Every pin load() would reuse: ours or root's, never a planted one.
       for (const name of PINNED_MAPS) checkPin(trust, name);
       obj = BpfObject.openFile(opts.objectPath ?? defaultObjectPath());
-      const rodata = u32Buf(Number(readFileSync('/proc/sys/kernel/overflowuid', 'utf8').trim()));
+      const eventsPerUser = opts.eventsPerUser ?? DEFAULT_EVENTS_PER_USER;
+      const rodata = encodeConfig({
+        overflowUid: Number(readFileSync('/proc/sys/kernel/overflowuid', 'utf8').trim()),
+        eventsPerUser,
+        eventBurst: eventsPerUser * EVENT_BURST_SECONDS,
+      });
       const maxEntries: Record<string, number> = {};
       if (opts.ringBytes) maxEntries.ntf_events = opts.ringBytes;
       if (opts.flowEntries) maxEntries.ntf_flows = opts.flowEntries;
@@ -374,7 +406,7 @@ export class Engine {
   }
 
   /** The map contents a compiled policy needs (generation-free). */
-  private static want(c: CompiledPolicy, l2Len: (ifname: string) => number): GenState {
+  private static want(c: CompiledPolicy, l2Len: (ifname: string) => number, dhcpUnicast: boolean): GenState {
     const u32 = (v: number) => u32Buf(v).toString('latin1');
     const out: GenState = {
       ntf_lpm4: new Map(),
@@ -389,8 +421,13 @@ export class Engine {
     for (const x of c.sets)
       out.ntf_sets.set(encodeSetKey(0, x.setId, x.uid).toString('latin1'), u32(x.endpointId));
     for (const i of c.ifaces) {
-      const cfg = encodeIfaceCfg({ ...i, l2Len: l2Len(i.name) });
+      const cfg = encodeIfaceCfg({ ...i, l2Len: l2Len(i.name), dhcpUnicast });
       out.ntf_ifaces.set(encodeIfaceKey(0, i.ifindex).toString('latin1'), cfg.toString('latin1'));
+    }
+    if (c.anyIface) {
+      // Many kinds of interface share these settings: headers are read with the helper.
+      const cfg = encodeIfaceCfg({ ...c.anyIface, l2Len: NTF.L2_UNKNOWN, dhcpUnicast });
+      out.ntf_ifaces.set(encodeIfaceKey(0, c.anyIface.ifindex).toString('latin1'), cfg.toString('latin1'));
     }
     return out;
   }
@@ -441,7 +478,7 @@ export class Engine {
   apply(resolved: ResolvedPolicy): ApplyResult {
     this.assertOpen();
     const t0 = performance.now();
-    const result = compilePolicy(resolved, ifNameToIndex);
+    const result = compilePolicy(resolved, ifNameToIndex, this.limits());
     // Reuse the set ids of the enforced policy so that a small change stays a small diff.
     const compiled = stabilizeSetIds(result.compiled, this.compiled);
     this.checkCapacity(compiled);
@@ -449,15 +486,32 @@ export class Engine {
     const cur = epoch & 1;
     const nxt = cur ^ 1;
 
-    const want = Engine.want(compiled, (name) => linkHeaderLen(name) ?? NTF.L2_UNKNOWN);
+    const dhcpUnicast = dhcpPortsPrivileged();
+    const want = Engine.want(compiled, (name) => linkHeaderLen(name) ?? NTF.L2_UNKNOWN, dhcpUnicast);
     const before = new Map(this.attachments().map((a) => [a.ifindex, a]));
     const newlyAttached: Array<{ name: string; ifindex: number; created: boolean }> = [];
+    const configured = new Set(compiled.ifaces.map((i) => i.ifindex));
+    // A guarded range is guarded on every interface: the others get the program too, and its
+    // settings for ifindex 0 (only guarded ranges checked there).
+    const guardOnly = compiled.anyIface ? listInterfaces().filter((l) => !configured.has(l.ifindex)) : [];
+    const unguarded: Array<{ name: string; error: string }> = [];
     let changes: number;
     try {
       for (const i of compiled.ifaces) {
         if (before.get(i.ifindex)?.progId === this.programId) continue;
         const created = this.attach(i.ifindex, i.name);
         if (!before.has(i.ifindex)) newlyAttached.push({ name: i.name, ifindex: i.ifindex, created });
+      }
+      for (const l of guardOnly) {
+        if (before.get(l.ifindex)?.progId === this.programId) continue;
+        try {
+          const created = this.attach(l.ifindex, l.name);
+          if (!before.has(l.ifindex)) newlyAttached.push({ ...l, created });
+        } catch (err) {
+          // Not a reason to refuse the policy (the interface is no worse off than before), but
+          // never silent: reported with every apply and retried every reconcile.
+          unguarded.push({ name: l.name, error: (err as Error).message });
+        }
       }
       changes = this.syncGen(nxt, want);
     } catch (err) {
@@ -491,7 +545,13 @@ export class Engine {
       this.mirror[cur] = undefined;
       mirrorError = (err as Error).message;
     }
-    const wanted = new Set(compiled.ifaces.map((i) => i.ifindex));
+    const wanted = new Set([...configured, ...guardOnly.map((l) => l.ifindex)]);
+    this.lastApplied = {
+      interfaces: interfaceSet(),
+      dhcpUnicast,
+      guardOnly,
+      unguarded: unguarded.map((u) => u.name),
+    };
     const detached: Array<{ name: string; ifindex: number }> = [];
     try {
       for (const a of this.attachments()) {
@@ -505,6 +565,9 @@ export class Engine {
     return {
       epoch: epoch + 1,
       attached: compiled.ifaces.map((i) => ({ name: i.name, ifindex: i.ifindex })),
+      guardOnly: guardOnly.filter((l) => !unguarded.some((u) => u.name === l.name)),
+      unguarded,
+      dhcpUnicast,
       detached,
       missing: result.missingIfaces,
       lpmEntries: compiled.lpm.length,
@@ -524,17 +587,19 @@ export class Engine {
     return [...out.slice(0, MAX_UNEXPECTED_SHOWN), `and ${out.length - MAX_UNEXPECTED_SHOWN} more`];
   }
 
+  /** What one generation may use of the maps as they were created (both generations stay
+   * populated, so each may use half); the compiler stops as soon as a policy needs more. */
+  private limits(): CompileLimits {
+    const half = (name: 'ntf_lpm4' | 'ntf_lpm6' | 'ntf_sets') =>
+      Math.floor(this.maps[name].info.maxEntries / 2);
+    return { lpm4: half('ntf_lpm4'), lpm6: half('ntf_lpm6'), sets: half('ntf_sets') };
+  }
+
   private checkCapacity(c: CompiledPolicy): void {
-    // Both generations are kept populated, so each may use half of a map.
-    const check = (name: 'ntf_lpm4' | 'ntf_lpm6' | 'ntf_sets' | 'ntf_ifaces', n: number) => {
-      const cap = Math.floor(this.maps[name].info.maxEntries / 2);
-      if (n > cap)
-        throw new Error(`the policy needs ${n} entries in ${name}, which holds ${cap} per generation`);
-    };
-    check('ntf_lpm4', c.lpm.filter((e) => e.family === 4).length);
-    check('ntf_lpm6', c.lpm.filter((e) => e.family === 6).length);
-    check('ntf_sets', c.sets.length);
-    check('ntf_ifaces', c.ifaces.length);
+    const cap = Math.floor(this.maps.ntf_ifaces.info.maxEntries / 2);
+    const n = c.ifaces.length + (c.anyIface ? 1 : 0);
+    if (n > cap)
+      throw new Error(`the policy configures ${n} interfaces; ntf_ifaces holds ${cap} per generation`);
   }
 
   /**
@@ -542,15 +607,21 @@ export class Engine {
    * re-created with a new index. Returns the apply result when something changed.
    */
   reconcileInterfaces(): ApplyResult | undefined {
-    if (!this.desired || !this.compiled) return undefined;
+    if (!this.desired || !this.compiled || !this.lastApplied) return undefined;
     const attachedNow = new Map(this.compiled.ifaces.map((i) => [i.name, i.ifindex]));
     let changed = false;
     for (const name of this.desired.interfaces.keys()) {
       if (ifNameToIndex(name) !== attachedNow.get(name)) changed = true;
     }
+    // An interface appeared or went (it is guarded from the moment it is attached), or binding
+    // the DHCP client ports stopped or started needing privilege.
+    if (!changed && this.compiled.anyIface && interfaceSet() !== this.lastApplied.interfaces) changed = true;
+    if (!changed && dhcpPortsPrivileged() !== this.lastApplied.dhcpUnicast) changed = true;
     if (!changed) {
       // Our filter may have been removed (e.g. `tc qdisc del`): put it back.
-      for (const i of this.compiled.ifaces) {
+      const failed = new Set(this.lastApplied.unguarded);
+      for (const i of [...this.compiled.ifaces, ...this.lastApplied.guardOnly]) {
+        if (failed.has(i.name)) continue; // retried when the set of interfaces changes
         if (tcQuery(i.ifindex, i.name, FILTER_ID) !== this.programId) changed = true;
       }
     }
@@ -611,13 +682,30 @@ export class Engine {
     return decodeCounters(v, v.length / LAYOUTS.counters.size);
   }
 
+  /** Events the kernel did not report because their sender was over its budget, per sender
+   * (uid, or null for packets without a socket), most first. */
+  suppressedBySender(): Array<{ uid: number | null; events: bigint }> {
+    return readSuppressed(this.maps.ntf_budget);
+  }
+
+  /** The flow table: entries now, its size, and how many entries the kernel evicted to make
+   * room (LRU; evicted flows lose their per-flow counters, the global counters stay exact). */
+  flowTable(): FlowTableStatus {
+    return flowTableStatus(this.maps.ntf_flows, this.counters());
+  }
+
   /** The flow counters (snapshot), most recently seen first. */
   flows(): FlowRow[] {
     return readFlows(this.maps.ntf_flows, (i) => this.ifaceName(i), this.monoOffsetNs);
   }
 
   private ifaceName(ifindex: number): string {
-    return this.compiled?.ifaces.find((i) => i.ifindex === ifindex)?.name ?? `if${ifindex}`;
+    return (
+      this.compiled?.ifaces.find((i) => i.ifindex === ifindex)?.name ??
+      this.lastApplied?.guardOnly.find((l) => l.ifindex === ifindex)?.name ??
+      ifIndexToName(ifindex) ??
+      `if${ifindex}`
+    );
   }
 
   /** Interface settings of the active generation, as the kernel holds them. */
@@ -667,10 +755,13 @@ export class Engine {
    */
   compareEnforced(resolved: ResolvedPolicy): EnforcedComparison {
     this.assertOpen();
-    // Compiled as apply() compiles it.
     const result = compilePolicy(resolved, ifNameToIndex);
     const have = this.readGen(this.epoch() & 1);
-    const want = Engine.want(result.compiled, (name) => linkHeaderLen(name) ?? NTF.L2_UNKNOWN);
+    const want = Engine.want(
+      result.compiled,
+      (name) => linkHeaderLen(name) ?? NTF.L2_UNKNOWN,
+      dhcpPortsPrivileged(),
+    );
     // set id → its members ("uid:endpoint" of each entry, sorted): what a set id stands for.
     const members = (g: GenState) => {
       const out = new Map<number, string[]>();
@@ -783,6 +874,40 @@ function entryText(name: PolicyMap, k: string, v: string): string {
       return `ifindex ${l.ifindex} ${formatAddr(fam, l.addr)}/${l.prefix} → ${valueText(name, v)}`;
     }
   }
+}
+
+export interface FlowTableStatus {
+  entries: number;
+  capacity: number;
+  evicted: number;
+}
+
+/** Nothing but the kernel's LRU removes flow entries (user space never deletes them), so the
+ * entries inserted and not present any more are the evicted ones. */
+export function flowTableStatus(flows: BpfMap, c: Counters): FlowTableStatus {
+  const entries = flows.keys().length;
+  return {
+    entries,
+    capacity: flows.info.maxEntries,
+    evicted: Math.max(0, Number(c.flows_created) - entries),
+  };
+}
+
+export function readSuppressed(budget: BpfMap): Array<{ uid: number | null; events: bigint }> {
+  const out: Array<{ uid: number | null; events: bigint }> = [];
+  for (const [k, v] of budget.entries()) {
+    const events = v.readBigUInt64LE(8); // ntf_budget_val.suppressed
+    if (events === 0n) continue;
+    out.push({ uid: k.readUInt32LE(4) ? null : k.readUInt32LE(0), events });
+  }
+  return out.sort((a, b) => (b.events > a.events ? 1 : b.events < a.events ? -1 : 0));
+}
+
+/** The interfaces of this namespace as one comparable string (index and name). */
+function interfaceSet(): string {
+  return listInterfaces()
+    .map((l) => `${l.ifindex}:${l.name}`)
+    .join(',');
 }
 
 /** What the program at our handle is, as far as this process may know (reading another

@@ -22,7 +22,8 @@ import {
   libbpfVersion,
 } from '../../native-bridge/index.js';
 import type { Counters } from '../../native-bridge/index.js';
-import { FILTER_ID, PINNED_MAPS } from './engine.js';
+import { FILTER_ID, PINNED_MAPS, flowTableStatus, readSuppressed } from './engine.js';
+import type { FlowTableStatus } from './engine.js';
 import { readFlows } from './flows.js';
 import { checkPin, checkPinDir } from './pintrust.js';
 import type { FlowRow } from './flows.js';
@@ -34,6 +35,8 @@ export interface InterfaceStatus {
   attached: boolean;
   progId: number | undefined;
   qdiscOurs: boolean;
+  /** No endpoint names it: only the guarded ranges are checked there (no settings of its own). */
+  guardOnly: boolean;
   settings?: {
     default: 'allow' | 'deny';
     unowned: 'allow' | 'deny';
@@ -53,6 +56,9 @@ export interface EngineStatus {
   ranges: { v4: number; v6: number };
   setEntries: number;
   counters?: Record<keyof Counters, string>;
+  /** Events not reported because their sender was over its budget, per sender (uid; null = no socket). */
+  suppressed?: Array<{ uid: number | null; events: string }>;
+  flowTable?: FlowTableStatus;
   /** With `flows`: every flow entry, most recently seen first. */
   flows?: FlowRow[];
   libbpf: string;
@@ -116,6 +122,7 @@ export function readStatus(pinDir: string, opts: { flows?: boolean } = {}): Engi
           attached: progId !== undefined && progId === programId,
           progId,
           qdiscOurs: (a.flags & NTF.ATTACH_QDISC_OURS) !== 0,
+          guardOnly: c === undefined && cfgs.has(NTF.IFINDEX_ANY),
           settings: c && {
             default: c.defaultAllow ? 'allow' : 'deny',
             unowned: c.unownedAllow ? 'allow' : 'deny',
@@ -129,6 +136,10 @@ export function readStatus(pinDir: string, opts: { flows?: boolean } = {}): Engi
     const countGen = (m: BpfMap, off: number) => m.keys().filter((k) => k.readUInt32LE(off) === gen).length;
     const cv = open('ntf_counters').lookup(u32Buf(0));
     const counters = cv ? decodeCounters(cv, cv.length / LAYOUTS.counters.size) : undefined;
+    const suppressed = checkPin(trust, 'ntf_budget')
+      ? readSuppressed(open('ntf_budget')).map((x) => ({ uid: x.uid, events: x.events.toString() }))
+      : undefined;
+    const flowTable = counters ? flowTableStatus(open('ntf_flows'), counters) : undefined;
     return {
       ...base,
       loaded: true,
@@ -140,6 +151,8 @@ export function readStatus(pinDir: string, opts: { flows?: boolean } = {}): Engi
       ranges: { v4: countGen(open('ntf_lpm4'), 4), v6: countGen(open('ntf_lpm6'), 4) },
       setEntries: countGen(open('ntf_sets'), 0),
       ...(flows ? { flows } : {}),
+      ...(suppressed ? { suppressed } : {}),
+      ...(flowTable ? { flowTable } : {}),
       counters:
         counters &&
         (Object.fromEntries(Object.entries(counters).map(([k, v]) => [k, v.toString()])) as Record<
