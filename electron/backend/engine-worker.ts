@@ -9,12 +9,13 @@
 import { lstatSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { BpfMap, ifNameToIndex, u32Buf, decodeCounters, LAYOUTS } from '../../native-bridge/index.js';
+import { ifNameToIndex, u32Buf, decodeCounters, LAYOUTS } from '../../native-bridge/index.js';
 import type { Counters, RawEvent } from '../../native-bridge/index.js';
 import { DRAIN_BATCH, Engine, EngineLockedError } from '../engine/engine.js';
 import { readFlows } from '../engine/flows.js';
 import type { FlowRow } from '../engine/flows.js';
 import { readStatus } from '../engine/status.js';
+import { checkPinDir, openTrustedPin } from '../engine/pintrust.js';
 import { CapacityError, compilePolicy } from '../policy/compile.js';
 import { docToPolicy } from '../policy/doc.js';
 import type { FieldDiagnostic, PolicyDoc } from '../policy/doc.js';
@@ -299,14 +300,21 @@ function observeTick(): void {
   let counters: TrafficCounters | null = null;
   let flows: FlowWire[] = [];
   try {
-    const cm = BpfMap.fromPin(`${init.pinDir}/ntf_counters`);
+    // The same trust as the engine's: a planted directory or pin must not feed this window.
+    const trust = checkPinDir(init.pinDir);
+    const cm = trust && openTrustedPin(trust, 'ntf_counters');
+    const fm = trust && openTrustedPin(trust, 'ntf_flows');
+    if (!cm || !fm) {
+      cm?.close();
+      fm?.close();
+      throw new Error('not loaded');
+    }
     try {
       const v = cm.lookup(u32Buf(0));
       if (v) counters = countersWire(decodeCounters(v, v.length / LAYOUTS.counters.size));
     } finally {
       cm.close();
     }
-    const fm = BpfMap.fromPin(`${init.pinDir}/ntf_flows`);
     try {
       flows = flowDeltas(
         readFlows(fm, (i) => `if${i}`),

@@ -36,6 +36,7 @@ import {
   lockHolder,
   pinFd,
   LAYOUTS,
+  lib,
   NTF,
   progFdById,
   progInfo,
@@ -739,7 +740,15 @@ export class Engine {
     this.closed = true;
     this.ring?.close();
     try {
-      if (opts.unload) removeAll(this.pinDir, this.attachments(), this.sharedPins);
+      // Only where our program still runs (an interface whose index now names another one, or
+      // whose filter someone replaced, is not ours to clean up).
+      if (opts.unload)
+        removeAll(
+          this.pinDir,
+          // (The engine's own namespace: the name is the interface's now.)
+          this.attachments().filter((a) => recordState(a.name, a.name, a.progId, this.programId) === 'ours'),
+          this.sharedPins,
+        );
     } finally {
       this.obj.close();
       closeSync(this.lockFd);
@@ -941,6 +950,36 @@ function removeAll(pinDir: string, attachments: AttachmentStatus[], shared: bool
   if (readdirSync(pinDir).length === 0 && !shared) rmdirSync(pinDir);
 }
 
+/**
+ * What an attachment record describes now. `ours`: the filter at our place runs our program
+ * (`progId` undefined: unknown, the program pin is gone). `gone`: no filter there any more on the
+ * same interface — nothing to detach, and the clsact qdisc is left alone (that it is ours cannot be
+ * checked any more, and an empty clsact is harmless; deleting someone else's is not). `stranger`:
+ * another filter, or the index now names another interface (another network namespace, or the
+ * index was reused).
+ */
+function recordState(
+  recordedName: string,
+  nameNow: string,
+  running: number | undefined,
+  progId: number | undefined,
+): 'ours' | 'gone' | 'stranger' {
+  if (running !== undefined) return progId === undefined || running === progId ? 'ours' : 'stranger';
+  return recordedName === nameNow ? 'gone' : 'stranger';
+}
+
+/** The id of the program pinned in a trusted directory, when there is one. */
+function pinnedProgramId(pinDir: string, trust: PinDirTrust): number | undefined {
+  if (!checkPin(trust, PROG_NAME)) return undefined;
+  const fd = lib().bpf_obj_get(`${pinDir}/${PROG_NAME}`) as number;
+  if (fd < 0) return undefined;
+  try {
+    return progInfo(fd).id;
+  } finally {
+    closeFd(fd);
+  }
+}
+
 export interface UnloadReport {
   pinDir: string;
   detached: string[];
@@ -961,6 +1000,11 @@ export function unload(pinDir: string = DEFAULT_PIN_DIR): UnloadReport {
     assertSameDir(trust, lockFd);
     const attachments: AttachmentStatus[] = [];
     const attachPin = `${pinDir}/ntf_attach`;
+    // The records name interfaces by index, which means another interface in another network
+    // namespace (unload run from the wrong one) or after the interface went and its index was
+    // reused: detach only where the filter at our place runs the pinned program.
+    const progId = pinnedProgramId(pinDir, trust);
+    const strangers: string[] = [];
     if (checkPin(trust, 'ntf_attach')) {
       const m = BpfMap.fromPin(attachPin);
       try {
@@ -969,16 +1013,28 @@ export function unload(pinDir: string = DEFAULT_PIN_DIR): UnloadReport {
           // By ifindex: the interface may have been renamed since we attached.
           const name = ifIndexToName(a.ifindex);
           if (name === undefined) continue;
+          const running = tcQuery(a.ifindex, name, FILTER_ID);
+          const state = recordState(a.ifname, name, running, progId);
+          if (state === 'stranger') strangers.push(`${a.ifname} (index ${a.ifindex} is ${name} here)`);
+          if (state !== 'ours') continue;
           attachments.push({
             ifindex: a.ifindex,
             name,
             qdiscOurs: (a.flags & NTF.ATTACH_QDISC_OURS) !== 0,
-            progId: undefined,
+            progId: running,
           });
         }
       } finally {
         m.close();
       }
+    }
+    // None of the recorded interfaces is ours here: most likely the wrong network namespace.
+    // Removing the pins now would orphan the filters where they really are.
+    if (strangers.length > 0 && attachments.length === 0) {
+      throw new Error(
+        `${pinDir}: none of the interfaces it attached to is here (${strangers.join(', ')}): run unload in ` +
+          'the network namespace where the filter was started (e.g. nsenter --net=/run/netns/NAME)',
+      );
     }
     const pins = readdirSync(pinDir).length;
     removeAll(pinDir, attachments, trust.shared);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: Node (vitest), as root. Real kernel, real program, real processes under real uids.
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import {
   DAVE,
   NOBODY,
   cleanup,
+  cliPath,
   decisions,
   http,
   pinsLeft,
@@ -496,8 +498,27 @@ logging:
     expect(st.interfaces.filter((i) => !i.guardOnly)).toEqual([
       expect.objectContaining({ name: 'ntfren', attached: true }),
     ]);
-    expect(env.cli(['unload', '--pin-dir', env.pinDir]).stdout).toMatch(/detached from ntfren/);
+    expect(env.cli(['unload', '--pin-dir', env.pinDir]).stdout).toMatch(/detached from (.*, )?ntfren/);
     expect(env.sb.execClient(['tc', 'filter', 'show', 'dev', 'ntfren', 'egress']).trim()).toBe('');
+  });
+
+  it('unload run in another network namespace touches nothing there and refuses, and works where the filter is', async () => {
+    env = await setup();
+    await stop(await env.run(SIMPLE));
+    // The attachment records name interfaces by index; in the host's namespace those indexes
+    // are other interfaces (lo is index 1 everywhere, with no filter of ours).
+    const host = spawnSync(process.execPath, [cliPath(), 'unload', '--pin-dir', env.pinDir], {
+      encoding: 'utf8',
+    });
+    expect(host.status).toBe(2);
+    expect(host.stderr).toMatch(
+      /none of the interfaces it attached to is here .*run unload in the network namespace/,
+    );
+    expect(pinsLeft(env.pinDir.replace('/sys/fs/bpf/', ''))).toHaveLength(1); // the pins stay
+    expect(env.sb.execClient(['tc', 'filter', 'show', 'dev', 'ntf0', 'egress'])).toMatch(/handle 0x4e54/);
+    const here = env.cli(['unload', '--pin-dir', env.pinDir]);
+    expect(here.code).toBe(0);
+    expect(env.sb.execClient(['tc', 'filter', 'show', 'dev', 'ntf0', 'egress']).trim()).toBe('');
   });
 
   it('keeps the old policy when SIGHUP brings a bad file, and reports why', async () => {

@@ -310,7 +310,7 @@ const pinDir = value('--pin-dir') ?? ${JSON.stringify(PIN_DIR)};
 try {
   if (args.includes('--observe')) {
     const s = readStatus(pinDir);
-    out.status = { loaded: s.loaded, owner: s.owner?.pid, attached: s.interfaces.map((i) => [i.name, i.attached]), counters: s.counters };
+    out.status = { loaded: s.loaded, owner: s.owner?.pid, attached: s.interfaces.filter((i) => !i.guardOnly).map((i) => [i.name, i.attached]), counters: s.counters };
   } else {
     const engine = Engine.open({ pinDir });
     out.adopted = engine.adopted;
@@ -561,6 +561,63 @@ describe('bin/net-tc-filter-gui', () => {
     expect(r.stdout).toBe('');
     expect(modeOf(ns!.at(mnt))).toEqual(before);
     expect(existsSync(ns!.at(`${mnt}/pins`))).toBe(false);
+  });
+
+  it("refuses a pin directory another user planted where bpffs is 1777, and a pin of theirs in alice's own directory; it takes over neither", () => {
+    // A bpffs with the kernel's default mode, as on a machine that mounts it by hand.
+    const mnt = join(dir, 'bpf1777');
+    mkdirSync(mnt);
+    ns!.sh(['mount', '-t', 'bpf', 'bpf', mnt]);
+    expect(modeOf(ns!.at(mnt)).mode).toBe(0o1777);
+    // The attack: bob makes the directory before the first run and opens it to everyone.
+    const planted = `${mnt}/net-tc-filter`;
+    ns!.sh([
+      'setpriv',
+      `--reuid=${BOB}`,
+      `--regid=${BOB}`,
+      '--clear-groups',
+      'sh',
+      '-c',
+      `mkdir "$0" && chmod 2777 "$0"`,
+      planted,
+    ]);
+    const before = modeOf(ns!.at(planted));
+    expect(before).toEqual({ mode: 0o2777, uid: BOB, gid: BOB });
+    const r = run({ SUDO_UID: String(ALICE) }, ['--pin-dir', planted]);
+    expect(r.code).toBe(78);
+    expect(r.stderr).toMatch(/belongs to uid 62002 .*another user planted it.*rm -r -- .*mode=0700/);
+    expect(r.stdout).toBe('');
+    expect(modeOf(ns!.at(planted))).toEqual(before); // not taken over: still bob's
+
+    // alice's own directory (left by the app without the launcher), open to everyone, where bob
+    // put an entry of his (a symlink; pinning needs CAP_BPF, but a pin of his is refused alike):
+    // the directory is alice's, but what is in it is not trusted.
+    const mine = `${mnt}/alice-pins`;
+    ns!.sh([
+      'setpriv',
+      `--reuid=${ALICE}`,
+      `--regid=${ALICE}`,
+      '--clear-groups',
+      'sh',
+      '-c',
+      `mkdir "$0" && chmod 0777 "$0"`,
+      mine,
+    ]);
+    ns!.sh([
+      'setpriv',
+      `--reuid=${BOB}`,
+      `--regid=${BOB}`,
+      '--clear-groups',
+      'ln',
+      '-s',
+      '/tmp',
+      `${mine}/ntf_sets`,
+    ]);
+    const r2 = run({ SUDO_UID: String(ALICE) }, ['--pin-dir', mine]);
+    expect(r2.code).toBe(78);
+    expect(r2.stderr).toMatch(/ntf_sets belongs to uid 62002, neither root nor you: not trusting/);
+    expect(modeOf(ns!.at(mine)).uid).toBe(ALICE); // not made root:net-tc-filter
+    expect(lstatSync(ns!.at(`${mine}/ntf_sets`)).uid).toBe(BOB);
   });
 });
 
