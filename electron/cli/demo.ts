@@ -77,6 +77,9 @@ export async function demoCommand(o: { durationS: number; pinDir?: string }): Pr
         '--unload-on-exit',
         '--stats-interval',
         '5',
+        // Every decision as it comes: the demo shows them next to each request.
+        '--log-interval',
+        '0',
       ],
       { NET_TC_FILTER_PASSWD: passwd, NET_TC_FILTER_GROUP: group },
     );
