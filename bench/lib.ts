@@ -94,6 +94,21 @@ export function routeBenchBlocks(client: string, server: string): void {
   ip(['-n', server, '-6', 'route', 'add', 'local', '2001:db8:1000::/48', 'dev', 'lo']);
 }
 
+/** The guard section's guarded range on ntf1's subnet (the sandbox's second link), and the
+ * address the traffic goes to: a local address of the server's end, so the neighbour resolves
+ * and the packets reach tc egress, where net-tc-filter drops them. */
+export const GUARD_NTF1 = {
+  v4: { range: '203.0.113.128/25', addr: '203.0.113.129' },
+  v6: { range: '2001:db8:3:0:8000::/65', addr: '2001:db8:3:0:8000::1' },
+} as const;
+
+/** Makes GUARD_NTF1's addresses local on the server's end of ntf1 (on-link from the client). */
+export function addGuardTargets(server: string): void {
+  const ip = (args: string[]) => execFileSync('ip', args, { stdio: 'ignore', timeout: 10_000 });
+  ip(['-n', server, 'addr', 'add', `${GUARD_NTF1.v4.addr}/32`, 'dev', 'ntf1p']);
+  ip(['-n', server, '-6', 'addr', 'add', `${GUARD_NTF1.v6.addr}/128`, 'dev', 'ntf1p', 'nodad']);
+}
+
 export function userList(users: number): string[] {
   return ['alice', ...Array.from({ length: users - 1 }, (_, i) => String(OTHER_UID0 + i))];
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: Node, as root (benchmark).
 //
-// `sudo npm run bench [-- --quick] [-- --only throughput|runtime|apply|drain|ui]`
+// `sudo npm run bench [-- --quick] [-- --only throughput|runtime|apply|drain|ui|guard]`
 // Everything runs in a throwaway namespace sandbox (no traffic leaves it); variants alternate
 // round by round and the tables report medians, so the shared, noisy machine affects all
 // variants alike. Nothing is asserted on time: results go to stdout and, unless --quick, into
@@ -18,6 +18,7 @@ import { Sandbox } from '../electron/demo/sandbox.js';
 import { packageRoot } from '../electron/engine/paths.js';
 import type { ApplyArgs } from './apply-child.js';
 import type { DrainArgs } from './drain-child.js';
+import type { GuardArgs, GuardSample, Traffic } from './guard-child.js';
 import { updateResults } from './results-doc.js';
 import type * as UiLive from './ui-live.js';
 import type { FpsWindow, Histogram, LiveResult } from './ui-live.js';
@@ -25,10 +26,12 @@ import {
   ALICE,
   BOB,
   GROUP,
+  GUARD_NTF1,
   NEW_FLOW_ADDRS,
   NFT_OFF,
   NFT_ON,
   PASSWD,
+  addGuardTargets,
   buildTools,
   killChildren,
   lastJson,
@@ -43,7 +46,7 @@ import {
 import type { Tools } from './lib.js';
 import type { RuntimeArgs, RuntimeSample } from './runtime-child.js';
 
-const SECTIONS = ['throughput', 'runtime', 'apply', 'drain', 'ui'] as const;
+const SECTIONS = ['throughput', 'runtime', 'apply', 'drain', 'ui', 'guard'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' } } });
@@ -65,6 +68,8 @@ const P = {
   uiWindowMs: QUICK ? 1000 : 2000,
   uiBaselineWindows: QUICK ? 2 : 5,
   uiHarnessSeconds: QUICK ? 6 : 20,
+  guardRounds: QUICK ? 1 : 7,
+  guardSeconds: QUICK ? 0.5 : 1,
 };
 const want = (s: Section) => !values.only || values.only === s;
 const ROOT = packageRoot();
@@ -133,7 +138,7 @@ const haveNft = want('throughput') ? ensureTool('nft', ['--version'], 'nftables'
 
 const tag = `ntfb${process.pid % 100000}`;
 const pinBase = `/sys/fs/bpf/${tag}`;
-const pinDirs = ['cli', 'runtime', 'apply', 'drain'].map((s) => `${pinBase}-${s}`);
+const pinDirs = ['cli', 'runtime', 'apply', 'drain', 'guard'].map((s) => `${pinBase}-${s}`);
 let sb: Sandbox | undefined;
 interface CliEngine {
   proc: ChildProcess;
@@ -233,13 +238,13 @@ function serverRx(): number {
   return j[0]?.stats64?.rx?.packets ?? NaN;
 }
 
-async function attachEmpty(prio: number): Promise<number> {
-  await inClient(['tc', 'qdisc', 'replace', 'dev', 'ntf0', 'clsact']);
+async function attachEmpty(prio: number, dev = 'ntf0'): Promise<number> {
+  await inClient(['tc', 'qdisc', 'replace', 'dev', dev, 'clsact']);
   await inClient([
-    ...['tc', 'filter', 'replace', 'dev', 'ntf0', 'egress', 'prio', String(prio), 'handle', String(prio)],
+    ...['tc', 'filter', 'replace', 'dev', dev, 'egress', 'prio', String(prio), 'handle', String(prio)],
     ...['bpf', 'da', 'obj', tools.empty, 'sec', 'classifier'],
   ]);
-  const f = JSON.parse(await inClient(['tc', '-j', 'filter', 'show', 'dev', 'ntf0', 'egress'])) as Array<{
+  const f = JSON.parse(await inClient(['tc', '-j', 'filter', 'show', 'dev', dev, 'egress'])) as Array<{
     options?: { prog?: { id?: number; name?: string } };
   }>;
   const id = f.find((x) => x.options?.prog?.name?.startsWith('empty'))?.options?.prog?.id;
@@ -253,7 +258,13 @@ async function attachEmpty(prio: number): Promise<number> {
 async function startEngine(yaml: string): Promise<void> {
   const s = sb as Sandbox;
   const cfg = s.writeFile('bench.yml', yaml);
-  const args = ['run', '--config', cfg, '--log', 'json', '--pin-dir', `${pinBase}-cli`, '--unload-on-exit'];
+  // Every drop reported (no per-user event budget, default 1,000/s) and written as a line of its
+  // own (no folding of a flow's repeats, default one line per 10 s): the dropped-traffic column
+  // measures the filter together with reporting and formatting each decision.
+  const args = [
+    ...['run', '--config', cfg, '--log', 'json', '--pin-dir', `${pinBase}-cli`, '--unload-on-exit'],
+    ...['--events-per-user', '0', '--log-interval', '0'],
+  ];
   const proc = spawn(
     s.nsenter()[0] as string,
     [...s.nsenter().slice(1), process.execPath, CLI, ...args, '--stats-interval', '3600'],
@@ -635,7 +646,7 @@ async function ui(): Promise<void> {
   say(`### 5. Live view: ${n(r.rate)} decisions/s for ${r.seconds} s in headless Chromium`);
   say();
   say(
-    `The built renderer in Debian's Chromium ${r.browser} (headless, 1280×800, \`--disable-gpu\`) against the real Backend in the sandbox (engine worker draining every 150 ms, batching, handler table, gateway), as in the browser tests. alice (allowed, \`logging.allowed: all\`) and bob (dropped) each send ${n(r.rate / 2)} 64-byte UDP datagrams/s, paced (\`udpflood -r\`). During the ${r.seconds} s load: ${n(r.sent)} datagrams sent (${n(r.sent / r.seconds)}/s); the engine's counters grew by ${n(r.decided)} decisions (${n(r.decided / r.seconds)}/s); the page received ${n(r.received)} decisions in ${n(r.batches)} batches (${n(r.received / Math.max(1, r.batches))} per batch); events lost: ${lost(r)} (kernel ring ${r.lostKernel}, batching ${r.lostBatching}). Batches reach the page as one JSON string parsed there (closer to Electron's structured clone than the harness's Playwright binding, whose cost is the last row of each table: a ${pw.seconds} s load measured the same way after the main one, ${n(pw.sent / pw.seconds)} datagrams/s, ${lost(pw)} lost).`,
+    `The built renderer in Debian's Chromium ${r.browser} (headless, 1280×800, \`--disable-gpu\`) against the real Backend in the sandbox (engine worker draining every 150 ms, batching, handler table, gateway), as in the browser tests. ${liveView.ALLOWED_SENDERS.length} allowed senders (alice and numeric uids, \`logging.allowed: all\`) and ${liveView.DROPPED_SENDERS.length} dropped ones (bob and numeric uids listed nowhere) each send ${n(r.rate / (liveView.ALLOWED_SENDERS.length + liveView.DROPPED_SENDERS.length))} 64-byte UDP datagrams/s, paced (\`udpflood -r\`): each under the kernel's event budget per sending user (1,000 events/s by default; the Backend has no setting for it), so every decision is reported. During the ${r.seconds} s load: ${n(r.sent)} datagrams sent (${n(r.sent / r.seconds)}/s); the engine's counters grew by ${n(r.decided)} decisions (${n(r.decided / r.seconds)}/s); the page received ${n(r.received)} decisions in ${n(r.batches)} batches (${n(r.received / Math.max(1, r.batches))} per batch); events lost: ${lost(r)} (kernel ring ${r.lostKernel}, batching ${r.lostBatching}). Batches reach the page as one JSON string parsed there (closer to Electron's structured clone than the harness's Playwright binding, whose cost is the last row of each table: a ${pw.seconds} s load measured the same way after the main one, ${n(pw.sent / pw.seconds)} datagrams/s, ${lost(pw)} lost).`,
   );
   say();
   say(
@@ -689,6 +700,141 @@ async function ui(): Promise<void> {
   say();
 }
 
+// ---- 6. interfaces no endpoint names ----
+
+async function guard(): Promise<void> {
+  say('### 6. Program run time on an interface no endpoint names (`kernel.bpf_stats_enabled`)');
+  say();
+  if (!haveBpftool) {
+    say('Not measured: `bpftool` is missing and apt-get could not install it.');
+    say();
+    return;
+  }
+  const rangeCounts = [1, 10_000];
+  const USERS = 100;
+  statsWas = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim();
+  execFileSync('sysctl', ['-qw', 'kernel.bpf_stats_enabled=1']);
+  let samples: GuardSample[];
+  let attached: Record<string, string[]>;
+  try {
+    // Before the engine attaches: the qdiscs are then not its own, and it leaves them (and the
+    // empty programs) in place when it detaches for the phase without net-tc-filter.
+    const emptyIds = { ntf0: await attachEmpty(2, 'ntf0'), ntf1: await attachEmpty(2, 'ntf1') };
+    const args: GuardArgs = {
+      flood: tools.flood,
+      pinDir: `${pinBase}-guard`,
+      emptyIds,
+      rounds: P.guardRounds,
+      seconds: P.guardSeconds,
+      ns: rangeCounts,
+      users: USERS,
+      ...accountFiles(),
+    };
+    const o = await inClient(
+      [process.execPath, join(ROOT, 'dist/bench/guard-child.js'), JSON.stringify(args)],
+      900_000,
+    );
+    ({ samples, attached } = lastJson<{ samples: GuardSample[]; attached: Record<string, string[]> }>(o));
+    for (const dev of ['ntf0', 'ntf1']) await inClient(['tc', 'qdisc', 'del', 'dev', dev, 'clsact']);
+  } finally {
+    execFileSync('sysctl', ['-qw', `kernel.bpf_stats_enabled=${statsWas}`]);
+    statsWas = undefined;
+  }
+  const num = (x: number | null) => (x === null ? NaN : x); // JSON turns NaN into null
+  const of = (n: number, f: 4 | 6, t: Traffic) =>
+    samples.filter((x) => x.n === n && x.family === f && x.traffic === t);
+  const ours = (n: number, f: 4 | 6, t: Traffic) => median(of(n, f, t).map((x) => num(x.oursNs)));
+  const floor = (f: 4 | 6, t: Traffic) => median(of(0, f, t).map((x) => num(x.emptyNs)));
+  // Per round: ours ÷ the empty program alone on the same traffic (no net-tc-filter), same round.
+  const ratioOf = (n: number, f: 4 | 6, t: Traffic) =>
+    median(
+      of(n, f, t).map((x) => {
+        const z = of(0, f, t).find((y) => y.round === x.round);
+        return num(x.oursNs) / num(z?.emptyNs ?? null);
+      }),
+    );
+  const LABEL: Record<Traffic, string> = {
+    'unnamed-unguarded': 'ntf1 (unnamed) → unguarded: pass',
+    'unnamed-guarded': 'ntf1 (unnamed) → guarded: drop',
+    'named-allow': 'ntf0 (named) → unguarded, default allow',
+    'named-guarded': 'ntf0 (named) → guarded, alice allowed',
+  };
+  const kinds: Traffic[] = ['unnamed-unguarded', 'unnamed-guarded', 'named-allow', 'named-guarded'];
+  const guardOnlyNames = (attached[String(rangeCounts[0])] ?? []).join(', ');
+  say(
+    `The policy names only \`ntf0\` (\`default: allow\`) and guards there n IPv4 and n IPv6 ranges of the benchmark blocks for ${USERS} users, plus ${GUARD_NTF1.v4.range} and ${GUARD_NTF1.v6.range} on the subnets of \`ntf1\`, the sandbox's second link, which no endpoint names. The engine attaches the program to every interface of the namespace (here ${guardOnlyNames}); on \`ntf1\` it finds no settings of its own and uses those of ifindex 0. alice (uid ${ALICE}) sends 64-byte UDP datagrams for ${P.guardSeconds} s per cell, after 0.1 s that resolves the neighbour and creates the flow's entry: **unguarded** through \`ntf1\` to its peer (203.0.113.1, 2001:db8:3::1): settings miss, ifindex 0's settings, parse, one trie lookup (the ifindex-0 entries), pass, uncounted; **guarded** through \`ntf1\` (${GUARD_NTF1.v4.addr}, ${GUARD_NTF1.v6.addr}): the full decision, dropped (\`iface-not-listed\`) from the flow cache after the first packet, with the default event budget (1,000 events/s per sender), the ring drained between cells; and the same kind of traffic through \`ntf0\`, which the policy names: to its unguarded peer (192.0.2.1, 2001:db8:1::1, default allow) and into a guarded range (alice allowed), both established flows. Δrun_time_ns / Δrun_cnt, medians of ${P.guardRounds} round${P.guardRounds > 1 ? 's' : ''}; each round also measures the same traffic **without net-tc-filter** (an empty policy: the engine detaches from every interface, tc shows no filter of ours) with only the empty program (\`bench/empty.bpf.c\`, prio 2 on both links): that is the floor, and the ratios are medians of the per-round ratios of our program's time to it. Phases (none, ${rangeCounts.map((n) => n.toLocaleString('en')).join(', ')} ranges) rotate each round.`,
+  );
+  say();
+  const rows: string[][] = [];
+  for (const f of [4, 6] as const) {
+    for (const t of kinds) {
+      rows.push([
+        `IPv${f} ${LABEL[t]}`,
+        ns(floor(f, t)),
+        ...rangeCounts.flatMap((n) => [ns(ours(n, f, t)), `×${f2(ratioOf(n, f, t))}`]),
+      ]);
+    }
+  }
+  table(
+    [
+      'traffic (alice, established)',
+      'no net-tc-filter (empty program alone)',
+      ...rangeCounts.flatMap((n) => [
+        `net-tc-filter, ${n.toLocaleString('en')} range${n === 1 ? '' : 's'}`,
+        '÷ empty',
+      ]),
+    ],
+    rows,
+  );
+
+  // The path taken: counters and run counts summed over every cell under a policy.
+  const sum = (xs: GuardSample[], fn: (x: GuardSample) => number) => xs.reduce((a, x) => a + fn(x), 0);
+  const n_ = (x: number) => Math.round(x).toLocaleString('en');
+  const under = samples.filter((x) => x.n !== 0);
+  const noneRuns = sum(
+    samples.filter((x) => x.n === 0),
+    (x) => x.oursRuns,
+  );
+  say(
+    `**The path taken** (all cells under a policy, both families and both range counts: ${n_(under.length)} cells). Our program's run count is its runs on every interface it is attached to; the empty program's is on the link the traffic left by (it runs behind ours only on what ours passes). During the cells without net-tc-filter our program ran ${n_(noneRuns)} times.`,
+  );
+  say();
+  table(
+    [
+      'traffic',
+      'datagrams sent',
+      'our runs',
+      'empty prog. runs',
+      'counted allowed / dropped',
+      'flow-cache hits',
+      'flows created',
+      'events sent / suppressed',
+    ],
+    kinds.map((t) => {
+      const xs = under.filter((x) => x.traffic === t);
+      const c = (k: keyof GuardSample['counters']) => sum(xs, (x) => x.counters[k]);
+      return [
+        LABEL[t],
+        n_(sum(xs, (x) => x.sent)),
+        n_(sum(xs, (x) => x.oursRuns)),
+        n_(sum(xs, (x) => x.emptyRuns)),
+        `${n_(c('allowed_packets'))} / ${n_(c('dropped_packets'))}`,
+        n_(c('flow_cache_hits')),
+        n_(c('flows_created')),
+        `${n_(c('events_sent'))} / ${n_(c('events_suppressed'))}`,
+      ];
+    }),
+  );
+  const behind = median(under.filter((x) => x.traffic !== 'unnamed-guarded').map((x) => num(x.emptyNs)));
+  const unn = (f: 4 | 6, n: number) => ours(n, f, 'unnamed-unguarded');
+  const named = (f: 4 | 6, n: number) => ours(n, f, 'named-allow');
+  const last = rangeCounts[rangeCounts.length - 1] as number;
+  say(
+    `The empty program behind ours measured ${ns(behind)} per packet on the packets ours passed (the floor without net-tc-filter: ${ns(median(samples.filter((x) => x.n === 0).map((x) => num(x.emptyNs))))}). Per unguarded packet on the unnamed interface, ${last.toLocaleString('en')} ranges: IPv4 ${ns(unn(4, last))} (${ns(unn(4, last) - floor(4, 'unnamed-unguarded'))} above the floor; ×${f2(unn(4, last) / named(4, last))} of the named interface's established flow), IPv6 ${ns(unn(6, last))} (${ns(unn(6, last) - floor(6, 'unnamed-unguarded'))} above; ×${f2(unn(6, last) / named(6, last))}).`,
+  );
+  say();
+}
+
 // ---- main ----
 
 const loadAvg = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0] ?? '?';
@@ -698,12 +844,13 @@ let failed = false;
 /** Where each section's lines are in `out`. */
 const spans = new Map<Section, [number, number]>();
 try {
-  sb = Sandbox.create(tag, 1);
+  sb = Sandbox.create(tag, 2); // ntf1: an interface no bench policy names (section 6)
   sb.writeFile('passwd', PASSWD);
   sb.writeFile('group', GROUP);
   tools = buildTools(sb.dir);
   await sb.startPeer();
   routeBenchBlocks(sb.client, sb.server);
+  addGuardTargets(sb.server);
 
   const cpu =
     /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown CPU';
@@ -713,7 +860,7 @@ try {
   );
   say();
   const load0 = loadAvg();
-  const sections: Record<Section, () => Promise<void>> = { throughput, runtime, apply, drain, ui };
+  const sections: Record<Section, () => Promise<void>> = { throughput, runtime, apply, drain, ui, guard };
   for (const s of SECTIONS) {
     if (!want(s)) continue;
     const from = out.length;
