@@ -2,7 +2,7 @@
 // Environment: any (pure functions)
 //
 // ResolvedPolicy → CompiledPolicy: the entries of the LPM tries and the user-set hash that the tc
-// program looks up (DESIGN.md §3). For every distinct prefix P on an interface we store the union of
+// program looks up (docs/datapath.md). For every distinct prefix P on an interface we store the union of
 // the users of every endpoint whose ranges contain P. The prefixes containing an address form a
 // chain, so the longest matching prefix then carries exactly the union over every endpoint that
 // covers the address: one trie lookup gives the union semantics.

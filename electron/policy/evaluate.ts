@@ -3,7 +3,7 @@
 //
 // Two independent predictions of the tc program's verdict for one packet (essentials aside):
 //   compiledEvaluate  — the kernel's steps over compiled map entries (LPM, then set lookup);
-//   referenceEvaluate — the policy's meaning, straight from the endpoints (DESIGN.md §2).
+//   referenceEvaluate — the policy's meaning, straight from the endpoints (README "Policy", docs/datapath.md "Every interface").
 // Tests check that they agree; kernel tests use them to predict what the real program decides.
 // Neither shares code with compile.ts, so that a bug there cannot hide in both.
 

@@ -24,6 +24,40 @@ function sockprobePath(): string {
   return out;
 }
 
+let floodBuilt: string | undefined;
+
+/** bench/udpflood.c (sendmmsg as fast as one core sends; -P: a new port per datagram), built once. */
+export function udpflood(): string {
+  if (floodBuilt && existsSync(floodBuilt)) return floodBuilt;
+  const dir = mkdtempSync(join(tmpdir(), 'ntf-udpflood-'));
+  chmodSync(dir, 0o755);
+  const out = join(dir, 'udpflood');
+  execFileSync('cc', ['-O2', '-Wall', '-o', out, join(packageRoot(), 'bench/udpflood.c')], {
+    timeout: 60_000,
+  });
+  floodBuilt = out;
+  return out;
+}
+
+/** Runs udpflood in the client namespace as `uid`. */
+export function flood(env: Env, uid: number, args: string[]): string {
+  return execFileSync(
+    'ip',
+    [
+      'netns',
+      'exec',
+      env.sb.client,
+      'setpriv',
+      `--reuid=${uid}`,
+      `--regid=${uid}`,
+      '--clear-groups',
+      udpflood(),
+      ...args,
+    ],
+    { encoding: 'utf8', timeout: 90_000 },
+  );
+}
+
 export interface SockResult {
   sent: number;
   received: number;

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ALICE, BOB, cleanup, decisions, setup, stop } from './harness.js';
 import type { Env } from './harness.js';
-import { addLateLink, filtered, sockprobe, sysctl, waitUntil } from './attacks.js';
+import { addLateLink, filtered, flood, sockprobe, sysctl, waitUntil } from './attacks.js';
 
 let env: Env | undefined;
 afterEach(async () => {
@@ -183,5 +183,28 @@ interfaces:
     const suppressed = stats.suppressed as Record<string, number>;
     expect(suppressed.bob).toBeGreaterThan(0);
     expect(bobReported + (suppressed.bob ?? 0)).toBe(300000);
+  });
+
+  it('counts the flow entries a churn of distinct ports evicts, and shows them', async () => {
+    env = await setup();
+    const e = await env.run(IMDS_VIA_NTF0);
+    expect(sockprobe(env, ALICE, ['192.0.2.1', '7'])).toMatchObject({ received: 3 });
+    // 100,000 distinct (destination, port) flows from bob: more than the 65,536-entry table holds.
+    const dsts = env.sb.writeFile('dsts.txt', '192.0.2.1\n198.51.100.1\n');
+    flood(env, BOB, ['-n', '100000', '-t', '30', '-p', '1024', '-P', '50000', '-a', dsts]);
+    const st = JSON.parse(env.cli(['status', '--json', '--pin-dir', env.pinDir]).stdout) as {
+      flowTable: { entries: number; capacity: number; evicted: number };
+      counters: { flows_created: string };
+    };
+    expect(st.flowTable.capacity).toBe(65536);
+    expect(Number(st.counters.flows_created)).toBeGreaterThan(65536);
+    expect(st.flowTable.evicted).toBeGreaterThan(0);
+    expect(st.flowTable.evicted).toBe(Number(st.counters.flows_created) - st.flowTable.entries);
+    expect(env.cli(['status', '--pin-dir', env.pinDir]).stdout).toMatch(
+      /flows: +\d+ of 65536 entries, \d+ evicted/,
+    );
+    const lines = await stop(e);
+    const stats = lines.filter((l) => l.type === 'stats').pop() as Record<string, number>;
+    expect(stats.flowsEvicted).toBeGreaterThan(0);
   });
 });

@@ -2,7 +2,7 @@
 // Environment: any (pure).
 //
 // Plain-language warnings about what a policy does beyond what its author may have meant
-// (DESIGN §2: warn when `default: deny` would cut off root, DNS or DHCP). Each piece of advice
+// (README "Policy": warn when `default: deny` would cut off root, DNS or DHCP). Each piece of advice
 // names where it applies, so the editor can show it beside the interface or endpoint.
 import type { Accounts, NetInterface } from '../../../electron/ipc/contract.js';
 import type { PolicyDoc } from '../../../electron/policy/doc.js';
