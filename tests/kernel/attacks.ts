@@ -3,59 +3,45 @@
 // with the socket options an unprivileged attacker may set (fixtures/sockprobe.c, compiled
 // here), sysctls and extra links in the sandbox.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { packageRoot } from '../../electron/engine/paths.js';
 import type { Env } from './harness.js';
 
-let built: string | undefined;
+let toolDir: string | undefined;
+const built = new Map<string, string>();
 
-/** The compiled sockprobe, readable and runnable by every test uid. */
-function sockprobePath(): string {
-  if (built && existsSync(built)) return built;
-  const dir = mkdtempSync(join(tmpdir(), 'ntf-sockprobe-'));
-  chmodSync(dir, 0o755);
-  const out = join(dir, 'sockprobe');
-  execFileSync('cc', ['-O2', '-Wall', '-o', out, join(packageRoot(), 'tests/kernel/fixtures/sockprobe.c')], {
-    timeout: 60_000,
-  });
-  built = out;
+/** Compiles a C tool of the repository once per test process, where every test uid can run it
+ * (removed when the process exits). */
+function tool(source: string): string {
+  const have = built.get(source);
+  if (have && existsSync(have)) return have;
+  if (!toolDir) {
+    const dir = mkdtempSync(join(tmpdir(), 'ntf-tools-'));
+    chmodSync(dir, 0o755);
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    toolDir = dir;
+  }
+  const out = join(toolDir, basename(source, '.c'));
+  execFileSync('cc', ['-O2', '-Wall', '-o', out, join(packageRoot(), source)], { timeout: 60_000 });
+  built.set(source, out);
   return out;
 }
 
-let floodBuilt: string | undefined;
-
-/** bench/udpflood.c (sendmmsg as fast as one core sends; -P: a new port per datagram), built once. */
-export function udpflood(): string {
-  if (floodBuilt && existsSync(floodBuilt)) return floodBuilt;
-  const dir = mkdtempSync(join(tmpdir(), 'ntf-udpflood-'));
-  chmodSync(dir, 0o755);
-  const out = join(dir, 'udpflood');
-  execFileSync('cc', ['-O2', '-Wall', '-o', out, join(packageRoot(), 'bench/udpflood.c')], {
-    timeout: 60_000,
+/** Runs a command in the client namespace as `uid` (root when 0) and returns its stdout. */
+function asUser(env: Env, uid: number, argv: string[], timeout = 15_000): string {
+  const priv = uid === 0 ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups'];
+  return execFileSync('ip', ['netns', 'exec', env.sb.client, ...priv, ...argv], {
+    encoding: 'utf8',
+    timeout,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  floodBuilt = out;
-  return out;
 }
 
-/** Runs udpflood in the client namespace as `uid`. */
+/** bench/udpflood.c (sendmmsg as fast as one core sends; -P: a new port per datagram) as `uid`. */
 export function flood(env: Env, uid: number, args: string[]): string {
-  return execFileSync(
-    'ip',
-    [
-      'netns',
-      'exec',
-      env.sb.client,
-      'setpriv',
-      `--reuid=${uid}`,
-      `--regid=${uid}`,
-      '--clear-groups',
-      udpflood(),
-      ...args,
-    ],
-    { encoding: 'utf8', timeout: 90_000 },
-  );
+  return asUser(env, uid, [tool('bench/udpflood.c'), ...args], 90_000);
 }
 
 export interface SockResult {
@@ -64,14 +50,9 @@ export interface SockResult {
   error?: string;
 }
 
-/** Runs sockprobe in the client namespace as `uid` (root when 0). */
+/** Runs fixtures/sockprobe.c in the client namespace as `uid` (root when 0). */
 export function sockprobe(env: Env, uid: number, args: string[]): SockResult {
-  const priv = uid === 0 ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups'];
-  const out = execFileSync('ip', ['netns', 'exec', env.sb.client, ...priv, sockprobePath(), ...args], {
-    encoding: 'utf8',
-    timeout: 15_000,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const out = asUser(env, uid, [tool('tests/kernel/fixtures/sockprobe.c'), ...args]);
   return JSON.parse(out.trim().split('\n').pop() ?? '{}') as SockResult;
 }
 
