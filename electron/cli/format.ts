@@ -21,7 +21,7 @@ export interface LineFold {
 
 /** The flow a decision is folded into: every field of the decision but time, source and size. */
 export function flowKey(d: Decision): string {
-  return `${d.iface}\0${d.uid ?? 'unowned'}\0${d.family}\0${d.proto}\0${d.dst}\0${d.dport}\0${d.verdict}\0${d.reason}\0${d.endpointId}`;
+  return `${d.iface}\0${d.uid ?? 'unowned'}\0${d.family}\0${d.proto}\0${d.dst}\0${d.dport}\0${d.verdict}\0${d.reason}\0${d.endpointId}\0${d.routed}`;
 }
 
 /** A `{"type":"decision"}` line; with `fold`, `count` (and `firstTime` on summaries) follow. */
@@ -42,6 +42,8 @@ export function decisionJson(d: NamedDecision, fold?: LineFold): string {
     verdict: d.verdict,
     reason: d.reason,
     endpoint: d.endpoint,
+    // Only when set: dst came from an IPv6 routing header (the packet would reach it).
+    ...(d.routed ? { routed: true } : {}),
     ...(fold ? { count: fold.count } : {}),
     ...(fold?.firstTime !== undefined ? { firstTime: new Date(fold.firstTime).toISOString() } : {}),
   });
@@ -58,7 +60,7 @@ export function decisionText(d: NamedDecision, fold?: LineFold): string {
   const verdict = d.verdict === 'allow' ? 'ALLOW' : 'DROP ';
   const who = d.uid === null ? '(unowned)' : `${d.user}`;
   const dst = hostPort(d.dst, d.dport, d.family, d.proto);
-  const why = d.endpoint ? `${d.reason} ${d.endpoint}` : d.reason;
+  const why = `${d.endpoint ? `${d.reason} ${d.endpoint}` : d.reason}${d.routed ? ' (via routing header)' : ''}`;
   const since =
     fold?.firstTime !== undefined
       ? ` ×${fold.count} since ${new Date(fold.firstTime).toISOString().slice(11, 23)}`

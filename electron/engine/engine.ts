@@ -167,6 +167,9 @@ export interface Decision {
   reason: string;
   endpointId: number;
   newFlow: boolean;
+  /** `dst` is an address from the packet's IPv6 routing header (the packet would reach it), not
+   * the IPv6 header's destination. */
+  routed: boolean;
 }
 
 export interface AttachmentStatus {
@@ -670,6 +673,7 @@ export class Engine {
       reason: REASON_NAMES[e.reason] ?? String(e.reason),
       endpointId: e.endpointId,
       newFlow: (e.flags & NTF.EVENT_NEW_FLOW) !== 0,
+      routed: (e.flags & NTF.EVENT_ROUTED) !== 0,
     };
   }
 

@@ -142,9 +142,12 @@ describe('an IPv6 routing header', () => {
     const lines = await stop(e);
     const bob = decisions(lines, (d) => d.uid === BOB);
     expect(bob.length).toBeGreaterThan(0);
-    // Logged as what the packet would reach, not as its first segment.
+    // Logged as what the packet would reach, not as its first segment, and marked as such.
     expect(
-      bob.every((d) => d.dst === 'fd00:ec2::254' && d.reason === 'not-listed' && d.verdict === 'drop'),
+      bob.every(
+        (d) =>
+          d.dst === 'fd00:ec2::254' && d.reason === 'not-listed' && d.verdict === 'drop' && d.routed === true,
+      ),
     ).toBe(true);
     expect(decisions(lines, (d) => d.uid === ALICE && d.reason === 'routing-header').length).toBeGreaterThan(
       0,

@@ -23,6 +23,7 @@ function decision(over: Partial<Decision> = {}): Decision {
     reason: 'not-listed',
     endpointId: 0,
     newFlow: false,
+    routed: false,
     ...over,
   };
 }
