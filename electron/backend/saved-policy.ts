@@ -7,8 +7,8 @@
 // belongs to someone other than root or this process's uid, or others may write it: then whoever
 // controls it could put words in the admin's mouth. The launcher keeps it in a directory that only
 // root and the group net-tc-filter can enter (docs/desktop.md).
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { MAX_CONFIG_BYTES } from '../policy/load.js';
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
+import { MAX_CONFIG_BYTES, readCapped } from '../policy/load.js';
 import { policyToDoc } from '../policy/doc.js';
 import type { PolicyDoc } from '../policy/doc.js';
 import { parsePolicy } from '../policy/yaml.js';
@@ -47,16 +47,10 @@ export function readSavedPolicy(file: string, uid: number): SavedRead {
         kind: 'untrusted',
         reason: `${file} is writable by ${st.mode & 0o002 ? 'everyone' : 'its group'} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`,
       };
-    const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
-    let n = 0;
-    for (let i = 0; i < 1024 && n < buf.length; i++) {
-      const r = readSync(fd, buf, n, buf.length - n, null);
-      if (r === 0) break;
-      n += r;
-    }
-    if (n > MAX_CONFIG_BYTES)
+    const buf = readCapped(fd, MAX_CONFIG_BYTES);
+    if (buf.length > MAX_CONFIG_BYTES)
       return { kind: 'invalid', reason: `${file} is larger than ${MAX_CONFIG_BYTES} bytes` };
-    const parsed = parsePolicy(buf.subarray(0, n).toString('utf8'), file);
+    const parsed = parsePolicy(buf.toString('utf8'), file);
     const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
     if (!parsed.policy || errors.length)
       return {

@@ -16,6 +16,19 @@ export interface LoadedPolicy {
   diagnostics: Diagnostic[];
 }
 
+/** Reads from `fd` until end of file or `max` + 1 bytes (in at most 1024 reads), whichever comes
+ * first: a result longer than `max` means the file is too large. */
+export function readCapped(fd: number, max: number): Buffer {
+  const buf = Buffer.alloc(max + 1);
+  let n = 0;
+  for (let i = 0; i < 1024 && n < buf.length; i++) {
+    const r = readSync(fd, buf, n, buf.length - n, null);
+    if (r === 0) break;
+    n += r;
+  }
+  return buf.subarray(0, n);
+}
+
 /** Reads at most MAX_CONFIG_BYTES + 1 bytes, so an endless file (a FIFO, /dev/zero) cannot hang us. */
 export function readConfigText(file: string): { text?: string; diagnostics: Diagnostic[] } {
   let fd: number;
@@ -31,14 +44,8 @@ export function readConfigText(file: string): { text?: string; diagnostics: Diag
     if (!fstatSync(fd).isFile()) {
       return { diagnostics: [{ severity: 'error', message: `${file} is not a regular file` }] };
     }
-    const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
-    let n = 0;
-    for (let i = 0; i < 1024 && n < buf.length; i++) {
-      const r = readSync(fd, buf, n, buf.length - n, null);
-      if (r === 0) break;
-      n += r;
-    }
-    if (n > MAX_CONFIG_BYTES) {
+    const buf = readCapped(fd, MAX_CONFIG_BYTES);
+    if (buf.length > MAX_CONFIG_BYTES) {
       return {
         diagnostics: [
           {
@@ -49,7 +56,7 @@ export function readConfigText(file: string): { text?: string; diagnostics: Diag
         ],
       };
     }
-    return { text: buf.subarray(0, n).toString('utf8'), diagnostics: [] };
+    return { text: buf.toString('utf8'), diagnostics: [] };
   } finally {
     closeSync(fd);
   }

@@ -10,7 +10,7 @@
 // added and where groupadd works. The machine's /sys/fs/bpf, /etc/group and /etc/passwd are
 // never touched: the last test checks that. Namespaces die with their last process, also when
 // the test fails. Needs `npm run build` (the engine and CLI run from dist/).
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import {
   appendFileSync,
@@ -34,6 +34,7 @@ import { capNames, ENGINE_CAPS, parseCapField } from '../../electron/main/caps.j
 import { packageRoot } from '../../electron/engine/paths.js';
 import { PINNED_MAPS } from '../../electron/engine/engine.js';
 import { ALICE, BOB, cliPath } from './harness.js';
+import { MountNs } from './mountns.js';
 
 const NAME = 'alice';
 const NO_ACCOUNT_UID = 62999;
@@ -50,99 +51,27 @@ let probe = '';
 let step = '';
 let host: ReturnType<typeof machine> | undefined;
 
-/** A private mount namespace, alive while its holder process (`cat` on a pipe from us) runs. */
-class MountNs {
-  private constructor(
-    readonly proc: ChildProcess,
-    readonly pid: number,
-  ) {}
+/** A private mount namespace (tests/kernel/mountns.ts): bpffs at /sys/fs/bpf with mode 0700 (as
+ * systemd mounts it), /etc and /var/lib as writable overlays (the launcher prepares
+ * /var/lib/net-tc-filter: in the namespace's /var/lib only), and the test accounts added to its
+ * /etc. */
+async function openNs(name: string): Promise<MountNs> {
+  const ns = await MountNs.open(name, { dir, bpfMode: '0700', varLib: true });
+  // The test accounts, in the namespace's /etc only.
+  appendFileSync(
+    ns.at('/etc/passwd'),
+    `${NAME}:x:${ALICE}:${ALICE}::/nonexistent:/usr/sbin/nologin\nbob:x:${BOB}:${BOB}::/nonexistent:/usr/sbin/nologin\n`,
+  );
+  appendFileSync(ns.at('/etc/group'), `${NAME}:x:${ALICE}:\nbob:x:${BOB}:\n`);
+  return ns;
+}
 
-  /** bpffs at /sys/fs/bpf with mode 0700 (as systemd mounts it), /etc and /var/lib as writable
-   * overlays. */
-  static async open(name: string): Promise<MountNs> {
-    const rw = join(dir, `${name}-etc`);
-    mkdirSync(rw);
-    const script = [
-      'set -e',
-      'mount -t bpf -o mode=0700 bpf /sys/fs/bpf',
-      'mount -t tmpfs -o mode=0700 tmpfs "$1"',
-      'mkdir "$1/upper" "$1/work"',
-      'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/work" /etc',
-      // The launcher prepares /var/lib/net-tc-filter: in the namespace's /var/lib only.
-      'mkdir "$1/vupper" "$1/vwork"',
-      'mount -t overlay overlay -o "lowerdir=/var/lib,upperdir=$1/vupper,workdir=$1/vwork" /var/lib',
-      'echo ready',
-      'exec cat >/dev/null',
-    ].join('\n');
-    const proc = spawn(
-      'unshare',
-      ['--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'sh', rw],
-      {
-        stdio: ['pipe', 'pipe', 'pipe'],
-      },
-    );
-    let stderr = '';
-    proc.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        proc.kill('SIGKILL');
-        reject(new Error('mount namespace not ready within 10 s'));
-      }, 10_000);
-      proc.stdout?.once('data', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      proc.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`mount namespace setup exited with ${code}: ${stderr}`));
-      });
-    });
-    const ns = new MountNs(proc, proc.pid as number);
-    // The test accounts, in the namespace's /etc only.
-    appendFileSync(
-      ns.at('/etc/passwd'),
-      `${NAME}:x:${ALICE}:${ALICE}::/nonexistent:/usr/sbin/nologin\nbob:x:${BOB}:${BOB}::/nonexistent:/usr/sbin/nologin\n`,
-    );
-    appendFileSync(ns.at('/etc/group'), `${NAME}:x:${ALICE}:\nbob:x:${BOB}:\n`);
-    return ns;
-  }
-
-  /** A path as seen inside the namespace (for the test, which is root). */
-  at(p: string): string {
-    return `/proc/${this.pid}/root${p}`;
-  }
-
-  /** Command prefix entering this mount namespace and, optionally, a sandbox's client netns. */
-  enter(netns?: string): string[] {
-    return [
-      'nsenter',
-      `--mount=/proc/${this.pid}/ns/mnt`,
-      ...(netns ? [`--net=/run/netns/${netns}`] : []),
-      '--',
-    ];
-  }
-
-  /** Runs a command inside as root and returns its stdout. */
-  sh(args: string[]): string {
-    const argv = [...this.enter(), ...args];
-    return execFileSync(argv[0] as string, argv.slice(1), { encoding: 'utf8', timeout: 15_000 });
-  }
-
-  groupGid(): number | undefined {
-    const r = spawnSync(this.enter()[0] as string, [...this.enter().slice(1), 'getent', 'group', GROUP], {
-      encoding: 'utf8',
-    });
-    return r.status === 0 ? Number(r.stdout.split(':')[2]) : undefined;
-  }
-
-  async close(): Promise<void> {
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.proc.once('exit', () => resolve()));
-    this.proc.stdin?.end();
-    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
-  }
+/** The gid of the group net-tc-filter in `ns`'s /etc, if it has one. */
+function groupGid(ns: MountNs): number | undefined {
+  const r = spawnSync(ns.enter()[0] as string, [...ns.enter().slice(1), 'getent', 'group', GROUP], {
+    encoding: 'utf8',
+  });
+  return r.status === 0 ? Number(r.stdout.split(':')[2]) : undefined;
 }
 
 interface Run {
@@ -348,9 +277,9 @@ describe('bin/net-tc-filter-gui', () => {
   const run = (env: Record<string, string>, args: string[] = []) => launch(ns as MountNs, env, args);
 
   beforeAll(async () => {
-    ns = await MountNs.open('basic');
+    ns = await openNs('basic');
     ns.sh(['groupadd', '--system', GROUP]); // as the deb's postinst does
-    gid = ns.groupGid() ?? 0;
+    gid = groupGid(ns) ?? 0;
   });
   afterAll(async () => {
     await ns?.close();
@@ -628,14 +557,14 @@ describe('bin/net-tc-filter-gui when the group is missing', () => {
   });
 
   it('creates it as a system group (groupadd --system) and gives it to the app', async () => {
-    ns = await MountNs.open('nogroup');
+    ns = await openNs('nogroup');
     // The machine may have it (the deb installed here): remove it from the namespace's /etc only.
-    if (ns.groupGid() !== undefined) ns.sh(['groupdel', GROUP]);
-    expect(ns.groupGid()).toBeUndefined();
+    if (groupGid(ns) !== undefined) ns.sh(['groupdel', GROUP]);
+    expect(groupGid(ns)).toBeUndefined();
     const r = launch(ns, { SUDO_UID: String(ALICE) });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain(`created the system group ${GROUP}`);
-    const gid = ns.groupGid();
+    const gid = groupGid(ns);
     expect(gid).toBeDefined();
     expect(gid).toBeLessThan(1000); // the system range (SYS_GID_MAX)
     expect(idLine(r.stdout, 'Groups')).toContain(gid);
@@ -696,9 +625,9 @@ describe('the pin directory shared through the group, on a bpffs mounted like sy
   beforeAll(async () => {
     sb = Sandbox.create(`ntfl${process.pid % 100000}`, 1);
     await sb.startPeer();
-    ns = await MountNs.open('shared');
+    ns = await openNs('shared');
     ns.sh(['groupadd', '--system', GROUP]); // as the deb's postinst does
-    gid = ns.groupGid() ?? 0;
+    gid = groupGid(ns) ?? 0;
     policy = sb.writeFile(
       'policy.yml',
       `endpoints:\n  - peer:\n      iface: [ntf0]\n      range: [192.0.2.1/32]\n      allow: [${NAME}]\ninterfaces:\n  ntf0: { default: allow }\n`,
@@ -939,9 +868,9 @@ describe('the privileged process is undumpable (PR_SET_DUMPABLE 0)', () => {
   beforeAll(async () => {
     const bridge = join(root, 'dist/native-bridge/index.js');
     if (!existsSync(bridge)) throw new Error(`${bridge} is missing: run \`npm run build:ts\` first`);
-    ns = await MountNs.open('dump');
+    ns = await openNs('dump');
     ns.sh(['groupadd', '--system', GROUP]);
-    gid = ns.groupGid() ?? 0;
+    gid = groupGid(ns) ?? 0;
     // What main.ts does first, then waits (until its stdin closes) with a secret in its memory and
     // environment.
     const js = join(dir, 'undumpable.mjs');

@@ -5,12 +5,12 @@
 // written into the policy maps behind the engine's back, and a lock holder whose command line
 // carries a newline and a terminal escape. The vulnerable machine — bpffs mounted with the
 // kernel's default mode 1777 — is reproduced in a private mount namespace with its own bpffs
-// (as tests/kernel/launcher.spec.ts does), so the machine's /sys/fs/bpf is never touched; the
-// attacker is uid 62002 (bob) through setpriv, without capabilities. Traffic only between the
-// sandbox's network namespaces. Needs `npm run build` (the CLI runs from dist/).
+// (tests/kernel/mountns.ts, as in tests/kernel/launcher.spec.ts), so the machine's /sys/fs/bpf is
+// never touched; the attacker is uid 62002 (bob) through setpriv, without capabilities. Traffic
+// only between the sandbox's network namespaces. Needs `npm run build` (the CLI runs from dist/).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ import { EngineProcess, Sandbox } from '../../electron/demo/sandbox.js';
 import { BpfMap, decodeFlowKey } from '../../native-bridge/index.js';
 import { ALICE, BOB, GROUP, PASSWD, assertPrivileged, cleanup, cliPath, setup, udp } from './harness.js';
 import type { Env } from './harness.js';
+import { MountNs } from './mountns.js';
 
 const PIN_DIR = '/sys/fs/bpf/net-tc-filter';
 const SHARE_GROUP = 'net-tc-filter';
@@ -34,94 +35,9 @@ const DONOR_NETNS = `ntfpd${process.pid % 100000}`;
 
 let dir = '';
 
-/** A private mount namespace with its own bpffs at /sys/fs/bpf (mode as given) and /etc as a
- * writable overlay, alive while its holder process (`cat` on a pipe from us) runs. */
-class MountNs {
-  private constructor(
-    readonly proc: ChildProcess,
-    readonly pid: number,
-  ) {}
-
-  static async open(name: string, bpfMode: string): Promise<MountNs> {
-    const rw = join(dir, `${name}-etc`);
-    mkdirSync(rw);
-    const script = [
-      'set -e',
-      `mount -t bpf -o mode=${bpfMode} bpf /sys/fs/bpf`,
-      'mount -t tmpfs -o mode=0700 tmpfs "$1"',
-      'mkdir "$1/upper" "$1/work"',
-      'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/work" /etc',
-      'echo ready',
-      'exec cat >/dev/null',
-    ].join('\n');
-    const proc = spawn(
-      'unshare',
-      ['--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'sh', rw],
-      {
-        stdio: ['pipe', 'pipe', 'pipe'],
-      },
-    );
-    let stderr = '';
-    proc.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        proc.kill('SIGKILL');
-        reject(new Error('mount namespace not ready within 10 s'));
-      }, 10_000);
-      proc.stdout?.once('data', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      proc.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`mount namespace setup exited with ${code}: ${stderr}`));
-      });
-    });
-    return new MountNs(proc, proc.pid as number);
-  }
-
-  /** A path as seen inside the namespace (for the test, which is root). */
-  at(p: string): string {
-    return `/proc/${this.pid}/root${p}`;
-  }
-
-  enter(netns?: string): string[] {
-    return [
-      'nsenter',
-      `--mount=/proc/${this.pid}/ns/mnt`,
-      ...(netns ? [`--net=/run/netns/${netns}`] : []),
-      '--',
-    ];
-  }
-
-  /** Runs a command inside as root; returns stdout. */
-  sh(args: string[]): string {
-    const argv = [...this.enter(), ...args];
-    return execFileSync(argv[0] as string, argv.slice(1), { encoding: 'utf8', timeout: 15_000 });
-  }
-
-  /** Runs a shell script inside as the attacker: bob, no capabilities, no supplementary groups. */
-  asAttacker(script: string): string {
-    return this.sh([
-      'setpriv',
-      `--reuid=${BOB}`,
-      `--regid=${BOB}`,
-      '--clear-groups',
-      '--',
-      'sh',
-      '-ec',
-      script,
-    ]);
-  }
-
-  async close(): Promise<void> {
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.proc.once('exit', () => resolve()));
-    this.proc.stdin?.end();
-    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
-  }
+/** Runs a shell script inside `ns` as the attacker: bob, no capabilities, no supplementary groups. */
+function asAttacker(ns: MountNs, script: string): string {
+  return ns.sh(['setpriv', `--reuid=${BOB}`, `--regid=${BOB}`, '--clear-groups', '--', 'sh', '-ec', script]);
 }
 
 /** The engine's exit code, or 'running' (then killed) if it is still running after `ms`. */
@@ -195,7 +111,7 @@ describe('a pin directory planted by another user, on a bpffs mounted world-writ
   beforeAll(async () => {
     sb = Sandbox.create(`ntfp${process.pid % 100000}`, 1);
     await sb.startPeer();
-    ns = await MountNs.open('planted', '1777');
+    ns = await MountNs.open('planted', { dir, bpfMode: '1777' });
     ns.sh(['groupadd', '--system', SHARE_GROUP]);
     gid = Number(ns.sh(['getent', 'group', SHARE_GROUP]).split(':')[2]);
     policy = sb.writeFile('policy.yml', POLICY);
@@ -239,7 +155,7 @@ describe('a pin directory planted by another user, on a bpffs mounted world-writ
   });
 
   it('bob plants it (mkdir + chmod 2777) before the first run: run refuses, naming it, its owner and mode, and the fix; nothing is pinned, nothing enforced from it', async () => {
-    ns!.asAttacker(`mkdir ${PIN_DIR} && chmod 2777 ${PIN_DIR}`);
+    asAttacker(ns!, `mkdir ${PIN_DIR} && chmod 2777 ${PIN_DIR}`);
     expect(modeOf(ns!.at(PIN_DIR))).toBe(`${BOB}:${BOB} 2777`);
     const e = run();
     expect(await exitWithin(e, 30_000)).toBe(2);
@@ -261,7 +177,7 @@ describe('a pin directory planted by another user, on a bpffs mounted world-writ
   });
 
   it('… also while bob holds an flock on it: refused as planted (exit 2), not "owned by another instance" (exit 3)', async () => {
-    ns!.asAttacker(`mkdir ${PIN_DIR} && chmod 2777 ${PIN_DIR}`);
+    asAttacker(ns!, `mkdir ${PIN_DIR} && chmod 2777 ${PIN_DIR}`);
     const holderArgv = [
       ...ns!.enter(), 'setpriv', `--reuid=${BOB}`, `--regid=${BOB}`, '--clear-groups', '--',
       'flock', '--nonblock', PIN_DIR, 'sleep', '600',
@@ -286,7 +202,7 @@ describe('a pin directory planted by another user, on a bpffs mounted world-writ
   });
 
   it('bob plants a symlink to a directory of his: refused (a symlink anywhere is)', async () => {
-    ns!.asAttacker(`mkdir -m 0700 /sys/fs/bpf/bob && ln -s /sys/fs/bpf/bob ${PIN_DIR}`);
+    asAttacker(ns!, `mkdir -m 0700 /sys/fs/bpf/bob && ln -s /sys/fs/bpf/bob ${PIN_DIR}`);
     const e = run();
     expect(await exitWithin(e, 30_000)).toBe(2);
     expect(e.stderr).toContain(`${PIN_DIR} is a symlink`);
@@ -294,7 +210,7 @@ describe('a pin directory planted by another user, on a bpffs mounted world-writ
   });
 
   it('bob plants a directory shaped like the shared one (setgid, group-writable, his group, no bits for others): refused', async () => {
-    ns!.asAttacker(`mkdir ${PIN_DIR} && chmod 2770 ${PIN_DIR}`);
+    asAttacker(ns!, `mkdir ${PIN_DIR} && chmod 2770 ${PIN_DIR}`);
     const e = run();
     expect(await exitWithin(e, 30_000)).toBe(2);
     expect(e.stderr).toContain(
