@@ -14,3 +14,4 @@ export type { TcFilterId } from './tc.js';
 export * from './layouts.js';
 export * from './sys.js';
 export { commandLineText, escapeUntrusted } from './escape.js';
+export { LinkEvents } from './netlink.js';

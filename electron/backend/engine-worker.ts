@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ifNameToIndex, u32Buf, decodeCounters, LAYOUTS } from '../../native-bridge/index.js';
 import type { Counters, RawEvent } from '../../native-bridge/index.js';
-import { DRAIN_BATCH, Engine, EngineLockedError } from '../engine/engine.js';
+import { DRAIN_BATCH, Engine, EngineLockedError, LINK_POLL_MS } from '../engine/engine.js';
 import { readFlows } from '../engine/flows.js';
 import type { FlowRow } from '../engine/flows.js';
 import { readStatus } from '../engine/status.js';
@@ -42,7 +42,6 @@ const init = workerData as WorkerInit & { policyFile: string };
 /** Drain calls per batch at most: under a flood the ring refills as fast as it is read. */
 const MAX_DRAIN_CALLS = 16;
 const FLOW_INTERVAL_MS = 1000;
-const RECONCILE_INTERVAL_MS = 1000;
 const ACCOUNTS_REFRESH_MS = 60_000;
 const MAX_ACCOUNTS = 20_000;
 
@@ -476,9 +475,9 @@ function start(): void {
     timers.push(
       setInterval(
         tick(() => {
-          engine?.reconcileInterfaces();
+          engine?.tickInterfaces();
         }),
-        RECONCILE_INTERVAL_MS,
+        LINK_POLL_MS,
       ),
     );
   } else {

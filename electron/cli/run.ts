@@ -5,8 +5,8 @@
 // config and applies it atomically (a bad file keeps the old policy); SIGINT/SIGTERM exit 0
 // and leave enforcement pinned unless --unload-on-exit. Repeated decisions of a flow are folded
 // into one line per --log-interval (fold.ts).
-import { DRAIN_BATCH, Engine, EngineLockedError } from '../engine/engine.js';
-import type { ApplyResult, Decision } from '../engine/engine.js';
+import { DRAIN_BATCH, Engine, EngineLockedError, LINK_POLL_MS } from '../engine/engine.js';
+import type { ApplyResult, Decision, GuardedNow } from '../engine/engine.js';
 import { hasErrors, loadPolicyFile } from '../policy/load.js';
 import { hostWarnings } from '../engine/links.js';
 
@@ -37,7 +37,6 @@ const DRAIN_INTERVAL_MS = 100;
 const MAX_PENDING_OUTPUT = 16 << 20;
 /** Drain calls at exit (DRAIN_BATCH records each): more than a default ring holds. */
 const FINAL_DRAIN_CALLS = 32;
-const RECONCILE_INTERVAL_MS = 1000;
 /** At exit, how long a reader that stopped reading may hold the last lines (summaries, exit). */
 const EXIT_FLUSH_MS = 5000;
 
@@ -96,17 +95,27 @@ export async function runCommand(o: RunOptions): Promise<number> {
     return err instanceof EngineLockedError ? 3 : 2;
   }
 
+  const unguardedWarning = (u: { name: string; error: string }) =>
+    report([
+      {
+        severity: 'warning',
+        message: `${u.name}: guarded ranges are NOT guarded on this interface (the filter cannot be attached: ${u.error})`,
+      },
+    ]);
+  // Interfaces that appeared and were attached at once: the policy is unchanged.
+  const guardedNow = (g: GuardedNow) => {
+    g.unguarded.forEach(unguardedWarning);
+    if (g.guarded.length)
+      emit(
+        { type: 'guarding', interfaces: g.guarded },
+        `guarding the ranges on ${g.guarded.join(', ')} too (new interface)`,
+      );
+  };
+
   const applied = (r: ApplyResult, type: string, resolved = engine.policy()?.resolved) => {
     const names = r.attached.map((a) => a.name).join(', ') || 'none';
     if (resolved) report(hostWarnings(resolved));
-    for (const u of r.unguarded) {
-      report([
-        {
-          severity: 'warning',
-          message: `${u.name}: guarded ranges are NOT guarded on this interface (the filter cannot be attached: ${u.error})`,
-        },
-      ]);
-    }
+    r.unguarded.forEach(unguardedWarning);
     if (r.unexpected.length) {
       const message = `the pinned policy maps held entries this engine did not write (someone else can write them: check who can open the pins in ${engine.pinDir}); put right`;
       if (json) out(JSON.stringify({ type: 'warning', message, unexpected: r.unexpected }));
@@ -288,12 +297,13 @@ export async function runCommand(o: RunOptions): Promise<number> {
     const statsTimer = setInterval(stats, o.statsIntervalMs);
     const reconcileTimer = setInterval(() => {
       try {
-        const r = engine.reconcileInterfaces();
-        if (r) applied(r, 'applied');
+        const r = engine.tickInterfaces();
+        if (r && 'epoch' in r) applied(r, 'applied');
+        else if (r) guardedNow(r);
       } catch (err) {
         process.stderr.write(`net-tc-filter: re-attach failed: ${(err as Error).message}\n`);
       }
-    }, RECONCILE_INTERVAL_MS);
+    }, LINK_POLL_MS);
 
     const stop = (sig: string) => {
       if (stopping) return;

@@ -26,6 +26,7 @@ import {
   decodeLpmKey,
   encodeAttach,
   encodeConfig,
+  LinkEvents,
   encodeIfaceCfg,
   encodeIfaceKey,
   encodeLpmKey,
@@ -70,6 +71,13 @@ export const DEFAULT_PIN_DIR = '/sys/fs/bpf/net-tc-filter';
 /** Events taken from the ring buffer per drain call: small enough that one call never holds
  * the event loop for long (measured in docs/benchmarks.md), large enough for 400k events/s. */
 export const DRAIN_BATCH = 4096;
+
+/** How often the engine hosts call tickInterfaces: the delay between a link event and the new
+ * interface being guarded. Reading an empty netlink socket is one syscall. */
+export const LINK_POLL_MS = 10;
+/** The full interface check (configured names, our filters still in place, the DHCP ports),
+ * also without a link event. */
+export const RECONCILE_INTERVAL_MS = 1000;
 
 /** Per sending user: one user's flood at line rate cannot crowd another user's decisions out of
  * the ring buffer (4 MiB, ~58,000 events). 1,000/s per user, bursts of two seconds' worth. */
@@ -147,6 +155,13 @@ export interface ApplyResult {
   /** Milliseconds until the new policy was active (flip), and until old entries were gone. */
   activeMs: number;
   totalMs: number;
+}
+
+/** Interfaces that appeared and were attached at once (no apply needed: the ifindex-0 settings
+ * cover them), and those that could not be. */
+export interface GuardedNow {
+  guarded: string[];
+  unguarded: Array<{ name: string; error: string }>;
 }
 
 export interface Decision {
@@ -235,6 +250,9 @@ export class Engine {
   private pending: RawEvent[] = [];
   private readonly monoOffsetNs: bigint;
   private desired: ResolvedPolicy | undefined;
+  /** Link events (undefined: not opened yet; null: netlink unavailable). */
+  private links: LinkEvents | null | undefined;
+  private lastReconcile = 0;
   /** What the last apply found of the system, for reconcileInterfaces. */
   private lastApplied:
     | {
@@ -610,8 +628,10 @@ export class Engine {
    * Re-applies the desired policy when a configured interface appeared, disappeared or was
    * re-created with a new index. Returns the apply result when something changed.
    */
-  reconcileInterfaces(): ApplyResult | undefined {
+  reconcileInterfaces(): ApplyResult | GuardedNow | undefined {
     if (!this.desired || !this.compiled || !this.lastApplied) return undefined;
+    const quick = this.guardNewInterfaces();
+    if (quick) return quick;
     const attachedNow = new Map(this.compiled.ifaces.map((i) => [i.name, i.ifindex]));
     let changed = false;
     for (const name of this.desired.interfaces.keys()) {
@@ -630,6 +650,56 @@ export class Engine {
       }
     }
     return changed ? this.apply(this.desired) : undefined;
+  }
+
+  /**
+   * The engine hosts' interface loop, called every LINK_POLL_MS: at once when the kernel reported
+   * a link event (netlink), else every RECONCILE_INTERVAL_MS, reconcileInterfaces runs.
+   */
+  tickInterfaces(now = performance.now()): ApplyResult | GuardedNow | undefined {
+    if (!this.links) {
+      try {
+        this.links = LinkEvents.open();
+      } catch {
+        this.links = null; // no netlink: the periodic check alone
+      }
+    }
+    const event = this.links?.poll() ?? false;
+    if (!event && now - this.lastReconcile < RECONCILE_INTERVAL_MS) return undefined;
+    this.lastReconcile = now;
+    return this.reconcileInterfaces();
+  }
+
+  /**
+   * The quick path for what happens most: interfaces appeared that no endpoint names, and nothing
+   * else changed. The program's settings for ifindex 0 already apply to them, so attaching is all
+   * it takes (no apply): a new interface is guarded as soon as its link event is read.
+   */
+  private guardNewInterfaces(): GuardedNow | undefined {
+    const last = this.lastApplied;
+    const c = this.compiled;
+    if (!last || !c?.anyIface || !this.desired) return undefined;
+    const now = listInterfaces();
+    const known = new Set(last.interfaces.split(','));
+    const fresh = now.filter((l) => !known.has(`${l.ifindex}:${l.name}`));
+    const stillThere = new Set(now.map((l) => `${l.ifindex}:${l.name}`));
+    if (fresh.length === 0 || [...known].some((k) => k !== '' && !stillThere.has(k))) return undefined;
+    // A configured name among them needs its own entries: the full apply.
+    if (fresh.some((l) => this.desired?.interfaces.has(l.name))) return undefined;
+    const guarded: string[] = [];
+    const failed: Array<{ name: string; error: string }> = [];
+    for (const l of fresh) {
+      try {
+        this.attach(l.ifindex, l.name);
+        guarded.push(l.name);
+        last.guardOnly.push(l);
+      } catch (err) {
+        failed.push({ name: l.name, error: (err as Error).message });
+        last.unguarded.push(l.name);
+      }
+    }
+    last.interfaces = now.map((l) => `${l.ifindex}:${l.name}`).join(',');
+    return { guarded, unguarded: failed };
   }
 
   /** Starts consuming the ring buffer into an internal queue drained by `drain()`. */
@@ -743,6 +813,7 @@ export class Engine {
     if (this.closed) return;
     this.closed = true;
     this.ring?.close();
+    this.links?.close();
     try {
       // Only where our program still runs (an interface whose index now names another one, or
       // whose filter someone replaced, is not ours to clean up).

@@ -61,8 +61,9 @@ export function sysctl(ns: string, setting: string): void {
 }
 
 /** A veth pair created after the engine started: `name` in the client namespace, its peer in the
- * server namespace, both up, no addresses (the peer answers ARP for its own addresses on it). */
-export function addLateLink(env: Env, name: string): void {
+ * server namespace, no addresses (the peer answers ARP for its own addresses on it); up unless
+ * `up: false` (then upLateLink). */
+export function addLateLink(env: Env, name: string, opts: { up?: boolean } = {}): void {
   execFileSync(
     'ip',
     [
@@ -81,6 +82,10 @@ export function addLateLink(env: Env, name: string): void {
     ],
     { timeout: 10_000 },
   );
+  if (opts.up !== false) upLateLink(env, name);
+}
+
+export function upLateLink(env: Env, name: string): void {
   execFileSync('ip', ['-n', env.sb.client, 'link', 'set', name, 'up'], { timeout: 10_000 });
   execFileSync('ip', ['-n', env.sb.server, 'link', 'set', `${name}p`, 'up'], { timeout: 10_000 });
 }

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ALICE, BOB, cleanup, decisions, setup, stop } from './harness.js';
 import type { Env } from './harness.js';
-import { addLateLink, filtered, flood, sockprobe, sysctl, waitUntil } from './attacks.js';
+import { addLateLink, filtered, flood, sockprobe, sysctl, upLateLink, waitUntil } from './attacks.js';
 
 let env: Env | undefined;
 afterEach(async () => {
@@ -41,9 +41,16 @@ describe('the second network card (SO_BINDTODEVICE)', () => {
     expect(sockprobe(env, BOB, ['203.0.113.1', '7'])).toMatchObject({ received: 3 });
     expect(sockprobe(env, BOB, ['2001:db8:3::1', '7'])).toMatchObject({ received: 3 });
 
-    // An interface that appears later is guarded as soon as the engine sees it (within a second).
-    addLateLink(env, 'ntf2');
-    expect(await waitUntil(() => filtered(env as Env, 'ntf2'), 5000)).toBe(true);
+    // An interface that appears later is guarded as soon as the kernel reports it (its netlink
+    // link event), before it is even up: the attach needs no apply, the ifindex-0 settings
+    // already cover it. Only then is it brought up for bob, who waits bound to its name.
+    const from = e.lines.length;
+    addLateLink(env, 'ntf2', { up: false });
+    const guarding = await e.waitFor((l) => l.type === 'guarding', 5000, from);
+    expect(guarding).toMatchObject({ interfaces: ['ntf2'] });
+    expect(filtered(env, 'ntf2')).toBe(true);
+    expect(e.lines.slice(from).filter((l) => l.type === 'applied')).toEqual([]); // no apply needed
+    upLateLink(env, 'ntf2');
     expect(sockprobe(env, BOB, ['-d', 'ntf2', '169.254.169.254', '7'])).toMatchObject({ received: 0 });
 
     const lines = await stop(e);
