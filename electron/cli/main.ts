@@ -28,7 +28,8 @@ commands:
   status [--json]     what is enforced, where, with which program and counters
         [--flows] [--pin-dir DIR]
   unload              remove every filter, qdisc we created and pin
-        [--pin-dir DIR]
+        [--pin-dir DIR] [--force]  --force: also when none of the recorded
+                              interfaces is in this network namespace (it is gone)
   demo [--duration N] a safe sandbox: namespaces, a fake metadata service, two users
 
 Enforcement continues after run exits (the program and maps stay pinned under
@@ -48,6 +49,7 @@ const OPTIONS = {
   'ring-bytes': { type: 'string' },
   'events-per-user': { type: 'string' },
   json: { type: 'boolean' },
+  force: { type: 'boolean' },
   flows: { type: 'boolean' },
   duration: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -66,7 +68,7 @@ const ALLOWED: Record<string, ReadonlyArray<keyof typeof OPTIONS>> = {
   ],
   check: ['config'],
   status: ['json', 'flows', 'pin-dir'],
-  unload: ['pin-dir'],
+  unload: ['pin-dir', 'force'],
   demo: ['duration', 'pin-dir'],
 };
 
@@ -187,7 +189,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'unload': {
       let r: ReturnType<typeof unload>;
       try {
-        r = unload(pinDir);
+        r = unload(pinDir, { force: v.force ?? false });
       } catch (err) {
         if (!(err instanceof EngineLockedError)) throw err;
         process.stderr.write(`net-tc-filter: ${err.message}\n`);

@@ -1063,7 +1063,7 @@ export interface UnloadReport {
 }
 
 /** Removes everything a (possibly dead) engine left at pinDir. Refuses while another process holds it. */
-export function unload(pinDir: string = DEFAULT_PIN_DIR): UnloadReport {
+export function unload(pinDir: string = DEFAULT_PIN_DIR, opts: { force?: boolean } = {}): UnloadReport {
   if (existsSync(pinDir)) assertBpffs(pinDir);
   // A planted directory is refused here too: its ntf_attach would say which interfaces to detach
   // from and which qdiscs to delete.
@@ -1105,10 +1105,11 @@ export function unload(pinDir: string = DEFAULT_PIN_DIR): UnloadReport {
     }
     // None of the recorded interfaces is ours here: most likely the wrong network namespace.
     // Removing the pins now would orphan the filters where they really are.
-    if (strangers.length > 0 && attachments.length === 0) {
+    if (strangers.length > 0 && attachments.length === 0 && !opts.force) {
       throw new Error(
         `${pinDir}: none of the interfaces it attached to is here (${strangers.join(', ')}): run unload in ` +
-          'the network namespace where the filter was started (e.g. nsenter --net=/run/netns/NAME)',
+          'the network namespace where the filter was started (e.g. nsenter --net=/run/netns/NAME), or, if ' +
+          'that namespace is gone, unload --force (removes the pins, detaches nothing here)',
       );
     }
     const pins = readdirSync(pinDir).length;

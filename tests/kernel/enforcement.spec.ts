@@ -519,6 +519,14 @@ logging:
     const here = env.cli(['unload', '--pin-dir', env.pinDir]);
     expect(here.code).toBe(0);
     expect(env.sb.execClient(['tc', 'filter', 'show', 'dev', 'ntf0', 'egress']).trim()).toBe('');
+    // When the namespace is gone, --force removes the pins and detaches nothing.
+    await stop(await env.run(SIMPLE));
+    const forced = spawnSync(process.execPath, [cliPath(), 'unload', '--force', '--pin-dir', env.pinDir], {
+      encoding: 'utf8',
+    });
+    expect(forced.status, forced.stderr).toBe(0);
+    expect(forced.stdout).toMatch(/removed 13 pins .*detached from no interface/);
+    expect(pinsLeft(env.pinDir.replace('/sys/fs/bpf/', ''))).toEqual([]);
   });
 
   it('keeps the old policy when SIGHUP brings a bad file, and reports why', async () => {

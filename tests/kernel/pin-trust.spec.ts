@@ -340,7 +340,13 @@ describe('a lock holder’s command line is printed escaped', () => {
   let env: Env | undefined;
   let holder: ChildProcess | undefined;
   afterEach(async () => {
-    holder?.kill('SIGKILL');
+    // The whole group: flock's child (sh, then sleep) inherits the locked descriptor, and would
+    // otherwise keep the lock — and the pins — for ten minutes.
+    if (holder?.pid !== undefined && holder.exitCode === null) {
+      const gone = new Promise((r) => holder?.once('exit', r));
+      process.kill(-holder.pid, 'SIGKILL');
+      await gone;
+    }
     holder = undefined;
     await cleanup(env);
     env = undefined;
@@ -354,7 +360,10 @@ describe('a lock holder’s command line is printed escaped', () => {
     // A process holding the lock whose command line would start a new line and turn the
     // terminal red. flock(1) keeps its own arguments in its command line and holds the lock.
     const evil = 'x\n\x1b[31mFAKE: all clear\x1b[0m';
-    holder = spawn('flock', ['--nonblock', env.pinDir, 'sh', '-c', 'sleep 600', evil], { stdio: 'ignore' });
+    holder = spawn('flock', ['--nonblock', env.pinDir, 'sh', '-c', 'sleep 600', evil], {
+      stdio: 'ignore',
+      detached: true, // its own process group, ended whole afterwards
+    });
     const pid = holder.pid as number;
     for (
       let i = 0;
