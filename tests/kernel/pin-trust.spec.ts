@@ -182,7 +182,8 @@ describe('a pin directory planted by another user, on a bpffs mounted world-writ
       ...ns!.enter(), 'setpriv', `--reuid=${BOB}`, `--regid=${BOB}`, '--clear-groups', '--',
       'flock', '--nonblock', PIN_DIR, 'sleep', '600',
     ]; // prettier-ignore
-    const holder = spawn(holderArgv[0] as string, holderArgv.slice(1), { stdio: 'ignore' });
+    // Its own process group, ended whole: flock's child (sleep) inherits the locked descriptor.
+    const holder = spawn(holderArgv[0] as string, holderArgv.slice(1), { stdio: 'ignore', detached: true });
     try {
       // Bounded wait until the lock shows in /proc/locks.
       for (
@@ -197,7 +198,11 @@ describe('a pin directory planted by another user, on a bpffs mounted world-writ
       expect(e.stderr).toContain(`refusing the pin directory ${PIN_DIR} (owner uid ${BOB}`);
       expect(e.stderr).not.toContain('owned by another instance');
     } finally {
-      holder.kill('SIGKILL');
+      if (holder.pid !== undefined && holder.exitCode === null) {
+        const gone = new Promise((r) => holder.once('exit', r));
+        process.kill(-holder.pid, 'SIGKILL');
+        await gone;
+      }
     }
   });
 
