@@ -39,6 +39,8 @@ export interface BackendOptions {
   objectPath?: string;
   /** How often the worker sends a traffic batch (100–250 ms). */
   batchIntervalMs?: number;
+  /** Decisions the kernel reports per sending user per second (0: all); default the engine's. */
+  eventsPerUser?: number;
 }
 
 const DEFAULT_BATCH_MS = 150;
@@ -118,7 +120,8 @@ export class Backend {
   private closed = false;
 
   private constructor(
-    private readonly opts: Required<Omit<BackendOptions, 'objectPath'>> & { objectPath?: string },
+    private readonly opts: Required<Omit<BackendOptions, 'objectPath' | 'eventsPerUser'>> &
+      Pick<BackendOptions, 'objectPath' | 'eventsPerUser'>,
   ) {
     const uid = process.getuid?.() ?? -1;
     this.appState = {
@@ -138,6 +141,7 @@ export class Backend {
       policyFile: options.policyFile ?? defaultPolicyFile(),
       batchIntervalMs: options.batchIntervalMs ?? DEFAULT_BATCH_MS,
       ...(options.objectPath ? { objectPath: options.objectPath } : {}),
+      ...(options.eventsPerUser !== undefined ? { eventsPerUser: options.eventsPerUser } : {}),
     });
     await b.begin();
     return b;
@@ -243,6 +247,7 @@ export class Backend {
       batchIntervalMs: this.opts.batchIntervalMs,
       policyFile: this.opts.policyFile,
       ...(this.opts.objectPath ? { objectPath: this.opts.objectPath } : {}),
+      ...(this.opts.eventsPerUser !== undefined ? { eventsPerUser: this.opts.eventsPerUser } : {}),
       ...(saved ? { saved } : {}),
     };
     this.worker = new Worker(new URL('./engine-worker.js', import.meta.url), { workerData: init });

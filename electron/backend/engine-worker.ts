@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ifNameToIndex, u32Buf, decodeCounters, LAYOUTS } from '../../native-bridge/index.js';
 import type { Counters, RawEvent } from '../../native-bridge/index.js';
-import { DRAIN_BATCH, Engine, EngineLockedError, LINK_POLL_MS } from '../engine/engine.js';
+import { DRAIN_BATCH, Engine, EngineLockedError, LINK_POLL_MS, evictedFlows } from '../engine/engine.js';
 import { readFlows } from '../engine/flows.js';
 import type { FlowRow } from '../engine/flows.js';
 import { readStatus } from '../engine/status.js';
@@ -193,6 +193,10 @@ function validate(doc: PolicyDoc): ValidateReply {
 // ---------------------------------------------------------------------------------------------
 // Traffic batches.
 
+/** Flow entries evicted, as of the last read of the flow table: the counter is read just before
+ * the table, so a flow inserted in between is never counted as evicted. */
+let flowsEvicted = 0;
+
 function countersWire(c: Counters): TrafficCounters {
   return {
     allowed: Number(c.allowed_packets),
@@ -202,6 +206,8 @@ function countersWire(c: Counters): TrafficCounters {
     essential: Number(c.essential_packets),
     lostKernel: Number(c.events_lost),
     lostBatching,
+    suppressed: Number(c.events_suppressed),
+    flowsEvicted,
   };
 }
 
@@ -284,7 +290,10 @@ function ownerTick(): void {
   const now = Date.now();
   if (now - lastFlowsAt >= FLOW_INTERVAL_MS) {
     lastFlowsAt = now;
-    flows = flowDeltas(e.flows(), (id) => e.endpointName(id));
+    const before = e.counters();
+    const rows = e.flows();
+    flowsEvicted = evictedFlows(before, rows.length);
+    flows = flowDeltas(rows, (id) => e.endpointName(id));
   }
   post({
     type: 'batch',
@@ -310,16 +319,16 @@ function observeTick(): void {
     }
     try {
       const v = cm.lookup(u32Buf(0));
-      if (v) counters = countersWire(decodeCounters(v, v.length / LAYOUTS.counters.size));
+      const c = v && decodeCounters(v, v.length / LAYOUTS.counters.size);
+      // Counters first, then the table (see flowsEvicted).
+      const rows = readFlows(fm, (i) => `if${i}`);
+      if (c) {
+        flowsEvicted = evictedFlows(c, rows.length);
+        counters = countersWire(c);
+      }
+      flows = flowDeltas(rows, () => null);
     } finally {
       cm.close();
-    }
-    try {
-      flows = flowDeltas(
-        readFlows(fm, (i) => `if${i}`),
-        () => null,
-      );
-    } finally {
       fm.close();
     }
   } catch {
@@ -441,6 +450,7 @@ function start(): void {
       engine = Engine.open({
         pinDir: init.pinDir,
         ...(init.objectPath ? { objectPath: init.objectPath } : {}),
+        ...(init.eventsPerUser !== undefined ? { eventsPerUser: init.eventsPerUser } : {}),
       });
     } catch (err) {
       post({

@@ -19,6 +19,8 @@ export interface WorkerInit {
   /** owner: open (or adopt) the engine; observe: read counters and flows from the pins only. */
   role: 'owner' | 'observe' | 'none';
   batchIntervalMs: number;
+  /** Engine.open's eventsPerUser (undefined: the engine's default). */
+  eventsPerUser?: number;
   /** The saved policy (the one this app last applied): compared with what the kernel enforces
    * once the engine is open, never applied by the worker on its own. */
   saved?: PolicyDoc;

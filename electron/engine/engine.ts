@@ -973,8 +973,12 @@ export function flowTableStatus(flows: BpfMap, c: Counters): FlowTableStatus {
   return {
     entries,
     capacity: flows.info.maxEntries,
-    evicted: Math.max(0, Number(c.flows_created) - entries),
+    evicted: evictedFlows(c, entries),
   };
+}
+
+export function evictedFlows(c: Counters, entriesNow: number): number {
+  return Math.max(0, Number(c.flows_created) - entriesNow);
 }
 
 export function readSuppressed(budget: BpfMap): Array<{ uid: number | null; events: bigint }> {

@@ -203,6 +203,11 @@ export interface TrafficCounters {
   lostKernel: number;
   /** Events this app dropped because a batch was full or the renderer fell behind (session total). */
   lostBatching: number;
+  /** Events the kernel did not report because their sender was over its event budget (counted,
+   * not lost: every packet is still in the counters; total since load). */
+  suppressed: number;
+  /** Flow entries the kernel evicted to make room (their per-flow counters are gone). */
+  flowsEvicted: number;
 }
 
 export interface TrafficBatch {

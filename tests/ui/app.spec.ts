@@ -172,6 +172,17 @@ describe('desktop UI against the real engine', () => {
     await expect.poll(() => page.getByTestId('hold-notice').count()).toBe(0);
     await expect.poll(() => newestShown(page)).toBeGreaterThan(heldTop);
 
+    // A flood from bob: past his event budget his decisions are counted as over budget, not lost.
+    expect(env!.sb.probe(BOB, ['flood', '169.254.169.254', '7', '6000'], 60_000)).toEqual({ sent: 6000 });
+    await expect
+      .poll(
+        async () => Number((await page.getByTestId('suppressed-events').textContent())?.replace(/\D/g, '')),
+        {
+          timeout: 15_000,
+        },
+      )
+      .toBeGreaterThan(0);
+
     // Export writes the original tool's format; re-importing it changes nothing.
     await page.getByRole('tab', { name: 'Policy' }).click();
     const out = join(env!.sb.dir, 'export.yml');

@@ -93,6 +93,23 @@ function Counters() {
         <span className="muted">lost events</span> <strong>{formatCount(lost)}</strong>
       </span>
       <span
+        data-testid="suppressed-events"
+        className="counter"
+        title="Decisions the kernel did not report because their sender was over its event budget: every packet is still in the counters, and one user's flood cannot hide another user's decisions"
+      >
+        <span className="muted">over budget</span> <strong>{formatCount(counters?.suppressed ?? 0)}</strong>
+      </span>
+      {(counters?.flowsEvicted ?? 0) > 0 && (
+        <span
+          data-testid="flows-evicted"
+          className="counter"
+          title="Flow entries the kernel evicted to make room for new flows (their per-flow counters are gone; the totals are exact)"
+        >
+          <span className="muted">flows evicted</span>{' '}
+          <strong>{formatCount(counters?.flowsEvicted ?? 0)}</strong>
+        </span>
+      )}
+      <span
         className={`live-dot ${error ? 'live-error' : polling ? 'live-on' : ''}`}
         title={error ?? undefined}
       >

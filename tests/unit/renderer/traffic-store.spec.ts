@@ -14,6 +14,8 @@ const counters = (over: Partial<TrafficCounters> = {}): TrafficCounters => ({
   essential: 0,
   lostKernel: 0,
   lostBatching: 0,
+  suppressed: 0,
+  flowsEvicted: 0,
   ...over,
 });
 
