@@ -47,6 +47,7 @@ const backend = await Backend.start({
   pinDir: args.get('pin-dir') ?? '',
   policyFile: args.get('policy-file') ?? '',
   ...(args.get('batch-ms') ? { batchIntervalMs: Number(args.get('batch-ms')) } : {}),
+  ...(args.get('events-per-user') ? { eventsPerUser: Number(args.get('events-per-user')) } : {}),
 });
 const gateway = createGateway(createHandlers(backend, dialogs), {
   isTrustedUrl: (url) => isSameOrigin(url, TEST_ORIGIN),

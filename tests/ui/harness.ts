@@ -73,6 +73,8 @@ export interface HostOptions {
   /** false: the process runs with an empty capability set (bounding set cleared). */
   caps: boolean;
   batchMs?: number;
+  /** The Backend's eventsPerUser (the bench: 0, every decision reported). */
+  eventsPerUser?: number;
 }
 
 /** Starts backend-host.ts in the sandbox's network namespace; resolves once its Backend started. */
@@ -81,6 +83,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
   const group = o.sb.writeFile('group', GROUP);
   const node = [process.execPath, hostPath(), `--pin-dir=${o.pinDir}`, `--policy-file=${o.policyFile}`];
   if (o.batchMs) node.push(`--batch-ms=${o.batchMs}`);
+  if (o.eventsPerUser !== undefined) node.push(`--events-per-user=${o.eventsPerUser}`);
   // Without capabilities: root whose bounding set is empty gains nothing at execve, so the
   // process has CapEff 0 — what a user who started the app without the launcher has.
   const noCaps = ['setpriv', '--bounding-set=-all', '--inh-caps=-all', '--'];
