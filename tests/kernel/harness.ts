@@ -155,3 +155,16 @@ export function pinsLeft(prefix: string): string[] {
     .split('\n')
     .filter((n) => n.startsWith(prefix));
 }
+
+/** The engine's exit code, or 'running' (then killed) if it is still running after `ms`. */
+export async function exitWithin(e: EngineProcess, ms: number): Promise<number | null | 'running'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'running'>((resolve) => (timer = setTimeout(() => resolve('running'), ms)));
+  const r = await Promise.race([e.exited, late]);
+  clearTimeout(timer);
+  if (r === 'running') {
+    e.signal('SIGKILL');
+    await e.exited;
+  }
+  return r;
+}

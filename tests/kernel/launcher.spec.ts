@@ -33,7 +33,7 @@ import { EngineProcess, Sandbox } from '../../electron/demo/sandbox.js';
 import { capNames, ENGINE_CAPS, parseCapField } from '../../electron/main/caps.js';
 import { packageRoot } from '../../electron/engine/paths.js';
 import { PINNED_MAPS } from '../../electron/engine/engine.js';
-import { ALICE, BOB, cliPath } from './harness.js';
+import { ALICE, BOB, cliPath, exitWithin } from './harness.js';
 import { MountNs } from './mountns.js';
 
 const NAME = 'alice';
@@ -166,19 +166,6 @@ function machine() {
     passwd: readFileSync('/etc/passwd', 'utf8'),
     ntfGroup: ntf.status === 0 ? ntf.stdout : null,
   };
-}
-
-/** The engine's exit code, or 'running' (then killed) if it is still running after `ms`. */
-async function exitWithin(e: EngineProcess, ms: number): Promise<number | null | 'running'> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'running'>((resolve) => (timer = setTimeout(() => resolve('running'), ms)));
-  const r = await Promise.race([e.exited, late]);
-  clearTimeout(timer);
-  if (r === 'running') {
-    e.signal('SIGKILL');
-    await e.exited;
-  }
-  return r;
 }
 
 function modeOf(p: string): { mode: number; uid: number; gid: number } {

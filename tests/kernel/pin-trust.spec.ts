@@ -16,7 +16,18 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EngineProcess, Sandbox } from '../../electron/demo/sandbox.js';
 import { BpfMap, decodeFlowKey } from '../../native-bridge/index.js';
-import { ALICE, BOB, GROUP, PASSWD, assertPrivileged, cleanup, cliPath, setup, udp } from './harness.js';
+import {
+  ALICE,
+  BOB,
+  GROUP,
+  PASSWD,
+  assertPrivileged,
+  cleanup,
+  cliPath,
+  exitWithin,
+  setup,
+  udp,
+} from './harness.js';
 import type { Env } from './harness.js';
 import { MountNs } from './mountns.js';
 
@@ -38,19 +49,6 @@ let dir = '';
 /** Runs a shell script inside `ns` as the attacker: bob, no capabilities, no supplementary groups. */
 function asAttacker(ns: MountNs, script: string): string {
   return ns.sh(['setpriv', `--reuid=${BOB}`, `--regid=${BOB}`, '--clear-groups', '--', 'sh', '-ec', script]);
-}
-
-/** The engine's exit code, or 'running' (then killed) if it is still running after `ms`. */
-async function exitWithin(e: EngineProcess, ms: number): Promise<number | null | 'running'> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'running'>((resolve) => (timer = setTimeout(() => resolve('running'), ms)));
-  const r = await Promise.race([e.exited, late]);
-  clearTimeout(timer);
-  if (r === 'running') {
-    e.signal('SIGKILL');
-    await e.exited;
-  }
-  return r;
 }
 
 function modeOf(p: string): string {
