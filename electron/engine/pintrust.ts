@@ -12,6 +12,7 @@ import { fstatSync, lstatSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { resolve } from 'node:path';
 import { BpfMap } from '../../native-bridge/index.js';
+import { GETENT } from '../policy/resolve.js';
 
 /** The system group through which the launcher shares a pin directory (bin/net-tc-filter-gui). */
 export const SHARE_GROUP = 'net-tc-filter';
@@ -56,7 +57,7 @@ let shareGid: { gid: number | undefined } | undefined;
  */
 export function shareGroupGid(): number | undefined {
   if (shareGid) return shareGid.gid;
-  const r = spawnSync('getent', ['group', '--', SHARE_GROUP], { encoding: 'utf8', timeout: 10_000 });
+  const r = spawnSync(GETENT, ['group', '--', SHARE_GROUP], { encoding: 'utf8', timeout: 10_000 });
   const gid = r.status === 0 ? Number(r.stdout.split(':')[2]) : NaN;
   // A failed lookup is not cached: the group may be created (groupadd) while we run.
   if (Number.isInteger(gid) && gid >= 0) shareGid = { gid };

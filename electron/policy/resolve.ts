@@ -34,6 +34,8 @@ export interface AccountDb {
   subuid?: SubIdDb;
 }
 
+/** Absolute: the privileged process never resolves a command through PATH. */
+export const GETENT = '/usr/bin/getent';
 const GETENT_TIMEOUT_MS = 5000;
 const GETENT_MAX_BUFFER = 64 * 1024 * 1024;
 const MAX_ID = 0xfffffffe;
@@ -84,8 +86,7 @@ export function parseGroup(text: string): AccountDb['groups'] {
 
 function getent(args: string[]): string | undefined {
   try {
-    // Absolute path: the privileged process never resolves a command through PATH.
-    return execFileSync('/usr/bin/getent', args, {
+    return execFileSync(GETENT, args, {
       encoding: 'utf8',
       timeout: GETENT_TIMEOUT_MS,
       maxBuffer: GETENT_MAX_BUFFER,
