@@ -72,7 +72,7 @@ export function InterfaceSettingsPanel() {
                   checked={s.essentials}
                   onChange={(e) => setSetting(name, 'essentials', e.target.checked)}
                 />
-                <span>Essentials: DHCP, IPv6 ND/MLD always pass</span>
+                <span>Essentials: DHCP client traffic (never to a guarded range), IPv6 ND/MLD pass</span>
               </label>
               {!named.has(name) && (
                 <button type="button" className="link" onClick={() => removeSettings(name)}>
