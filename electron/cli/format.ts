@@ -3,7 +3,14 @@
 //
 // How decisions and diagnostics are printed by the headless CLI.
 import type { Decision } from '../engine/engine.js';
+import { userName } from '../policy/resolve.js';
+import type { AccountDb } from '../policy/resolve.js';
 import type { Diagnostic } from '../policy/types.js';
+
+/** How the CLI names a sender: its account, its uid without one, or packets without a socket. */
+export function senderName(db: AccountDb, uid: number | null): string {
+  return uid === null ? '(unowned)' : (userName(db, uid) ?? String(uid));
+}
 
 /** A decision with the names a reader needs (user, endpoint). */
 export interface NamedDecision extends Decision {
@@ -58,7 +65,7 @@ function hostPort(addr: string, port: number, family: 4 | 6, proto: string): str
 export function decisionText(d: NamedDecision, fold?: LineFold): string {
   const t = new Date(d.time).toISOString().slice(11, 23);
   const verdict = d.verdict === 'allow' ? 'ALLOW' : 'DROP ';
-  const who = d.uid === null ? '(unowned)' : `${d.user}`;
+  const who = d.user;
   const dst = hostPort(d.dst, d.dport, d.family, d.proto);
   const why = `${d.endpoint ? `${d.reason} ${d.endpoint}` : d.reason}${d.routed ? ' (via routing header)' : ''}`;
   const since =

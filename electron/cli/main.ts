@@ -8,10 +8,10 @@ import { DEFAULT_EVENTS_PER_USER, DEFAULT_PIN_DIR, EngineLockedError, unload } f
 import { readStatus } from '../engine/status.js';
 import { hostWarnings } from '../engine/links.js';
 import type { FlowRow } from '../engine/flows.js';
-import { loadAccountDb, userName } from '../policy/resolve.js';
+import { loadAccountDb } from '../policy/resolve.js';
 import type { AccountDb } from '../policy/resolve.js';
 import { hasErrors, loadPolicyFile } from '../policy/load.js';
-import { diagnosticText } from './format.js';
+import { diagnosticText, senderName } from './format.js';
 import { runCommand } from './run.js';
 import { demoCommand } from './demo.js';
 
@@ -181,8 +181,9 @@ export async function main(argv: string[]): Promise<number> {
       if (v.json) {
         process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
       } else {
-        process.stdout.write(statusText(s));
-        if (s.flows) process.stdout.write(flowsText(s.flows, loadAccountDb()));
+        const db = loadAccountDb();
+        process.stdout.write(statusText(s, db));
+        if (s.flows) process.stdout.write(flowsText(s.flows, db));
       }
       return s.loaded ? 0 : 3;
     }
@@ -220,7 +221,7 @@ function flowsText(flows: FlowRow[], db: AccountDb): string {
     'LAST SEEN     IFACE    USER           PROTO  DESTINATION                      ALLOWED pkts/bytes  DROPPED pkts/bytes',
   ];
   for (const f of flows.slice(0, FLOWS_SHOWN)) {
-    const user = f.uid === null ? '(unowned)' : (userName(db, f.uid) ?? String(f.uid));
+    const user = senderName(db, f.uid);
     const dst = f.family === 6 ? `[${f.dst}]:${f.dport}` : `${f.dst}:${f.dport}`;
     lines.push(
       `${new Date(f.lastSeen).toISOString().slice(11, 23)}  ${f.iface.padEnd(8)} ${user.padEnd(14)} ` +
@@ -231,7 +232,7 @@ function flowsText(flows: FlowRow[], db: AccountDb): string {
   return `${lines.join('\n')}\n`;
 }
 
-function statusText(s: ReturnType<typeof readStatus>): string {
+function statusText(s: ReturnType<typeof readStatus>, db: AccountDb): string {
   const lines = [`pin dir:   ${s.pinDir}`, `libbpf:    ${s.libbpf}   kernel: ${s.kernel}`];
   if (!s.loaded) return `${lines.join('\n')}\nstate:     not loaded (nothing is enforced)\n`;
   lines.push(`program:   id ${s.programId ?? '?'} tag ${s.programTag ?? '?'}   policy epoch ${s.epoch}`);
@@ -260,10 +261,8 @@ function statusText(s: ReturnType<typeof readStatus>): string {
     );
   }
   if (s.suppressed?.length) {
-    const db = loadAccountDb();
-    const who = (uid: number | null) => (uid === null ? '(unowned)' : (userName(db, uid) ?? String(uid)));
     lines.push(
-      `budget:    events not reported, by sender: ${s.suppressed.map((x) => `${who(x.uid)} ${x.events}`).join(', ')}`,
+      `budget:    events not reported, by sender: ${s.suppressed.map((x) => `${senderName(db, x.uid)} ${x.events}`).join(', ')}`,
     );
   }
   if (s.flowTable) {

@@ -10,12 +10,10 @@ import type { ApplyResult, Decision, GuardedNow } from '../engine/engine.js';
 import { hasErrors, loadPolicyFile } from '../policy/load.js';
 import { hostWarnings } from '../engine/links.js';
 
-/** How packets without a local socket are named in the log. */
-const UNOWNED_NAME = '(unowned)';
-import { loadAccountDb, userName } from '../policy/resolve.js';
+import { loadAccountDb } from '../policy/resolve.js';
 import type { AccountDb } from '../policy/resolve.js';
 import type { Diagnostic } from '../policy/types.js';
-import { decisionJson, decisionText, diagnosticJson, diagnosticText, flowKey } from './format.js';
+import { decisionJson, decisionText, diagnosticJson, diagnosticText, flowKey, senderName } from './format.js';
 import type { NamedDecision } from './format.js';
 import { DecisionFolder } from './fold.js';
 import type { FoldedLine } from './fold.js';
@@ -77,7 +75,6 @@ export async function runCommand(o: RunOptions): Promise<number> {
   const stopQueued = () => queued.some((s) => s !== 'SIGHUP');
 
   let db: AccountDb = loadAccountDb();
-  const nameOf = (uid: number) => userName(db, uid) ?? String(uid);
   const first = loadPolicyFile(o.config, db);
   report(first.diagnostics);
   if (hasErrors(first.diagnostics) || !first.resolved) {
@@ -166,7 +163,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
   let lastLost = 0n;
   const named = (e: ReturnType<Engine['toDecision']>): NamedDecision => ({
     ...e,
-    user: e.uid === null ? UNOWNED_NAME : nameOf(e.uid),
+    user: senderName(db, e.uid),
     endpoint: engine.endpointName(e.endpointId),
   });
 
@@ -212,9 +209,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
     const lostNow = c.events_lost;
     const table = engine.flowTable();
     const suppressed = Object.fromEntries(
-      engine
-        .suppressedBySender()
-        .map((x) => [x.uid === null ? UNOWNED_NAME : nameOf(x.uid), Number(x.events)]),
+      engine.suppressedBySender().map((x) => [senderName(db, x.uid), Number(x.events)]),
     );
     emit(
       {

@@ -515,7 +515,8 @@ export class Engine {
     const configured = new Set(compiled.ifaces.map((i) => i.ifindex));
     // A guarded range is guarded on every interface: the others get the program too, and its
     // settings for ifindex 0 (only guarded ranges checked there).
-    const guardOnly = compiled.anyIface ? listInterfaces().filter((l) => !configured.has(l.ifindex)) : [];
+    const links = listInterfaces();
+    const guardOnly = compiled.anyIface ? links.filter((l) => !configured.has(l.ifindex)) : [];
     const unguarded: Array<{ name: string; error: string }> = [];
     let changes: number;
     try {
@@ -569,7 +570,7 @@ export class Engine {
     }
     const wanted = new Set([...configured, ...guardOnly.map((l) => l.ifindex)]);
     this.lastApplied = {
-      interfaces: interfaceSet(),
+      interfaces: interfaceSet(links),
       dhcpUnicast,
       guardOnly,
       unguarded: unguarded.map((u) => u.name),
@@ -630,7 +631,8 @@ export class Engine {
    */
   reconcileInterfaces(): ApplyResult | GuardedNow | undefined {
     if (!this.desired || !this.compiled || !this.lastApplied) return undefined;
-    const quick = this.guardNewInterfaces();
+    const links = listInterfaces();
+    const quick = this.guardNewInterfaces(links);
     if (quick) return quick;
     const attachedNow = new Map(this.compiled.ifaces.map((i) => [i.name, i.ifindex]));
     let changed = false;
@@ -639,7 +641,8 @@ export class Engine {
     }
     // An interface appeared or went (it is guarded from the moment it is attached), or binding
     // the DHCP client ports stopped or started needing privilege.
-    if (!changed && this.compiled.anyIface && interfaceSet() !== this.lastApplied.interfaces) changed = true;
+    if (!changed && this.compiled.anyIface && interfaceSet(links) !== this.lastApplied.interfaces)
+      changed = true;
     if (!changed && dhcpPortsPrivileged() !== this.lastApplied.dhcpUnicast) changed = true;
     if (!changed) {
       // Our filter may have been removed (e.g. `tc qdisc del`): put it back.
@@ -657,7 +660,7 @@ export class Engine {
    * a link event (netlink), else every RECONCILE_INTERVAL_MS, reconcileInterfaces runs.
    */
   tickInterfaces(now = performance.now()): ApplyResult | GuardedNow | undefined {
-    if (!this.links) {
+    if (this.links === undefined) {
       try {
         this.links = LinkEvents.open();
       } catch {
@@ -675,14 +678,13 @@ export class Engine {
    * else changed. The program's settings for ifindex 0 already apply to them, so attaching is all
    * it takes (no apply): a new interface is guarded as soon as its link event is read.
    */
-  private guardNewInterfaces(): GuardedNow | undefined {
+  private guardNewInterfaces(now: Link[]): GuardedNow | undefined {
     const last = this.lastApplied;
     const c = this.compiled;
     if (!last || !c?.anyIface || !this.desired) return undefined;
-    const now = listInterfaces();
     const known = new Set(last.interfaces.split(','));
-    const fresh = now.filter((l) => !known.has(`${l.ifindex}:${l.name}`));
-    const stillThere = new Set(now.map((l) => `${l.ifindex}:${l.name}`));
+    const fresh = now.filter((l) => !known.has(linkKey(l)));
+    const stillThere = new Set(now.map(linkKey));
     if (fresh.length === 0 || [...known].some((k) => k !== '' && !stillThere.has(k))) return undefined;
     // A configured name among them needs its own entries: the full apply.
     if (fresh.some((l) => this.desired?.interfaces.has(l.name))) return undefined;
@@ -698,7 +700,7 @@ export class Engine {
         last.unguarded.push(l.name);
       }
     }
-    last.interfaces = now.map((l) => `${l.ifindex}:${l.name}`).join(',');
+    last.interfaces = interfaceSet(now);
     return { guarded, unguarded: failed };
   }
 
@@ -991,11 +993,16 @@ export function readSuppressed(budget: BpfMap): Array<{ uid: number | null; even
   return out.sort((a, b) => (b.events > a.events ? 1 : b.events < a.events ? -1 : 0));
 }
 
-/** The interfaces of this namespace as one comparable string (index and name). */
-function interfaceSet(): string {
-  return listInterfaces()
-    .map((l) => `${l.ifindex}:${l.name}`)
-    .join(',');
+type Link = { name: string; ifindex: number };
+
+/** An interface by index and name: what tells a new or re-created one from a known one. */
+function linkKey(l: Link): string {
+  return `${l.ifindex}:${l.name}`;
+}
+
+/** A list of interfaces as one comparable string. */
+function interfaceSet(links: Link[]): string {
+  return links.map(linkKey).join(',');
 }
 
 /** What the program at our handle is, as far as this process may know (reading another
