@@ -549,8 +549,13 @@ int ntf_egress(struct __sk_buff *skb)
 	if (!cnt || !st)
 		return NTF_PASS;
 
-	/* Read the epoch once: every lookup below uses the same generation. */
+	/* Read the epoch once: every lookup below uses the same generation. Past a trial's
+	 * deadline the policy before the trial is back, whatever user space does (or does not). */
 	__u64 epoch = *(volatile __u64 *)&st->epoch;
+	__u64 deadline = *(volatile __u64 *)&st->trial_deadline_ns;
+
+	if (deadline && bpf_ktime_get_boot_ns() >= deadline)
+		epoch = *(volatile __u64 *)&st->fallback_epoch;
 	__u32 gen = epoch & 1;
 	__u32 ifindex = skb->ifindex;
 	struct ntf_iface_key ik = { .gen = gen, .ifindex = ifindex };
@@ -639,12 +644,17 @@ int ntf_egress(struct __sk_buff *skb)
 	if (refuse) {
 		/* A routing header too long to check: dropped, never cached (the flow key holds
 		 * the IPv6 header's destination, which is not what the packet would reach). */
-		d.verdict = NTF_VERDICT_DROP;
+		d.verdict = cfg->audit ? NTF_VERDICT_WOULD_DROP : NTF_VERDICT_DROP;
 		d.reason = NTF_REASON_ROUTING_HEADER;
-		cnt->dropped_packets++;
-		cnt->dropped_bytes += len;
+		if (cfg->audit) {
+			cnt->would_drop_packets++;
+			cnt->would_drop_bytes += len;
+		} else {
+			cnt->dropped_packets++;
+			cnt->dropped_bytes += len;
+		}
 		emit(cnt, &p, now, ifindex, uid, len, &d, flags);
-		return NTF_DROP;
+		return cfg->audit ? NTF_PASS : NTF_DROP;
 	}
 
 	struct ntf_flow_key fk = {};
@@ -672,6 +682,10 @@ int ntf_egress(struct __sk_buff *skb)
 		if (!looked_up)
 			set_id = lpm_lookup(gen, lpm_if, p.family, p.daddr);
 		decide(gen, cfg, set_id, uid, unowned, &d);
+		/* Audit mode: the same decision, but nothing is dropped. (Cached as would-drop: the
+		 * mode belongs to the policy generation, so switching it is a new epoch.) */
+		if (d.verdict == NTF_VERDICT_DROP && cfg->audit)
+			d.verdict = NTF_VERDICT_WOULD_DROP;
 		cached = NTF_CACHE_PACK(epoch, d.endpoint_id, d.reason, d.verdict);
 		fresh = 1;
 		if (fv) {
@@ -695,6 +709,14 @@ int ntf_egress(struct __sk_buff *skb)
 		report = cfg->log_allowed == NTF_LOG_ALL;
 		if (cfg->log_allowed == NTF_LOG_SAMPLE)
 			report = fresh || !fv || now - fv->last_event_ns >= NTF_SAMPLE_INTERVAL_NS;
+	} else if (d.verdict == NTF_VERDICT_WOULD_DROP) {
+		cnt->would_drop_packets++;
+		cnt->would_drop_bytes += len;
+		if (fv) {
+			__sync_fetch_and_add(&fv->would_drop_packets, 1);
+			__sync_fetch_and_add(&fv->would_drop_bytes, len);
+		}
+		report = 1; /* reported like drops */
 	} else {
 		cnt->dropped_packets++;
 		cnt->dropped_bytes += len;
@@ -706,11 +728,12 @@ int ntf_egress(struct __sk_buff *skb)
 	}
 	if (fv) {
 		fv->last_ns = now;
+		fv->sport = p.sport;
 		if (report)
 			fv->last_event_ns = now;
 	}
 	if (report)
 		emit(cnt, &p, now, ifindex, uid, len, &d, flags | (fresh ? NTF_EVENT_NEW_FLOW : 0));
 
-	return d.verdict == NTF_VERDICT_ALLOW ? NTF_PASS : NTF_DROP;
+	return d.verdict == NTF_VERDICT_DROP ? NTF_DROP : NTF_PASS;
 }

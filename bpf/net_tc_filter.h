@@ -12,6 +12,7 @@
 
 #define NTF_VERDICT_ALLOW 1
 #define NTF_VERDICT_DROP 2
+#define NTF_VERDICT_WOULD_DROP 3 /* audit mode: the policy drops it, the program passed it */
 
 /* Why a packet got its verdict. */
 #define NTF_REASON_ENDPOINT 1      /* allowed: an endpoint lists the user (or '*') */
@@ -100,12 +101,24 @@ struct ntf_iface_cfg {
 	__u8 l2_len;	  /* 14 (Ethernet, loopback), 0 (WireGuard, tun) or NTF_L2_UNKNOWN */
 	__u8 dhcp_unicast; /* 1: unicast DHCP client packets count as essential too (binding UDP
 			    * 68/546 needs privilege on this host); 0: only broadcast/multicast */
-	__u8 pad[2];
+	__u8 audit;	   /* 1: decide as usual but drop nothing; drops become NTF_VERDICT_WOULD_DROP */
+	__u8 pad;
 };
 
-/* The single element of ntf_state. Generation = epoch & 1. */
+/*
+ * The single element of ntf_state. Generation = epoch & 1.
+ *
+ * A trial: epoch is the trial's, fallback_epoch the policy before it (its generation is left
+ * intact), trial_deadline_ns a CLOCK_BOOTTIME instant (bpf_ktime_get_boot_ns: it counts time
+ * spent suspended). From the deadline on the program itself uses fallback_epoch, with no user
+ * space running: the trial is reverted by the kernel. 0: no trial. Each field is one aligned
+ * 8-byte store, and user space orders its writes so that a reader seeing any mix of old and new
+ * fields decides by a policy that was in force or is about to be (docs/datapath.md "Trials").
+ */
 struct ntf_state {
 	__u64 epoch;
+	__u64 trial_deadline_ns;
+	__u64 fallback_epoch;
 };
 
 struct ntf_flow_key {
@@ -142,6 +155,10 @@ struct ntf_flow_val {
 	__u64 allowed_bytes;
 	__u64 dropped_packets;
 	__u64 dropped_bytes;
+	__u64 would_drop_packets; /* audit mode: the policy drops them, the program passed them */
+	__u64 would_drop_bytes;
+	__u16 sport; /* the last packet's source port (host byte order): 22 for replies of sshd */
+	__u8 pad[6];
 };
 
 struct ntf_counters {
@@ -157,6 +174,8 @@ struct ntf_counters {
 	__u64 flow_cache_hits;
 	__u64 events_suppressed; /* over a sending user's event budget (ntf_budget) */
 	__u64 flows_created;	 /* ntf_flows entries inserted; minus the entries present = evicted */
+	__u64 would_drop_packets; /* audit mode (NTF_VERDICT_WOULD_DROP): passed, not counted as allowed */
+	__u64 would_drop_bytes;
 };
 
 /* The program's load-time settings (its .rodata), set by the engine before load. */
@@ -212,10 +231,10 @@ _Static_assert(sizeof(struct ntf_lpm6_key) == 28, "ntf_lpm6_key size");
 _Static_assert(sizeof(struct ntf_set_key) == 12, "ntf_set_key size");
 _Static_assert(sizeof(struct ntf_iface_key) == 8, "ntf_iface_key size");
 _Static_assert(sizeof(struct ntf_iface_cfg) == 8, "ntf_iface_cfg size");
-_Static_assert(sizeof(struct ntf_state) == 8, "ntf_state size");
+_Static_assert(sizeof(struct ntf_state) == 24, "ntf_state size");
 _Static_assert(sizeof(struct ntf_flow_key) == 32, "ntf_flow_key size");
-_Static_assert(sizeof(struct ntf_flow_val) == 64, "ntf_flow_val size");
-_Static_assert(sizeof(struct ntf_counters) == 96, "ntf_counters size");
+_Static_assert(sizeof(struct ntf_flow_val) == 88, "ntf_flow_val size");
+_Static_assert(sizeof(struct ntf_counters) == 112, "ntf_counters size");
 _Static_assert(sizeof(struct ntf_config) == 24, "ntf_config size");
 _Static_assert(sizeof(struct ntf_budget_key) == 8, "ntf_budget_key size");
 _Static_assert(sizeof(struct ntf_budget_val) == 16, "ntf_budget_val size");

@@ -44,8 +44,13 @@ export const LAYOUTS = {
     log_allowed: [3, 'u8'],
     l2_len: [4, 'u8'],
     dhcp_unicast: [5, 'u8'],
+    audit: [6, 'u8'],
   }),
-  state: layout('ntf_state', 8, { epoch: [0, 'u64'] }),
+  state: layout('ntf_state', 24, {
+    epoch: [0, 'u64'],
+    trial_deadline_ns: [8, 'u64'],
+    fallback_epoch: [16, 'u64'],
+  }),
   flowKey: layout('ntf_flow_key', 32, {
     ifindex: [0, 'u32'],
     uid: [4, 'u32'],
@@ -55,7 +60,7 @@ export const LAYOUTS = {
     unowned: [12, 'u8'],
     daddr: [16, 'bytes16'],
   }),
-  flowVal: layout('ntf_flow_val', 64, {
+  flowVal: layout('ntf_flow_val', 88, {
     cached: [0, 'u64'],
     first_ns: [8, 'u64'],
     last_ns: [16, 'u64'],
@@ -64,8 +69,11 @@ export const LAYOUTS = {
     allowed_bytes: [40, 'u64'],
     dropped_packets: [48, 'u64'],
     dropped_bytes: [56, 'u64'],
+    would_drop_packets: [64, 'u64'],
+    would_drop_bytes: [72, 'u64'],
+    sport: [80, 'u16'],
   }),
-  counters: layout('ntf_counters', 96, {
+  counters: layout('ntf_counters', 112, {
     allowed_packets: [0, 'u64'],
     allowed_bytes: [8, 'u64'],
     dropped_packets: [16, 'u64'],
@@ -78,6 +86,8 @@ export const LAYOUTS = {
     flow_cache_hits: [72, 'u64'],
     events_suppressed: [80, 'u64'],
     flows_created: [88, 'u64'],
+    would_drop_packets: [96, 'u64'],
+    would_drop_bytes: [104, 'u64'],
   }),
   config: layout('ntf_config', 24, {
     overflow_uid: [0, 'u32'],
@@ -110,6 +120,7 @@ export const NTF = {
   UID_ANY: 0xffffffff,
   VERDICT_ALLOW: 1,
   VERDICT_DROP: 2,
+  VERDICT_WOULD_DROP: 3,
   REASON_ENDPOINT: 1,
   REASON_NOT_LISTED: 2,
   REASON_DEFAULT_ALLOW: 3,
@@ -192,6 +203,8 @@ export interface IfaceCfg {
   l2Len: number;
   /** Unicast DHCP client packets are essential too (binding UDP 68/546 needs privilege). */
   dhcpUnicast: boolean;
+  /** Audit mode: decide, drop nothing (would-drop). */
+  audit: boolean;
 }
 
 export function encodeIfaceCfg(c: IfaceCfg): Buffer {
@@ -203,6 +216,7 @@ export function encodeIfaceCfg(c: IfaceCfg): Buffer {
     c.logAllowed,
     c.l2Len,
     c.dhcpUnicast ? 1 : 0,
+    c.audit ? 1 : 0,
   ]);
   return b;
 }
@@ -215,6 +229,7 @@ export function decodeIfaceCfg(b: Buffer): IfaceCfg {
     logAllowed: b[3] ?? 0,
     l2Len: b[4] ?? NTF.L2_UNKNOWN,
     dhcpUnicast: b[5] === 1,
+    audit: b[6] === 1,
   };
 }
 
@@ -240,6 +255,30 @@ export function u32Buf(v: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(v >>> 0, 0);
   return b;
+}
+
+/** struct ntf_state: the epoch and a pending trial (deadline 0: none). */
+export interface PolicyState {
+  epoch: bigint;
+  /** CLOCK_BOOTTIME ns; 0n: no trial. */
+  trialDeadlineNs: bigint;
+  fallbackEpoch: bigint;
+}
+
+export function encodeState(s: PolicyState): Buffer {
+  const b = Buffer.alloc(LAYOUTS.state.size);
+  b.writeBigUInt64LE(s.epoch, 0);
+  b.writeBigUInt64LE(s.trialDeadlineNs, 8);
+  b.writeBigUInt64LE(s.fallbackEpoch, 16);
+  return b;
+}
+
+export function decodeState(b: Buffer): PolicyState {
+  return {
+    epoch: b.readBigUInt64LE(0),
+    trialDeadlineNs: b.readBigUInt64LE(8),
+    fallbackEpoch: b.readBigUInt64LE(16),
+  };
 }
 
 // ---- decoders ----
@@ -297,6 +336,10 @@ export interface FlowVal {
   allowedBytes: bigint;
   droppedPackets: bigint;
   droppedBytes: bigint;
+  wouldDropPackets: bigint;
+  wouldDropBytes: bigint;
+  /** The last packet's source port. */
+  sport: number;
 }
 
 export function decodeFlowVal(b: Buffer): FlowVal {
@@ -312,6 +355,9 @@ export function decodeFlowVal(b: Buffer): FlowVal {
     allowedBytes: b.readBigUInt64LE(40),
     droppedPackets: b.readBigUInt64LE(48),
     droppedBytes: b.readBigUInt64LE(56),
+    wouldDropPackets: b.readBigUInt64LE(64),
+    wouldDropBytes: b.readBigUInt64LE(72),
+    sport: b.readUInt16LE(80),
   };
 }
 
@@ -328,6 +374,8 @@ export const COUNTER_NAMES = [
   'flow_cache_hits',
   'events_suppressed',
   'flows_created',
+  'would_drop_packets',
+  'would_drop_bytes',
 ] as const;
 export type Counters = Record<(typeof COUNTER_NAMES)[number], bigint>;
 

@@ -237,3 +237,21 @@ export function getDumpable(): number {
   if (r < 0) throw new Error(`prctl(PR_GET_DUMPABLE): ${errnoName(koffi.errno())}`);
   return r;
 }
+
+const CLOCK_BOOTTIME = 7;
+type ClockGettime = (clock: number, ts: Buffer) => number;
+let libcClockGettime: ClockGettime | undefined;
+
+/**
+ * CLOCK_BOOTTIME in ns: the clock of bpf_ktime_get_boot_ns(), the one trial deadlines use (unlike
+ * CLOCK_MONOTONIC it keeps counting while the machine is suspended).
+ */
+export function bootTimeNs(): bigint {
+  libcClockGettime ??= koffi
+    .load('libc.so.6')
+    .func('int clock_gettime(int clk, _Out_ uint8_t *ts)') as ClockGettime;
+  const ts = Buffer.alloc(16);
+  if (libcClockGettime(CLOCK_BOOTTIME, ts) !== 0)
+    throw new Error(`clock_gettime(CLOCK_BOOTTIME): ${errnoName(koffi.errno())}`);
+  return ts.readBigInt64LE(0) * 1_000_000_000n + ts.readBigInt64LE(8);
+}

@@ -14,6 +14,11 @@ import { hasErrors, loadPolicyFile } from '../policy/load.js';
 import { diagnosticText, senderName } from './format.js';
 import { runCommand } from './run.js';
 import { demoCommand } from './demo.js';
+import { applyCommand, confirmCommand, reloadCommand, revertCommand } from './trial.js';
+import { explainCommand } from './explain.js';
+import { impactCommand } from './impact.js';
+import { proposeCommand } from './propose.js';
+import { historyCommand } from './history.js';
 
 export const USAGE = `usage: net-tc-filter <command> [options]
 
@@ -25,6 +30,21 @@ commands:
         [--events-per-user N] decisions the kernel reports per sending user per
                               second (default ${DEFAULT_EVENTS_PER_USER}; the rest is counted); 0: all
   check --config FILE validate FILE; exit 0 when valid, 1 with file:line:col messages
+        [--impact [--json] [--pin-dir DIR]]  list the recorded flows whose verdict
+                              FILE would change (read-only, works beside run)
+  apply --config FILE | --from-history N   apply once and exit; enforcement persists
+        [--confirm SECONDS] [--pin-dir DIR]  --confirm: a trial the kernel itself
+                              reverts unless 'confirm' runs within SECONDS
+  reload [--confirm SECONDS] [--pin-dir DIR]  make the running 'run' re-read its
+                              config and wait: exit 0 applied, 1 rejected, 3 no run
+  confirm [--pin-dir DIR]     keep the policy on trial
+  revert [--pin-dir DIR]      go back to the policy before the trial now
+  explain --user U --dest ADDR[:PORT] [--iface IF] [--proto tcp|udp|icmp]
+        [--config FILE] [--json] [--pin-dir DIR]  the verdict and why (default:
+                              the enforced policy)
+  propose [--since DURATION] [--pin-dir DIR]  print a policy that also allows every
+                              flow observed dropped or would-drop (never applied)
+  history [--show N] [--json] [--pin-dir DIR]  the last applied policies
   status [--json]     what is enforced, where, with which program and counters
         [--flows] [--pin-dir DIR]
   unload              remove every filter, qdisc we created and pin
@@ -51,6 +71,15 @@ const OPTIONS = {
   json: { type: 'boolean' },
   force: { type: 'boolean' },
   flows: { type: 'boolean' },
+  impact: { type: 'boolean' },
+  confirm: { type: 'string' },
+  'from-history': { type: 'string' },
+  user: { type: 'string' },
+  dest: { type: 'string' },
+  iface: { type: 'string' },
+  proto: { type: 'string' },
+  since: { type: 'string' },
+  show: { type: 'string' },
   duration: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -66,7 +95,14 @@ const ALLOWED: Record<string, ReadonlyArray<keyof typeof OPTIONS>> = {
     'ring-bytes',
     'events-per-user',
   ],
-  check: ['config'],
+  check: ['config', 'impact', 'json', 'pin-dir'],
+  apply: ['config', 'from-history', 'confirm', 'pin-dir'],
+  reload: ['confirm', 'pin-dir'],
+  confirm: ['pin-dir'],
+  revert: ['pin-dir'],
+  explain: ['user', 'dest', 'iface', 'proto', 'config', 'json', 'pin-dir'],
+  propose: ['since', 'pin-dir'],
+  history: ['show', 'json', 'pin-dir'],
   status: ['json', 'flows', 'pin-dir'],
   unload: ['pin-dir', 'force'],
   demo: ['duration', 'pin-dir'],
@@ -90,6 +126,29 @@ function nonNegativeNumber(name: string, v: string | undefined, dflt: number, ma
 }
 
 const LOG_INTERVAL_S = 10;
+/** The longest trial --confirm accepts: a day. */
+const MAX_CONFIRM_S = 86400;
+
+/** A whole number in [min, max]. */
+function integer(name: string, v: string | undefined, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = /^\d+$/.test(v.trim()) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new UsageError(`--${name} must be a whole number in [${min}, ${max}]: ${v}`);
+  return n;
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `90s`, `30m`, `2h`, `7d` or plain seconds, in ms. */
+export function parseDuration(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)([smhd]?)$/.exec(v.trim());
+  const ms = m ? Number(m[1]) * (DURATION_UNITS[m[2] || 's'] ?? 1000) : NaN;
+  if (!Number.isFinite(ms) || ms <= 0 || ms > 366 * 86_400_000)
+    throw new UsageError(`--${name} must be a duration such as 90s, 30m, 2h or 7d: ${v}`);
+  return ms;
+}
 
 /** Parses argv (without node and script). Throws UsageError with a one-line reason. */
 export function parseCommand(argv: string[]): { command: string; values: Parsed['values'] } {
@@ -111,6 +170,19 @@ export function parseCommand(argv: string[]): { command: string; values: Parsed[
   if ((command === 'run' || command === 'check') && !parsed.values.config) {
     throw new UsageError(`'${command}' needs --config FILE`);
   }
+  if (command === 'check' && !parsed.values.impact && (parsed.values.json || parsed.values['pin-dir']))
+    throw new UsageError(`'check' takes --json and --pin-dir only with --impact`);
+  if (command === 'apply' && !parsed.values.config === (parsed.values['from-history'] === undefined))
+    throw new UsageError(`'apply' needs either --config FILE or --from-history N`);
+  if (command === 'explain' && (!parsed.values.user || !parsed.values.dest))
+    throw new UsageError(`'explain' needs --user U and --dest ADDR[:PORT]`);
+  if (
+    parsed.values.proto !== undefined &&
+    parsed.values.proto !== 'tcp' &&
+    parsed.values.proto !== 'udp' &&
+    parsed.values.proto !== 'icmp'
+  )
+    throw new UsageError(`--proto must be tcp, udp or icmp, not '${parsed.values.proto}'`);
   if (parsed.values.log !== undefined && parsed.values.log !== 'text' && parsed.values.log !== 'json') {
     throw new UsageError(`--log must be text or json, not '${parsed.values.log}'`);
   }
@@ -131,6 +203,10 @@ export async function main(argv: string[]): Promise<number> {
     positiveNumber('stats-interval', cmd.values['stats-interval'], 5, 86400);
     nonNegativeNumber('log-interval', cmd.values['log-interval'], LOG_INTERVAL_S, 86400);
     positiveNumber('duration', cmd.values.duration, 20, 86400);
+    integer('confirm', cmd.values.confirm, 1, MAX_CONFIRM_S);
+    integer('from-history', cmd.values['from-history'], 1, Number.MAX_SAFE_INTEGER);
+    integer('show', cmd.values.show, 1, Number.MAX_SAFE_INTEGER);
+    parseDuration('since', cmd.values.since);
     positiveNumber('ring-bytes', cmd.values['ring-bytes'], 1 << 22, 1 << 30);
     nonNegativeNumber('events-per-user', cmd.values['events-per-user'], DEFAULT_EVENTS_PER_USER, 1_000_000);
   } catch (err) {
@@ -153,6 +229,8 @@ export async function main(argv: string[]): Promise<number> {
       if (hasErrors(r.diagnostics) || !r.resolved) return 1;
       // check runs on the machine the policy is for: what this host does to its meaning.
       for (const d of hostWarnings(r.resolved)) process.stderr.write(`${diagnosticText(d)}\n`);
+      if (v.impact)
+        return impactCommand({ config: file, resolved: r.resolved, json: v.json ?? false, pinDir });
       const e = r.resolved.endpoints;
       process.stdout.write(
         `${file}: OK — ${e.length} endpoint(s), ${r.resolved.interfaces.size} interface(s), ` +
@@ -203,6 +281,39 @@ export async function main(argv: string[]): Promise<number> {
       );
       return 0;
     }
+    case 'apply':
+      return applyCommand({
+        pinDir,
+        ...(v.config !== undefined ? { config: v.config } : {}),
+        ...(v['from-history'] !== undefined ? { fromHistory: Number(v['from-history']) } : {}),
+        ...(v.confirm !== undefined ? { confirmS: Number(v.confirm) } : {}),
+      });
+    case 'reload':
+      return reloadCommand({ pinDir, ...(v.confirm !== undefined ? { confirmS: Number(v.confirm) } : {}) });
+    case 'confirm':
+      return confirmCommand({ pinDir });
+    case 'revert':
+      return revertCommand({ pinDir });
+    case 'explain':
+      return explainCommand({
+        user: v.user as string,
+        dest: v.dest as string,
+        pinDir,
+        json: v.json ?? false,
+        ...(v.iface !== undefined ? { iface: v.iface } : {}),
+        ...(v.proto !== undefined ? { proto: v.proto as 'tcp' | 'udp' | 'icmp' } : {}),
+        ...(v.config !== undefined ? { config: v.config } : {}),
+      });
+    case 'propose': {
+      const sinceMs = parseDuration('since', v.since);
+      return proposeCommand({ pinDir, ...(sinceMs !== undefined ? { sinceMs } : {}) });
+    }
+    case 'history':
+      return historyCommand({
+        pinDir,
+        json: v.json ?? false,
+        ...(v.show !== undefined ? { show: Number(v.show) } : {}),
+      });
     case 'demo':
       return demoCommand({
         durationS: positiveNumber('duration', v.duration, 20, 86400),

@@ -53,8 +53,8 @@ import {
 } from '../../native-bridge/index.js';
 import type { Counters, RawEvent, TcFilterId } from '../../native-bridge/index.js';
 import { formatAddr } from '../policy/addr.js';
-import { monotonicToWallNs, readFlows } from './flows.js';
-import type { FlowRow } from './flows.js';
+import { monotonicToWallNs, readFlows, verdictName } from './flows.js';
+import type { FlowRow, Verdict } from './flows.js';
 import { protoName } from './proto.js';
 import { compilePolicy, stabilizeSetIds } from '../policy/compile.js';
 import type { CompileLimits } from '../policy/compile.js';
@@ -178,7 +178,7 @@ export interface Decision {
   sport: number;
   dport: number;
   bytes: number;
-  verdict: 'allow' | 'drop';
+  verdict: Verdict;
   reason: string;
   endpointId: number;
   newFlow: boolean;
@@ -741,7 +741,7 @@ export class Engine {
       sport: e.sport,
       dport: e.dport,
       bytes: e.len,
-      verdict: e.verdict === NTF.VERDICT_ALLOW ? 'allow' : 'drop',
+      verdict: verdictName(e.verdict),
       reason: REASON_NAMES[e.reason] ?? String(e.reason),
       endpointId: e.endpointId,
       newFlow: (e.flags & NTF.EVENT_NEW_FLOW) !== 0,

@@ -7,6 +7,13 @@ import type { BpfMap } from '../../native-bridge/index.js';
 import { formatAddr } from '../policy/addr.js';
 import { protoName } from './proto.js';
 
+/** What the program did with a packet: would-drop is audit mode's drop (the packet passed). */
+export type Verdict = 'allow' | 'drop' | 'would-drop';
+
+export function verdictName(code: number): Verdict {
+  return code === NTF.VERDICT_ALLOW ? 'allow' : code === NTF.VERDICT_WOULD_DROP ? 'would-drop' : 'drop';
+}
+
 export interface FlowRow {
   ifindex: number;
   iface: string;
@@ -20,11 +27,16 @@ export interface FlowRow {
   allowedBytes: number;
   droppedPackets: number;
   droppedBytes: number;
+  /** Audit mode: what the policy would have dropped (passed). */
+  wouldDropPackets: number;
+  wouldDropBytes: number;
+  /** The last packet's source port (22: most likely replies of sshd). */
+  sport: number;
   /** Wall-clock milliseconds. */
   firstSeen: number;
   lastSeen: number;
   /** The verdict last cached for the flow, with its reason and endpoint id. */
-  verdict: 'allow' | 'drop';
+  verdict: Verdict;
   reason: string;
   endpointId: number;
 }
@@ -59,9 +71,12 @@ export function readFlows(
         allowedBytes: Number(v.allowedBytes),
         droppedPackets: Number(v.droppedPackets),
         droppedBytes: Number(v.droppedBytes),
+        wouldDropPackets: Number(v.wouldDropPackets),
+        wouldDropBytes: Number(v.wouldDropBytes),
+        sport: v.sport,
         firstSeen: ms(v.firstNs),
         lastSeen: ms(v.lastNs),
-        verdict: v.verdict === NTF.VERDICT_ALLOW ? 'allow' : 'drop',
+        verdict: verdictName(v.verdict),
         reason: REASON_NAMES[v.reason] ?? String(v.reason),
         endpointId: v.endpointId,
       };

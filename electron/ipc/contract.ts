@@ -48,6 +48,7 @@ export const PolicyDocSchema = z.strictObject({
         default: verdict.optional(),
         unowned: verdict.optional(),
         essentials: z.boolean().optional(),
+        mode: z.enum(['enforce', 'audit']).optional(),
       }),
     )
     .refine((r) => Object.keys(r).length <= LIMITS.interfaces, {
@@ -168,7 +169,7 @@ export interface TrafficRow {
   dst: string;
   dport: number;
   bytes: number;
-  verdict: 'allow' | 'drop';
+  verdict: 'allow' | 'drop' | 'would-drop';
   reason: string;
   endpoint: string | null;
 }
@@ -189,7 +190,7 @@ export interface FlowWire {
   droppedBytes: number;
   firstSeen: number;
   lastSeen: number;
-  verdict: 'allow' | 'drop';
+  verdict: 'allow' | 'drop' | 'would-drop';
   endpoint: string | null;
 }
 

@@ -306,6 +306,7 @@ export function compilePolicy(
       unownedAllow: s.unowned === 'allow',
       essentials: s.essentials,
       logAllowed,
+      audit: s.mode === 'audit',
     });
   }
 
@@ -332,6 +333,7 @@ export function compilePolicy(
         unownedAllow: false,
         essentials: true,
         logAllowed,
+        audit: false,
       }
     : undefined;
   if (anyIface) {
@@ -371,7 +373,7 @@ function usedMappings(c: CompiledPolicy): Set<string> {
 }
 
 function ifaceText(i: CompiledIface): string {
-  return `${i.name}|${i.defaultAllow}|${i.unownedAllow}|${i.essentials}|${i.logAllowed}`;
+  return `${i.name}|${i.defaultAllow}|${i.unownedAllow}|${i.essentials}|${i.logAllowed}|${i.audit}`;
 }
 
 /** Counts of what changes from `a` (e.g. what is enforced) to `b` (e.g. what is pending). */

@@ -6,7 +6,16 @@
 // codec (fields.ts), so the editor, the IPC layer and files accept exactly the same policies.
 // Problems are located by path (['endpoints', 0, 'range', 1]) instead of line and column.
 import { checkEndpointName, checkInterfaceName, parseAllowText, parseRangeText, quote } from './fields.js';
-import type { AllowEntry, Endpoint, InterfaceSettings, LogAllowed, Policy, Range, Verdict } from './types.js';
+import type {
+  AllowEntry,
+  Endpoint,
+  InterfaceMode,
+  InterfaceSettings,
+  LogAllowed,
+  Policy,
+  Range,
+  Verdict,
+} from './types.js';
 
 export interface EndpointDoc {
   name: string;
@@ -19,6 +28,7 @@ export interface InterfaceDoc {
   default?: Verdict;
   unowned?: Verdict;
   essentials?: boolean;
+  mode?: InterfaceMode;
 }
 
 export interface PolicyDoc {
@@ -48,6 +58,7 @@ export function policyToDoc(p: Policy): PolicyDoc {
     if (s.default !== undefined) d.default = s.default;
     if (s.unowned !== undefined) d.unowned = s.unowned;
     if (s.essentials !== undefined) d.essentials = s.essentials;
+    if (s.mode !== undefined) d.mode = s.mode;
     interfaces[name] = d;
   }
   return {
@@ -111,6 +122,7 @@ export function docToPolicy(doc: PolicyDoc): { policy?: Policy; diagnostics: Fie
     if (s.default !== undefined) settings.default = s.default;
     if (s.unowned !== undefined) settings.unowned = s.unowned;
     if (s.essentials !== undefined) settings.essentials = s.essentials;
+    if (s.mode !== undefined) settings.mode = s.mode;
     Object.defineProperty(interfaces, name, {
       value: settings,
       enumerable: true,

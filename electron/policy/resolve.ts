@@ -292,6 +292,7 @@ export function resolvePolicy(policy: Policy, db: AccountDb): ResolveResult {
     if (written?.default !== undefined) settings.default = written.default;
     if (written?.unowned !== undefined) settings.unowned = written.unowned;
     if (written?.essentials !== undefined) settings.essentials = written.essentials;
+    if (written?.mode !== undefined) settings.mode = written.mode;
     interfaces.set(name, settings);
   }
 

@@ -22,6 +22,9 @@ export interface Diagnostic {
 
 export type Verdict = 'allow' | 'deny';
 export type LogAllowed = 'off' | 'sample' | 'all';
+/** enforce: drops what the policy denies. audit: decides the same, drops nothing, reports would-drops. */
+export type InterfaceMode = 'enforce' | 'audit';
+export const INTERFACE_MODES: readonly InterfaceMode[] = ['enforce', 'audit'];
 
 export type AllowEntry =
   | { kind: 'user'; name: string; text: string; pos?: SourcePos }
@@ -56,12 +59,15 @@ export interface InterfaceSettings {
   unowned: Verdict;
   /** Always pass DHCPv4/v6 client traffic, IPv6 neighbour discovery and MLD. */
   essentials: boolean;
+  /** audit: the program decides as in enforce mode but drops nothing (would-drop). */
+  mode: InterfaceMode;
 }
 
 export const DEFAULT_INTERFACE_SETTINGS: Readonly<InterfaceSettings> = Object.freeze({
   default: 'deny',
   unowned: 'deny',
   essentials: true,
+  mode: 'enforce',
 });
 
 /** What the admin wrote. Optional extension keys stay undefined when absent so export can omit them. */
@@ -120,6 +126,8 @@ export interface CompiledIface {
   unownedAllow: boolean;
   essentials: boolean;
   logAllowed: number;
+  /** Audit mode: would-drops pass (ntf_iface_cfg.audit). */
+  audit: boolean;
 }
 
 /** Set id of a guarded prefix that no endpoint guarding it lets through the interface: nobody

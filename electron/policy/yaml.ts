@@ -36,6 +36,7 @@ import type {
   SourcePos,
   Verdict,
 } from './types.js';
+import { INTERFACE_MODES } from './types.js';
 
 /** Larger input is refused before it is parsed. */
 export const MAX_POLICY_BYTES = 1024 * 1024;
@@ -48,7 +49,7 @@ export const MAX_DIAGNOSTICS = 50;
 
 const TOP_KEYS = ['endpoints', 'interfaces', 'logging'] as const;
 const ENDPOINT_KEYS = ['iface', 'range', 'allow'] as const;
-const INTERFACE_KEYS = ['default', 'unowned', 'essentials'] as const;
+const INTERFACE_KEYS = ['default', 'unowned', 'essentials', 'mode'] as const;
 const LOGGING_KEYS = ['allowed'] as const;
 const LOG_ALLOWED_VALUES: readonly LogAllowed[] = ['off', 'sample', 'all'];
 const VERDICTS: readonly Verdict[] = ['deny', 'allow'];
@@ -711,6 +712,11 @@ function readInterfaces(value: unknown, r: Reporter): Record<string, Partial<Int
           } else if (key === 'essentials') {
             if (isScalar(v) && typeof v.value === 'boolean') settings.essentials = v.value;
             else if (!isAlias(v)) r.error(vAt, `"essentials" must be true or false, found ${describe(v)}`);
+          } else if (key === 'mode') {
+            const text = isScalar(v) && typeof v.value === 'string' ? v.value : undefined;
+            if (text === 'enforce' || text === 'audit') settings.mode = text;
+            else if (!isAlias(v))
+              r.error(vAt, `"mode" must be ${INTERFACE_MODES.join(' or ')}, found ${describe(v)}`);
           } else {
             r.error(
               kAt,

@@ -109,6 +109,7 @@ describe('native-bridge on the real libbpf', () => {
           logAllowed: 1,
           l2Len: 14,
           dhcpUnicast: false,
+          audit: false,
         }),
       ]);
       ifaces.updateMany(entries);

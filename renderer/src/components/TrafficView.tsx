@@ -10,8 +10,10 @@ import { RatesChart } from './RatesChart.js';
 
 const ROW_HEIGHT = 28;
 
-function VerdictBadge({ verdict }: { verdict: 'allow' | 'drop' }) {
-  return <span className={`verdict verdict-${verdict}`}>{verdict === 'allow' ? 'allowed' : 'dropped'}</span>;
+const VERDICT_WORDS = { allow: 'allowed', drop: 'dropped', 'would-drop': 'would drop' } as const;
+
+function VerdictBadge({ verdict }: { verdict: keyof typeof VERDICT_WORDS }) {
+  return <span className={`verdict verdict-${verdict}`}>{VERDICT_WORDS[verdict]}</span>;
 }
 
 function Filters() {

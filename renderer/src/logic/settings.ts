@@ -9,6 +9,7 @@ export const DEFAULTS: Readonly<InterfaceSettings> = Object.freeze({
   default: 'deny',
   unowned: 'deny',
   essentials: true,
+  mode: 'enforce',
 });
 
 /** Every interface an endpoint names or `interfaces:` lists, in first-mention order. */
@@ -25,5 +26,6 @@ export function effectiveSettings(doc: PolicyDoc, iface: string): InterfaceSetti
     default: s?.default ?? DEFAULTS.default,
     unowned: s?.unowned ?? DEFAULTS.unowned,
     essentials: s?.essentials ?? DEFAULTS.essentials,
+    mode: s?.mode ?? DEFAULTS.mode,
   };
 }

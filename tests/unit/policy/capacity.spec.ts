@@ -52,7 +52,7 @@ function hostilePolicy(count = ENDPOINTS, ifaces = ['eth0']): ResolvedPolicy {
   for (let k = 1; k <= count; k++) {
     endpoints.push({ id: k, name: `e${k}`, ifaces, ranges: [nestedRange(k)], uids: uidsOf(k), any: false });
   }
-  const settings: InterfaceSettings = { default: 'deny', unowned: 'deny', essentials: true };
+  const settings: InterfaceSettings = { default: 'deny', unowned: 'deny', essentials: true, mode: 'enforce' };
   return { endpoints, interfaces: new Map(ifaces.map((i) => [i, settings])), logAllowed: 'off' };
 }
 
@@ -159,7 +159,12 @@ describe('compile limits', () => {
       prefix,
       text: '',
     });
-    const settings: InterfaceSettings = { default: 'deny', unowned: 'deny', essentials: true };
+    const settings: InterfaceSettings = {
+      default: 'deny',
+      unowned: 'deny',
+      essentials: true,
+      mode: 'enforce',
+    };
     const p: ResolvedPolicy = {
       endpoints: [
         { id: 1, name: 'wide', ifaces: ['eth0'], ranges: [v4([10, 0, 0, 0], 8)], uids: users, any: false },
@@ -216,7 +221,12 @@ describe('compile limits', () => {
       prefix: 32,
       text: `r${i}`,
     }));
-    const settings: InterfaceSettings = { default: 'deny', unowned: 'deny', essentials: true };
+    const settings: InterfaceSettings = {
+      default: 'deny',
+      unowned: 'deny',
+      essentials: true,
+      mode: 'enforce',
+    };
     const p: ResolvedPolicy = {
       endpoints: [{ id: 1, name: 'many', ifaces: ['eth0', 'eth1'], ranges, uids: [1000], any: false }],
       interfaces: new Map([

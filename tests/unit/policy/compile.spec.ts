@@ -60,7 +60,7 @@ function endpoint(
 }
 
 function settings(s: Partial<InterfaceSettings> = {}): InterfaceSettings {
-  return { default: 'deny', unowned: 'deny', essentials: true, ...s };
+  return { default: 'deny', unowned: 'deny', essentials: true, mode: 'enforce', ...s };
 }
 
 function policy(
@@ -709,6 +709,7 @@ function randomPolicy(rng: Rng): { p: ResolvedPolicy; ifindexOf: (n: string) => 
       default: rng.chance(0.5) ? 'allow' : 'deny',
       unowned: rng.chance(0.5) ? 'allow' : 'deny',
       essentials: rng.chance(0.5),
+      mode: 'enforce',
     });
   }
   // Sometimes one configured interface does not exist on the system.
