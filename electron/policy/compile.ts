@@ -333,7 +333,10 @@ export function compilePolicy(
         unownedAllow: false,
         essentials: true,
         logAllowed,
-        audit: false,
+        // Audit everywhere only when every configured interface audits: a policy that audits one
+        // interface and enforces another keeps its guarded ranges enforced where no endpoint
+        // names the interface.
+        audit: p.interfaces.size > 0 && [...p.interfaces.values()].every((s) => s.mode === 'audit'),
       }
     : undefined;
   if (anyIface) {
