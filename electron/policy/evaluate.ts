@@ -3,12 +3,24 @@
 //
 // Two independent predictions of the tc program's verdict for one packet (essentials aside):
 //   compiledEvaluate  — the kernel's steps over compiled map entries (LPM, then set lookup);
-//   referenceEvaluate — the policy's meaning, straight from the endpoints (README "Policy", docs/datapath.md "Every interface").
+//   referenceTrace    — the policy's meaning, straight from the endpoints (README "Policy",
+//                       docs/datapath.md "Every interface"), with what the decision was based on;
+//                       referenceEvaluate is its decision. It is the engine's one evaluator of a
+//                       policy's meaning: impact preview (impact.ts) and explain (explain.ts) use it.
 // Tests check that they agree; kernel tests use them to predict what the real program decides.
 // Neither shares code with compile.ts, so that a bug there cannot hide in both.
+// Audit mode: a drop on an interface in audit mode is a would-drop (same reason and endpoint);
+// on interfaces no endpoint names, audit holds when every configured interface audits.
 
 import { SET_NONE, UID_ANY } from './types.js';
-import type { CompiledLpmEntry, CompiledPolicy, InterfaceSettings, ResolvedPolicy } from './types.js';
+import type {
+  CompiledLpmEntry,
+  CompiledPolicy,
+  InterfaceSettings,
+  Range,
+  ResolvedEndpoint,
+  ResolvedPolicy,
+} from './types.js';
 
 export type Packet = {
   ifindex: number;
@@ -30,7 +42,8 @@ export type DecisionReason =
   | 'not-configured';
 
 export type Decision = {
-  verdict: 'allow' | 'drop' | 'pass';
+  /** would-drop: audit mode's drop (the packet passes and is reported). pass: untouched (not-configured). */
+  verdict: 'allow' | 'drop' | 'would-drop' | 'pass';
   reason: DecisionReason;
   /** The endpoint that allowed the packet; 0 when none. */
   endpointId: number;
@@ -61,6 +74,11 @@ function sameLeadingBits(a: Uint8Array, b: Uint8Array, bits: number): boolean {
   return true;
 }
 
+/** An audited interface's drop becomes a would-drop: same reason and endpoint. */
+function audited(d: Decision, audit: boolean): Decision {
+  return audit && d.verdict === 'drop' ? { ...d, verdict: 'would-drop' } : d;
+}
+
 /** The kernel's verdict from the compiled entries (steps a, c, d, e of the tc program). */
 export function compiledEvaluate(c: CompiledPolicy, pkt: Packet): Decision {
   // a. Interfaces without settings of their own use the settings and entries of ifindex 0;
@@ -80,10 +98,19 @@ export function compiledEvaluate(c: CompiledPolicy, pkt: Packet): Decision {
   }
 
   if (best === undefined && guardOnly) return { ...NOT_CONFIGURED };
+  return audited(compiledDecide(c, iface.defaultAllow, iface.unownedAllow, best, pkt), iface.audit);
+}
 
+function compiledDecide(
+  c: CompiledPolicy,
+  defaultAllow: boolean,
+  unownedAllow: boolean,
+  best: CompiledLpmEntry | undefined,
+  pkt: Packet,
+): Decision {
   if (best !== undefined) {
     // d. Guarded destination.
-    if (pkt.uid === null) return unownedDecision(iface.unownedAllow);
+    if (pkt.uid === null) return unownedDecision(unownedAllow);
     const setId = best.setId;
     if (setId === SET_NONE) return decide('drop', 'iface-not-listed');
     const uid = pkt.uid;
@@ -94,57 +121,99 @@ export function compiledEvaluate(c: CompiledPolicy, pkt: Packet): Decision {
   }
 
   // e. Unguarded destination.
-  if (iface.defaultAllow) return decide('allow', 'default-allow');
-  if (pkt.uid === null) return unownedDecision(iface.unownedAllow);
+  if (defaultAllow) return decide('allow', 'default-allow');
+  if (pkt.uid === null) return unownedDecision(unownedAllow);
   return decide('drop', 'default-deny');
 }
 
-/** The policy's meaning, computed by brute force over the endpoints. */
+/** True when `r` contains the address (same family, first r.prefix bits equal). */
+export function rangeContains(r: Range, family: 4 | 6, addr: Uint8Array): boolean {
+  return r.family === family && sameLeadingBits(r.addr, addr, r.prefix);
+}
+
+/** A decision and what it was based on (the reference evaluator's reasoning). */
+export interface Trace {
+  decision: Decision;
+  /** The configured interface the packet leaves by; undefined: one no endpoint names and
+   * `interfaces:` does not configure (only the guarded ranges are checked there). */
+  iface: { name: string; settings: InterfaceSettings } | undefined;
+  /** Audit mode holds for this interface (for one no endpoint names: every configured one audits). */
+  audit: boolean;
+  /** Every endpoint with a range containing the address, on any interface (a guarded range is
+   * guarded everywhere), in policy order, each with its ranges that contain it. */
+  guarding: Array<{ endpoint: ResolvedEndpoint; ranges: Range[] }>;
+  /** Of those, the endpoints that name this interface. */
+  covering: ResolvedEndpoint[];
+  /** Of those, the ones that list the sender's uid (none for unowned packets or uid UID_ANY). */
+  listing: ResolvedEndpoint[];
+  /** Of those covering, the ones that list '*'. */
+  listingAny: ResolvedEndpoint[];
+}
+
+/** The policy's meaning for one packet, by brute force over the endpoints, with its reasons. */
+export function referenceTrace(
+  p: ResolvedPolicy,
+  ifindexOf: (name: string) => number | undefined,
+  pkt: Packet,
+): Trace {
+  let iface: Trace['iface'];
+  for (const [name, settings] of p.interfaces) {
+    if (ifindexOf(name) === pkt.ifindex) {
+      iface = { name, settings };
+      break;
+    }
+  }
+  // A guarded range is guarded on every interface: endpoints covering the address anywhere.
+  const guarding = [...p.endpoints]
+    .sort((a, b) => a.id - b.id)
+    .map((endpoint) => ({
+      endpoint,
+      ranges: endpoint.ranges.filter((r) => rangeContains(r, pkt.family, pkt.daddr)),
+    }))
+    .filter((g) => g.ranges.length > 0);
+  const covering = iface ? guarding.map((g) => g.endpoint).filter((e) => e.ifaces.includes(iface.name)) : [];
+  const uid = pkt.uid;
+  // A listed uid equal to UID_ANY is reserved for '*' and does not count as an explicit listing.
+  const listing = uid === null || uid === UID_ANY ? [] : covering.filter((e) => e.uids.includes(uid));
+  const listingAny = covering.filter((e) => e.any);
+  const audit = iface
+    ? iface.settings.mode === 'audit'
+    : p.interfaces.size > 0 && [...p.interfaces.values()].every((s) => s.mode === 'audit');
+  const trace = { iface, audit, guarding, covering, listing, listingAny };
+  return { ...trace, decision: audited(referenceDecide(trace, uid), audit) };
+}
+
+function referenceDecide(t: Omit<Trace, 'decision'>, uid: number | null): Decision {
+  if (t.iface === undefined) {
+    // An interface no endpoint names: only guarded ranges are checked, and nobody may use it for them.
+    if (t.guarding.length === 0) return { ...NOT_CONFIGURED };
+    return uid === null ? unownedDecision(false) : decide('drop', 'iface-not-listed');
+  }
+  const settings = t.iface.settings;
+  const unownedAllow = settings.unowned === 'allow';
+
+  if (t.guarding.length > 0 && t.covering.length === 0) {
+    if (uid === null) return unownedDecision(unownedAllow);
+    return decide('drop', 'iface-not-listed');
+  }
+
+  if (t.covering.length === 0) {
+    if (settings.default === 'allow') return decide('allow', 'default-allow');
+    if (uid === null) return unownedDecision(unownedAllow);
+    return decide('drop', 'default-deny');
+  }
+
+  if (uid === null) return unownedDecision(unownedAllow);
+  if (t.listing.length > 0) return decide('allow', 'endpoint', Math.min(...t.listing.map((e) => e.id)));
+  if (t.listingAny.length > 0) return decide('allow', 'endpoint', Math.min(...t.listingAny.map((e) => e.id)));
+  return decide('drop', 'not-listed');
+}
+
+/** The policy's meaning for one packet: referenceTrace's decision. */
 export function referenceEvaluate(
   p: ResolvedPolicy,
   ifindexOf: (name: string) => number | undefined,
   pkt: Packet,
 ): Decision {
-  let ifname: string | undefined;
-  let settings: InterfaceSettings | undefined;
-  for (const [name, s] of p.interfaces) {
-    if (ifindexOf(name) === pkt.ifindex) {
-      ifname = name;
-      settings = s;
-      break;
-    }
-  }
-  // A guarded range is guarded on every interface: endpoints covering the address anywhere.
-  const guarding = p.endpoints.filter((e) =>
-    e.ranges.some((r) => r.family === pkt.family && sameLeadingBits(r.addr, pkt.daddr, r.prefix)),
-  );
-  if (ifname === undefined || settings === undefined) {
-    // An interface no endpoint names: only guarded ranges are checked, and nobody may use it for them.
-    if (guarding.length === 0) return { ...NOT_CONFIGURED };
-    return pkt.uid === null ? unownedDecision(false) : decide('drop', 'iface-not-listed');
-  }
-  const name = ifname;
-
-  const covering = guarding.filter((e) => e.ifaces.includes(name));
-  const unownedAllow = settings.unowned === 'allow';
-
-  if (guarding.length > 0 && covering.length === 0) {
-    if (pkt.uid === null) return unownedDecision(unownedAllow);
-    return decide('drop', 'iface-not-listed');
-  }
-
-  if (covering.length === 0) {
-    if (settings.default === 'allow') return decide('allow', 'default-allow');
-    if (pkt.uid === null) return unownedDecision(unownedAllow);
-    return decide('drop', 'default-deny');
-  }
-
-  if (pkt.uid === null) return unownedDecision(unownedAllow);
-  const uid = pkt.uid;
-  // A listed uid equal to UID_ANY is reserved for '*' and does not count as an explicit listing.
-  const explicit = covering.filter((e) => uid !== UID_ANY && e.uids.includes(uid)).map((e) => e.id);
-  if (explicit.length > 0) return decide('allow', 'endpoint', Math.min(...explicit));
-  const viaAny = covering.filter((e) => e.any).map((e) => e.id);
-  if (viaAny.length > 0) return decide('allow', 'endpoint', Math.min(...viaAny));
-  return decide('drop', 'not-listed');
+  return referenceTrace(p, ifindexOf, pkt).decision;
 }

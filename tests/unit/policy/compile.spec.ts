@@ -121,13 +121,14 @@ function lpmText(c: CompiledPolicy, ifindex?: number): string[] {
 }
 
 /** The settings of ifindex 0 whenever the policy guards a range: pass unguarded, nobody guarded. */
-const ANY_IFACE = (logAllowed: number) => ({
+const ANY_IFACE = (logAllowed: number, audit = false) => ({
   ifindex: 0,
   name: '',
   defaultAllow: true,
   unownedAllow: false,
   essentials: true,
   logAllowed,
+  audit,
 });
 
 // ---- hand-written cases ----
@@ -144,7 +145,15 @@ describe('compilePolicy: hand-written cases', () => {
     ]);
     expect(compiled.sets).toEqual([{ setId: 1, uid: ALICE, endpointId: 1 }]);
     expect(compiled.ifaces).toEqual([
-      { ifindex: 1, name: 'eth0', defaultAllow: false, unownedAllow: false, essentials: true, logAllowed: 1 },
+      {
+        ifindex: 1,
+        name: 'eth0',
+        defaultAllow: false,
+        unownedAllow: false,
+        essentials: true,
+        logAllowed: 1,
+        audit: false,
+      },
     ]);
     expect(compiled.anyIface).toEqual(ANY_IFACE(1));
     expect(compiled.endpointNames).toEqual(new Map([[1, 'imdsv2']]));
@@ -596,6 +605,27 @@ describe('compilePolicy: hand-written cases', () => {
     });
   });
 
+  it('audits: a drop on an audited interface is a would-drop, with the same reason; allows stay allows', () => {
+    const eps = [endpoint(1, 'imds', ['eth0'], ['169.254.169.254/32'], [ALICE])];
+    const WOULD = (d: Decision): Decision => ({ ...d, verdict: 'would-drop' });
+    const mixed = policy(eps, { eth0: { mode: 'audit' }, eth1: { default: 'deny' } });
+    expect(verdict(mixed, pkt('eth0', '169.254.169.254', ALICE))).toEqual(allow(1));
+    expect(verdict(mixed, pkt('eth0', '169.254.169.254', BOB))).toEqual(WOULD(NOT_LISTED));
+    expect(verdict(mixed, pkt('eth0', '192.0.2.1', BOB))).toEqual(WOULD(DEFAULT_DENY));
+    expect(verdict(mixed, pkt('eth0', '192.0.2.1', null))).toEqual(WOULD(UNOWNED_DENY));
+    // eth1 enforces; so do the interfaces no endpoint names (not every configured one audits).
+    expect(verdict(mixed, pkt('eth1', '169.254.169.254', ALICE))).toEqual(IFACE_NOT_LISTED);
+    expect(verdict(mixed, pkt('wlan0', '169.254.169.254', ALICE))).toEqual(IFACE_NOT_LISTED);
+    expect(compilePolicy(mixed, ifindexOf).compiled.anyIface?.audit).toBe(false);
+
+    const all = policy(eps, { eth0: { mode: 'audit' }, eth1: { mode: 'audit' } });
+    expect(compilePolicy(all, ifindexOf).compiled.anyIface?.audit).toBe(true);
+    expect(verdict(all, pkt('eth1', '169.254.169.254', ALICE))).toEqual(WOULD(IFACE_NOT_LISTED));
+    expect(verdict(all, pkt('wlan0', '169.254.169.254', ALICE))).toEqual(WOULD(IFACE_NOT_LISTED));
+    expect(verdict(all, pkt('wlan0', '169.254.169.254', null))).toEqual(WOULD(UNOWNED_DENY));
+    expect(verdict(all, pkt('wlan0', '192.0.2.1', ALICE))).toEqual(PASS);
+  });
+
   it('guards nothing anywhere when no endpoint has a range', () => {
     const p = policy([endpoint(1, 'empty', ['eth0'], [], [ALICE])]);
     const { compiled } = compilePolicy(p, ifindexOf);
@@ -703,13 +733,15 @@ function randomPolicy(rng: Rng): { p: ResolvedPolicy; ifindexOf: (n: string) => 
   const interfaces = new Map<string, InterfaceSettings>();
   const names = new Set(endpoints.flatMap((e) => e.ifaces));
   if (rng.chance(0.3)) names.add(rng.pick(IFNAMES)); // configured under interfaces: only
+  const auditAll = rng.chance(0.25);
   for (const n of IFNAMES) {
     if (!names.has(n)) continue;
     interfaces.set(n, {
       default: rng.chance(0.5) ? 'allow' : 'deny',
       unowned: rng.chance(0.5) ? 'allow' : 'deny',
       essentials: rng.chance(0.5),
-      mode: 'enforce',
+      // Often every interface audits (then the interfaces no endpoint names audit too).
+      mode: auditAll || rng.chance(0.3) ? 'audit' : 'enforce',
     });
   }
   // Sometimes one configured interface does not exist on the system.
@@ -771,6 +803,8 @@ describe('compilePolicy: property', () => {
     const seen = new Map<string, number>();
     /** Reasons on the interface no endpoint names (ifindex 99). */
     const seenUnconfigured = new Map<string, number>();
+    /** `${verdict} ${reason}` pairs: every drop reason must also be seen as an audit would-drop. */
+    const seenVerdicts = new Map<string, number>();
     let crossInterface = 0;
     for (let n = 0; n < POLICIES; n++) {
       const seed = (BASE_SEED + n) >>> 0;
@@ -800,7 +834,9 @@ describe('compilePolicy: property', () => {
         p.endpoints.flatMap((e) => e.ranges.map((r) => `${r.family}|${r.prefix}|${r.addr.join('.')}`)),
       );
       const present = compiled.ifaces.map((i) => i.ifindex);
-      const anyIface = guarded.size > 0 ? ANY_IFACE(LOG_ALLOWED_CODE[p.logAllowed]) : undefined;
+      const auditsEverywhere = [...p.interfaces.values()].every((s) => s.mode === 'audit');
+      const anyIface =
+        guarded.size > 0 ? ANY_IFACE(LOG_ALLOWED_CODE[p.logAllowed], auditsEverywhere) : undefined;
       expect(compiled.anyIface, where).toEqual(anyIface);
       for (const ifindex of guarded.size > 0 ? [...present, 0] : present) {
         const keys = compiled.lpm
@@ -820,8 +856,11 @@ describe('compilePolicy: property', () => {
         const expected = referenceEvaluate(p, idx, packet);
         const got = compiledEvaluate(compiled, packet);
         seen.set(expected.reason, (seen.get(expected.reason) ?? 0) + 1);
+        const vr = `${expected.verdict} ${expected.reason}`;
+        seenVerdicts.set(vr, (seenVerdicts.get(vr) ?? 0) + 1);
         if (packet.ifindex === UNCONFIGURED_IFINDEX) {
           seenUnconfigured.set(expected.reason, (seenUnconfigured.get(expected.reason) ?? 0) + 1);
+          seenUnconfigured.set(vr, (seenUnconfigured.get(vr) ?? 0) + 1);
         }
         if (
           got.verdict !== expected.verdict ||
@@ -856,11 +895,24 @@ describe('compilePolicy: property', () => {
       (seen.get('iface-not-listed') ?? 0) - (seenUnconfigured.get('iface-not-listed') ?? 0);
     expect(onConfigured, 'iface-not-listed on configured interfaces').toBeGreaterThan(100);
     // Only these three can happen where no endpoint names the interface.
-    expect([...seenUnconfigured.keys()].sort()).toEqual([
+    expect([...seenUnconfigured.keys()].filter((k) => !k.includes(' ')).sort()).toEqual([
       'iface-not-listed',
       'not-configured',
       'unowned-deny',
     ]);
+    // Audit mode: each drop reason both enforced and audited, on named and unnamed interfaces.
+    for (const reason of ['not-listed', 'default-deny', 'unowned-deny', 'iface-not-listed']) {
+      for (const v of ['drop', 'would-drop']) {
+        expect(seenVerdicts.get(`${v} ${reason}`) ?? 0, `${v} ${reason} never produced`).toBeGreaterThan(50);
+      }
+    }
+    for (const vr of ['drop iface-not-listed', 'would-drop iface-not-listed', 'would-drop unowned-deny']) {
+      expect(seenUnconfigured.get(vr) ?? 0, `${vr} never produced on ifindex 99`).toBeGreaterThan(20);
+    }
+    // Audit never turns an allow into anything else, nor a would-drop appear with an allow reason.
+    for (const k of seenVerdicts.keys()) {
+      if (k.startsWith('would-drop ')) expect(k).not.toMatch(/endpoint|default-allow|unowned-allow/);
+    }
     // Endpoints on different interfaces with overlapping ranges are where the per-interface
     // covers differ; the generator must produce them often.
     expect(crossInterface, 'policies with overlapping ranges on disjoint interfaces').toBeGreaterThan(
