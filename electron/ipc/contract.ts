@@ -8,13 +8,14 @@ import { z } from 'zod';
 import type { Operation } from './channels.js';
 import type { Diagnostic, Verdict } from '../policy/types.js';
 import type { FieldDiagnostic, PolicyDoc } from '../policy/doc.js';
+import { MAX_POLICY_BYTES } from '../policy/yaml.js';
 
 export type { EndpointDoc, FieldDiagnostic, InterfaceDoc, PolicyDoc } from '../policy/doc.js';
 
 /** Bounds of one request. Larger payloads are refused before they are parsed. */
 export const LIMITS = {
-  /** Serialized size of a policy request (the YAML file cap is the same, 1 MiB). */
-  policyBytes: 1 << 20,
+  /** Serialized size of a policy request: the policy file's cap. */
+  policyBytes: MAX_POLICY_BYTES,
   /** Serialized size of any other request. */
   smallBytes: 4096,
   endpoints: 4096,

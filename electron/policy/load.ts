@@ -5,10 +5,12 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import type { AccountDb } from './resolve.js';
 import { loadAccountDb, resolvePolicy } from './resolve.js';
-import { parsePolicy } from './yaml.js';
+import { MAX_POLICY_BYTES, parsePolicy, POLICY_TOO_LARGE } from './yaml.js';
 import type { Diagnostic, Policy, ResolvedPolicy } from './types.js';
 
-export const MAX_CONFIG_BYTES = 1 << 20;
+/** @deprecated The cap's owner is yaml.ts MAX_POLICY_BYTES; this name stays only until
+ * electron/backend/saved-policy.ts imports that. */
+export { MAX_POLICY_BYTES as MAX_CONFIG_BYTES };
 
 export interface LoadedPolicy {
   policy?: Policy;
@@ -29,7 +31,7 @@ export function readCapped(fd: number, max: number): Buffer {
   return buf.subarray(0, n);
 }
 
-/** Reads at most MAX_CONFIG_BYTES + 1 bytes, so an endless file (a FIFO, /dev/zero) cannot hang us. */
+/** Reads at most MAX_POLICY_BYTES + 1 bytes, so an endless file (a FIFO, /dev/zero) cannot hang us. */
 export function readConfigText(file: string): { text?: string; diagnostics: Diagnostic[] } {
   let fd: number;
   try {
@@ -44,16 +46,10 @@ export function readConfigText(file: string): { text?: string; diagnostics: Diag
     if (!fstatSync(fd).isFile()) {
       return { diagnostics: [{ severity: 'error', message: `${file} is not a regular file` }] };
     }
-    const buf = readCapped(fd, MAX_CONFIG_BYTES);
-    if (buf.length > MAX_CONFIG_BYTES) {
+    const buf = readCapped(fd, MAX_POLICY_BYTES);
+    if (buf.length > MAX_POLICY_BYTES) {
       return {
-        diagnostics: [
-          {
-            severity: 'error',
-            message: `file is larger than ${MAX_CONFIG_BYTES} bytes`,
-            pos: { file, line: 1, col: 1 },
-          },
-        ],
+        diagnostics: [{ severity: 'error', message: POLICY_TOO_LARGE, pos: { file, line: 1, col: 1 } }],
       };
     }
     return { text: buf.toString('utf8'), diagnostics: [] };

@@ -38,8 +38,11 @@ import type {
 } from './types.js';
 import { INTERFACE_MODES } from './types.js';
 
-/** Larger input is refused before it is parsed. */
-export const MAX_POLICY_BYTES = 1024 * 1024;
+/** Larger input is refused before it is parsed: the one input cap of a policy, whatever carries it
+ * (a file, an import, an IPC request). */
+export const MAX_POLICY_BYTES = 1 << 20;
+/** What a policy over MAX_POLICY_BYTES is told (at 1:1 of the file). */
+export const POLICY_TOO_LARGE = `the file is larger than ${MAX_POLICY_BYTES} bytes (1 MiB); a policy file is much smaller`;
 /** Deepest nesting accepted; the format itself needs 5 levels. */
 export const MAX_NESTING = 16;
 /** Bound of the cheap lexer pass; it may undercount, the exact CST pass enforces MAX_NESTING. */
@@ -125,7 +128,7 @@ function parseUnchecked(text: string, file: string): ParseResult {
   // text.length counts UTF-16 units, each at least one UTF-8 byte: a cheap first check.
   if (text.length > MAX_POLICY_BYTES || new TextEncoder().encode(text).length > MAX_POLICY_BYTES) {
     const r = new Reporter(file, undefined);
-    r.error(0, `the file is larger than ${MAX_POLICY_BYTES} bytes (1 MiB); a policy file is much smaller`);
+    r.error(0, POLICY_TOO_LARGE);
     return { diagnostics: r.diagnostics };
   }
   const lines = new LineCounter();

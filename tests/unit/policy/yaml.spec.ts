@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: Node (main process and CLI). No Electron import.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   MAX_POLICY_BYTES,
+  POLICY_TOO_LARGE,
   formatDiagnostic,
   parsePolicy,
   serializePolicy,
 } from '../../../electron/policy/yaml.js';
+import { loadPolicyFile, readConfigText } from '../../../electron/policy/load.js';
+import { LIMITS } from '../../../electron/ipc/contract.js';
 import { parseAllowText, parseRangeText } from '../../../electron/policy/fields.js';
 import type { Diagnostic, Policy } from '../../../electron/policy/types.js';
 
@@ -243,10 +248,10 @@ describe('errors with positions', () => {
     ],
     [
       'unknown interface key',
-      `${endpointYaml(ok)}interfaces:\n  eth0: {mode: deny}\n`,
+      `${endpointYaml(ok)}interfaces:\n  eth0: {policy: deny}\n`,
       7,
       10,
-      /allowed keys: default, unowned, essentials/,
+      /allowed keys: default, unowned, essentials, mode/,
     ],
     ['unknown logging key', `${endpointYaml(ok)}logging: {dropped: all}\n`, 6, 11, /allowed keys: allowed/],
     ['missing endpoints', 'logging: {allowed: all}\n', 1, 1, /missing "endpoints:"/],
@@ -555,6 +560,23 @@ describe('hostile input', () => {
     // Counted in UTF-8 bytes, not characters.
     const wide = `# ${'é'.repeat(MAX_POLICY_BYTES / 2)}\n`;
     expect(parsePolicy(wide, 'wide.yml').diagnostics[0]!.message).toMatch(/larger than/);
+  });
+
+  it('a file, a parsed text and an IPC request share the one cap and its message', () => {
+    expect(LIMITS.policyBytes).toBe(MAX_POLICY_BYTES);
+    const dir = mkdtempSync(join(tmpdir(), 'ntf-cap-'));
+    try {
+      const file = join(dir, 'big.yml');
+      writeFileSync(file, `# ${'x'.repeat(MAX_POLICY_BYTES - 3)}\n`); // exactly the cap: read whole
+      expect(readConfigText(file).text).toHaveLength(MAX_POLICY_BYTES);
+      writeFileSync(file, `# ${'x'.repeat(MAX_POLICY_BYTES - 2)}\n`); // one byte over
+      expect(loadPolicyFile(file, { users: new Map(), uidToName: new Map(), groups: new Map() })).toEqual({
+        diagnostics: [{ severity: 'error', message: POLICY_TOO_LARGE, pos: { file, line: 1, col: 1 } }],
+      });
+      expect(POLICY_TOO_LARGE).toMatch(/larger than 1048576 bytes \(1 MiB\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('rejects 100k-deep flow nesting quickly, at the 17th level', () => {
