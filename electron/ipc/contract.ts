@@ -6,6 +6,7 @@
 // the gateway enforces. The preload's `window.netTcFilter` type is derived from this file.
 import { z } from 'zod';
 import type { Operation } from './channels.js';
+import type { CapName } from '../main/caps.js';
 import type { Diagnostic, Verdict } from '../policy/types.js';
 import type { FieldDiagnostic, PolicyDoc } from '../policy/doc.js';
 import { MAX_POLICY_BYTES } from '../policy/yaml.js';
@@ -61,7 +62,7 @@ export const PolicyDocSchema = z.strictObject({
 // ---------------------------------------------------------------------------------------------
 // Responses.
 
-export type CapName = 'CAP_BPF' | 'CAP_NET_ADMIN' | 'CAP_PERFMON';
+export type { CapName } from '../main/caps.js';
 
 export interface AppState {
   /** `enforcing`: this instance owns the engine and can apply. `read-only`: editing only. */

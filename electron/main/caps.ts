@@ -6,11 +6,32 @@
 
 export type CapField = 'CapInh' | 'CapPrm' | 'CapEff' | 'CapBnd' | 'CapAmb';
 
-/** Bit numbers from linux/capability.h for the capabilities this app talks about. */
+/** Bit numbers from linux/capability.h for the capabilities this app talks about: the one table
+ * of them (native-bridge/sys.ts, the backend and the IPC contract take theirs from here). */
 export const CAP_BITS = { CAP_NET_ADMIN: 12, CAP_SYS_ADMIN: 21, CAP_PERFMON: 38, CAP_BPF: 39 } as const;
+export type KnownCap = keyof typeof CAP_BITS;
+
+/** The capabilities the engine needs (and the launcher grants), in the order the app lists them. */
+export const ENGINE_CAP_NAMES = ['CAP_BPF', 'CAP_NET_ADMIN', 'CAP_PERFMON'] as const;
+/** A capability the engine needs (AppState.caps, AppState.readOnly.missing). */
+export type CapName = (typeof ENGINE_CAP_NAMES)[number];
+
+/** The mask of the named capabilities. */
+export function capMask(names: readonly KnownCap[]): bigint {
+  return names.reduce((m, n) => m | (1n << BigInt(CAP_BITS[n])), 0n);
+}
 
 /** The three capabilities the engine needs, as a mask. */
-export const ENGINE_CAPS = (1n << 12n) | (1n << 38n) | (1n << 39n);
+export const ENGINE_CAPS = capMask(ENGINE_CAP_NAMES);
+
+export function hasCap(mask: bigint, name: KnownCap): boolean {
+  return ((mask >> BigInt(CAP_BITS[name])) & 1n) === 1n;
+}
+
+/** Which of the engine's capabilities `mask` holds. */
+export function engineCaps(mask: bigint): Record<CapName, boolean> {
+  return Object.fromEntries(ENGINE_CAP_NAMES.map((n) => [n, hasCap(mask, n)])) as Record<CapName, boolean>;
+}
 
 /** One capability mask from the text of a status file; 0n when the field is absent. */
 export function parseCapField(status: string, field: CapField): bigint {
