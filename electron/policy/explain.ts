@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: any (pure functions)
+//
+// Why a policy decides what it decides for one sender, destination and interface, in plain
+// words: the CLI's `explain` prints it, and the desktop app shows the same text for a clicked row.
+// The decision is the engine's own (referenceTrace in evaluate.ts); this module only words it,
+// plus the essentials exemption the tc program applies before the policy (docs/datapath.md,
+// "Per packet" step 5).
+import { formatAddr } from './addr.js';
+import { referenceTrace } from './evaluate.js';
+import type { Decision, DecisionReason, Trace } from './evaluate.js';
+import type { InterfaceSettings, ResolvedEndpoint, ResolvedPolicy } from './types.js';
+
+/** A trial apply that is pending: the kernel goes back to `previousEpoch` in `secondsLeft` s. */
+export interface TrialDescription {
+  previousEpoch: number;
+  secondsLeft: number;
+}
+
+export interface ExplainQuery {
+  policy: ResolvedPolicy;
+  /** Where the policy comes from, for the text ("/etc/net-tc-filter.yml", "the enforced policy (epoch 7)"). */
+  source: string;
+  /** The sender; null: a packet without a local socket (unowned). */
+  uid: number | null;
+  /** Account name of a uid (undefined: none; the uid is shown). */
+  nameOf: (uid: number) => string | undefined;
+  family: 4 | 6;
+  /** Destination address, network byte order (4 or 16 bytes). */
+  daddr: Uint8Array;
+  port?: number;
+  proto?: 'tcp' | 'udp' | 'icmp';
+  /** The packet's source port when known; the DHCP exemption needs the client port (68, 546). */
+  sport?: number;
+  /** The interface the packet leaves by; undefined: any interface the policy does not configure. */
+  iface?: string;
+  /** Set only when the policy explained is the one on trial. */
+  trial?: TrialDescription;
+  /** Binding the DHCP client ports needs privilege on this host (links.ts dhcpPortsPrivileged):
+   * unicast DHCP is exempt too. Default false: only what a client broadcasts. */
+  dhcpUnicast?: boolean;
+}
+
+export type ExplainReason = DecisionReason | 'essential';
+
+export interface Explanation {
+  /** The interface named in the query; null: any interface the policy does not configure. */
+  iface: string | null;
+  user: string;
+  uid: number | null;
+  /** ADDR, ADDR:PORT or [ADDR]:PORT. */
+  destination: string;
+  proto: string | null;
+  verdict: Decision['verdict'];
+  reason: ExplainReason;
+  endpointId: number;
+  /** The endpoint reported with an allow (its name), else null. */
+  endpoint: string | null;
+  /** Audit mode holds on the interface: what the policy drops passes and is reported. */
+  audit: boolean;
+  /** The explanation, one sentence per line. */
+  lines: string[];
+}
+
+/** Synthetic interface indexes: the explanation is about names, not this host's interfaces. */
+const OTHER_IFINDEX = 0xfffffff0;
+
+const DHCP = {
+  4: { client: 68, server: 67, dest: '255.255.255.255' },
+  6: { client: 546, server: 547, dest: 'ff02::1:2' },
+} as const;
+
+const SHOWN_USERS = 8;
+
+export const VERDICT_WORDS: Record<Decision['verdict'], string> = {
+  allow: 'ALLOW',
+  drop: 'DROP',
+  'would-drop': 'WOULD-DROP',
+  pass: 'PASS',
+};
+
+function destText(family: 4 | 6, addr: string, port: number | undefined): string {
+  if (port === undefined) return addr;
+  return family === 6 ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
+function joinWords(xs: string[], last = 'and'): string {
+  if (xs.length <= 1) return xs.join('');
+  return `${xs.slice(0, -1).join(', ')} ${last} ${xs[xs.length - 1] ?? ''}`;
+}
+
+/** Whom an endpoint lists, by account name (uid without one), '*' as everyone. */
+function listed(e: ResolvedEndpoint, nameOf: (uid: number) => string | undefined): string {
+  const names = e.uids.map((u) => nameOf(u) ?? `uid ${u}`);
+  const shown = names.slice(0, SHOWN_USERS);
+  if (names.length > SHOWN_USERS) shown.push(`${names.length - SHOWN_USERS} more`);
+  if (e.any) shown.unshift('every user (*)');
+  return shown.length === 0 ? 'nobody' : joinWords(shown);
+}
+
+function settingsText(s: InterfaceSettings): string {
+  return (
+    `default ${s.default}, unowned ${s.unowned}, essentials ${s.essentials ? 'on' : 'off'}, ` +
+    `mode ${s.mode}`
+  );
+}
+
+/** The DHCP exemption's destination test (is_dhcp_client in the tc program, sport aside). */
+function dhcpShaped(q: ExplainQuery, addr: string): boolean {
+  const d = DHCP[q.family];
+  return q.port === d.server && (q.dhcpUnicast === true || addr === d.dest);
+}
+
+export function explain(q: ExplainQuery): Explanation {
+  const p = q.policy;
+  const names = [...p.interfaces.keys()];
+  const configured = q.iface !== undefined && p.interfaces.has(q.iface);
+  const ifindexOf = (n: string) => {
+    const i = names.indexOf(n);
+    return i < 0 ? undefined : i + 1;
+  };
+  const ifindex = configured ? (ifindexOf(q.iface as string) as number) : OTHER_IFINDEX;
+  const t = referenceTrace(p, ifindexOf, { ifindex, family: q.family, daddr: q.daddr, uid: q.uid });
+  const addr = formatAddr(q.family, q.daddr);
+  const user = q.uid === null ? '(unowned)' : (q.nameOf(q.uid) ?? String(q.uid));
+  const who = q.uid === null ? 'a packet without a local socket' : (q.nameOf(q.uid) ?? `uid ${q.uid}`);
+  const ifWords = q.iface ?? 'an interface no endpoint names';
+  const lines: string[] = [`Policy: ${q.source}.`];
+  if (q.trial) {
+    lines.push(
+      `This is the verdict of the policy on trial: unless \`net-tc-filter confirm\` runs, the previous ` +
+        `policy (epoch ${q.trial.previousEpoch}) returns in ${q.trial.secondsLeft} s.`,
+    );
+  }
+
+  // The interface.
+  if (t.iface) {
+    lines.push(`${t.iface.name}: ${settingsText(t.iface.settings)}.`);
+  } else {
+    lines.push(
+      q.iface === undefined
+        ? 'Interfaces no endpoint names (and `interfaces:` does not configure): only the guarded ranges are ' +
+            'checked there, and nobody may reach them through such an interface; everything else passes ' +
+            'untouched and unreported.'
+        : `No endpoint names ${q.iface} and \`interfaces:\` does not configure it: only the guarded ranges ` +
+            `are checked there, and nobody may reach them through ${q.iface}; everything else passes ` +
+            'untouched and unreported.',
+    );
+  }
+
+  // What guards the address.
+  lines.push(...guardLines(q, t, addr));
+
+  // The decision.
+  lines.push(...decisionLines(q, t, who, ifWords));
+
+  const decision = t.decision;
+  let verdict = decision.verdict;
+  let reason: ExplainReason = decision.reason;
+  const essentials = t.iface ? t.iface.settings.essentials : t.guarding.length > 0; // ifindex 0: on
+  const guarded = t.guarding.length > 0;
+
+  // The essentials exemption, which the program applies before the policy.
+  if (q.proto !== 'icmp' && q.proto !== 'tcp' && dhcpShaped(q, addr) && (t.iface || guarded)) {
+    const d = DHCP[q.family];
+    const what =
+      `what a DHCP client sends (UDP ${d.client}→${d.server} to ${d.dest}` +
+      `${q.dhcpUnicast ? `, and unicast to port ${d.server}, since binding port ${d.client} needs privilege here` : ''})`;
+    if (!essentials) {
+      lines.push(`essentials is off on ${ifWords}: DHCP is decided by the policy like any other traffic.`);
+    } else if (q.uid === null) {
+      lines.push(
+        'Packets without a local socket (forwarded) never use the essentials exemption: the policy decides.',
+      );
+    } else if (guarded) {
+      lines.push(
+        `The essentials exemption passes ${what}, but never to a guarded range: ${addr} is guarded, so the policy decides.`,
+      );
+    } else if (q.sport !== undefined && q.sport !== d.client) {
+      lines.push(
+        `The essentials exemption passes ${what} only from the client port ${d.client}; from port ${q.sport} the policy decides.`,
+      );
+    } else if (q.proto === undefined) {
+      lines.push(
+        `Over UDP from the DHCP client port ${d.client}, the essentials exemption passes it (${what}; never a guarded range).`,
+      );
+    } else {
+      lines.push(
+        `Essentials: sent from the DHCP client port ${d.client} (what a DHCP client does), it passes anyway — the ` +
+          `exemption covers ${what} and never a guarded range. From any other source port the policy's verdict holds.`,
+      );
+      verdict = 'allow';
+      reason = 'essential';
+    }
+  }
+  if (q.family === 6 && q.proto !== 'tcp' && q.proto !== 'udp' && (t.iface || guarded)) {
+    if (q.uid === null) {
+      if (q.proto === 'icmp')
+        lines.push('Packets without a local socket (forwarded) never use the essentials exemption.');
+    } else if (essentials) {
+      lines.push(
+        'IPv6 neighbour discovery and MLD (ICMPv6 types 130–137 and 143, which only the kernel or CAP_NET_RAW ' +
+          'sends) pass whatever the destination, a guarded one included (essentials); echo requests (ping) ' +
+          'are decided as above.',
+      );
+    } else if (q.proto === 'icmp') {
+      lines.push(`essentials is off on ${ifWords}: neighbour discovery and MLD are decided as above too.`);
+    }
+  }
+
+  if (q.uid === null) {
+    lines.push(
+      '(unowned) means packets without a local socket: traffic this host forwards or routes (a container ' +
+        'or VM behind it) and packets of connections no longer held by a full socket (TIME-WAIT).',
+    );
+  }
+
+  const endpointId = reason === 'essential' ? 0 : decision.endpointId;
+  const endpoint = endpointId === 0 ? null : (p.endpoints.find((e) => e.id === endpointId)?.name ?? null);
+  return {
+    iface: q.iface ?? null,
+    user,
+    uid: q.uid,
+    destination: destText(q.family, addr, q.port),
+    proto: q.proto ?? null,
+    verdict,
+    reason,
+    endpointId,
+    endpoint,
+    audit: t.audit,
+    lines,
+  };
+}
+
+function guardLines(q: ExplainQuery, t: Trace, addr: string): string[] {
+  if (t.guarding.length === 0) {
+    if (!t.iface) return [`No endpoint guards ${addr}.`];
+    return [
+      `No endpoint guards ${addr}: the interface default decides (default ${t.iface.settings.default}).`,
+    ];
+  }
+  const out = [
+    `${addr} is guarded by ${t.guarding.length === 1 ? 'one endpoint' : `${t.guarding.length} endpoints`} ` +
+      '(a guarded range is guarded on every interface):',
+  ];
+  for (const g of t.guarding) {
+    const e = g.endpoint;
+    out.push(
+      `  ${e.name} (${g.ranges.map((r) => r.text).join(', ')}) lets ${listed(e, q.nameOf)} reach it ` +
+        `through ${joinWords(e.ifaces, 'or')}.`,
+    );
+  }
+  return out;
+}
+
+function decisionLines(q: ExplainQuery, t: Trace, who: string, ifWords: string): string[] {
+  const d = t.decision;
+  const reached = d.verdict === 'would-drop' ? 'would be dropped' : 'dropped';
+  const out: string[] = [];
+  const coveringNames = joinWords(t.covering.map((e) => e.name));
+  switch (d.reason) {
+    case 'endpoint': {
+      const first = t.listing.length > 0 ? t.listing : t.listingAny;
+      const by = first.find((e) => e.id === d.endpointId);
+      const how = t.listing.length > 0 ? `lists ${who}` : 'lists * (every user)';
+      const also =
+        first.length > 1
+          ? ` (so do ${joinWords(first.filter((e) => e !== by).map((e) => e.name))}; the first in the file is reported)`
+          : '';
+      out.push(`On ${ifWords} ${by?.name ?? `endpoint ${d.endpointId}`} ${how}${also}: allowed.`);
+      break;
+    }
+    case 'not-listed':
+      out.push(
+        `On ${ifWords} the endpoints that guard it are ${coveringNames}; none lists ${who} or *: ${reached} (not-listed).`,
+      );
+      break;
+    case 'iface-not-listed':
+      out.push(
+        t.iface
+          ? `None of them names ${ifWords}: nobody may reach it through ${ifWords}: ${reached} (iface-not-listed).`
+          : `Nobody may reach a guarded range through ${q.iface ?? 'such an interface'}: ${reached} (iface-not-listed).`,
+      );
+      break;
+    case 'default-allow':
+      out.push(`Unguarded, with default allow on ${ifWords}: allowed (default-allow).`);
+      break;
+    case 'default-deny':
+      out.push(
+        `Unguarded, and default deny on ${ifWords} drops what no endpoint allows, for every account including root: ` +
+          `${reached} (default-deny).`,
+      );
+      break;
+    case 'unowned-allow':
+      out.push(
+        `Packets without a local socket are decided by unowned allow on ${ifWords}: allowed (unowned-allow).`,
+      );
+      break;
+    case 'unowned-deny':
+      out.push(
+        t.iface
+          ? `Packets without a local socket are decided by unowned deny on ${ifWords}: ${reached} (unowned-deny).`
+          : `Packets without a local socket may not reach a guarded range through an interface no endpoint names: ${reached} (unowned-deny).`,
+      );
+      break;
+    case 'not-configured':
+      out.push(`Not guarded on ${ifWords}: passes untouched (not-configured).`);
+      break;
+  }
+  if (d.verdict === 'would-drop') {
+    out.push(
+      t.iface
+        ? `${t.iface.name} is in audit mode: nothing is dropped there; this packet passes and is reported as WOULD-DROP.`
+        : 'Every configured interface is in audit mode, so the interfaces no endpoint names audit too: this packet passes and is reported as WOULD-DROP.',
+    );
+  } else if (t.audit && d.verdict === 'allow') {
+    out.push(`${t.iface?.name ?? ifWords} is in audit mode, but the policy allows this packet anyway.`);
+  } else if (
+    !t.iface &&
+    d.verdict === 'drop' &&
+    [...q.policy.interfaces.values()].some((s) => s.mode === 'audit')
+  ) {
+    out.push(
+      'Some configured interfaces are in audit mode, but not all: the guarded ranges stay enforced on interfaces no endpoint names.',
+    );
+  }
+  return out;
+}
+
+/** The explanation as text: a headline, then its lines indented. */
+export function explanationText(e: Explanation): string {
+  const proto = e.proto ? ` (${e.proto})` : '';
+  const endpoint = e.endpoint ? ` ${e.endpoint}` : '';
+  const where = e.iface ?? 'interfaces no endpoint names';
+  const head = `${e.user} → ${e.destination}${proto} on ${where}: ${VERDICT_WORDS[e.verdict]} (${e.reason}${endpoint})`;
+  return `${[head, ...e.lines.map((l) => `  ${l}`)].join('\n')}\n`;
+}
