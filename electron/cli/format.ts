@@ -5,7 +5,6 @@
 import type { Decision } from '../engine/engine.js';
 import { userName } from '../policy/resolve.js';
 import type { AccountDb } from '../policy/resolve.js';
-import type { Diagnostic } from '../policy/types.js';
 
 /** How the CLI names a sender: its account, its uid without one, or packets without a socket. */
 export function senderName(db: AccountDb, uid: number | null): string {
@@ -75,17 +74,5 @@ export function decisionText(d: NamedDecision, fold?: LineFold): string {
   return `${t} ${verdict} ${d.iface.padEnd(8)} ${who.padEnd(14)} ${d.proto.padEnd(6)} ${dst.padEnd(30)} ${String(d.bytes).padStart(5)} B  ${why}${since}`;
 }
 
-export function diagnosticText(d: Diagnostic): string {
-  const where = d.pos ? `${d.pos.file}:${d.pos.line}:${d.pos.col}: ` : '';
-  return `${where}${d.severity}: ${d.message}`;
-}
-
-export function diagnosticJson(d: Diagnostic): Record<string, unknown> {
-  return {
-    severity: d.severity,
-    message: d.message,
-    file: d.pos?.file ?? null,
-    line: d.pos?.line ?? null,
-    col: d.pos?.col ?? null,
-  };
-}
+/** Diagnostics are written as electron/policy/diagnostics.ts says (one owner). */
+export { diagnosticJson, diagnosticText } from '../policy/diagnostics.js';

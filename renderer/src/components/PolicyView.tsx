@@ -2,18 +2,15 @@
 // Environment: renderer. The Policy view: toolbar, endpoint list, editor, interface settings,
 // pending changes with Apply/Revert, import diagnostics.
 import { useShallow } from 'zustand/react/shallow';
-import type { Diagnostic, LogAllowed } from '../../../electron/policy/types.js';
+// eslint-disable-next-line @typescript-eslint/no-restricted-imports -- pure (no imports but types); to go when eslint.config.js lists diagnostics among the renderer's policy modules
+import { diagnosticText } from '../../../electron/policy/diagnostics.js';
+import type { LogAllowed } from '../../../electron/policy/types.js';
 import { applyBlockers, selectDiagnostics, selectDiff } from '../store/selectors.js';
 import { EndpointEditor } from './EndpointEditor.js';
 import { EndpointList } from './EndpointList.js';
 import { useApp } from './hooks.js';
 import { InterfaceSettingsPanel } from './InterfaceSettings.js';
 import { PendingChanges } from './PendingChanges.js';
-
-export function formatDiagnostic(d: Diagnostic, file: string): string {
-  if (d.pos) return `${d.pos.file}:${d.pos.line}:${d.pos.col}: ${d.message}`;
-  return `${file}: ${d.message}`;
-}
 
 function ImportPanel() {
   const info = useApp((s) => s.importInfo);
@@ -38,7 +35,7 @@ function ImportPanel() {
         <ul data-testid="import-errors" className="import-errors mono">
           {info.diagnostics.map((d, i) => (
             <li key={i} className={d.severity === 'error' ? 'diag-error' : 'diag-warning'}>
-              {formatDiagnostic(d, info.file)}
+              {diagnosticText(d)}
             </li>
           ))}
         </ul>

@@ -8,7 +8,6 @@ import { describe, expect, it } from 'vitest';
 import {
   MAX_POLICY_BYTES,
   POLICY_TOO_LARGE,
-  formatDiagnostic,
   parsePolicy,
   serializePolicy,
 } from '../../../electron/policy/yaml.js';
@@ -773,14 +772,6 @@ describe('round trip', () => {
 });
 
 describe('helpers', () => {
-  it('formats diagnostics', () => {
-    expect(
-      formatDiagnostic({ severity: 'error', message: 'boom', pos: { file: 'a.yml', line: 3, col: 7 } }),
-    ).toBe('a.yml:3:7: error: boom');
-    expect(formatDiagnostic({ severity: 'warning', message: 'hm' }, 'a.yml')).toBe('a.yml: warning: hm');
-    expect(formatDiagnostic({ severity: 'error', message: 'x' })).toBe('error: x');
-  });
-
   it('keeps the family as written for IPv4-mapped IPv6', () => {
     const r = parseRangeText('::ffff:169.254.169.254');
     expect(r.range?.family).toBe(6);
