@@ -347,6 +347,12 @@ function statusText(s: ReturnType<typeof readStatus>, db: AccountDb): string {
   const lines = [`pin dir:   ${s.pinDir}`, `libbpf:    ${s.libbpf}   kernel: ${s.kernel}`];
   if (!s.loaded) return `${lines.join('\n')}\nstate:     not loaded (nothing is enforced)\n`;
   lines.push(`program:   id ${s.programId ?? '?'} tag ${s.programTag ?? '?'}   policy epoch ${s.epoch}`);
+  if (s.trial)
+    lines.push(
+      s.trial.expired
+        ? `trial:     REVERTED by the kernel at ${new Date(s.trial.deadline).toISOString()}: policy ${s.trial.epoch} was not confirmed, policy ${s.trial.previousEpoch} is enforced again`
+        : `trial:     policy ${s.trial.epoch} is on trial: policy ${s.trial.previousEpoch} returns in ${s.trial.secondsLeft} s unless confirmed (net-tc-filter confirm)`,
+    );
   lines.push(
     `owner:     ${s.owner ? `pid ${s.owner.pid} (${s.owner.command})` : 'none (enforcing from pins)'}`,
   );
@@ -358,7 +364,7 @@ function statusText(s: ReturnType<typeof readStatus>, db: AccountDb): string {
     lines.push(
       `interface: ${i.name} (ifindex ${i.ifindex}) ${i.attached ? 'attached' : 'NOT ATTACHED'}` +
         (st
-          ? ` default ${st.default}, unowned ${st.unowned}, essentials ${st.essentials ? 'on' : 'off'}`
+          ? ` ${st.mode === 'audit' ? 'AUDIT (drops nothing, reports would-drops)' : 'enforce'}, default ${st.default}, unowned ${st.unowned}, essentials ${st.essentials ? 'on' : 'off'}`
           : i.guardOnly
             ? ' guarded ranges only (no endpoint names it)'
             : ''),
@@ -367,7 +373,7 @@ function statusText(s: ReturnType<typeof readStatus>, db: AccountDb): string {
   if (s.counters) {
     const c = s.counters;
     lines.push(
-      `counters:  ${c.allowed_packets} allowed, ${c.dropped_packets} dropped, ${c.unowned_packets} unowned, ` +
+      `counters:  ${c.allowed_packets} allowed, ${c.dropped_packets} dropped, ${c.would_drop_packets} would-drop, ${c.unowned_packets} unowned, ` +
         `${c.nonip_packets} non-IP, ${c.events_lost} events lost, ${c.events_suppressed} over their sender's budget`,
     );
   }

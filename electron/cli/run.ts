@@ -5,16 +5,18 @@
 // config and applies it atomically (a bad file keeps the old policy); SIGINT/SIGTERM exit 0
 // and leave enforcement pinned unless --unload-on-exit. Repeated decisions of a flow are folded
 // into one line per --log-interval (fold.ts).
-import { DRAIN_BATCH, Engine, EngineLockedError, LINK_POLL_MS } from '../engine/engine.js';
-import type { ApplyResult, Decision, GuardedNow } from '../engine/engine.js';
-import { hasErrors, loadPolicyFile } from '../policy/load.js';
+import { Engine, EngineLockedError, LINK_POLL_MS, TrialStateError } from '../engine/engine.js';
+import type { ApplyResult, Decision, GuardedNow, TrialOutcome } from '../engine/engine.js';
+import { EngineHost } from '../engine/host.js';
+import type { ApplyHow } from '../engine/host.js';
+import { answerRequest, takeRequests } from '../engine/requests.js';
+import type { EngineRequest } from '../engine/requests.js';
+import { hasErrors, loadPolicyText, readConfigText } from '../policy/load.js';
+import type { LoadedPolicy } from '../policy/load.js';
 import { hostWarnings } from '../engine/links.js';
-
-import { loadAccountDb } from '../policy/resolve.js';
-import type { AccountDb } from '../policy/resolve.js';
 import type { Diagnostic } from '../policy/types.js';
-import { decisionJson, decisionText, diagnosticJson, diagnosticText, flowKey, senderName } from './format.js';
-import type { NamedDecision } from './format.js';
+import { decisionJson, decisionText, diagnosticJson, diagnosticText, flowKey } from './format.js';
+import { historyRecorder } from '../engine/recorder.js';
 import { DecisionFolder } from './fold.js';
 import type { FoldedLine } from './fold.js';
 
@@ -74,15 +76,6 @@ export async function runCommand(o: RunOptions): Promise<number> {
   const unlisten = () => listeners.forEach(([sig, l]) => process.off(sig, l));
   const stopQueued = () => queued.some((s) => s !== 'SIGHUP');
 
-  let db: AccountDb = loadAccountDb();
-  const first = loadPolicyFile(o.config, db);
-  report(first.diagnostics);
-  if (hasErrors(first.diagnostics) || !first.resolved) {
-    process.stderr.write(`${o.config}: not applied (errors above)\n`);
-    unlisten();
-    return 1;
-  }
-
   let engine: Engine;
   try {
     engine = Engine.open({ pinDir: o.pinDir, ringBytes: o.ringBytes, eventsPerUser: o.eventsPerUser });
@@ -90,6 +83,24 @@ export async function runCommand(o: RunOptions): Promise<number> {
     process.stderr.write(`net-tc-filter: ${(err as Error).message}\n`);
     unlisten();
     return err instanceof EngineLockedError ? 3 : 2;
+  }
+  const host = new EngineHost(engine, {
+    history: historyRecorder(o.pinDir),
+    onAccountsError: (err) => process.stderr.write(`net-tc-filter: account database: ${err.message}\n`),
+  });
+  // The config's text as applied: the history keeps it (comments and all).
+  const readConfig = (): { text: string; loaded: LoadedPolicy } => {
+    const r = readConfigText(o.config);
+    if (r.text === undefined) return { text: '', loaded: { diagnostics: r.diagnostics } };
+    return { text: r.text, loaded: loadPolicyText(r.text, o.config, host.reloadAccounts()) };
+  };
+  const first = readConfig();
+  report(first.loaded.diagnostics);
+  if (hasErrors(first.loaded.diagnostics) || !first.loaded.resolved) {
+    process.stderr.write(`${o.config}: not applied (errors above)\n`);
+    engine.close({ unload: !engine.adopted });
+    unlisten();
+    return 1;
   }
 
   const unguardedWarning = (u: { name: string; error: string }) =>
@@ -109,7 +120,29 @@ export async function runCommand(o: RunOptions): Promise<number> {
       );
   };
 
+  const warn = (message: string) =>
+    json ? out(JSON.stringify({ type: 'warning', message })) : process.stderr.write(`warning: ${message}\n`);
+  const trialOutcome = (t: TrialOutcome) =>
+    t.type === 'confirmed'
+      ? emit(
+          { type: 'confirmed', epoch: t.epoch, time: new Date(t.at).toISOString() },
+          `policy ${t.epoch} confirmed: it stays`,
+        )
+      : emit(
+          {
+            type: 'reverted',
+            by: t.by,
+            epoch: t.epoch,
+            previousEpoch: t.previousEpoch,
+            time: new Date(t.at).toISOString(),
+          },
+          t.by === 'kernel'
+            ? `REVERTED by the kernel at ${new Date(t.at).toISOString()}: policy ${t.epoch} was not confirmed in time; policy ${t.previousEpoch} is enforced again`
+            : `reverted: policy ${t.previousEpoch} is enforced again (policy ${t.epoch} was on trial)`,
+        );
+
   const applied = (r: ApplyResult, type: string, resolved = engine.policy()?.resolved) => {
+    if (r.settled) trialOutcome(r.settled);
     const names = r.attached.map((a) => a.name).join(', ') || 'none';
     if (resolved) report(hostWarnings(resolved));
     r.unguarded.forEach(unguardedWarning);
@@ -133,6 +166,15 @@ export async function runCommand(o: RunOptions): Promise<number> {
         setEntries: r.setEntries,
         changes: r.changes,
         ...(r.mirrorError ? { mirrorError: r.mirrorError } : {}),
+        ...(r.trial
+          ? {
+              trial: {
+                previousEpoch: r.trial.previousEpoch,
+                deadline: new Date(r.trial.deadline).toISOString(),
+              },
+            }
+          : {}),
+        modes: Object.fromEntries(r.attached.map((a) => [a.name, a.mode])),
         applyMs: Math.round(r.totalMs * 10) / 10,
       },
       `${type === 'ready' ? 'enforcing' : 'applied'} policy ${r.epoch} on ${names}` +
@@ -140,13 +182,37 @@ export async function runCommand(o: RunOptions): Promise<number> {
         (r.guardOnly.length
           ? `; its ranges guarded on ${r.guardOnly.map((g) => g.name).join(', ')} too`
           : '') +
-        ` — program ${engine.programId}${engine.adopted ? ', adopted pinned state' : ''}`,
+        (r.attached.some((a) => a.mode === 'audit')
+          ? `; AUDIT on ${r.attached
+              .filter((a) => a.mode === 'audit')
+              .map((a) => a.name)
+              .join(', ')} (nothing dropped there, would-drops reported)`
+          : '') +
+        ` — program ${engine.programId}${engine.adopted ? ', adopted pinned state' : ''}` +
+        (r.trial
+          ? `\nTRIAL: policy ${r.trial.previousEpoch} returns at ${new Date(r.trial.deadline).toISOString()} (in ${r.trial.secondsLeft} s) unless 'net-tc-filter confirm' runs`
+          : ''),
     );
   };
+  const applyHow = (text: string, origin: ApplyHow['origin'], req?: EngineRequest): ApplyHow => ({
+    origin,
+    text,
+    source: o.config,
+    ...(req ? { account: req.account } : {}),
+    ...(req?.confirmS ? { trialSeconds: req.confirmS } : {}),
+  });
 
   try {
-    applied(engine.apply(first.resolved), 'ready');
+    const { result, warnings } = host.apply(first.loaded.resolved, applyHow(first.text, 'run'));
+    applied(result, 'ready');
+    warnings.forEach(warn);
   } catch (err) {
+    if (err instanceof TrialStateError) {
+      process.stderr.write(`net-tc-filter: not started: ${err.message}\n`);
+      engine.close();
+      unlisten();
+      return 3;
+    }
     process.stderr.write(`net-tc-filter: apply failed, nothing changed: ${(err as Error).message}\n`);
     // State created just now enforces nothing: remove it. Adopted state keeps enforcing.
     engine.close({ unload: !engine.adopted });
@@ -161,11 +227,6 @@ export async function runCommand(o: RunOptions): Promise<number> {
 
   let stopping = false;
   let lastLost = 0n;
-  const named = (e: ReturnType<Engine['toDecision']>): NamedDecision => ({
-    ...e,
-    user: senderName(db, e.uid),
-    endpoint: engine.endpointName(e.endpointId),
-  });
 
   const folder = new DecisionFolder<Decision>({
     intervalMs: o.logIntervalMs,
@@ -180,7 +241,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
       lines
         .map((l) => {
           // A summary shows the last folded decision with the bytes of all of them.
-          const d = named(l.bytes === l.d.bytes ? l.d : { ...l.d, bytes: l.bytes });
+          const d = host.named(l.bytes === l.d.bytes ? l.d : { ...l.d, bytes: l.bytes });
           const fold =
             l.firstTime === undefined ? { count: l.count } : { count: l.count, firstTime: l.firstTime };
           return json ? decisionJson(d, fold) : decisionText(d, fold);
@@ -190,13 +251,14 @@ export async function runCommand(o: RunOptions): Promise<number> {
   };
 
   /** Takes a batch from the ring; prints first decisions and the summaries now due. */
-  const drain = (): number => {
-    const batch = engine.drainRaw(DRAIN_BATCH);
+  const drain = (): boolean => {
+    host.accounts();
+    const { decisions, full } = host.drain(1);
     const lines: FoldedLine<Decision>[] = [];
-    for (const r of batch) folder.add(engine.toDecision(r), lines);
+    for (const d of decisions) folder.add(d, lines);
     folder.due(lines);
     print(lines);
-    return batch.length;
+    return full;
   };
   const flushFolded = () => {
     const lines: FoldedLine<Decision>[] = [];
@@ -209,13 +271,14 @@ export async function runCommand(o: RunOptions): Promise<number> {
     const lostNow = c.events_lost;
     const table = engine.flowTable();
     const suppressed = Object.fromEntries(
-      engine.suppressedBySender().map((x) => [senderName(db, x.uid), Number(x.events)]),
+      engine.suppressedBySender().map((x) => [host.senderName(x.uid), Number(x.events)]),
     );
     emit(
       {
         type: 'stats',
         allowed: Number(c.allowed_packets),
         dropped: Number(c.dropped_packets),
+        wouldDrop: Number(c.would_drop_packets),
         lost: Number(c.events_lost),
         unowned: Number(c.unowned_packets),
         nonip: Number(c.nonip_packets),
@@ -229,7 +292,9 @@ export async function runCommand(o: RunOptions): Promise<number> {
         flows: table.entries,
         flowsEvicted: table.evicted,
       },
-      `stats: ${c.allowed_packets} allowed, ${c.dropped_packets} dropped, ${c.events_lost} events lost` +
+      `stats: ${c.allowed_packets} allowed, ${c.dropped_packets} dropped` +
+        (c.would_drop_packets > 0n ? `, ${c.would_drop_packets} would-drop` : '') +
+        `, ${c.events_lost} events lost` +
         (lostNow > lastLost ? ` (+${lostNow - lastLost})` : '') +
         `; ${folder.decisions} decisions in ${folder.lines} lines (${folder.folded} folded)` +
         (Number(c.events_suppressed) > 0
@@ -243,27 +308,91 @@ export async function runCommand(o: RunOptions): Promise<number> {
     lastLost = lostNow;
   };
 
-  const reload = () => {
-    db = loadAccountDb();
-    const next = loadPolicyFile(o.config, db);
-    if (hasErrors(next.diagnostics) || !next.resolved) {
-      const errors = next.diagnostics.filter((d) => d.severity === 'error');
+  /** SIGHUP: re-read the config (a trial when a `reload --confirm` asked for one). */
+  const reload = (
+    req?: EngineRequest,
+  ): { code: number; lines: string[]; errors: string[]; epoch?: number } => {
+    const next = readConfig();
+    const diags = next.loaded.diagnostics;
+    if (hasErrors(diags) || !next.loaded.resolved) {
+      const errors = diags.filter((d) => d.severity === 'error');
       emit(
         { type: 'reload-failed', errors: errors.map(diagnosticJson) },
-        `reload of ${o.config} failed; keeping policy ${engine.epoch()}:\n${errors.map(diagnosticText).join('\n')}`,
+        `reload of ${o.config} failed; keeping policy ${engine.effectiveEpoch()}:\n${errors.map(diagnosticText).join('\n')}`,
       );
-      return;
+      return { code: 1, lines: [], errors: errors.map(diagnosticText) };
     }
-    report(next.diagnostics);
+    report(diags);
     // Summaries of what the old policy decided come before the new one's decisions.
     flushFolded();
     try {
-      applied(engine.apply(next.resolved), 'applied');
+      const { result, warnings } = host.apply(next.loaded.resolved, applyHow(next.text, 'reload', req));
+      applied(result, 'applied');
+      warnings.forEach(warn);
+      return {
+        code: 0,
+        epoch: result.epoch,
+        errors: [],
+        lines: [
+          ...diags.map(diagnosticText),
+          `applied policy ${result.epoch} from ${o.config} on ${result.attached.map((a) => a.name).join(', ') || 'no interface'}` +
+            (result.trial
+              ? `; TRIAL: policy ${result.trial.previousEpoch} returns at ${new Date(result.trial.deadline).toISOString()} (in ${result.trial.secondsLeft} s) unless 'net-tc-filter confirm' runs`
+              : ''),
+        ],
+      };
     } catch (err) {
+      const message = (err as Error).message;
       emit(
-        { type: 'reload-failed', errors: [{ severity: 'error', message: (err as Error).message }] },
-        `apply failed; keeping policy ${engine.epoch()}: ${(err as Error).message}`,
+        { type: 'reload-failed', errors: [{ severity: 'error', message }] },
+        `apply failed; keeping policy ${engine.effectiveEpoch()}: ${message}`,
       );
+      return { code: 1, lines: [], errors: [message] };
+    }
+  };
+
+  /** confirm / revert asked by another process (electron/engine/requests.ts). */
+  const trialRequest = (req: EngineRequest) => {
+    try {
+      flushFolded();
+      const { outcome, warnings } = req.cmd === 'confirm' ? host.confirm() : host.revert();
+      trialOutcome(outcome);
+      warnings.forEach(warn);
+      return {
+        code: 0,
+        errors: [],
+        epoch: engine.effectiveEpoch(),
+        lines: [
+          outcome.type === 'confirmed'
+            ? `confirmed: policy ${outcome.epoch} stays`
+            : outcome.by === 'kernel'
+              ? `the kernel had already gone back to policy ${outcome.previousEpoch} at ${new Date(outcome.at).toISOString()}`
+              : `reverted: policy ${outcome.previousEpoch} is enforced again`,
+        ],
+      };
+    } catch (err) {
+      return { code: 1, lines: [], errors: [(err as Error).message] };
+    }
+  };
+
+  const hangup = () => {
+    let requests: EngineRequest[] = [];
+    try {
+      requests = takeRequests(o.pinDir);
+    } catch (err) {
+      warn(`reading requests: ${(err as Error).message}`);
+    }
+    if (requests.length === 0) {
+      reload();
+      return;
+    }
+    for (const req of requests) {
+      const answer = req.cmd === 'reload' ? reload(req) : trialRequest(req);
+      try {
+        answerRequest(o.pinDir, req.id, answer);
+      } catch (err) {
+        warn(`answering ${req.cmd} of pid ${req.pid}: ${(err as Error).message}`);
+      }
     }
   };
 
@@ -278,25 +407,26 @@ export async function runCommand(o: RunOptions): Promise<number> {
         drainTimer = setTimeout(tick, DRAIN_INTERVAL_MS);
         return;
       }
-      let n = 0;
+      let full = false;
       try {
-        n = drain();
+        full = drain();
       } catch (err) {
         process.stderr.write(`net-tc-filter: drain failed: ${(err as Error).message}\n`);
       }
       // A full batch means more is waiting: come back at once, but let other callbacks run.
-      if (n >= DRAIN_BATCH) setImmediate(tick);
+      if (full) setImmediate(tick);
       else drainTimer = setTimeout(tick, DRAIN_INTERVAL_MS);
     };
     tick();
     const statsTimer = setInterval(stats, o.statsIntervalMs);
     const reconcileTimer = setInterval(() => {
-      try {
-        const r = engine.tickInterfaces();
-        if (r && 'epoch' in r) applied(r, 'applied');
-        else if (r) guardedNow(r);
-      } catch (err) {
-        process.stderr.write(`net-tc-filter: re-attach failed: ${(err as Error).message}\n`);
+      for (const e of host.tick()) {
+        if (e.type === 'applied') applied(e.result, 'applied');
+        else if (e.type === 'guarding') guardedNow(e.result);
+        else if (e.type === 'trial') {
+          flushFolded();
+          trialOutcome(e.outcome);
+        } else process.stderr.write(`net-tc-filter: ${e.message}\n`);
       }
     }, LINK_POLL_MS);
 
@@ -309,7 +439,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
       try {
         // Flush what the kernel reported before we stop, but never for long: under a flood
         // the ring refills as fast as we read it.
-        for (let i = 0; i < FINAL_DRAIN_CALLS && drain() >= DRAIN_BATCH; i++) {
+        for (let i = 0; i < FINAL_DRAIN_CALLS && drain(); i++) {
           // keep draining
         }
         flushFolded();
@@ -330,7 +460,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
       }
     };
     onSignal = (sig) => {
-      if (sig === 'SIGHUP') reload();
+      if (sig === 'SIGHUP') hangup();
       else stop(sig);
     };
     for (const sig of queued.splice(0)) onSignal(sig);

@@ -17,6 +17,7 @@ import {
 import {
   BpfMap,
   BpfObject,
+  bootTimeNs,
   chmodNoFollow,
   closeFd,
   decodeAttach,
@@ -24,6 +25,7 @@ import {
   decodeEvent,
   decodeIfaceCfg,
   decodeLpmKey,
+  decodeState,
   encodeAttach,
   encodeConfig,
   LinkEvents,
@@ -31,6 +33,7 @@ import {
   encodeIfaceKey,
   encodeLpmKey,
   encodeSetKey,
+  encodeState,
   ifIndexToName,
   ifNameToIndex,
   linkHeaderLen,
@@ -51,7 +54,7 @@ import {
   tryLockDir,
   u32Buf,
 } from '../../native-bridge/index.js';
-import type { Counters, RawEvent, TcFilterId } from '../../native-bridge/index.js';
+import type { Counters, PolicyState, RawEvent, TcFilterId } from '../../native-bridge/index.js';
 import { formatAddr } from '../policy/addr.js';
 import { monotonicToWallNs, readFlows, verdictName } from './flows.js';
 import type { FlowRow, Verdict } from './flows.js';
@@ -106,6 +109,81 @@ export const PINNED_MAPS = [
 ] as const;
 const PROG_NAME = 'ntf_egress';
 
+/** A trial (apply --confirm): the kernel program goes back to the policy before it at the
+ * deadline unless it is confirmed. */
+export interface TrialInfo {
+  /** The trial policy's epoch. */
+  epoch: number;
+  /** The epoch of the policy the kernel goes back to. */
+  previousEpoch: number;
+  /** CLOCK_BOOTTIME ns (the kernel's clock for the deadline). */
+  deadlineNs: bigint;
+  /** The deadline in wall-clock ms. */
+  deadline: number;
+  /** Seconds until the deadline (0 when past). */
+  secondsLeft: number;
+  /** The deadline passed: the kernel enforces the previous policy (user space has not caught up). */
+  expired: boolean;
+}
+
+/** What a trial came to. `at`: wall-clock ms (for the kernel: its deadline). */
+export type TrialReverted = {
+  type: 'reverted';
+  by: 'kernel' | 'revert';
+  epoch: number;
+  previousEpoch: number;
+  at: number;
+};
+export type TrialOutcome = { type: 'confirmed'; epoch: number; at: number } | TrialReverted;
+
+/** The trial a policy state describes (also one whose deadline passed), or undefined. */
+export function trialOf(
+  s: PolicyState,
+  nowBootNs: bigint = bootTimeNs(),
+  nowWall = Date.now(),
+): TrialInfo | undefined {
+  if (s.trialDeadlineNs === 0n) return undefined;
+  const leftNs = s.trialDeadlineNs - nowBootNs;
+  return {
+    epoch: Number(s.epoch),
+    previousEpoch: Number(s.fallbackEpoch),
+    deadlineNs: s.trialDeadlineNs,
+    deadline: nowWall + Number(leftNs / 1_000_000n),
+    secondsLeft: leftNs > 0n ? Math.ceil(Number(leftNs) / 1e9) : 0,
+    expired: leftNs <= 0n,
+  };
+}
+
+/** The epoch the kernel program uses under a state (the trial's deadline passed: the previous). */
+export function effectiveEpoch(s: PolicyState, nowBootNs: bigint = bootTimeNs()): number {
+  return Number(s.trialDeadlineNs !== 0n && nowBootNs >= s.trialDeadlineNs ? s.fallbackEpoch : s.epoch);
+}
+
+/** An apply, confirm or revert that a trial's state does not allow. */
+export class TrialStateError extends Error {
+  constructor(
+    message: string,
+    readonly trial: TrialInfo | undefined,
+  ) {
+    super(message);
+    this.name = 'TrialStateError';
+  }
+}
+
+/** How a pending trial reads in messages. */
+export function trialText(t: TrialInfo): string {
+  return t.expired
+    ? `the trial of policy ${t.epoch} ended at ${new Date(t.deadline).toISOString()}: the kernel went back to policy ${t.previousEpoch}`
+    : `policy ${t.epoch} is on trial: policy ${t.previousEpoch} returns in ${t.secondsLeft} s unless confirmed`;
+}
+
+/** Which pinned state an epoch belongs to: epochs start again at 1 when the state is created
+ * anew, map ids are unique until the next boot. */
+export function stateIdentity(stateMap: BpfMap): string {
+  const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  return `${boot}/${stateMap.info.id}`;
+}
+
 export class EngineLockedError extends Error {
   constructor(
     readonly pinDir: string,
@@ -133,7 +211,7 @@ export interface EngineOptions {
 
 export interface ApplyResult {
   epoch: number;
-  attached: Array<{ name: string; ifindex: number }>;
+  attached: Array<{ name: string; ifindex: number; mode: 'enforce' | 'audit' }>;
   /** The other interfaces: the program checks only the guarded ranges there. */
   guardOnly: Array<{ name: string; ifindex: number }>;
   /** Interfaces where the program could not be attached: guarded ranges are NOT guarded there. */
@@ -155,6 +233,15 @@ export interface ApplyResult {
   /** Milliseconds until the new policy was active (flip), and until old entries were gone. */
   activeMs: number;
   totalMs: number;
+  /** Set for a trial apply: the previous policy comes back at its deadline unless confirmed. */
+  trial?: TrialInfo;
+  /** A trial that had ended (the kernel reverted it) before this apply, now settled. */
+  settled?: TrialOutcome;
+}
+
+export interface ApplyOptions {
+  /** A trial: unless confirm() runs within this many seconds the kernel goes back. */
+  trialSeconds?: number;
 }
 
 /** Interfaces that appeared and were attached at once (no apply needed: the ifindex-0 settings
@@ -260,9 +347,13 @@ export class Engine {
         dhcpUnicast: boolean;
         guardOnly: Array<{ name: string; ifindex: number }>;
         unguarded: string[];
+        /** Every interface the policy wants the program on. */
+        wanted: Set<number>;
       }
     | undefined;
   private compiled: CompiledPolicy | undefined;
+  /** During a trial this engine applied: the policy before it, what the kernel goes back to. */
+  private previous: { desired: ResolvedPolicy | undefined; compiled: CompiledPolicy | undefined } | undefined;
   private closed = false;
 
   private constructor(pinDir: string, obj: BpfObject, lockFd: number, adopted: boolean, sharedPins: boolean) {
@@ -362,9 +453,112 @@ export class Engine {
     });
   }
 
-  epoch(): number {
+  /** Identifies the pinned state the epochs belong to (history entries carry it). */
+  get stateId(): string {
+    return stateIdentity(this.maps.ntf_state);
+  }
+
+  /** The policy state as the kernel holds it. */
+  policyState(): PolicyState {
     const v = this.maps.ntf_state.lookup(u32Buf(0));
-    return v ? Number(v.readBigUInt64LE(0)) : 0;
+    return v ? decodeState(v) : { epoch: 0n, trialDeadlineNs: 0n, fallbackEpoch: 0n };
+  }
+
+  /** The last epoch written (a trial's own epoch, also once its deadline passed). */
+  epoch(): number {
+    return Number(this.policyState().epoch);
+  }
+
+  /** The epoch the kernel enforces now (after a trial's deadline: the previous one). */
+  effectiveEpoch(): number {
+    return effectiveEpoch(this.policyState());
+  }
+
+  /** The pending trial, or one whose deadline passed and is not settled yet. */
+  trial(): TrialInfo | undefined {
+    return trialOf(this.policyState());
+  }
+
+  private writeState(s: PolicyState): void {
+    this.maps.ntf_state.update(u32Buf(0), encodeState(s));
+  }
+
+  /**
+   * Settles a trial whose deadline passed: the kernel went back to the previous policy by itself;
+   * the state is brought to say so (a new epoch of the previous policy's generation) and the trial's
+   * generation mirrors the previous one again. Returns what happened, or undefined.
+   */
+  settle(): TrialReverted | undefined {
+    this.assertOpen();
+    const t = this.trial();
+    return t?.expired ? this.goBack('kernel', t) : undefined;
+  }
+
+  /** Keeps the policy on trial. */
+  confirm(): TrialOutcome {
+    this.assertOpen();
+    const settled = this.settle();
+    if (settled)
+      throw new TrialStateError(
+        `too late: the trial of policy ${settled.epoch} ended at ${new Date(settled.at).toISOString()} and the kernel went back to policy ${settled.previousEpoch}`,
+        undefined,
+      );
+    const s = this.policyState();
+    if (s.trialDeadlineNs === 0n) throw new TrialStateError('no trial is pending', undefined);
+    // The deadline goes, the fallback stays: a reader mixing old and new fields past the deadline
+    // goes back, which is what a confirm a moment too late would have met anyway.
+    this.writeState({ ...s, trialDeadlineNs: 0n });
+    this.previous = undefined;
+    this.mirrorActive();
+    this.detachUnwanted();
+    return { type: 'confirmed', epoch: Number(s.epoch), at: Date.now() };
+  }
+
+  /** Goes back to the policy before the trial now. */
+  revert(): TrialOutcome {
+    this.assertOpen();
+    const settled = this.settle();
+    if (settled) return settled;
+    const t = this.trial();
+    if (!t) throw new TrialStateError('no trial is pending', undefined);
+    return this.goBack('revert', t);
+  }
+
+  /**
+   * The previous policy, for good: epoch fallback + 2 has the previous policy's generation and was
+   * never used, so no verdict cached under the trial (epoch fallback + 1) is valid again. Two writes
+   * so that a reader mixing old and new fields never sees the trial without its passed deadline:
+   * {N+2, 1 (past), N} (any mix goes back to N or N+2: the same generation), then {N+2, 0, N}.
+   */
+  private goBack(by: 'kernel' | 'revert', t: TrialInfo): TrialReverted {
+    const n = BigInt(t.previousEpoch);
+    this.writeState({ epoch: n + 2n, trialDeadlineNs: 1n, fallbackEpoch: n });
+    this.writeState({ epoch: n + 2n, trialDeadlineNs: 0n, fallbackEpoch: n });
+    if (this.previous) {
+      this.desired = this.previous.desired;
+      this.compiled = this.previous.compiled;
+      this.previous = undefined;
+    }
+    this.mirrorActive();
+    return {
+      type: 'reverted',
+      by,
+      epoch: t.epoch,
+      previousEpoch: t.previousEpoch,
+      at: by === 'kernel' ? t.deadline : Date.now(),
+    };
+  }
+
+  /** Once no program run can use the other generation any more, makes it mirror the active one
+   * (so the next apply is a small diff again). Failure only leaves the spare copy stale. */
+  private mirrorActive(): void {
+    const active = this.effectiveEpoch() & 1;
+    try {
+      this.syncPrograms();
+      this.syncGen(active ^ 1, this.mirror[active] ?? this.readGen(active));
+    } catch {
+      this.mirror[active ^ 1] = undefined; // rescanned by the next apply
+    }
   }
 
   /** The policy last applied by this engine (undefined after adopt until the first apply). */
@@ -497,9 +691,16 @@ export class Engine {
    * packet can still be using the old generation it is brought to the same policy, so both
    * generations mirror each other and the next change is again a small diff.
    */
-  apply(resolved: ResolvedPolicy): ApplyResult {
+  apply(resolved: ResolvedPolicy, opts: ApplyOptions = {}): ApplyResult {
     this.assertOpen();
     const t0 = performance.now();
+    const settled = this.settle();
+    const pending = this.trial();
+    if (pending)
+      throw new TrialStateError(
+        `${trialText(pending)}; a second apply during a trial is refused: run 'net-tc-filter confirm' to keep it or 'net-tc-filter revert' to go back first`,
+        pending,
+      );
     const result = compilePolicy(resolved, ifNameToIndex, this.limits());
     // Reuse the set ids of the enforced policy so that a small change stays a small diff.
     const compiled = stabilizeSetIds(result.compiled, this.compiled);
@@ -550,44 +751,57 @@ export class Engine {
       throw err;
     }
 
-    const state = Buffer.alloc(LAYOUTS.state.size);
-    state.writeBigUInt64LE(BigInt(epoch + 1), 0);
-    this.maps.ntf_state.update(u32Buf(0), state); // the flip: one 8-byte write
+    const trialSeconds = opts.trialSeconds;
+    // The flip: the epoch is one aligned 8-byte store. A trial also sets its deadline and the
+    // epoch to go back to (in the same update; see struct ntf_state for why a mix is safe).
+    this.writeState(
+      trialSeconds
+        ? {
+            epoch: BigInt(epoch + 1),
+            trialDeadlineNs: bootTimeNs() + BigInt(Math.round(trialSeconds * 1e9)),
+            fallbackEpoch: BigInt(epoch),
+          }
+        : { epoch: BigInt(epoch + 1), trialDeadlineNs: 0n, fallbackEpoch: 0n },
+    );
     // From here on the new policy is enforced: record it first, so that nothing below can
     // leave the engine believing (and later re-applying) the old one.
+    if (trialSeconds) this.previous = { desired: this.desired, compiled: this.compiled };
     this.desired = resolved;
     this.compiled = compiled;
     const activeMs = performance.now() - t0;
-    // The steps below only tidy up; a failure is reported, never thrown.
-    let mirrorError: string | undefined;
-    try {
-      this.syncPrograms();
-      changes += this.syncGen(cur, want);
-    } catch (err) {
-      // Only the spare copy is stale; the next apply rescans it.
-      this.mirror[cur] = undefined;
-      mirrorError = (err as Error).message;
-    }
-    const wanted = new Set([...configured, ...guardOnly.map((l) => l.ifindex)]);
     this.lastApplied = {
       interfaces: interfaceSet(links),
       dhcpUnicast,
       guardOnly,
       unguarded: unguarded.map((u) => u.name),
+      wanted: new Set([...configured, ...guardOnly.map((l) => l.ifindex)]),
     };
-    const detached: Array<{ name: string; ifindex: number }> = [];
-    try {
-      for (const a of this.attachments()) {
-        if (wanted.has(a.ifindex)) continue;
-        this.detach(a.ifindex, a.name, a.qdiscOurs);
-        detached.push({ name: a.name, ifindex: a.ifindex });
+    // The steps below only tidy up; a failure is reported, never thrown. During a trial the
+    // previous policy's generation and interfaces stay as they are: the kernel may go back to them.
+    let mirrorError: string | undefined;
+    let detached: Array<{ name: string; ifindex: number }> = [];
+    if (!trialSeconds) {
+      try {
+        this.syncPrograms();
+        changes += this.syncGen(cur, want);
+      } catch (err) {
+        // Only the spare copy is stale; the next apply rescans it.
+        this.mirror[cur] = undefined;
+        mirrorError = (err as Error).message;
       }
-    } catch (err) {
-      mirrorError = `${mirrorError ? `${mirrorError}; ` : ''}detaching an interface no longer configured: ${(err as Error).message}`;
+      const d = this.detachUnwanted();
+      detached = d.detached;
+      if (d.error) mirrorError = `${mirrorError ? `${mirrorError}; ` : ''}${d.error}`;
     }
     return {
+      ...(trialSeconds ? { trial: this.trial() } : {}),
+      ...(settled ? { settled } : {}),
       epoch: epoch + 1,
-      attached: compiled.ifaces.map((i) => ({ name: i.name, ifindex: i.ifindex })),
+      attached: compiled.ifaces.map((i) => ({
+        name: i.name,
+        ifindex: i.ifindex,
+        mode: i.audit ? ('audit' as const) : ('enforce' as const),
+      })),
       guardOnly: guardOnly.filter((l) => !unguarded.some((u) => u.name === l.name)),
       unguarded,
       dhcpUnicast,
@@ -601,6 +815,23 @@ export class Engine {
       activeMs,
       totalMs: performance.now() - t0,
     };
+  }
+
+  /** Detaches from the interfaces the enforced policy no longer wants (known after an apply). */
+  private detachUnwanted(): { detached: Array<{ name: string; ifindex: number }>; error?: string } {
+    const wanted = this.lastApplied?.wanted;
+    const detached: Array<{ name: string; ifindex: number }> = [];
+    if (!wanted) return { detached };
+    try {
+      for (const a of this.attachments()) {
+        if (wanted.has(a.ifindex)) continue;
+        this.detach(a.ifindex, a.name, a.qdiscOurs);
+        detached.push({ name: a.name, ifindex: a.ifindex });
+      }
+    } catch (err) {
+      return { detached, error: `detaching an interface no longer configured: ${(err as Error).message}` };
+    }
+    return { detached };
   }
 
   private takeUnexpected(): string[] {
@@ -634,6 +865,9 @@ export class Engine {
     const links = listInterfaces();
     const quick = this.guardNewInterfaces(links);
     if (quick) return quick;
+    // During a trial the policy maps stay as they are (the kernel may go back to the previous
+    // generation): interfaces that appear are attached above, the rest waits for the outcome.
+    if (this.policyState().trialDeadlineNs !== 0n) return undefined;
     const attachedNow = new Map(this.compiled.ifaces.map((i) => [i.name, i.ifindex]));
     let changed = false;
     for (const name of this.desired.interfaces.keys()) {
@@ -695,6 +929,7 @@ export class Engine {
         this.attach(l.ifindex, l.name);
         guarded.push(l.name);
         last.guardOnly.push(l);
+        last.wanted.add(l.ifindex);
       } catch (err) {
         failed.push({ name: l.name, error: (err as Error).message });
         last.unguarded.push(l.name);
@@ -787,7 +1022,7 @@ export class Engine {
 
   /** Interface settings of the active generation, as the kernel holds them. */
   activeInterfaces(): Array<{ ifindex: number; cfg: ReturnType<typeof decodeIfaceCfg> }> {
-    const gen = this.epoch() & 1;
+    const gen = this.effectiveEpoch() & 1;
     return this.maps.ntf_ifaces
       .entries()
       .filter(([k]) => k.readUInt32LE(0) === gen)
@@ -796,7 +1031,7 @@ export class Engine {
 
   /** LPM entries of the active generation (for status and tests). */
   activeRanges(): ReturnType<typeof decodeLpmKey>[] {
-    const gen = this.epoch() & 1;
+    const gen = this.effectiveEpoch() & 1;
     return [
       ...this.maps.ntf_lpm4.keys().map((k) => decodeLpmKey(k, 4)),
       ...this.maps.ntf_lpm6.keys().map((k) => decodeLpmKey(k, 6)),
@@ -842,7 +1077,7 @@ export class Engine {
   compareEnforced(resolved: ResolvedPolicy): EnforcedComparison {
     this.assertOpen();
     const result = compilePolicy(resolved, ifNameToIndex);
-    const have = this.readGen(this.epoch() & 1);
+    const have = this.readGen(this.effectiveEpoch() & 1);
     const want = Engine.want(
       result.compiled,
       (name) => linkHeaderLen(name) ?? NTF.L2_UNKNOWN,

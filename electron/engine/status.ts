@@ -11,6 +11,7 @@ import {
   decodeAttach,
   decodeCounters,
   decodeIfaceCfg,
+  decodeState,
   LAYOUTS,
   lib,
   lockHolder,
@@ -22,8 +23,16 @@ import {
   libbpfVersion,
 } from '../../native-bridge/index.js';
 import type { Counters } from '../../native-bridge/index.js';
-import { FILTER_ID, PINNED_MAPS, flowTableStatus, readSuppressed } from './engine.js';
-import type { FlowTableStatus } from './engine.js';
+import {
+  FILTER_ID,
+  PINNED_MAPS,
+  effectiveEpoch,
+  flowTableStatus,
+  readSuppressed,
+  stateIdentity,
+  trialOf,
+} from './engine.js';
+import type { FlowTableStatus, TrialInfo } from './engine.js';
 import { readFlows } from './flows.js';
 import { checkPin, checkPinDir } from './pintrust.js';
 import type { FlowRow } from './flows.js';
@@ -42,6 +51,7 @@ export interface InterfaceStatus {
     unowned: 'allow' | 'deny';
     essentials: boolean;
     logAllowed: string;
+    mode: 'enforce' | 'audit';
   };
 }
 
@@ -50,7 +60,12 @@ export interface EngineStatus {
   loaded: boolean;
   programId?: number;
   programTag?: string;
+  /** The policy the kernel enforces now (after a trial's deadline: the one before the trial). */
   epoch?: number;
+  /** Identifies the pinned state the epochs belong to (history entries carry it). */
+  stateId?: string;
+  /** A pending trial, or one the kernel ended that no process of ours has settled yet. */
+  trial?: Omit<TrialInfo, 'deadlineNs'>;
   owner?: { pid: number; command: string };
   interfaces: InterfaceStatus[];
   ranges: { v4: number; v6: number };
@@ -66,6 +81,12 @@ export interface EngineStatus {
 }
 
 const LOG_NAMES = ['off', 'sample', 'all'];
+
+/** Without the kernel-clock deadline (a bigint: JSON has no such numbers). */
+function jsonTrial(t: TrialInfo): Omit<TrialInfo, 'deadlineNs'> {
+  const { deadlineNs: _ns, ...rest } = t;
+  return rest;
+}
 
 export function readStatus(pinDir: string, opts: { flows?: boolean } = {}): EngineStatus {
   const base: EngineStatus = {
@@ -91,8 +112,12 @@ export function readStatus(pinDir: string, opts: { flows?: boolean } = {}): Engi
     return m;
   };
   try {
-    const stateVal = open('ntf_state').lookup(u32Buf(0));
-    const epoch = stateVal ? Number(stateVal.readBigUInt64LE(0)) : 0;
+    const stateMap = open('ntf_state');
+    const stateVal = stateMap.lookup(u32Buf(0));
+    const state = stateVal ? decodeState(stateVal) : { epoch: 0n, trialDeadlineNs: 0n, fallbackEpoch: 0n };
+    const epoch = effectiveEpoch(state);
+    const trial = trialOf(state);
+    const stateId = stateIdentity(stateMap);
     const gen = epoch & 1;
     let programId: number | undefined;
     let programTag: string | undefined;
@@ -128,6 +153,7 @@ export function readStatus(pinDir: string, opts: { flows?: boolean } = {}): Engi
             unowned: c.unownedAllow ? 'allow' : 'deny',
             essentials: c.essentials,
             logAllowed: LOG_NAMES[c.logAllowed] ?? String(c.logAllowed),
+            mode: c.audit ? 'audit' : 'enforce',
           },
         };
       });
@@ -146,6 +172,8 @@ export function readStatus(pinDir: string, opts: { flows?: boolean } = {}): Engi
       programId,
       programTag,
       epoch,
+      stateId,
+      ...(trial ? { trial: jsonTrial(trial) } : {}),
       owner: lockHolder(pinDir),
       interfaces,
       ranges: { v4: countGen(open('ntf_lpm4'), 4), v6: countGen(open('ntf_lpm6'), 4) },
