@@ -2,6 +2,20 @@
 // Environment: Node (CLI). No Electron import.
 //
 // `net-tc-filter explain`: the verdict for a user and destination, and why, in plain words.
+// Also the loading of the enforced policy (from the history) that explain and impact share.
+import ipaddr from 'ipaddr.js';
+import { readStatus } from '../engine/status.js';
+import type { EngineStatus } from '../engine/status.js';
+import { dhcpPortsPrivileged } from '../engine/links.js';
+import { explain, explanationText } from '../policy/explain.js';
+import type { Explanation, TrialDescription } from '../policy/explain.js';
+import { MAX_UID } from '../policy/fields.js';
+import { hasErrors, loadPolicyFile, loadPolicyText } from '../policy/load.js';
+import { loadAccountDb, userName } from '../policy/resolve.js';
+import type { AccountDb } from '../policy/resolve.js';
+import type { ResolvedPolicy } from '../policy/types.js';
+import { diagnosticText } from './format.js';
+
 export interface ExplainOptions {
   user: string;
   /** ADDR or ADDR:PORT ([v6]:PORT). */
@@ -14,7 +28,172 @@ export interface ExplainOptions {
   json: boolean;
 }
 
+/** Bad input: a clear message, exit 1. */
+export class ExplainInputError extends Error {}
+
+/** The trial fields the lead adds to EngineStatus (read with optional chaining until then). */
+interface TrialStatus {
+  epoch: number;
+  previousEpoch: number;
+  deadline: number;
+  secondsLeft: number;
+  reverted: boolean;
+}
+
+/** `enforcedPolicy` of electron/engine/history.ts, as far as this module relies on it. */
+type EnforcedPolicyFn = (pinDir: string) => { text: string; entry: { epoch: number } } | undefined;
+
+const HISTORY_MODULE = '../engine/history.js';
+
+/** history.ts's enforcedPolicy, or undefined while that module does not exist. */
+async function historyEnforcedPolicy(): Promise<EnforcedPolicyFn | undefined> {
+  try {
+    const mod = (await import(HISTORY_MODULE)) as { enforcedPolicy?: unknown };
+    return typeof mod.enforcedPolicy === 'function' ? (mod.enforcedPolicy as EnforcedPolicyFn) : undefined;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') return undefined;
+    throw err;
+  }
+}
+
+export interface EnforcedLoad {
+  resolved?: ResolvedPolicy;
+  epoch?: number;
+  /** Why the enforced policy is not known (no history, or it no longer resolves). */
+  problem?: string;
+}
+
+/** The enforced policy, resolved against today's accounts. */
+export async function loadEnforcedPolicy(pinDir: string, db: AccountDb): Promise<EnforcedLoad> {
+  const fn = await historyEnforcedPolicy();
+  const found = fn?.(pinDir);
+  if (!found) return { problem: `the enforced policy is not known (no history for ${pinDir})` };
+  const where = `the enforced policy (epoch ${found.entry.epoch})`;
+  const r = loadPolicyText(found.text, where, db);
+  if (hasErrors(r.diagnostics) || !r.resolved) {
+    const first = r.diagnostics.find((d) => d.severity === 'error');
+    return { problem: `${where} no longer resolves: ${first ? diagnosticText(first) : 'unknown error'}` };
+  }
+  return { resolved: r.resolved, epoch: found.entry.epoch };
+}
+
+/** `--user`: an account name, a uid (an account is not needed) or '(unowned)'. */
+export function parseUser(text: string, db: AccountDb): { uid: number | null } {
+  if (text === '(unowned)') return { uid: null };
+  if (/^[0-9]+$/.test(text)) {
+    const uid = text.length > 10 ? Infinity : Number(text);
+    if (uid > MAX_UID) throw new ExplainInputError(`--user ${text}: a uid is at most ${MAX_UID}`);
+    return { uid };
+  }
+  const found = db.users.get(text) ?? db.lookupUser?.(text);
+  if (!found)
+    throw new ExplainInputError(
+      `--user ${text}: no such account (give an account name, a uid, or '(unowned)' for packets without a local socket)`,
+    );
+  return { uid: found.uid };
+}
+
+/** `--dest`: ADDR, ADDR:PORT, [ADDR]:PORT (IPv6) or a bare IPv6 address. */
+export function parseDest(text: string): { family: 4 | 6; daddr: Uint8Array; port?: number } {
+  let addr = text;
+  let portText: string | undefined;
+  const bracket = /^\[([^\]]+)\](?::([0-9]+))?$/.exec(text);
+  if (bracket) {
+    addr = bracket[1] ?? '';
+    portText = bracket[2];
+  } else if (/^[0-9.]+:[0-9]+$/.test(text)) {
+    [addr, portText] = text.split(':') as [string, string];
+  }
+  const bad = (why: string) =>
+    new ExplainInputError(`--dest ${text}: ${why} (expected ADDR, ADDR:PORT or [IPv6]:PORT)`);
+  if (addr.includes('%')) throw bad('zone ids (%…) are not allowed');
+  let family: 4 | 6;
+  let bytes: number[];
+  if (ipaddr.IPv4.isValidFourPartDecimal(addr)) {
+    family = 4;
+    bytes = ipaddr.IPv4.parse(addr).toByteArray();
+  } else if (ipaddr.IPv6.isValid(addr)) {
+    family = 6;
+    bytes = ipaddr.IPv6.parse(addr).toByteArray();
+  } else {
+    throw bad('not an IP address');
+  }
+  if (portText === undefined) return { family, daddr: Uint8Array.from(bytes) };
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw bad('the port must be 0–65535');
+  return { family, daddr: Uint8Array.from(bytes), port };
+}
+
+/** The pending trial as explain words it, when there is one (lead: EngineStatus.trial). */
+export function pendingTrial(s: EngineStatus | undefined): TrialDescription | undefined {
+  const t = (s as { trial?: TrialStatus } | undefined)?.trial;
+  if (!t || t.reverted) return undefined;
+  return { previousEpoch: t.previousEpoch, secondsLeft: Math.max(0, Math.round(t.secondsLeft)) };
+}
+
+function readStatusQuietly(pinDir: string): EngineStatus | undefined {
+  try {
+    return readStatus(pinDir);
+  } catch {
+    return undefined; // no permission, or a planted pin directory: no trial to report
+  }
+}
+
 export async function explainCommand(o: ExplainOptions): Promise<number> {
-  process.stderr.write(`net-tc-filter: explain is not implemented yet (${o.dest})\n`);
-  return 2;
+  const db = loadAccountDb();
+  let resolved: ResolvedPolicy;
+  let source: string;
+  let trial: TrialDescription | undefined;
+  if (o.config !== undefined) {
+    const r = loadPolicyFile(o.config, db);
+    for (const d of r.diagnostics) if (d.severity === 'error') process.stderr.write(`${diagnosticText(d)}\n`);
+    if (hasErrors(r.diagnostics) || !r.resolved) return 1;
+    resolved = r.resolved;
+    source = o.config;
+  } else {
+    const e = await loadEnforcedPolicy(o.pinDir, db);
+    if (!e.resolved) {
+      process.stderr.write(
+        `net-tc-filter: ${e.problem ?? 'the enforced policy is not known'}; pass --config FILE\n`,
+      );
+      return 1;
+    }
+    resolved = e.resolved;
+    source = `the enforced policy (epoch ${e.epoch})`;
+    trial = pendingTrial(readStatusQuietly(o.pinDir));
+  }
+
+  let uid: number | null;
+  let dest: ReturnType<typeof parseDest>;
+  try {
+    uid = parseUser(o.user, db).uid;
+    dest = parseDest(o.dest);
+  } catch (err) {
+    if (!(err instanceof ExplainInputError)) throw err;
+    process.stderr.write(`net-tc-filter: ${err.message}\n`);
+    return 1;
+  }
+
+  // Without --iface: every interface the policy configures, then the others.
+  const ifaces: Array<string | undefined> =
+    o.iface !== undefined ? [o.iface] : [...resolved.interfaces.keys(), undefined];
+  const results: Explanation[] = ifaces.map((iface) =>
+    explain({
+      policy: resolved,
+      source,
+      uid,
+      nameOf: (u) => userName(db, u),
+      ...dest,
+      ...(o.proto !== undefined ? { proto: o.proto } : {}),
+      ...(iface !== undefined ? { iface } : {}),
+      ...(trial ? { trial } : {}),
+      dhcpUnicast: dhcpPortsPrivileged(),
+    }),
+  );
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify(results, null, 2)}\n`); // one per interface explained
+  } else {
+    process.stdout.write(results.map((r) => explanationText(r)).join('\n'));
+  }
+  return 0;
 }

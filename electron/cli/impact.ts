@@ -2,7 +2,17 @@
 // Environment: Node (CLI). No Electron import.
 //
 // `net-tc-filter check --config FILE --impact`: the recorded flows whose verdict FILE changes.
+// Read-only (readStatus reads the pins without the lock): works beside a running `run`.
+// Exit: 0 evaluated (whatever changes), 1 FILE invalid (main.ts, before this runs),
+// 3 nothing loaded at the pin directory (no flows to evaluate).
+import { ifNameToIndex } from '../../native-bridge/index.js';
+import { listeningTcpPorts } from '../engine/listening.js';
+import { readStatus } from '../engine/status.js';
+import { impactJson, impactOf, impactText } from '../policy/impact.js';
+import { loadAccountDb } from '../policy/resolve.js';
 import type { ResolvedPolicy } from '../policy/types.js';
+import { loadEnforcedPolicy } from './explain.js';
+import { senderName } from './format.js';
 
 export interface ImpactOptions {
   config: string;
@@ -13,6 +23,28 @@ export interface ImpactOptions {
 }
 
 export async function impactCommand(o: ImpactOptions): Promise<number> {
-  process.stderr.write(`net-tc-filter: --impact is not implemented yet (${o.config})\n`);
-  return 2;
+  const s = readStatus(o.pinDir, { flows: true });
+  if (!s.loaded) {
+    process.stderr.write(`net-tc-filter: nothing is loaded at ${o.pinDir}: no recorded flows to evaluate\n`);
+    return 3;
+  }
+  const db = loadAccountDb();
+  const enforced = await loadEnforcedPolicy(o.pinDir, db);
+  const baseline = enforced.resolved
+    ? `the enforced policy (epoch ${enforced.epoch})`
+    : `the verdicts the flows recorded (${enforced.problem ?? 'the enforced policy is not known'})`;
+  const report = impactOf({
+    flows: s.flows ?? [],
+    next: o.resolved,
+    ...(enforced.resolved ? { current: enforced.resolved } : {}),
+    ifindexOf: (name) => ifNameToIndex(name),
+    listening: listeningTcpPorts(),
+    nameOf: (uid) => senderName(db, uid),
+  });
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify({ ...impactJson(report, o.config), now: baseline }, null, 2)}\n`);
+  } else {
+    process.stdout.write(impactText(report, o.config, baseline));
+  }
+  return 0;
 }
