@@ -6,6 +6,7 @@
 import ipaddr from 'ipaddr.js';
 import { readStatus } from '../engine/status.js';
 import type { EngineStatus } from '../engine/status.js';
+import { enforcedPolicy } from '../engine/history.js';
 import { dhcpPortsPrivileged } from '../engine/links.js';
 import { explain, explanationText } from '../policy/explain.js';
 import type { Explanation, TrialDescription } from '../policy/explain.js';
@@ -31,50 +32,27 @@ export interface ExplainOptions {
 /** Bad input: a clear message, exit 1. */
 export class ExplainInputError extends Error {}
 
-/** The trial fields the lead adds to EngineStatus (read with optional chaining until then). */
-interface TrialStatus {
-  epoch: number;
-  previousEpoch: number;
-  deadline: number;
-  secondsLeft: number;
-  reverted: boolean;
-}
-
-/** `enforcedPolicy` of electron/engine/history.ts, as far as this module relies on it. */
-type EnforcedPolicyFn = (pinDir: string) => { text: string; entry: { epoch: number } } | undefined;
-
-const HISTORY_MODULE = '../engine/history.js';
-
-/** history.ts's enforcedPolicy, or undefined while that module does not exist. */
-async function historyEnforcedPolicy(): Promise<EnforcedPolicyFn | undefined> {
-  try {
-    const mod = (await import(HISTORY_MODULE)) as { enforcedPolicy?: unknown };
-    return typeof mod.enforcedPolicy === 'function' ? (mod.enforcedPolicy as EnforcedPolicyFn) : undefined;
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') return undefined;
-    throw err;
-  }
-}
-
 export interface EnforcedLoad {
   resolved?: ResolvedPolicy;
   epoch?: number;
-  /** Why the enforced policy is not known (no history, or it no longer resolves). */
+  /** Why the enforced policy is not known (nothing loaded, no history, or it no longer resolves). */
   problem?: string;
 }
 
-/** The enforced policy, resolved against today's accounts. */
-export async function loadEnforcedPolicy(pinDir: string, db: AccountDb): Promise<EnforcedLoad> {
-  const fn = await historyEnforcedPolicy();
-  const found = fn?.(pinDir);
-  if (!found) return { problem: `the enforced policy is not known (no history for ${pinDir})` };
-  const where = `the enforced policy (epoch ${found.entry.epoch})`;
+/** The enforced policy (the history's entry for the kernel's effective epoch), resolved
+ * against today's accounts. `s`: readStatus of the pin directory. */
+export function loadEnforcedPolicy(s: EngineStatus, db: AccountDb): EnforcedLoad {
+  if (!s.loaded || s.epoch === undefined || s.stateId === undefined)
+    return { problem: `the enforced policy is not known (nothing is loaded at ${s.pinDir})` };
+  const found = enforcedPolicy(s.pinDir, s.stateId, s.epoch);
+  if (!found) return { problem: `the enforced policy is not known (no history of epoch ${s.epoch})` };
+  const where = `the enforced policy (epoch ${s.epoch})`;
   const r = loadPolicyText(found.text, where, db);
   if (hasErrors(r.diagnostics) || !r.resolved) {
     const first = r.diagnostics.find((d) => d.severity === 'error');
     return { problem: `${where} no longer resolves: ${first ? diagnosticText(first) : 'unknown error'}` };
   }
-  return { resolved: r.resolved, epoch: found.entry.epoch };
+  return { resolved: r.resolved, epoch: s.epoch };
 }
 
 /** `--user`: an account name, a uid (an account is not needed) or '(unowned)'. */
@@ -124,18 +102,19 @@ export function parseDest(text: string): { family: 4 | 6; daddr: Uint8Array; por
   return { family, daddr: Uint8Array.from(bytes), port };
 }
 
-/** The pending trial as explain words it, when there is one (lead: EngineStatus.trial). */
+/** The pending trial as explain words it, when there is one (not when its deadline passed). */
 export function pendingTrial(s: EngineStatus | undefined): TrialDescription | undefined {
-  const t = (s as { trial?: TrialStatus } | undefined)?.trial;
-  if (!t || t.reverted) return undefined;
+  const t = s?.trial;
+  if (!t || t.expired) return undefined;
   return { previousEpoch: t.previousEpoch, secondsLeft: Math.max(0, Math.round(t.secondsLeft)) };
 }
 
-function readStatusQuietly(pinDir: string): EngineStatus | undefined {
+/** readStatus, or why it failed (no permission, a planted pin directory). */
+function tryReadStatus(pinDir: string): { status?: EngineStatus; error?: string } {
   try {
-    return readStatus(pinDir);
-  } catch {
-    return undefined; // no permission, or a planted pin directory: no trial to report
+    return { status: readStatus(pinDir) };
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
   }
 }
 
@@ -151,7 +130,10 @@ export async function explainCommand(o: ExplainOptions): Promise<number> {
     resolved = r.resolved;
     source = o.config;
   } else {
-    const e = await loadEnforcedPolicy(o.pinDir, db);
+    const { status, error } = tryReadStatus(o.pinDir);
+    const e: EnforcedLoad = status
+      ? loadEnforcedPolicy(status, db)
+      : { problem: `the enforced policy is not known (cannot read the state at ${o.pinDir}: ${error})` };
     if (!e.resolved) {
       process.stderr.write(
         `net-tc-filter: ${e.problem ?? 'the enforced policy is not known'}; pass --config FILE\n`,
@@ -160,7 +142,7 @@ export async function explainCommand(o: ExplainOptions): Promise<number> {
     }
     resolved = e.resolved;
     source = `the enforced policy (epoch ${e.epoch})`;
-    trial = pendingTrial(readStatusQuietly(o.pinDir));
+    trial = pendingTrial(status);
   }
 
   let uid: number | null;

@@ -29,7 +29,7 @@ export async function impactCommand(o: ImpactOptions): Promise<number> {
     return 3;
   }
   const db = loadAccountDb();
-  const enforced = await loadEnforcedPolicy(o.pinDir, db);
+  const enforced = loadEnforcedPolicy(s, db);
   const baseline = enforced.resolved
     ? `the enforced policy (epoch ${enforced.epoch})`
     : `the verdicts the flows recorded (${enforced.problem ?? 'the enforced policy is not known'})`;
