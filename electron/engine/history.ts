@@ -58,6 +58,8 @@ export interface HistoryEntry {
   outcome: Outcome;
   /** When the outcome was reached (absent for `applied` and `trial`). */
   outcomeTime?: string;
+  /** When its trial was confirmed (kept when it is replaced later). */
+  confirmedTime?: string;
   /** The entry whose policy replaced this one (outcome `replaced`). */
   replacedBy?: number;
   trial?: { seconds: number; deadline: string };
@@ -82,7 +84,10 @@ export interface HistoryAt {
   now?: Date;
 }
 
-export type NewEntry = Omit<HistoryEntry, 'n' | 'time' | 'outcome' | 'outcomeTime' | 'replacedBy'> & {
+export type NewEntry = Omit<
+  HistoryEntry,
+  'n' | 'time' | 'outcome' | 'outcomeTime' | 'confirmedTime' | 'replacedBy'
+> & {
   outcome?: Outcome;
 };
 
@@ -126,6 +131,7 @@ function parseEntry(text: string, n: number): HistoryEntry | string {
   if (!shortString(j.account)) return bad('account');
   if (!OUTCOMES.includes(j.outcome as Outcome)) return bad('outcome');
   if (j.outcomeTime !== undefined && !isIso(j.outcomeTime)) return bad('outcomeTime');
+  if (j.confirmedTime !== undefined && !isIso(j.confirmedTime)) return bad('confirmedTime');
   if (j.replacedBy !== undefined && !(Number.isSafeInteger(j.replacedBy) && (j.replacedBy as number) > 0))
     return bad('replacedBy');
   if (j.source !== undefined && !shortString(j.source)) return bad('source');
@@ -146,6 +152,7 @@ function parseEntry(text: string, n: number): HistoryEntry | string {
     account: j.account,
     outcome: j.outcome as Outcome,
     ...(j.outcomeTime !== undefined ? { outcomeTime: j.outcomeTime as string } : {}),
+    ...(j.confirmedTime !== undefined ? { confirmedTime: j.confirmedTime as string } : {}),
     ...(j.replacedBy !== undefined ? { replacedBy: j.replacedBy as number } : {}),
     ...(trial ? { trial } : {}),
     ...(j.source !== undefined ? { source: j.source } : {}),
@@ -312,7 +319,9 @@ export function setOutcome(
     const e = s.entries.find((x) => x.state === match.state && x.epoch === match.epoch);
     if (!e) return undefined;
     if (e.outcome === outcome) return e;
-    const updated: HistoryEntry = { ...e, outcome, outcomeTime: (at.now ?? new Date()).toISOString() };
+    const time = (at.now ?? new Date()).toISOString();
+    const updated: HistoryEntry = { ...e, outcome, outcomeTime: time };
+    if (outcome === 'confirmed') updated.confirmedTime = time;
     if (outcome !== 'replaced') delete updated.replacedBy;
     writeStateFile(h.trust, `${h.dir}/${entryName(e.n)}`, entryJson(updated));
     if (outcome === 'confirmed') replaceEarlier(h.trust, h.dir, s.entries, updated);
