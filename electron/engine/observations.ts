@@ -4,19 +4,19 @@
 // What `run` observed dropped or would-drop, kept beyond the kernel's LRU flow table (65,536
 // entries, evicted under churn) and across restarts, so that `propose` sees a whole day of audit
 // mode. Bounded: at most MAX_OBSERVED_FLOWS flows; beyond that the least recently seen go.
-// Persisted as one JSON file (OBSERVATIONS_FILE, mode 0600) in the engine's state directory,
-// replaced atomically; read without following symlinks.
+// Persisted as one JSON file (OBSERVATIONS_FILE) in the engine's state directory with its file
+// rules (statedir.ts readStateFile/writeStateFile: mode 0600, 0640 when shared; replaced
+// atomically; symlinks refused, not followed).
 //
 // The kernel's counters are cumulative per flow entry. For each kernel entry (its key includes
 // the ifindex) the counters last seen are kept, also on disk, and only what they grew by is
 // added; an entry the kernel evicted and created again starts from 0 (its counters fell, or it
 // was first seen later than the one we knew). Observed flows are keyed by interface NAME, not
 // ifindex: an interface re-created under the same name gets a new index.
-import { chmodSync, closeSync, constants, fstatSync, lstatSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../backend/write-atomic.js';
-import { readCapped } from '../policy/load.js';
 import type { FlowRow } from './flows.js';
+import { readStateFile, writeStateFile } from './statedir.js';
+import type { StateDirTrust } from './statedir.js';
 
 /** The most flows kept; the least recently seen are evicted beyond it. */
 export const MAX_OBSERVED_FLOWS = 50_000;
@@ -130,29 +130,6 @@ function readBaseline(v: unknown): [string, Baseline] | undefined {
   ];
 }
 
-/** The file's text, or why it cannot be used; undefined when it does not exist. Symlinks and
- * anything but a regular file are refused (O_NOFOLLOW, fstat). */
-function readFileNoFollow(file: string): { text?: string; error?: string } | undefined {
-  let fd: number;
-  try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP') return { error: 'it is a symbolic link (refused)' };
-    return { error: (err as Error).message };
-  }
-  try {
-    if (!fstatSync(fd).isFile()) return { error: 'it is not a regular file' };
-    const buf = readCapped(fd, MAX_OBSERVATIONS_BYTES);
-    if (buf.length > MAX_OBSERVATIONS_BYTES)
-      return { error: `it is larger than ${MAX_OBSERVATIONS_BYTES} bytes` };
-    return { text: buf.toString('utf8') };
-  } finally {
-    closeSync(fd);
-  }
-}
-
 export class Observations {
   private readonly flows = new Map<string, ObservedFlow>();
   /** Kernel entry → its counters when last observed; only entries of the last observe(). */
@@ -161,15 +138,15 @@ export class Observations {
   readonly loadWarning: string | undefined;
 
   constructor(
-    /** The state directory holding OBSERVATIONS_FILE. */
-    readonly dir: string,
+    /** The checked state directory holding OBSERVATIONS_FILE (statedir.ts checkStateDir). */
+    readonly state: StateDirTrust,
     loadWarning?: string,
   ) {
     this.loadWarning = loadWarning;
   }
 
   get file(): string {
-    return join(this.dir, OBSERVATIONS_FILE);
+    return join(this.state.dir, OBSERVATIONS_FILE);
   }
 
   get size(): number {
@@ -178,33 +155,38 @@ export class Observations {
 
   /** What `dir` holds; a missing file gives an empty set, a corrupt or planted one an empty set
    * with `loadWarning` saying why (the next save replaces it). */
-  static load(dir: string): Observations {
-    const file = join(dir, OBSERVATIONS_FILE);
-    const read = readFileNoFollow(file);
-    if (read === undefined) return new Observations(dir);
+  static load(state: StateDirTrust): Observations {
+    const file = join(state.dir, OBSERVATIONS_FILE);
     const corrupt = (why: string) =>
-      new Observations(dir, `${file}: ${why}; starting with no observations (the next save replaces it)`);
-    if (read.text === undefined) return corrupt(read.error ?? 'unreadable');
+      new Observations(state, `${why}; starting with no observations (the next save replaces it)`);
+    let text: string | undefined;
+    try {
+      text = readStateFile(state, file, MAX_OBSERVATIONS_BYTES);
+    } catch (err) {
+      // A planted file (StateTrustError) or an oversized one: not used. save() refuses the former.
+      return corrupt((err as Error).message);
+    }
+    if (text === undefined) return new Observations(state);
     let doc: unknown;
     try {
-      doc = JSON.parse(read.text);
+      doc = JSON.parse(text);
     } catch (err) {
-      return corrupt(`not valid JSON (${(err as Error).message})`);
+      return corrupt(`${file}: not valid JSON (${(err as Error).message})`);
     }
     const o = doc as { version?: unknown; flows?: unknown; kernel?: unknown } | null;
     if (typeof o !== 'object' || o === null || o.version !== FORMAT_VERSION)
-      return corrupt(`not an observations file of version ${FORMAT_VERSION}`);
+      return corrupt(`${file}: not an observations file of version ${FORMAT_VERSION}`);
     if (!Array.isArray(o.flows) || !Array.isArray(o.kernel))
-      return corrupt('"flows" or "kernel" is not a list');
-    const obs = new Observations(dir);
+      return corrupt(`${file}: "flows" or "kernel" is not a list`);
+    const obs = new Observations(state);
     for (const [i, v] of o.flows.entries()) {
       const f = readFlow(v);
-      if (!f) return corrupt(`flow ${i + 1} is malformed`);
+      if (!f) return corrupt(`${file}: flow ${i + 1} is malformed`);
       obs.flows.set(flowKey(f), f);
     }
     for (const [i, v] of o.kernel.entries()) {
       const b = readBaseline(v);
-      if (!b) return corrupt(`kernel entry ${i + 1} is malformed`);
+      if (!b) return corrupt(`${file}: kernel entry ${i + 1} is malformed`);
       obs.kernel.set(b[0], b[1]);
     }
     obs.evict();
@@ -273,23 +255,16 @@ export class Observations {
     this.evict();
   }
 
-  /** Writes the file atomically, mode 0600. Refuses a symlink or non-regular file in its place. */
+  /** Writes the file atomically (statedir.ts writeStateFile). Throws StateTrustError when
+   * something other than a regular file is in its place (a symlink is not followed). */
   save(): void {
-    const file = this.file;
-    try {
-      const st = lstatSync(file);
-      if (!st.isFile()) throw new Error(`${file} is not a regular file (a symlink?); refusing to write it`);
-      if ((st.mode & 0o7777) !== 0o600) chmodSync(file, 0o600);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
     const doc = {
       version: FORMAT_VERSION,
       bound: MAX_OBSERVED_FLOWS,
       flows: [...this.flows.values()],
       kernel: [...this.kernel.entries()],
     };
-    writeFileAtomic(file, `${JSON.stringify(doc)}\n`, 0o600);
+    writeStateFile(this.state, this.file, `${JSON.stringify(doc)}\n`);
   }
 
   /** The flows, most recently seen first; with sinceMs only those seen within sinceMs of now. */
@@ -303,7 +278,7 @@ export class Observations {
 
   /** An independent copy (e.g. to merge a live snapshot into without saving it). */
   clone(): Observations {
-    const copy = new Observations(this.dir);
+    const copy = new Observations(this.state);
     for (const [k, f] of this.flows) copy.flows.set(k, { ...f });
     for (const [k, b] of this.kernel) copy.kernel.set(k, { ...b });
     return copy;

@@ -9,6 +9,8 @@ import {
   Observations,
 } from '../../../electron/engine/observations.js';
 import type { FlowRow } from '../../../electron/engine/flows.js';
+import { checkStateDir } from '../../../electron/engine/statedir.js';
+import type { StateDirTrust } from '../../../electron/engine/statedir.js';
 
 function row(over: Partial<FlowRow> = {}): FlowRow {
   return {
@@ -35,17 +37,21 @@ function row(over: Partial<FlowRow> = {}): FlowRow {
   };
 }
 
+let root: string;
+let state: StateDirTrust;
 let dir: string;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'ntf-obs-'));
+  root = mkdtempSync(join(tmpdir(), 'ntf-obs-'));
+  state = checkStateDir('/sys/fs/bpf/ntf-obs-test', { create: true, root })!;
+  dir = state.dir;
 });
 afterEach(() => {
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(root, { recursive: true, force: true });
 });
 
 describe('Observations.observe', () => {
   it('adds only what the cumulative counters grew by', () => {
-    const o = new Observations(dir);
+    const o = new Observations(state);
     o.observe([row()]);
     o.observe([row({ wouldDropPackets: 5, wouldDropBytes: 500, lastSeen: 1_002_000 })]);
     o.observe([row({ wouldDropPackets: 5, wouldDropBytes: 500, lastSeen: 1_002_000 })]);
@@ -55,7 +61,7 @@ describe('Observations.observe', () => {
   });
 
   it('counts a re-created kernel entry from 0 (counters fell, or first seen later)', () => {
-    const o = new Observations(dir);
+    const o = new Observations(state);
     o.observe([row({ wouldDropPackets: 10, wouldDropBytes: 1000 })]);
     // evicted and created again: fewer packets than before
     o.observe([row({ wouldDropPackets: 2, wouldDropBytes: 200, firstSeen: 2_000_000, lastSeen: 2_000_100 })]);
@@ -70,7 +76,7 @@ describe('Observations.observe', () => {
   });
 
   it('ignores allowed-only entries, and keys by interface name across ifindexes', () => {
-    const o = new Observations(dir);
+    const o = new Observations(state);
     o.observe([
       row({ wouldDropPackets: 0, wouldDropBytes: 0, allowedPackets: 9, verdict: 'allow' }),
       row({
@@ -105,7 +111,7 @@ describe('Observations.observe', () => {
   });
 
   it('keeps the reason of the drop when the entry is allowed by now', () => {
-    const o = new Observations(dir);
+    const o = new Observations(state);
     o.observe([
       row({
         droppedPackets: 4,
@@ -130,7 +136,7 @@ describe('Observations.observe', () => {
   });
 
   it(`keeps at most ${MAX_OBSERVED_FLOWS} flows, evicting the least recently seen`, () => {
-    const o = new Observations(dir);
+    const o = new Observations(state);
     const n = MAX_OBSERVED_FLOWS + 10;
     const rows: FlowRow[] = [];
     // lastSeen descending with the port, so the 10 highest ports are the oldest
@@ -144,7 +150,7 @@ describe('Observations.observe', () => {
   });
 
   it('filters by sinceMs, most recent first', () => {
-    const o = new Observations(dir);
+    const o = new Observations(state);
     o.observe([
       row({ dport: 1, lastSeen: 5000 }),
       row({ dport: 2, lastSeen: 9000 }),
@@ -157,12 +163,12 @@ describe('Observations.observe', () => {
 
 describe('Observations persistence', () => {
   it('round-trips, mode 0600, and keeps the kernel baselines (no double count after a restart)', () => {
-    const o = new Observations(dir);
+    const o = new Observations(state);
     o.observe([row({ wouldDropPackets: 4, wouldDropBytes: 400 })]);
     o.save();
     const file = join(dir, OBSERVATIONS_FILE);
     expect(lstatSync(file).mode & 0o7777).toBe(0o600);
-    const back = Observations.load(dir);
+    const back = Observations.load(state);
     expect(back.loadWarning).toBeUndefined();
     expect(back.entries()).toEqual(o.entries());
     // the same kernel entry, grown by 2 while we were down
@@ -171,7 +177,7 @@ describe('Observations persistence', () => {
   });
 
   it('starts empty without a file, and without a warning', () => {
-    const o = Observations.load(dir);
+    const o = Observations.load(state);
     expect(o.size).toBe(0);
     expect(o.loadWarning).toBeUndefined();
   });
@@ -181,25 +187,25 @@ describe('Observations persistence', () => {
     ['another version', '{"version":2,"flows":[],"kernel":[]}'],
     ['a malformed flow', '{"version":1,"flows":[{"iface":"eth0"}],"kernel":[]}'],
   ])('starts empty with a warning from a corrupt file (%s)', (_what, text) => {
-    writeFileSync(join(dir, OBSERVATIONS_FILE), text);
-    const o = Observations.load(dir);
+    writeFileSync(join(dir, OBSERVATIONS_FILE), text, { mode: 0o600 });
+    const o = Observations.load(state);
     expect(o.size).toBe(0);
     expect(o.loadWarning).toMatch(/observations\.json: .*starting with no observations/);
   });
 
   it('refuses a symlink, reading and writing', () => {
     const target = join(dir, 'elsewhere');
-    const o = new Observations(dir);
+    const o = new Observations(state);
     o.observe([row()]);
     o.save();
     writeFileSync(target, readFileSync(join(dir, OBSERVATIONS_FILE)));
     rmSync(join(dir, OBSERVATIONS_FILE));
     symlinkSync(target, join(dir, OBSERVATIONS_FILE));
-    const loaded = Observations.load(dir);
+    const loaded = Observations.load(state);
     expect(loaded.size).toBe(0);
-    expect(loaded.loadWarning).toMatch(/symbolic link/);
+    expect(loaded.loadWarning).toMatch(/it is a symlink; not following it/);
     writeFileSync(target, 'untouched');
-    expect(() => o.save()).toThrow(/not a regular file/);
+    expect(() => o.save()).toThrow(/a symlink/);
     expect(readFileSync(target, 'utf8')).toBe('untouched');
   });
 });
