@@ -194,7 +194,7 @@ function scan(trust: StateDirTrust, dir: string): Scan {
       s.temps.push(path);
       continue;
     }
-    if (!m) {
+    if (!m || entryName(Number(m[1])) !== name) {
       s.warnings.push(`${escapeUntrusted(path)}: not a history entry (skipped)`);
       continue;
     }

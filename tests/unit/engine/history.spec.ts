@@ -186,9 +186,12 @@ describe('what is not ours is skipped, never trusted', () => {
       mode: 0o600,
     });
     writeFileSync(`${hist}/notes.txt`, 'hello', { mode: 0o600 });
+    // Not the name entry 1 has: a second file cannot claim its number.
+    writeFileSync(`${hist}/0000001.json`, readFileSync(`${hist}/000001.json`), { mode: 0o600 });
     const l = listHistory(PIN, { root });
     expect(l.entries.map((e) => e.n)).toEqual([1]);
     expect(l.warnings).toEqual([
+      `${hist}/0000001.json: not a history entry (skipped)`,
       expect.stringMatching(/000002\.json: not valid JSON .*\(skipped\)$/),
       `${hist}/000007.json: its number 8 is not the one in its name (7) (skipped)`,
       `${hist}/notes.txt: not a history entry (skipped)`,
