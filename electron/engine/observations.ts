@@ -138,15 +138,17 @@ export class Observations {
   readonly loadWarning: string | undefined;
 
   constructor(
-    /** The checked state directory holding OBSERVATIONS_FILE (statedir.ts checkStateDir). */
-    readonly state: StateDirTrust,
+    /** The checked state directory holding OBSERVATIONS_FILE (statedir.ts checkStateDir);
+     * undefined: in memory only (save() refuses). */
+    readonly state?: StateDirTrust,
     loadWarning?: string,
   ) {
     this.loadWarning = loadWarning;
   }
 
-  get file(): string {
-    return join(this.state.dir, OBSERVATIONS_FILE);
+  /** Where it is saved; undefined in memory only. */
+  get file(): string | undefined {
+    return this.state && join(this.state.dir, OBSERVATIONS_FILE);
   }
 
   get size(): number {
@@ -258,13 +260,17 @@ export class Observations {
   /** Writes the file atomically (statedir.ts writeStateFile). Throws StateTrustError when
    * something other than a regular file is in its place (a symlink is not followed). */
   save(): void {
+    const state = this.state;
+    const file = this.file;
+    if (state === undefined || file === undefined)
+      throw new Error('these observations have no state directory to be saved in');
     const doc = {
       version: FORMAT_VERSION,
       bound: MAX_OBSERVED_FLOWS,
       flows: [...this.flows.values()],
       kernel: [...this.kernel.entries()],
     };
-    writeStateFile(this.state, this.file, `${JSON.stringify(doc)}\n`);
+    writeStateFile(state, file, `${JSON.stringify(doc)}\n`);
   }
 
   /** The flows, most recently seen first; with sinceMs only those seen within sinceMs of now. */
