@@ -6,6 +6,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { adviceWarnings } from './advice.js';
 import { loadSubuid, subuidWarnings } from './subid.js';
 import type { ListedUid, SubIdDb } from './subid.js';
 import { DEFAULT_INTERFACE_SETTINGS } from './types.js';
@@ -14,7 +15,6 @@ import type {
   Endpoint,
   InterfaceSettings,
   Policy,
-  Range,
   ResolvedEndpoint,
   ResolvedPolicy,
   SourcePos,
@@ -296,163 +296,10 @@ export function resolvePolicy(policy: Policy, db: AccountDb): ResolveResult {
     interfaces.set(name, settings);
   }
 
-  diagnostics.push(...interfaceWarnings(interfaces, firstUse));
+  diagnostics.push(...adviceWarnings({ interfaces, endpoints: policy.endpoints }));
   diagnostics.push(...subuidWarnings(policy.endpoints, endpoints, listed, db));
-  for (const ep of policy.endpoints) {
-    const w = metadataWarning(ep, interfaces);
-    if (w) diagnostics.push(w);
-  }
-  diagnostics.push(
-    ...openingWarnings(policy.endpoints),
-    ...dhcpGuardedWarnings(policy.endpoints, interfaces),
-  );
 
   const ok = !diagnostics.some((d) => d.severity === 'error');
   const resolved: ResolvedPolicy = { endpoints, interfaces, logAllowed: policy.logging.allowed ?? 'sample' };
   return ok ? { resolved, diagnostics } : { diagnostics };
-}
-
-/** What `default: deny` and `essentials: false` cut off; one warning of each kind per interface. */
-function interfaceWarnings(
-  interfaces: Map<string, InterfaceSettings>,
-  firstUse: Map<string, Endpoint>,
-): Diagnostic[] {
-  const out: Diagnostic[] = [];
-  for (const [name, s] of interfaces) {
-    if (s.default !== 'deny') continue;
-    // The interface settings carry no position; the first endpoint naming the interface is the closest.
-    const pos = firstUse.get(name)?.pos;
-    const at = (message: string): Diagnostic =>
-      pos ? { severity: 'warning', message, pos } : { severity: 'warning', message };
-    if (name === 'lo') {
-      out.push(
-        at(
-          'default deny on lo also blocks local DNS resolvers (127.0.0.53) and every other local service ' +
-            'for users not listed',
-        ),
-      );
-      continue; // no DHCP or neighbour discovery on loopback
-    }
-    out.push(
-      at(
-        `default deny on ${name} also blocks DNS, package updates and every other destination for users not listed ` +
-          `(set "default: allow" under interfaces: ${name} to guard only the listed ranges)`,
-      ),
-    );
-    if (!s.essentials) {
-      out.push(
-        at(
-          `essentials: false on ${name}: DHCP renewals and IPv6 neighbour discovery will be dropped ` +
-            'for users not listed; the interface may lose its address',
-        ),
-      );
-    }
-  }
-  return out;
-}
-
-const METADATA_V4 = Uint8Array.from([169, 254, 169, 254]);
-const METADATA_V6 = Uint8Array.from([0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54]);
-
-function contains(range: Range, family: 4 | 6, addr: Uint8Array): boolean {
-  if (range.family !== family) return false;
-  for (let bit = 0; bit < range.prefix; bit++) {
-    const byte = bit >> 3;
-    const mask = 0x80 >> (bit & 7);
-    if (((range.addr[byte] ?? 0) & mask) !== ((addr[byte] ?? 0) & mask)) return false;
-  }
-  return true;
-}
-
-/**
- * The cloud metadata service answers on 169.254.169.254 and fd00:ec2::254. An endpoint that guards
- * one of them (a range of /16 or narrower, not a catch-all) on an interface whose default is
- * allow leaves the other open to every user.
- */
-function metadataWarning(ep: Endpoint, interfaces: Map<string, InterfaceSettings>): Diagnostic | undefined {
-  const guards = (family: 4 | 6, addr: Uint8Array): Range | undefined =>
-    ep.range.find((r) => r.prefix >= 16 && contains(r, family, addr));
-  const coversAtAll = (family: 4 | 6, addr: Uint8Array): boolean =>
-    ep.range.some((r) => contains(r, family, addr));
-  const openIfaces = ep.iface.filter((i) => interfaces.get(i)?.default === 'allow');
-  if (openIfaces.length === 0) return undefined;
-  let other: string | undefined;
-  let range: Range | undefined;
-  if ((range = guards(4, METADATA_V4)) && !coversAtAll(6, METADATA_V6)) other = 'fd00:ec2::254/128';
-  else if ((range = guards(6, METADATA_V6)) && !coversAtAll(4, METADATA_V4)) other = '169.254.169.254/32';
-  if (!other || !range) return undefined;
-  const message =
-    `the metadata service is also reachable at ${other.replace(/\/\d+$/, '')}, which endpoint ` +
-    `${JSON.stringify(ep.name)} does not guard on ${openIfaces.join(', ')} (default: allow); add ${other}`;
-  const pos = range.pos ?? ep.pos;
-  return pos ? { severity: 'warning', message, pos } : { severity: 'warning', message };
-}
-
-function overlaps(a: Range, b: Range): boolean {
-  if (a.family !== b.family) return false;
-  return a.prefix <= b.prefix ? contains(a, b.family, b.addr) : contains(b, a.family, a.addr);
-}
-
-function at(message: string, pos: SourcePos | undefined): Diagnostic {
-  return pos ? { severity: 'warning', message, pos } : { severity: 'warning', message };
-}
-
-/**
- * A guarded range is guarded on every interface; an endpoint with '*' on a range another endpoint
- * restricts is how a policy opens it again on the interfaces it names (e.g. an interface where
- * that range means something else). That is allowed, and said.
- */
-function openingWarnings(endpoints: Endpoint[]): Diagnostic[] {
-  const out: Diagnostic[] = [];
-  const restricted = endpoints.filter((e) => !e.allow.some((a) => a.kind === 'any'));
-  for (const open of endpoints) {
-    if (!open.allow.some((a) => a.kind === 'any')) continue;
-    let found: { range: Range; other: Endpoint } | undefined;
-    for (const range of open.range) {
-      const other = restricted.find((e) => e.range.some((r) => overlaps(r, range)));
-      if (other) {
-        found = { range, other };
-        break;
-      }
-    }
-    if (!found) continue;
-    out.push(
-      at(
-        `endpoint ${JSON.stringify(open.name)} lets every user ('*') reach ${found.range.text} through ` +
-          `${open.iface.join(', ')}, which endpoint ${JSON.stringify(found.other.name)} restricts to its users`,
-        found.range.pos ?? open.pos,
-      ),
-    );
-  }
-  return out;
-}
-
-const LIMITED_BROADCAST = Uint8Array.from([255, 255, 255, 255]);
-const ALL_DHCP_SERVERS = Uint8Array.from([0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0, 0x02]);
-
-/** The DHCP exemption never covers a guarded range: a range that holds where DHCP clients send
- * (255.255.255.255, ff02::1:2) makes DHCP a matter of the policy. */
-function dhcpGuardedWarnings(
-  endpoints: Endpoint[],
-  interfaces: Map<string, InterfaceSettings>,
-): Diagnostic[] {
-  const out: Diagnostic[] = [];
-  for (const ep of endpoints) {
-    for (const [family, addr, what] of [
-      [4, LIMITED_BROADCAST, '255.255.255.255 (DHCPv4)'],
-      [6, ALL_DHCP_SERVERS, 'ff02::1:2 (DHCPv6)'],
-    ] as const) {
-      const r = ep.range.find((x) => contains(x, family, addr));
-      if (!r || ![...interfaces.values()].some((s) => s.essentials)) continue;
-      out.push(
-        at(
-          `${r.text} in endpoint ${JSON.stringify(ep.name)} covers ${what}: the DHCP exemption never applies to a ` +
-            `guarded range, so only the users allowed to ${r.text} can get or renew a lease; list the DHCP ` +
-            "client's account (root, or systemd-network for systemd-networkd)",
-          r.pos ?? ep.pos,
-        ),
-      );
-    }
-  }
-  return out;
 }

@@ -205,16 +205,18 @@ describe('resolvePolicy', () => {
     );
     expect(r.resolved!.endpoints[0]!.ifaces).toEqual(['wg0', 'eth0']);
     expect([...r.resolved!.interfaces]).toEqual([
-      ['wg0', { default: 'deny', unowned: 'deny', essentials: true }],
-      ['eth0', { default: 'allow', unowned: 'deny', essentials: true }],
-      ['eth1', { default: 'deny', unowned: 'allow', essentials: true }],
+      ['wg0', { default: 'deny', unowned: 'deny', essentials: true, mode: 'enforce' }],
+      ['eth0', { default: 'allow', unowned: 'deny', essentials: true, mode: 'enforce' }],
+      ['eth1', { default: 'deny', unowned: 'allow', essentials: true, mode: 'enforce' }],
     ]);
     expect(r.resolved!.logAllowed).toBe('all');
-    // One deny warning per interface, none for eth0 (default allow).
-    expect(r.diagnostics.map((d) => d.message.slice(0, 20))).toEqual([
-      'default deny on wg0 ',
-      'default deny on eth1',
+    // One deny warning per interface, none for eth0 (default allow); unowned: allow on eth1 said too.
+    expect(r.diagnostics.map((d) => d.message.slice(0, 23))).toEqual([
+      'default deny on wg0 als',
+      'default deny on eth1 al',
+      'unowned: allow on eth1 ',
     ]);
+    expect(r.diagnostics[2]!.message).toMatch(/through unchecked, also to the guarded ranges$/);
   });
 
   it('warns about loopback and essentials', () => {
@@ -227,8 +229,11 @@ describe('resolvePolicy', () => {
     );
     const messages = r.diagnostics.map((d) => d.message);
     expect(messages).toHaveLength(3);
-    expect(messages[0]).toMatch(/^default deny on lo also blocks local DNS resolvers \(127\.0\.0\.53\)/);
-    expect(messages[1]).toMatch(/^default deny on eth0/);
+    expect(messages[0]).toMatch(
+      /^default deny on lo also blocks local DNS resolvers \(systemd-resolved at 127\.0\.0\.53, dnsmasq at 127\.0\.0\.1\)/,
+    );
+    // Default deny drops what no endpoint allows for every sender, listed or not.
+    expect(messages[1]).toMatch(/^default deny on eth0 .* for every user, root included/);
     expect(messages[2]).toMatch(/^essentials: false on eth0: DHCP renewals and IPv6 neighbour discovery/);
   });
 
@@ -267,7 +272,7 @@ describe('resolvePolicy', () => {
       ),
       db,
     );
-    const w = r.diagnostics.filter((d) => /every user/.test(d.message));
+    const w = r.diagnostics.filter((d) => /lets every user/.test(d.message));
     expect(w).toEqual([
       {
         severity: 'warning',
@@ -281,7 +286,7 @@ describe('resolvePolicy', () => {
       policyOf(`endpoints:\n${ep('imds', 'svc-deploy')}${ep('web', "'*'", '', 'eth1', '192.0.2.0/24')}`),
       db,
     );
-    expect(apart.diagnostics.filter((d) => /every user/.test(d.message))).toEqual([]);
+    expect(apart.diagnostics.filter((d) => /lets every user/.test(d.message))).toEqual([]);
   });
 
   it('says that a range covering where DHCP clients send makes DHCP a matter of the policy', () => {

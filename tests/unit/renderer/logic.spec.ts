@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
 import type { PolicyDoc } from '../../../electron/policy/doc.js';
+import { docToPolicy } from '../../../electron/policy/doc.js';
+import { resolvePolicy } from '../../../electron/policy/resolve.js';
 import { accountWarning, adviseOn, interfaceWarning } from '../../../renderer/src/logic/advice.js';
 import { diffPolicy } from '../../../renderer/src/logic/diff.js';
 import { formatHostPort, formatTime } from '../../../renderer/src/logic/format.js';
@@ -17,19 +19,55 @@ const doc = (over: Partial<PolicyDoc> = {}): PolicyDoc => ({
 const rules = (d: PolicyDoc) => adviseOn(d).map((a) => `${a.rule}:${a.iface ?? a.endpoint}`);
 
 describe('advice', () => {
-  it('default deny names DNS and root when root is not allowed', () => {
+  it('default deny names DNS and root', () => {
     const a = adviseOn(doc()).find((x) => x.rule === 'deny-default');
     expect(a?.iface).toBe('eth0');
-    expect(a?.message).toMatch(/^Deny on eth0 also blocks DNS, package updates and everything else/);
-    expect(a?.message).toMatch(/root included/);
+    expect(a?.level).toBe('warning');
+    expect(a?.message).toMatch(
+      /^default deny on eth0 also blocks DNS, package updates and every other destination/,
+    );
+    expect(a?.message).toMatch(/for every user, root included/);
   });
 
-  it('does not claim root is cut off when root (or uid 0, or *) is allowed there', () => {
+  it('says root is cut off even when root (or uid 0, or *) is listed: listed only for the ranges', () => {
+    // Default deny drops what no endpoint allows whoever sends it (docs/datapath.md: unguarded → drop).
     for (const who of ['root', '0', '*']) {
       const d = doc();
       d.endpoints[0]!.allow.push(who);
-      expect(adviseOn(d).find((x) => x.rule === 'deny-default')?.message).not.toMatch(/root/);
+      expect(adviseOn(d).find((x) => x.rule === 'deny-default')?.message).toMatch(/root included/);
     }
+  });
+
+  it('says what the editor says as check does: the same words, warnings only', () => {
+    const d = doc({
+      endpoints: [
+        { name: 'imds', iface: ['eth0'], range: ['169.254.169.254/32'], allow: ['svc'] },
+        { name: 'lab', iface: ['eth1'], range: ['169.254.0.0/16', 'not a range'], allow: ['*'] },
+        { name: 'web', iface: ['eth1'], range: ['192.0.2.0/24'], allow: ['*'] },
+      ],
+      interfaces: { eth0: { default: 'allow', unowned: 'allow' }, eth1: { default: 'allow' } },
+    });
+    const conv = docToPolicy({
+      ...d,
+      endpoints: d.endpoints.map((e) => ({ ...e, range: e.range.slice(0, 1) })),
+    });
+    const resolved = resolvePolicy(conv.policy!, {
+      users: new Map([['svc', { uid: 1001, gid: 1001 }]]),
+      uidToName: new Map([[1001, 'svc']]),
+      groups: new Map(),
+    });
+    const advice = adviseOn(d);
+    expect(advice.filter((a) => a.level === 'warning').map((a) => a.message)).toEqual(
+      resolved.diagnostics.map((x) => x.message),
+    );
+    expect(advice.map((a) => `${a.rule}:${a.endpoint ?? a.iface}:${a.level}`)).toEqual([
+      'unowned-allow:eth0:warning',
+      'metadata-other-family:0:warning',
+      'metadata-other-family:1:warning', // 169.254.0.0/16 holds 169.254.169.254 too
+      'opens-restricted-range:1:warning',
+      'single-family:2:hint',
+      'allow-anyone:2:hint',
+    ]);
   });
 
   it('default allow gives no deny advice', () => {
@@ -59,17 +97,23 @@ describe('advice', () => {
   it('an IPv4-only metadata endpoint is told about fd00:ec2::254, and vice versa', () => {
     const v4 = doc();
     v4.endpoints[0]!.range = ['169.254.169.254/32'];
+    v4.interfaces = { eth0: { default: 'allow' } };
     expect(adviseOn(v4).find((x) => x.rule === 'metadata-other-family')?.message).toBe(
-      'Endpoint imds guards only IPv4; the metadata service is also reachable over IPv6 at fd00:ec2::254. Add that address too.',
+      'the metadata service is also reachable at fd00:ec2::254, which endpoint "imds" does not guard on eth0 (default: allow); add fd00:ec2::254/128',
     );
-    const v6 = doc();
+    const v6 = doc({ interfaces: { eth0: { default: 'allow' } } });
     v6.endpoints[0]!.range = ['fd00:ec2::/64'];
     expect(adviseOn(v6).find((x) => x.rule === 'metadata-other-family')?.message).toMatch(
-      /guards only IPv6; .* over IPv4 at 169\.254\.169\.254/,
+      /also reachable at 169\.254\.169\.254, .*; add 169\.254\.169\.254\/32$/,
     );
-    const covering = doc();
+    const covering = doc({ interfaces: { eth0: { default: 'allow' } } });
     covering.endpoints[0]!.range = ['169.254.0.0/16'];
     expect(rules(covering)).toContain('metadata-other-family:0');
+    // Under default deny the other address is dropped there anyway: only the single-family hint.
+    const deny = doc();
+    deny.endpoints[0]!.range = ['169.254.169.254/32'];
+    expect(rules(deny)).toContain('single-family:0');
+    expect(rules(deny)).not.toContain('metadata-other-family:0');
   });
 
   it('any single-family endpoint is told the other family is unguarded; dual-stack is not', () => {
@@ -91,8 +135,8 @@ describe('advice', () => {
   it('unknown interfaces and accounts get warnings only when the lists are known', () => {
     const ifs = [{ name: 'eth0', index: 2, state: 'up', up: true, loopback: false, linkType: 'ether' }];
     expect(interfaceWarning('eth0', ifs)).toBeNull();
-    expect(interfaceWarning('wg0', ifs)).toMatch(
-      /no such interface now; it will be attached when it appears/,
+    expect(interfaceWarning('wg0', ifs)).toBe(
+      'interface "wg0" does not exist now; it is attached when it appears',
     );
     expect(interfaceWarning('wg0', null)).toBeNull();
     const acc = {
