@@ -10,8 +10,10 @@ import { lstatSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ifNameToIndex, u32Buf, decodeCounters, LAYOUTS } from '../../native-bridge/index.js';
-import type { Counters, RawEvent } from '../../native-bridge/index.js';
-import { DRAIN_BATCH, Engine, EngineLockedError, LINK_POLL_MS, evictedFlows } from '../engine/engine.js';
+import type { Counters } from '../../native-bridge/index.js';
+import { Engine, EngineLockedError, LINK_POLL_MS, evictedFlows } from '../engine/engine.js';
+import { Accounts, EngineHost } from '../engine/host.js';
+import { historyRecorder } from '../engine/recorder.js';
 import { readFlows } from '../engine/flows.js';
 import type { FlowRow } from '../engine/flows.js';
 import { readStatus } from '../engine/status.js';
@@ -19,7 +21,7 @@ import { checkPinDir, openTrustedPin } from '../engine/pintrust.js';
 import { CapacityError, compilePolicy } from '../policy/compile.js';
 import { docToPolicy } from '../policy/doc.js';
 import type { FieldDiagnostic, PolicyDoc } from '../policy/doc.js';
-import { loadAccountDb, resolvePolicy, userName } from '../policy/resolve.js';
+import { resolvePolicy } from '../policy/resolve.js';
 import type { AccountDb } from '../policy/resolve.js';
 import type { Diagnostic, Policy } from '../policy/types.js';
 import { serializePolicy } from '../policy/yaml.js';
@@ -41,8 +43,6 @@ const init = workerData as WorkerInit & { policyFile: string };
 
 /** Drain calls per batch at most: under a flood the ring refills as fast as it is read. */
 const MAX_DRAIN_CALLS = 16;
-const FLOW_INTERVAL_MS = 1000;
-const ACCOUNTS_REFRESH_MS = 60_000;
 const MAX_ACCOUNTS = 20_000;
 
 const post = (e: WorkerEvent) => port.postMessage(e);
@@ -57,34 +57,18 @@ class ReplyError extends Error {
   }
 }
 
-let db: AccountDb = safeAccounts();
-let dbLoadedAt = Date.now();
+const accountDb = new Accounts({
+  onAccountsError: (err) => post({ type: 'error', message: `account database: ${err.message}` }),
+});
 let engine: Engine | undefined;
+let host: EngineHost | undefined;
 let seq = 0;
 let lostBatching = 0;
-let lastFlowsAt = 0;
 const flowSigs = new Map<string, string>();
 const timers: NodeJS.Timeout[] = [];
 
-function safeAccounts(): AccountDb {
-  try {
-    return loadAccountDb();
-  } catch (err) {
-    post({ type: 'error', message: `account database: ${(err as Error).message}` });
-    return { users: new Map(), uidToName: new Map(), groups: new Map() };
-  }
-}
-
-function accountsFresh(): AccountDb {
-  if (Date.now() - dbLoadedAt > ACCOUNTS_REFRESH_MS) {
-    db = safeAccounts();
-    dbLoadedAt = Date.now();
-  }
-  return db;
-}
-
-const nameOf = (uid: number | null): string =>
-  uid === null ? '(unowned)' : (userName(db, uid) ?? String(uid));
+const accountsFresh = (): AccountDb => accountDb.get();
+const nameOf = (uid: number | null): string => accountDb.senderName(uid);
 
 // ---------------------------------------------------------------------------------------------
 // Policy: document → resolved, with problems located in the document.
@@ -127,11 +111,11 @@ function savePolicy(policy: Policy): void {
 }
 
 function apply(doc: PolicyDoc): ApplyReply {
-  if (!engine) throw new ReplyError('read-only', 'this instance does not own the engine');
-  db = safeAccounts();
-  dbLoadedAt = Date.now();
-  const { policy, resolved, diagnostics } = resolveDoc(doc, db);
-  const r = engine.apply(resolved);
+  if (!engine || !host) throw new ReplyError('read-only', 'this instance does not own the engine');
+  const { policy, resolved, diagnostics } = resolveDoc(doc, accountDb.reload());
+  const applied = host.apply(resolved, { origin: 'app', text: serializePolicy(policy) });
+  const r = applied.result;
+  for (const w of applied.warnings) diagnostics.push({ severity: 'warning', message: w, path: [] });
   try {
     savePolicy(policy);
   } catch (err) {
@@ -201,6 +185,7 @@ function countersWire(c: Counters): TrafficCounters {
   return {
     allowed: Number(c.allowed_packets),
     dropped: Number(c.dropped_packets),
+    wouldDrop: Number(c.would_drop_packets),
     unowned: Number(c.unowned_packets),
     nonip: Number(c.nonip_packets),
     essential: Number(c.essential_packets),
@@ -252,22 +237,14 @@ function flowDeltas(rows: FlowRow[], endpointName: (id: number) => string | null
 
 function ownerTick(): void {
   const e = engine;
-  if (!e) return;
-  accountsFresh();
-  const raw: RawEvent[][] = [];
-  let taken = 0;
-  for (let i = 0; i < MAX_DRAIN_CALLS; i++) {
-    const got = e.drainRaw(DRAIN_BATCH);
-    raw.push(got);
-    taken += got.length;
-    if (got.length < DRAIN_BATCH) break;
-  }
+  const h = host;
+  if (!e || !h) return;
+  h.accounts();
+  const all = h.drain(MAX_DRAIN_CALLS).decisions;
   // Keep the newest: they are what the admin is looking at.
-  const keep = Math.min(taken, LIMITS.batchDecisions);
-  lostBatching += taken - keep;
-  const all = raw.length === 1 ? raw[0]! : raw.flat();
-  const decisions: TrafficRow[] = all.slice(all.length - keep).map((r) => {
-    const d = e.toDecision(r);
+  const keep = Math.min(all.length, LIMITS.batchDecisions);
+  lostBatching += all.length - keep;
+  const decisions: TrafficRow[] = all.slice(all.length - keep).map((d) => {
     return {
       seq: ++seq,
       time: d.time,
@@ -288,11 +265,9 @@ function ownerTick(): void {
   });
   let flows: FlowWire[] = [];
   const now = Date.now();
-  if (now - lastFlowsAt >= FLOW_INTERVAL_MS) {
-    lastFlowsAt = now;
-    const before = e.counters();
-    const rows = e.flows();
-    flowsEvicted = evictedFlows(before, rows.length);
+  const rows = h.flows(now);
+  if (rows) {
+    flowsEvicted = h.evicted;
     flows = flowDeltas(rows, (id) => e.endpointName(id));
   }
   post({
@@ -393,6 +368,7 @@ function stop(): WorkerReplies['stop'] {
   for (const t of timers.splice(0)) clearInterval(t);
   engine.close({ unload: true });
   engine = undefined;
+  host = undefined;
   return { filtersRemoved: names, pinsRemoved: pins };
 }
 
@@ -403,6 +379,7 @@ function close(): null {
   if (engine) {
     engine.close({ unload: !engine.adopted && engine.epoch() === 0 });
     engine = undefined;
+    host = undefined;
   }
   return null;
 }
@@ -464,9 +441,10 @@ function start(): void {
     // The saved policy is compared with what the kernel enforces, never applied here: whoever
     // could edit the file must not be able to change the policy by waiting for the next start.
     let compared: Extract<WorkerEvent, { type: 'opened'; ok: true }>['compared'];
+    host = new EngineHost(engine, { accounts: accountDb, history: historyRecorder(init.pinDir) });
     if (init.saved) {
       try {
-        const { resolved } = resolveDoc(init.saved, db);
+        const { resolved } = resolveDoc(init.saved, accountDb.current);
         const c = engine.compareEnforced(resolved);
         compared = { equal: c.equal, ranges: c.ranges, interfaces: c.interfaces };
       } catch (err) {
@@ -485,7 +463,8 @@ function start(): void {
     timers.push(
       setInterval(
         tick(() => {
-          engine?.tickInterfaces();
+          for (const ev of host?.tick() ?? [])
+            if (ev.type === 'error') post({ type: 'error', message: ev.message });
         }),
         LINK_POLL_MS,
       ),

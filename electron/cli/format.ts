@@ -3,19 +3,11 @@
 //
 // How decisions and diagnostics are printed by the headless CLI.
 import type { Decision } from '../engine/engine.js';
-import { userName } from '../policy/resolve.js';
-import type { AccountDb } from '../policy/resolve.js';
+import type { NamedDecision } from '../engine/host.js';
 
-/** How the CLI names a sender: its account, its uid without one, or packets without a socket. */
-export function senderName(db: AccountDb, uid: number | null): string {
-  return uid === null ? '(unowned)' : (userName(db, uid) ?? String(uid));
-}
-
-/** A decision with the names a reader needs (user, endpoint). */
-export interface NamedDecision extends Decision {
-  user: string;
-  endpoint: string | null;
-}
+// One owner: the engine host names senders and decisions (also for the desktop app).
+export { senderName } from '../engine/host.js';
+export type { NamedDecision } from '../engine/host.js';
 
 /** How a printed line stands for folded decisions (see fold.ts). */
 export interface LineFold {
@@ -60,10 +52,13 @@ function hostPort(addr: string, port: number, family: 4 | 6, proto: string): str
   return family === 6 ? `[${addr}]:${port}` : `${addr}:${port}`;
 }
 
+/** Verdicts in the text log, one width: audit mode's would-drop passed the packet. */
+const VERDICT_TEXT = { allow: 'ALLOW     ', drop: 'DROP      ', 'would-drop': 'WOULD-DROP' } as const;
+
 /** One text line; a summary ends in `×N since HH:MM:SS.mmm` (its bytes are the folded ones'). */
 export function decisionText(d: NamedDecision, fold?: LineFold): string {
   const t = new Date(d.time).toISOString().slice(11, 23);
-  const verdict = d.verdict === 'allow' ? 'ALLOW' : 'DROP ';
+  const verdict = VERDICT_TEXT[d.verdict];
   const who = d.user;
   const dst = hostPort(d.dst, d.dport, d.family, d.proto);
   const why = `${d.endpoint ? `${d.reason} ${d.endpoint}` : d.reason}${d.routed ? ' (via routing header)' : ''}`;

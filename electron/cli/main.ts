@@ -31,7 +31,8 @@ commands:
                               second (default ${DEFAULT_EVENTS_PER_USER}; the rest is counted); 0: all
   check --config FILE validate FILE; exit 0 when valid, 1 with file:line:col messages
         [--impact [--json] [--pin-dir DIR]]  list the recorded flows whose verdict
-                              FILE would change (read-only, works beside run)
+                              FILE would change (read-only, works beside run); exit 0
+                              evaluated (changes or not), 3 nothing loaded at the pin dir
   apply --config FILE | --from-history N   apply once and exit; enforcement persists
         [--confirm SECONDS] [--pin-dir DIR]  --confirm: a trial the kernel itself
                               reverts unless 'confirm' runs within SECONDS
@@ -41,7 +42,7 @@ commands:
   revert [--pin-dir DIR]      go back to the policy before the trial now
   explain --user U --dest ADDR[:PORT] [--iface IF] [--proto tcp|udp|icmp]
         [--config FILE] [--json] [--pin-dir DIR]  the verdict and why (default:
-                              the enforced policy)
+                              the enforced policy); exit 1 for an unknown user or address
   propose [--since DURATION] [--pin-dir DIR]  print a policy that also allows every
                               flow observed dropped or would-drop (never applied)
   history [--show N] [--json] [--pin-dir DIR]  the last applied policies
@@ -329,7 +330,7 @@ const FLOWS_SHOWN = 50;
 function flowsText(flows: FlowRow[], db: AccountDb): string {
   const lines = [
     `flows (${Math.min(flows.length, FLOWS_SHOWN)} of ${flows.length}, most recent first):`,
-    'LAST SEEN     IFACE    USER           PROTO  DESTINATION                      ALLOWED pkts/bytes  DROPPED pkts/bytes',
+    'LAST SEEN     IFACE    USER           PROTO  DESTINATION                      ALLOWED pkts/bytes  DROPPED pkts/bytes  WOULD-DROP pkts/bytes',
   ];
   for (const f of flows.slice(0, FLOWS_SHOWN)) {
     const user = senderName(db, f.uid);
@@ -337,7 +338,7 @@ function flowsText(flows: FlowRow[], db: AccountDb): string {
     lines.push(
       `${new Date(f.lastSeen).toISOString().slice(11, 23)}  ${f.iface.padEnd(8)} ${user.padEnd(14)} ` +
         `${f.proto.padEnd(6)} ${dst.padEnd(32)} ${`${f.allowedPackets}/${f.allowedBytes}`.padStart(18)}  ` +
-        `${`${f.droppedPackets}/${f.droppedBytes}`.padStart(18)}`,
+        `${`${f.droppedPackets}/${f.droppedBytes}`.padStart(18)}  ${`${f.wouldDropPackets}/${f.wouldDropBytes}`.padStart(21)}`,
     );
   }
   return `${lines.join('\n')}\n`;

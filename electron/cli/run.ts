@@ -7,7 +7,7 @@
 // into one line per --log-interval (fold.ts).
 import { Engine, EngineLockedError, LINK_POLL_MS, TrialStateError } from '../engine/engine.js';
 import type { ApplyResult, Decision, GuardedNow, TrialOutcome } from '../engine/engine.js';
-import { EngineHost } from '../engine/host.js';
+import { EngineHost, FLOW_INTERVAL_MS } from '../engine/host.js';
 import type { ApplyHow } from '../engine/host.js';
 import { answerRequest, takeRequests } from '../engine/requests.js';
 import type { EngineRequest } from '../engine/requests.js';
@@ -17,6 +17,8 @@ import { hostWarnings } from '../engine/links.js';
 import type { Diagnostic } from '../policy/types.js';
 import { decisionJson, decisionText, diagnosticJson, diagnosticText, flowKey } from './format.js';
 import { historyRecorder } from '../engine/recorder.js';
+import { Observations } from '../engine/observations.js';
+import { checkStateDir } from '../engine/statedir.js';
 import { DecisionFolder } from './fold.js';
 import type { FoldedLine } from './fold.js';
 
@@ -33,6 +35,9 @@ export interface RunOptions {
 }
 
 const DRAIN_INTERVAL_MS = 100;
+/** Observations (what propose works from) are written to the state directory this often, and
+ * at exit: a crash loses at most this much. */
+const OBSERVATIONS_SAVE_MS = 10_000;
 /** Bytes of decisions waiting for a slow stdout reader before we stop draining. */
 const MAX_PENDING_OUTPUT = 16 << 20;
 /** Drain calls at exit (DRAIN_BATCH records each): more than a default ring holds. */
@@ -224,6 +229,30 @@ export async function runCommand(o: RunOptions): Promise<number> {
     unlisten();
     return 0;
   }
+
+  // What was dropped or would-drop, kept beyond the kernel's flow table and across restarts.
+  let observations: Observations | undefined;
+  try {
+    const trust = checkStateDir(o.pinDir, { create: true });
+    observations = trust && Observations.load(trust);
+    if (observations?.loadWarning) warn(observations.loadWarning);
+  } catch (err) {
+    warn(`observations for propose are not kept: ${(err as Error).message}`);
+  }
+  let savedAt = Date.now();
+  const observe = (final = false) => {
+    if (!observations) return;
+    try {
+      const rows = host.flows(Date.now(), final);
+      if (rows) observations.observe(rows);
+      if (final || Date.now() - savedAt >= OBSERVATIONS_SAVE_MS) {
+        savedAt = Date.now();
+        observations.save();
+      }
+    } catch (err) {
+      warn(`keeping observations: ${(err as Error).message}`);
+    }
+  };
 
   let stopping = false;
   let lastLost = 0n;
@@ -419,6 +448,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
     };
     tick();
     const statsTimer = setInterval(stats, o.statsIntervalMs);
+    const observeTimer = setInterval(observe, FLOW_INTERVAL_MS);
     const reconcileTimer = setInterval(() => {
       for (const e of host.tick()) {
         if (e.type === 'applied') applied(e.result, 'applied');
@@ -436,6 +466,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
       clearTimeout(drainTimer);
       clearInterval(statsTimer);
       clearInterval(reconcileTimer);
+      clearInterval(observeTimer);
       try {
         // Flush what the kernel reported before we stop, but never for long: under a flood
         // the ring refills as fast as we read it.
@@ -444,6 +475,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
         }
         flushFolded();
         stats();
+        observe(true);
         engine.close({ unload: o.unloadOnExit });
         emit(
           { type: 'exit', signal: sig, unloaded: o.unloadOnExit },

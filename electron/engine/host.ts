@@ -65,54 +65,83 @@ const NO_HISTORY: HistoryRecorder = { applied: () => [], outcome: () => [] };
 export interface HostOptions {
   /** Records applies and trial outcomes (default: none). */
   history?: HistoryRecorder;
+  /** An account cache to share (default: a new one from loadAccounts). */
+  accounts?: Accounts;
   /** The account database (tests pass fixed ones); default: the system's, via NSS. */
   loadAccounts?: () => AccountDb;
   /** Told of every account-database failure (the previous one is kept). */
   onAccountsError?: (err: Error) => void;
 }
 
+/** The account database, read again now and then: names for senders, uids for policies. */
+export class Accounts {
+  private db: AccountDb = { users: new Map(), uidToName: new Map(), groups: new Map() };
+  private at = -Infinity;
+  private readonly load: () => AccountDb;
+  private readonly onError: ((err: Error) => void) | undefined;
+
+  constructor(opts: HostOptions = {}) {
+    this.load = opts.loadAccounts ?? (() => loadAccountDb());
+    this.onError = opts.onAccountsError;
+    this.reload();
+  }
+
+  /** Reads the accounts now (an apply resolves names against the same database). On failure the
+   * previous database is kept. */
+  reload(): AccountDb {
+    try {
+      this.db = this.load();
+    } catch (err) {
+      this.onError?.(err as Error);
+    }
+    this.at = Date.now();
+    return this.db;
+  }
+
+  /** The database, read again when older than ACCOUNTS_REFRESH_MS. */
+  get(now = Date.now()): AccountDb {
+    return now - this.at > ACCOUNTS_REFRESH_MS ? this.reload() : this.db;
+  }
+
+  /** The database as last read (no refresh). */
+  get current(): AccountDb {
+    return this.db;
+  }
+
+  senderName(uid: number | null): string {
+    return senderName(this.db, uid);
+  }
+}
+
 export class EngineHost {
   readonly engine: Engine;
-  private db: AccountDb;
-  private dbAt: number;
-  private readonly load: () => AccountDb;
-  private readonly onAccountsError: ((err: Error) => void) | undefined;
+  readonly accountDb: Accounts;
   private lastFlowsAt = 0;
   private flowsEvicted = 0;
   private readonly recorder: HistoryRecorder;
 
   constructor(engine: Engine, opts: HostOptions = {}) {
     this.engine = engine;
-    this.load = opts.loadAccounts ?? (() => loadAccountDb());
-    this.onAccountsError = opts.onAccountsError;
+    this.accountDb = opts.accounts ?? new Accounts(opts);
     this.recorder = opts.history ?? NO_HISTORY;
-    this.db = { users: new Map(), uidToName: new Map(), groups: new Map() };
-    this.dbAt = -Infinity;
-    this.reloadAccounts();
   }
 
   /** Reads the accounts now (an apply resolves names against the same database). */
   reloadAccounts(): AccountDb {
-    try {
-      this.db = this.load();
-    } catch (err) {
-      this.onAccountsError?.(err as Error);
-    }
-    this.dbAt = Date.now();
-    return this.db;
+    return this.accountDb.reload();
   }
 
   /** The account database, read again when older than ACCOUNTS_REFRESH_MS. */
   accounts(now = Date.now()): AccountDb {
-    return now - this.dbAt > ACCOUNTS_REFRESH_MS ? this.reloadAccounts() : this.db;
+    return this.accountDb.get(now);
   }
 
   senderName(uid: number | null): string {
-    return senderName(this.db, uid);
+    return this.accountDb.senderName(uid);
   }
 
   named(d: Decision): NamedDecision {
-    return { ...d, user: senderName(this.db, d.uid), endpoint: this.engine.endpointName(d.endpointId) };
+    return { ...d, user: this.senderName(d.uid), endpoint: this.engine.endpointName(d.endpointId) };
   }
 
   /** Takes decisions from the ring buffer: at most `maxCalls` batches of DRAIN_BATCH, fewer once

@@ -199,6 +199,8 @@ export interface FlowWire {
 export interface TrafficCounters {
   allowed: number;
   dropped: number;
+  /** Audit mode: packets the policy drops that were passed (not counted as allowed). */
+  wouldDrop: number;
   unowned: number;
   nonip: number;
   essential: number;

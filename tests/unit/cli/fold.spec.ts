@@ -238,7 +238,7 @@ describe('folded lines', () => {
   it('text: a summary ends in ×N since the first one', () => {
     expect(decisionText(named, { count: 1 })).toMatch(/ 5800 B {2}not-listed$/);
     expect(decisionText(named, { count: 100, firstTime: Date.UTC(2026, 0, 2, 13, 58, 1) })).toMatch(
-      /^13:58:02\.118 DROP {2}ntf0 .* 5800 B {2}not-listed ×100 since 13:58:01\.000$/,
+      /^13:58:02\.118 DROP {7}ntf0 .* 5800 B {2}not-listed ×100 since 13:58:01\.000$/,
     );
   });
 });

@@ -9,6 +9,7 @@ import { batch, fail, ok, row, standInApi } from './fake-api.js';
 const counters = (over: Partial<TrafficCounters> = {}): TrafficCounters => ({
   allowed: 0,
   dropped: 0,
+  wouldDrop: 0,
   unowned: 0,
   nonip: 0,
   essential: 0,
