@@ -348,6 +348,10 @@ function statusText(s: ReturnType<typeof readStatus>, db: AccountDb): string {
   const lines = [`pin dir:   ${s.pinDir}`, `libbpf:    ${s.libbpf}   kernel: ${s.kernel}`];
   if (!s.loaded) return `${lines.join('\n')}\nstate:     not loaded (nothing is enforced)\n`;
   lines.push(`program:   id ${s.programId ?? '?'} tag ${s.programTag ?? '?'}   policy epoch ${s.epoch}`);
+  if (!s.trial && s.lastTrial)
+    lines.push(
+      `trial:     policy ${s.lastTrial.epoch} (history ${s.lastTrial.historyN}) was ${s.lastTrial.outcome === 'reverted-by-kernel' ? 'REVERTED by the kernel' : 'reverted'} at ${s.lastTrial.time}; the policy before it is enforced`,
+    );
   if (s.trial)
     lines.push(
       s.trial.expired

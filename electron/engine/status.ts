@@ -35,6 +35,7 @@ import {
 import type { FlowTableStatus, TrialInfo } from './engine.js';
 import { readFlows } from './flows.js';
 import { checkPin, checkPinDir } from './pintrust.js';
+import { listHistory } from './history.js';
 import type { FlowRow } from './flows.js';
 
 export interface InterfaceStatus {
@@ -66,6 +67,8 @@ export interface EngineStatus {
   stateId?: string;
   /** A pending trial, or one the kernel ended that no process of ours has settled yet. */
   trial?: Omit<TrialInfo, 'deadlineNs'>;
+  /** The last trial, when it did not stay: what became of it (from the history). */
+  lastTrial?: { epoch: number; outcome: string; time: string; historyN: number };
   owner?: { pid: number; command: string };
   interfaces: InterfaceStatus[];
   ranges: { v4: number; v6: number };
@@ -81,6 +84,25 @@ export interface EngineStatus {
 }
 
 const LOG_NAMES = ['off', 'sample', 'all'];
+
+/** The newest policy applied (reverts aside) when it was a trial that did not stay: the kernel or
+ * a revert went back. The history is a record: unreadable, it just says nothing here. */
+function lastTrial(pinDir: string, state: string): Pick<EngineStatus, 'lastTrial'> {
+  try {
+    const latest = listHistory(pinDir).entries.find((e) => e.state === state && e.origin !== 'revert');
+    if (!latest?.trial || !latest.outcome.startsWith('reverted')) return {};
+    return {
+      lastTrial: {
+        epoch: latest.epoch,
+        outcome: latest.outcome,
+        time: latest.outcomeTime ?? latest.time,
+        historyN: latest.n,
+      },
+    };
+  } catch {
+    return {};
+  }
+}
 
 /** Without the kernel-clock deadline (a bigint: JSON has no such numbers). */
 function jsonTrial(t: TrialInfo): Omit<TrialInfo, 'deadlineNs'> {
@@ -173,6 +195,7 @@ export function readStatus(pinDir: string, opts: { flows?: boolean } = {}): Engi
       programTag,
       epoch,
       stateId,
+      ...lastTrial(pinDir, stateId),
       ...(trial ? { trial: jsonTrial(trial) } : {}),
       owner: lockHolder(pinDir),
       interfaces,
