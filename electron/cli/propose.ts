@@ -7,6 +7,7 @@
 // policy/propose.ts. Prints the YAML; never applies anything. Read-only: works beside `run`.
 import { Observations } from '../engine/observations.js';
 import { enforcedPolicy } from '../engine/history.js';
+import { PinTrustError, UNTRUSTED_EXIT } from '../engine/pintrust.js';
 import { checkStateDir } from '../engine/statedir.js';
 import { readStatus } from '../engine/status.js';
 import { hasErrors, loadPolicyText } from '../policy/load.js';
@@ -24,10 +25,18 @@ function plural(n: number, what: string): string {
   return `${n} ${what}${n === 1 ? '' : 's'}`;
 }
 
-/** Exit 0: printed; 1: the enforced policy is not known or no longer resolves; 3: nothing is
- * loaded (no current policy to extend). */
+/** Exit 0: printed; 1: the enforced policy is not known or no longer resolves; 2
+ * (UNTRUSTED_EXIT): a refused pin or state directory; 3: nothing is loaded (no current policy to
+ * extend). */
 export function proposeCommand(o: ProposeOptions): Promise<number> {
-  return Promise.resolve(propose(o));
+  try {
+    return Promise.resolve(propose(o));
+  } catch (err) {
+    // A planted pin or state directory (or file in it): refused, named, with the fix.
+    if (!(err instanceof PinTrustError)) throw err;
+    process.stderr.write(`net-tc-filter: ${err.message}\n`);
+    return Promise.resolve(UNTRUSTED_EXIT);
+  }
 }
 
 function propose(o: ProposeOptions): number {
