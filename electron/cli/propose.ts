@@ -5,6 +5,7 @@
 // The enforced policy (the history's entry for the kernel's effective epoch) plus the flows `run`
 // kept in the state directory (engine/observations.ts) merged with the live flow table, through
 // policy/propose.ts. Prints the YAML; never applies anything. Read-only: works beside `run`.
+import { escapeUntrusted } from '../../native-bridge/index.js';
 import { Observations } from '../engine/observations.js';
 import { enforcedPolicy } from '../engine/history.js';
 import { PinTrustError, UNTRUSTED_EXIT } from '../engine/pintrust.js';
@@ -44,7 +45,7 @@ function propose(o: ProposeOptions): number {
   const s = readStatus(o.pinDir, { flows: true });
   const trust = checkStateDir(o.pinDir, { create: false });
   const kept = trust ? Observations.load(trust) : new Observations();
-  if (kept.loadWarning !== undefined) err(`warning: ${kept.loadWarning}`);
+  if (kept.loadWarning !== undefined) err(`warning: ${escapeUntrusted(kept.loadWarning)}`);
 
   if (!s.loaded) {
     err(
