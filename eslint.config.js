@@ -43,11 +43,12 @@ export default tseslint.config(
             {
               regex: '(^|/)electron/(engine|backend|main|cli|demo|preload)(/|$)',
               message:
-                'Only electron/policy/{doc,fields,addr,types} and the IPC contract types are for the renderer.',
+                'Only electron/policy/{doc,fields,addr,types,diagnostics,advice} and the IPC contract types are for the renderer.',
             },
             {
-              regex: '(^|/)electron/policy/(?!(doc|fields|addr|types)(\\.js)?$)',
-              message: 'Only electron/policy/{doc,fields,addr,types} are pure enough for the renderer.',
+              regex: '(^|/)electron/policy/(?!(doc|fields|addr|types|diagnostics|advice)(\\.js)?$)',
+              message:
+                'Only electron/policy/{doc,fields,addr,types,diagnostics,advice} are pure enough for the renderer.',
             },
             {
               regex: '(^|/)electron/ipc/contract(\\.js)?$',

@@ -10,7 +10,6 @@ import { lib } from './libbpf.js';
 import { cString } from './layouts.js';
 import { objInfo } from './map.js';
 import { commandLineText } from './escape.js';
-import { CAP_BITS } from '../electron/main/caps.js';
 
 /** ifindex of an interface in this network namespace, or undefined. (Not /sys/class/net: that
  * shows the namespace sysfs was mounted in, not ours.) */
@@ -189,15 +188,6 @@ export function effectiveCaps(): bigint {
   const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
   return m?.[1] ? BigInt(`0x${m[1]}`) : 0n;
 }
-
-/** @deprecated The bit numbers' owner is electron/main/caps.ts (CAP_BITS, engineCaps); this alias
- * stays only until electron/backend/backend.ts imports those. */
-export const CAP = {
-  NET_ADMIN: CAP_BITS.CAP_NET_ADMIN,
-  SYS_ADMIN: CAP_BITS.CAP_SYS_ADMIN,
-  PERFMON: CAP_BITS.CAP_PERFMON,
-  BPF: CAP_BITS.CAP_BPF,
-} as const;
 
 type Prctl = (option: number, ...args: unknown[]) => number;
 let libcPrctl: Prctl | undefined;

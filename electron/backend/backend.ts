@@ -9,7 +9,8 @@
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { CAP, effectiveCaps } from '../../native-bridge/sys.js';
+import { effectiveCaps } from '../../native-bridge/sys.js';
+import { engineCaps } from '../main/caps.js';
 import { DEFAULT_PIN_DIR } from '../engine/engine.js';
 import type { PolicyDoc } from '../policy/doc.js';
 import { LIMITS } from '../ipc/contract.js';
@@ -49,12 +50,6 @@ const POLL_TIMEOUT_MS = 1000;
 const MAX_ERRORS = 50;
 const LAUNCHER = 'sudo net-tc-filter-gui   (or: pkexec net-tc-filter-gui)';
 
-const CAP_BITS: Record<CapName, number> = {
-  CAP_BPF: CAP.BPF,
-  CAP_NET_ADMIN: CAP.NET_ADMIN,
-  CAP_PERFMON: CAP.PERFMON,
-};
-
 export function defaultPolicyFile(): string {
   const base = process.env.XDG_CONFIG_HOME || join(homedir(), '.config');
   return join(base, 'net-tc-filter', 'policy.yml');
@@ -62,13 +57,7 @@ export function defaultPolicyFile(): string {
 
 /** The capabilities the app needs, as this process has them now. */
 export function readCaps(): Record<CapName, boolean> {
-  const eff = effectiveCaps();
-  const has = (bit: number) => ((eff >> BigInt(bit)) & 1n) === 1n;
-  return {
-    CAP_BPF: has(CAP_BITS.CAP_BPF),
-    CAP_NET_ADMIN: has(CAP_BITS.CAP_NET_ADMIN),
-    CAP_PERFMON: has(CAP_BITS.CAP_PERFMON),
-  };
+  return engineCaps(effectiveCaps());
 }
 
 function currentUser(uid: number): string {

@@ -25,6 +25,7 @@ import { resolvePolicy } from '../policy/resolve.js';
 import type { AccountDb } from '../policy/resolve.js';
 import type { Diagnostic, Policy } from '../policy/types.js';
 import { serializePolicy } from '../policy/yaml.js';
+import { missingInterfaceMessage } from '../policy/advice.js';
 import { writeFileAtomic } from './write-atomic.js';
 import { LIMITS } from '../ipc/contract.js';
 import type { FlowWire, TrafficCounters, TrafficRow } from '../ipc/contract.js';
@@ -159,7 +160,7 @@ function validate(doc: PolicyDoc): ValidateReply {
   for (const name of c.missingIfaces) {
     diagnostics.push({
       severity: 'warning',
-      message: `interface ${JSON.stringify(name)} does not exist now; it is attached when it appears`,
+      message: missingInterfaceMessage(name),
       path: [],
     });
   }

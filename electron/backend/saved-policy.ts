@@ -8,7 +8,8 @@
 // controls it could put words in the admin's mouth. The launcher keeps it in a directory that only
 // root and the group net-tc-filter can enter (docs/desktop.md).
 import { closeSync, constants, fstatSync, openSync } from 'node:fs';
-import { MAX_CONFIG_BYTES, readCapped } from '../policy/load.js';
+import { readCapped } from '../policy/load.js';
+import { MAX_POLICY_BYTES } from '../policy/yaml.js';
 import { policyToDoc } from '../policy/doc.js';
 import type { PolicyDoc } from '../policy/doc.js';
 import { parsePolicy } from '../policy/yaml.js';
@@ -47,9 +48,9 @@ export function readSavedPolicy(file: string, uid: number): SavedRead {
         kind: 'untrusted',
         reason: `${file} is writable by ${st.mode & 0o002 ? 'everyone' : 'its group'} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`,
       };
-    const buf = readCapped(fd, MAX_CONFIG_BYTES);
-    if (buf.length > MAX_CONFIG_BYTES)
-      return { kind: 'invalid', reason: `${file} is larger than ${MAX_CONFIG_BYTES} bytes` };
+    const buf = readCapped(fd, MAX_POLICY_BYTES);
+    if (buf.length > MAX_POLICY_BYTES)
+      return { kind: 'invalid', reason: `${file} is larger than ${MAX_POLICY_BYTES} bytes` };
     const parsed = parsePolicy(buf.toString('utf8'), file);
     const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
     if (!parsed.policy || errors.length)

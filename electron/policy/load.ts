@@ -8,10 +8,6 @@ import { loadAccountDb, resolvePolicy } from './resolve.js';
 import { MAX_POLICY_BYTES, parsePolicy, POLICY_TOO_LARGE } from './yaml.js';
 import type { Diagnostic, Policy, ResolvedPolicy } from './types.js';
 
-/** @deprecated The cap's owner is yaml.ts MAX_POLICY_BYTES; this name stays only until
- * electron/backend/saved-policy.ts imports that. */
-export { MAX_POLICY_BYTES as MAX_CONFIG_BYTES };
-
 export interface LoadedPolicy {
   policy?: Policy;
   resolved?: ResolvedPolicy;

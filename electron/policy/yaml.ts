@@ -60,12 +60,6 @@ const VERDICTS: readonly Verdict[] = ['deny', 'allow'];
 // ---------------------------------------------------------------------------------------------
 // Diagnostics.
 
-/** `file:line:col: error: message`; without a position, `file: error: message` when a file is given. */
-export function formatDiagnostic(d: Diagnostic, file?: string): string {
-  if (d.pos) return `${d.pos.file}:${d.pos.line}:${d.pos.col}: ${d.severity}: ${d.message}`;
-  return file === undefined ? `${d.severity}: ${d.message}` : `${file}: ${d.severity}: ${d.message}`;
-}
-
 class Reporter {
   readonly diagnostics: Diagnostic[] = [];
   errors = 0;

@@ -4,11 +4,12 @@
 // Each test gets its own sandbox (namespaces, veths) and pin directory, removed afterwards even
 // when the test fails. These tests never skip: without root or bpffs they fail with the reason.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Sandbox } from '../../electron/demo/sandbox.js';
 import type { EngineProcess } from '../../electron/demo/sandbox.js';
 import { packageRoot } from '../../electron/engine/paths.js';
+import { stateDirFor } from '../../electron/engine/statedir.js';
 
 export const ALICE = 62001;
 export const BOB = 62002;
@@ -123,8 +124,13 @@ export async function cleanup(env: Env | undefined): Promise<void> {
     }
   }
   // Remove the filter and pins even when the test failed half-way.
-  if (existsSync(env.pinDir)) env.cli(['unload', '--pin-dir', env.pinDir]);
-  env.sb.destroy();
+  try {
+    if (existsSync(env.pinDir)) env.cli(['unload', '--pin-dir', env.pinDir]);
+  } finally {
+    env.sb.destroy();
+    // The engine's state directory of this pin dir (history, observations, requests).
+    rmSync(stateDirFor(env.pinDir), { recursive: true, force: true });
+  }
 }
 
 /** Stops an engine with SIGTERM and returns its lines once it exited. */

@@ -2,7 +2,6 @@
 // Environment: renderer. The Policy view: toolbar, endpoint list, editor, interface settings,
 // pending changes with Apply/Revert, import diagnostics.
 import { useShallow } from 'zustand/react/shallow';
-// eslint-disable-next-line @typescript-eslint/no-restricted-imports -- pure (no imports but types); to go when eslint.config.js lists diagnostics among the renderer's policy modules
 import { diagnosticText } from '../../../electron/policy/diagnostics.js';
 import type { LogAllowed } from '../../../electron/policy/types.js';
 import { applyBlockers, selectDiagnostics, selectDiff } from '../store/selectors.js';

@@ -5,7 +5,6 @@
 // check, run and apply print); here the draft is given to it, with what the system lists now
 // (interfaces, accounts) for the warnings beside a single value.
 import type { Accounts, NetInterface } from '../../../electron/ipc/contract.js';
-// eslint-disable-next-line @typescript-eslint/no-restricted-imports -- pure (fields.ts and types only); to go when eslint.config.js lists advice among the renderer's policy modules
 import {
   adviseOn as adviseOnPolicy,
   missingInterfaceMessage,
