@@ -12,7 +12,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ifNameToIndex, u32Buf, decodeCounters, LAYOUTS } from '../../native-bridge/index.js';
 import type { Counters } from '../../native-bridge/index.js';
 import { Engine, EngineLockedError, LINK_POLL_MS, evictedFlows } from '../engine/engine.js';
-import { Accounts, EngineHost } from '../engine/host.js';
+import { Accounts, EngineHost, openObservations } from '../engine/host.js';
 import { historyRecorder } from '../engine/recorder.js';
 import { readFlows } from '../engine/flows.js';
 import type { FlowRow } from '../engine/flows.js';
@@ -270,6 +270,8 @@ function ownerTick(): void {
   if (rows) {
     flowsEvicted = h.evicted;
     flows = flowDeltas(rows, (id) => e.endpointName(id));
+    const w = h.saveObservations(false, now);
+    if (w) post({ type: 'error', message: w });
   }
   post({
     type: 'batch',
@@ -378,6 +380,7 @@ function stop(): WorkerReplies['stop'] {
 function close(): null {
   for (const t of timers.splice(0)) clearInterval(t);
   if (engine) {
+    host?.saveObservations(true);
     engine.close({ unload: !engine.adopted && engine.epoch() === 0 });
     engine = undefined;
     host = undefined;
@@ -442,7 +445,13 @@ function start(): void {
     // The saved policy is compared with what the kernel enforces, never applied here: whoever
     // could edit the file must not be able to change the policy by waiting for the next start.
     let compared: Extract<WorkerEvent, { type: 'opened'; ok: true }>['compared'];
-    host = new EngineHost(engine, { accounts: accountDb, history: historyRecorder(init.pinDir) });
+    const kept = openObservations(init.pinDir);
+    if (kept.warning) post({ type: 'error', message: kept.warning });
+    host = new EngineHost(engine, {
+      accounts: accountDb,
+      history: historyRecorder(init.pinDir),
+      ...(kept.observations ? { observations: kept.observations } : {}),
+    });
     if (init.saved) {
       try {
         const { resolved } = resolveDoc(init.saved, accountDb.current);

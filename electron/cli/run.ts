@@ -7,7 +7,7 @@
 // into one line per --log-interval (fold.ts).
 import { Engine, EngineLockedError, LINK_POLL_MS, TrialStateError } from '../engine/engine.js';
 import type { ApplyResult, Decision, GuardedNow, TrialOutcome } from '../engine/engine.js';
-import { EngineHost, FLOW_INTERVAL_MS } from '../engine/host.js';
+import { EngineHost, FLOW_INTERVAL_MS, openObservations } from '../engine/host.js';
 import type { ApplyHow } from '../engine/host.js';
 import { answerRequest, takeRequests } from '../engine/requests.js';
 import type { EngineRequest } from '../engine/requests.js';
@@ -17,8 +17,6 @@ import { hostWarnings } from '../engine/links.js';
 import type { Diagnostic } from '../policy/types.js';
 import { decisionJson, decisionText, diagnosticJson, diagnosticText, flowKey } from './format.js';
 import { historyRecorder } from '../engine/recorder.js';
-import { Observations } from '../engine/observations.js';
-import { checkStateDir } from '../engine/statedir.js';
 import { DecisionFolder } from './fold.js';
 import type { FoldedLine } from './fold.js';
 
@@ -35,9 +33,6 @@ export interface RunOptions {
 }
 
 const DRAIN_INTERVAL_MS = 100;
-/** Observations (what propose works from) are written to the state directory this often, and
- * at exit: a crash loses at most this much. */
-const OBSERVATIONS_SAVE_MS = 10_000;
 /** Bytes of decisions waiting for a slow stdout reader before we stop draining. */
 const MAX_PENDING_OUTPUT = 16 << 20;
 /** Drain calls at exit (DRAIN_BATCH records each): more than a default ring holds. */
@@ -89,8 +84,10 @@ export async function runCommand(o: RunOptions): Promise<number> {
     unlisten();
     return err instanceof EngineLockedError ? 3 : 2;
   }
+  const kept = openObservations(o.pinDir);
   const host = new EngineHost(engine, {
     history: historyRecorder(o.pinDir),
+    ...(kept.observations ? { observations: kept.observations } : {}),
     onAccountsError: (err) => process.stderr.write(`net-tc-filter: account database: ${err.message}\n`),
   });
   // The config's text as applied: the history keeps it (comments and all).
@@ -231,27 +228,15 @@ export async function runCommand(o: RunOptions): Promise<number> {
   }
 
   // What was dropped or would-drop, kept beyond the kernel's flow table and across restarts.
-  let observations: Observations | undefined;
-  try {
-    const trust = checkStateDir(o.pinDir, { create: true });
-    observations = trust && Observations.load(trust);
-    if (observations?.loadWarning) warn(observations.loadWarning);
-  } catch (err) {
-    warn(`observations for propose are not kept: ${(err as Error).message}`);
-  }
-  let savedAt = Date.now();
+  if (kept.warning) warn(kept.warning);
   const observe = (final = false) => {
-    if (!observations) return;
     try {
-      const rows = host.flows(Date.now(), final);
-      if (rows) observations.observe(rows);
-      if (final || Date.now() - savedAt >= OBSERVATIONS_SAVE_MS) {
-        savedAt = Date.now();
-        observations.save();
-      }
+      host.flows(Date.now(), final);
     } catch (err) {
-      warn(`keeping observations: ${(err as Error).message}`);
+      warn(`reading the flow table: ${(err as Error).message}`);
     }
+    const w = host.saveObservations(final);
+    if (w) warn(w);
   };
 
   let stopping = false;

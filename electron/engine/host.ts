@@ -9,6 +9,8 @@
 import { DRAIN_BATCH, evictedFlows } from './engine.js';
 import type { ApplyResult, Decision, Engine, GuardedNow, TrialOutcome } from './engine.js';
 import type { ResolvedPolicy } from '../policy/types.js';
+import { Observations } from './observations.js';
+import { checkStateDir } from './statedir.js';
 import type { FlowRow } from './flows.js';
 import { loadAccountDb, userName } from '../policy/resolve.js';
 import type { AccountDb } from '../policy/resolve.js';
@@ -31,6 +33,22 @@ export interface NamedDecision extends Decision {
 export const ACCOUNTS_REFRESH_MS = 60_000;
 /** The flow table is read this often. */
 export const FLOW_INTERVAL_MS = 1000;
+/** Observations (what propose works from) are written to the state directory this often, and
+ * when the host stops: a crash loses at most this much. */
+export const OBSERVATIONS_SAVE_MS = 10_000;
+
+/** The observations kept for a pin directory (in its state directory, made when missing), with a
+ * warning when they cannot be kept or the file was unusable. */
+export function openObservations(pinDir: string): { observations?: Observations; warning?: string } {
+  try {
+    const trust = checkStateDir(pinDir, { create: true });
+    if (!trust) return { warning: 'observations for propose are not kept: no state directory' };
+    const observations = Observations.load(trust);
+    return observations.loadWarning ? { observations, warning: observations.loadWarning } : { observations };
+  } catch (err) {
+    return { warning: `observations for propose are not kept: ${(err as Error).message}` };
+  }
+}
 
 /** What a tick found. */
 export type HostEvent =
@@ -67,6 +85,8 @@ export interface HostOptions {
   history?: HistoryRecorder;
   /** An account cache to share (default: a new one from loadAccounts). */
   accounts?: Accounts;
+  /** What was dropped or would-drop, fed from every flows() read and saved now and then. */
+  observations?: Observations;
   /** The account database (tests pass fixed ones); default: the system's, via NSS. */
   loadAccounts?: () => AccountDb;
   /** Told of every account-database failure (the previous one is kept). */
@@ -119,11 +139,14 @@ export class EngineHost {
   private lastFlowsAt = 0;
   private flowsEvicted = 0;
   private readonly recorder: HistoryRecorder;
+  private readonly observations: Observations | undefined;
+  private savedAt = Date.now();
 
   constructor(engine: Engine, opts: HostOptions = {}) {
     this.engine = engine;
     this.accountDb = opts.accounts ?? new Accounts(opts);
     this.recorder = opts.history ?? NO_HISTORY;
+    this.observations = opts.observations;
   }
 
   /** Reads the accounts now (an apply resolves names against the same database). */
@@ -189,7 +212,21 @@ export class EngineHost {
     const before = this.engine.counters();
     const rows = this.engine.flows();
     this.flowsEvicted = evictedFlows(before, rows.length);
+    this.observations?.observe(rows);
     return rows;
+  }
+
+  /** Writes the observations when OBSERVATIONS_SAVE_MS passed since the last write (`now`: always).
+   * Returns a warning when they could not be written. */
+  saveObservations(force = false, now = Date.now()): string | undefined {
+    if (!this.observations || (!force && now - this.savedAt < OBSERVATIONS_SAVE_MS)) return undefined;
+    this.savedAt = now;
+    try {
+      this.observations.save();
+      return undefined;
+    } catch (err) {
+      return `keeping observations: ${(err as Error).message}`;
+    }
   }
 
   /**
