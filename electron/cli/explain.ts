@@ -12,7 +12,7 @@ import { explain, explanationText } from '../policy/explain.js';
 import type { Explanation, TrialDescription } from '../policy/explain.js';
 import { MAX_UID } from '../policy/fields.js';
 import { hasErrors, loadPolicyFile, loadPolicyText } from '../policy/load.js';
-import { loadAccountDb, userName } from '../policy/resolve.js';
+import { findUser, loadAccountDb, userName } from '../policy/resolve.js';
 import type { AccountDb } from '../policy/resolve.js';
 import type { ResolvedPolicy } from '../policy/types.js';
 import { diagnosticText } from './format.js';
@@ -63,7 +63,7 @@ export function parseUser(text: string, db: AccountDb): { uid: number | null } {
     if (uid > MAX_UID) throw new ExplainInputError(`--user ${text}: a uid is at most ${MAX_UID}`);
     return { uid };
   }
-  const found = db.users.get(text) ?? db.lookupUser?.(text);
+  const found = findUser(db, text);
   if (!found)
     throw new ExplainInputError(
       `--user ${text}: no such account (give an account name, a uid, or '(unowned)' for packets without a local socket)`,

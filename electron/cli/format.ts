@@ -4,6 +4,7 @@
 // How decisions and diagnostics are printed by the headless CLI.
 import type { Decision } from '../engine/engine.js';
 import type { NamedDecision } from '../engine/host.js';
+import { hostPort } from '../policy/addr.js';
 
 // One owner: the engine host names senders and decisions (also for the desktop app).
 export { senderName } from '../engine/host.js';
@@ -47,11 +48,6 @@ export function decisionJson(d: NamedDecision, fold?: LineFold): string {
   });
 }
 
-function hostPort(addr: string, port: number, family: 4 | 6, proto: string): string {
-  if (proto === 'icmp' || proto === 'icmpv6' || port === 0) return addr;
-  return family === 6 ? `[${addr}]:${port}` : `${addr}:${port}`;
-}
-
 /** Verdicts in the text log, one width: audit mode's would-drop passed the packet. */
 const VERDICT_TEXT = { allow: 'ALLOW     ', drop: 'DROP      ', 'would-drop': 'WOULD-DROP' } as const;
 
@@ -60,7 +56,7 @@ export function decisionText(d: NamedDecision, fold?: LineFold): string {
   const t = new Date(d.time).toISOString().slice(11, 23);
   const verdict = VERDICT_TEXT[d.verdict];
   const who = d.user;
-  const dst = hostPort(d.dst, d.dport, d.family, d.proto);
+  const dst = hostPort(d.family, d.dst, d.dport, d.proto);
   const why = `${d.endpoint ? `${d.reason} ${d.endpoint}` : d.reason}${d.routed ? ' (via routing header)' : ''}`;
   const since =
     fold?.firstTime !== undefined

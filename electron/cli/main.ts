@@ -12,6 +12,7 @@ import { loadAccountDb } from '../policy/resolve.js';
 import type { AccountDb } from '../policy/resolve.js';
 import { hasErrors, loadPolicyFile } from '../policy/load.js';
 import { diagnosticText, senderName } from './format.js';
+import { hostPort } from '../policy/addr.js';
 import { runCommand } from './run.js';
 import { demoCommand } from './demo.js';
 import { applyCommand, confirmCommand, reloadCommand, revertCommand } from './trial.js';
@@ -334,7 +335,7 @@ function flowsText(flows: FlowRow[], db: AccountDb): string {
   ];
   for (const f of flows.slice(0, FLOWS_SHOWN)) {
     const user = senderName(db, f.uid);
-    const dst = f.family === 6 ? `[${f.dst}]:${f.dport}` : `${f.dst}:${f.dport}`;
+    const dst = hostPort(f.family, f.dst, f.dport);
     lines.push(
       `${new Date(f.lastSeen).toISOString().slice(11, 23)}  ${f.iface.padEnd(8)} ${user.padEnd(14)} ` +
         `${f.proto.padEnd(6)} ${dst.padEnd(32)} ${`${f.allowedPackets}/${f.allowedBytes}`.padStart(18)}  ` +

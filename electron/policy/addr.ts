@@ -2,6 +2,13 @@
 // Environment: any (pure functions).
 import ipaddr from 'ipaddr.js';
 
+/** A destination as text: `addr:port`, `[v6]:port`, or the address alone without a port (ICMP,
+ * port 0, or `port` undefined). */
+export function hostPort(family: 4 | 6, addr: string, port: number | undefined, proto?: string): string {
+  if (port === undefined || port === 0 || proto === 'icmp' || proto === 'icmpv6') return addr;
+  return family === 6 ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
 /** An address in network byte order as text (IPv6 in RFC 5952 form). IPv4 takes a fast path:
  * it runs for every reported packet. */
 export function formatAddr(family: 4 | 6, addr: Uint8Array): string {

@@ -6,7 +6,7 @@
 // The decision is the engine's own (referenceTrace in evaluate.ts); this module only words it,
 // plus the essentials exemption the tc program applies before the policy (docs/datapath.md,
 // "Per packet" step 5).
-import { formatAddr } from './addr.js';
+import { formatAddr, hostPort } from './addr.js';
 import { referenceTrace } from './evaluate.js';
 import type { Decision, DecisionReason, Trace } from './evaluate.js';
 import type { InterfaceSettings, ResolvedEndpoint, ResolvedPolicy } from './types.js';
@@ -80,8 +80,7 @@ export const VERDICT_WORDS: Record<Decision['verdict'], string> = {
 };
 
 function destText(family: 4 | 6, addr: string, port: number | undefined): string {
-  if (port === undefined) return addr;
-  return family === 6 ? `[${addr}]:${port}` : `${addr}:${port}`;
+  return hostPort(family, addr, port);
 }
 
 function joinWords(xs: string[], last = 'and'): string {

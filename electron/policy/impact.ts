@@ -6,6 +6,7 @@
 // flows whose verdict changes, biggest first, and plain-words warnings for those that look like
 // replies of a local server (sshd's to the admin's own session).
 import ipaddr from 'ipaddr.js';
+import { hostPort } from './addr.js';
 import { referenceEvaluate } from './evaluate.js';
 import type { Decision, Packet } from './evaluate.js';
 import type { ResolvedPolicy } from './types.js';
@@ -172,8 +173,7 @@ function verdictText(v: FlowVerdict): string {
 }
 
 function dest(r: ImpactRow): string {
-  if (r.proto === 'icmp' || r.proto === 'icmpv6' || r.dport === 0) return r.dst;
-  return r.family === 6 ? `[${r.dst}]:${r.dport}` : `${r.dst}:${r.dport}`;
+  return hostPort(r.family, r.dst, r.dport, r.proto);
 }
 
 /** The report as text. `file`: the policy previewed; `baseline`: what "now" is, in words. */

@@ -170,7 +170,8 @@ export function userName(db: AccountDb, uid: number): string | undefined {
   return db.uidToName.get(uid);
 }
 
-function findUser(db: AccountDb, name: string): { uid: number; gid: number } | undefined {
+/** An account by name: the database, else NSS (remembered). */
+export function findUser(db: AccountDb, name: string): { uid: number; gid: number } | undefined {
   const known = db.users.get(name);
   if (known) return known;
   const found = db.lookupUser?.(name);
