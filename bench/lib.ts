@@ -5,7 +5,16 @@
 // bpftool readers and a bounded child-process runner.
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../electron/engine/paths.js';
 import { hasErrors, loadPolicyText } from '../electron/policy/load.js';
@@ -298,4 +307,72 @@ export function resolveBench(yaml: string, db: AccountDb): ResolvedPolicy {
     throw new Error(`bench policy: ${l.diagnostics.map((d) => d.message).join('; ')}`);
   }
   return l.resolved;
+}
+
+// ---- an earlier tree (the rollout section's baseline) ----
+
+/** The .ts sources under `dir` (recursively), for transpiling. */
+function tsSources(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile() && d.name.endsWith('.ts') && !d.name.endsWith('.d.ts'))
+    .map((d) => join(d.parentPath, d.name));
+}
+
+/**
+ * The engine, policy code and tc program of an earlier commit, runnable beside today's: the
+ * commit's package.json, bpf/, electron/ and native-bridge/ (`git archive`) in `dir`, its tc
+ * program built by its own bpf/Makefile (clang, the same flags as today's), its TypeScript
+ * transpiled file by file with esbuild into `dir/dist` (the tree is verbatimModuleSyntax, so
+ * this is what tsc emits, without the type check), and today's node_modules linked in. Import
+ * `dist/electron/...` under the returned root to drive it; the program is `objectPath`
+ * (`matchesPrebuilt`: byte for byte the commit's bpf/prebuilt/ object, which CI verifies).
+ */
+export function buildTreeAt(
+  commit: string,
+  dir: string,
+): { root: string; objectPath: string; matchesPrebuilt: boolean } {
+  const root = packageRoot();
+  const x = (cmd: string, args: string[]) =>
+    execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 180_000 });
+  mkdirSync(dir, { recursive: true });
+  const tar = `${dir}.tar`;
+  x('git', [
+    '-C',
+    root,
+    'archive',
+    '--format=tar',
+    '-o',
+    tar,
+    commit,
+    '--',
+    'package.json',
+    'bpf',
+    'electron',
+    'native-bridge',
+  ]);
+  x('tar', ['-xf', tar, '-C', dir]);
+  rmSync(tar);
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+  x('make', ['-s', '-C', join(dir, 'bpf')]);
+  x(join(root, 'node_modules/.bin/esbuild'), [
+    ...[join(dir, 'electron'), join(dir, 'native-bridge')].flatMap(tsSources),
+    `--outdir=${join(dir, 'dist')}`,
+    `--outbase=${dir}`,
+    '--format=esm',
+    '--platform=node',
+    '--target=node20',
+    '--log-level=warning',
+  ]);
+  const objectPath = join(dir, 'bpf/build/net_tc_filter.bpf.o');
+  const prebuilt = join(dir, 'bpf/prebuilt/net_tc_filter.bpf.o');
+  const matchesPrebuilt = existsSync(prebuilt) && readFileSync(objectPath).equals(readFileSync(prebuilt));
+  return { root: dir, objectPath, matchesPrebuilt };
+}
+
+/** A link's received packets (`ip -s link`) in a named network namespace. */
+export function rxPackets(netns: string, dev: string): number {
+  const j = JSON.parse(
+    execFileSync('ip', ['-n', netns, '-s', '-j', 'link', 'show', dev], { encoding: 'utf8', timeout: 10_000 }),
+  ) as Array<{ stats64?: { rx?: { packets?: number } } }>;
+  return j[0]?.stats64?.rx?.packets ?? NaN;
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: Node, as root (benchmark).
 //
-// `sudo npm run bench [-- --quick] [-- --only throughput|runtime|apply|drain|ui|guard]`
+// `sudo npm run bench [-- --quick] [-- --only throughput|runtime|apply|drain|ui|guard|rollout]`
 // Everything runs in a throwaway namespace sandbox (no traffic leaves it); variants alternate
 // round by round and the tables report medians, so the shared, noisy machine affects all
 // variants alike. Nothing is asserted on time: results go to stdout and, unless --quick, into
@@ -33,6 +33,7 @@ import {
   PASSWD,
   addGuardTargets,
   buildTools,
+  buildTreeAt,
   killChildren,
   lastJson,
   mainDst,
@@ -44,9 +45,10 @@ import {
   run,
 } from './lib.js';
 import type { Tools } from './lib.js';
+import type { RolloutArgs, RolloutSample, RolloutVariant } from './rollout-child.js';
 import type { RuntimeArgs, RuntimeSample } from './runtime-child.js';
 
-const SECTIONS = ['throughput', 'runtime', 'apply', 'drain', 'ui', 'guard'] as const;
+const SECTIONS = ['throughput', 'runtime', 'apply', 'drain', 'ui', 'guard', 'rollout'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' } } });
@@ -70,6 +72,9 @@ const P = {
   uiHarnessSeconds: QUICK ? 6 : 20,
   guardRounds: QUICK ? 1 : 7,
   guardSeconds: QUICK ? 0.5 : 1,
+  rolloutRounds: QUICK ? 1 : 7,
+  rolloutSeconds: QUICK ? 0.5 : 1, // run time per cell
+  rolloutWindow: QUICK ? 0.5 : 2, // throughput per cell
 };
 const want = (s: Section) => !values.only || values.only === s;
 const ROOT = packageRoot();
@@ -138,7 +143,9 @@ const haveNft = want('throughput') ? ensureTool('nft', ['--version'], 'nftables'
 
 const tag = `ntfb${process.pid % 100000}`;
 const pinBase = `/sys/fs/bpf/${tag}`;
-const pinDirs = ['cli', 'runtime', 'apply', 'drain', 'guard'].map((s) => `${pinBase}-${s}`);
+const pinDirs = ['cli', 'runtime', 'apply', 'drain', 'guard', 'rollout', 'rollout-old'].map(
+  (s) => `${pinBase}-${s}`,
+);
 let sb: Sandbox | undefined;
 interface CliEngine {
   proc: ChildProcess;
@@ -835,6 +842,191 @@ async function guard(): Promise<void> {
   say();
 }
 
+// ---- 7. rollout: trial deadline check and audit ----
+
+/** The program and engine before the rollout issue (audit mode, trials): the baseline. */
+const ROLLOUT_BASE = '275fbca';
+
+async function rollout(): Promise<void> {
+  say('### 7. Rollout: the trial deadline check and audit mode on the established path');
+  say();
+  if (!haveBpftool) {
+    say('Not measured: `bpftool` is missing and apt-get could not install it.');
+    say();
+    return;
+  }
+  const s = sb as Sandbox;
+  const N = 10_000;
+  const USERS = 100;
+  const t0 = performance.now();
+  const old = buildTreeAt(ROLLOUT_BASE, join(s.dir, `tree-${ROLLOUT_BASE}`));
+  const buildS = (performance.now() - t0) / 1000;
+  process.stdout.write(`(rollout: the tree of ${ROLLOUT_BASE} built in ${buildS.toFixed(1)} s)\n`);
+  const variants: RolloutVariant[] = ['old-allow', 'allow', 'trial', 'audit', 'old-drop', 'drop'];
+  statsWas = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim();
+  const samples: Array<RolloutSample & { round: number }> = [];
+  try {
+    for (let r = 0; r < P.rolloutRounds; r++) {
+      for (let i = 0; i < variants.length; i++) {
+        const v = variants[(i + r) % variants.length] as RolloutVariant;
+        const isOld = v.startsWith('old-');
+        const args: RolloutArgs = {
+          variant: v,
+          root: isOld ? old.root : ROOT,
+          ...(isOld ? { objectPath: old.objectPath } : {}),
+          flood: tools.flood,
+          pinDir: `${pinBase}-${isOld ? 'rollout-old' : 'rollout'}`,
+          server: s.server,
+          n: N,
+          users: USERS,
+          estSeconds: P.rolloutSeconds,
+          window: P.rolloutWindow,
+          toggleStats: statsWas === '0',
+          ...accountFiles(),
+        };
+        const o = await inClient(
+          [process.execPath, join(ROOT, 'dist/bench/rollout-child.js'), JSON.stringify(args)],
+          120_000,
+        );
+        samples.push({ ...lastJson<RolloutSample>(o), round: r });
+      }
+      process.stdout.write(`(rollout round ${r + 1}/${P.rolloutRounds} done)\n`);
+    }
+  } finally {
+    execFileSync('sysctl', ['-qw', `kernel.bpf_stats_enabled=${statsWas}`]);
+    statsWas = undefined;
+  }
+
+  const num = (x: number | null) => (x === null ? NaN : x); // JSON turns NaN into null
+  const of = (v: RolloutVariant) => samples.filter((x) => x.variant === v);
+  const delivered = (v: RolloutVariant) => !v.endsWith('drop');
+  const pps = (x: RolloutSample) => (delivered(x.variant) ? x.rxPps : x.sentPps);
+  const med = (v: RolloutVariant, f: (x: RolloutSample) => number) => median(of(v).map((x) => num(f(x))));
+  // Per round against the baseline measured in the same round, then the median.
+  const perRound = (
+    v: RolloutVariant,
+    base: RolloutVariant,
+    f: (x: number, y: number) => number,
+    g: (x: RolloutSample) => number,
+  ) =>
+    median(
+      of(v).map((x) => {
+        const b = of(base).find((y) => y.round === x.round);
+        return b ? f(num(g(x)), num(g(b))) : NaN;
+      }),
+    );
+  const ratio = (v: RolloutVariant, base: RolloutVariant, g: (x: RolloutSample) => number) =>
+    perRound(v, base, (x, y) => x / y, g);
+  const diff = (v: RolloutVariant, base: RolloutVariant) =>
+    perRound(
+      v,
+      base,
+      (x, y) => x - y,
+      (x) => x.ns,
+    );
+  /** The per-round differences' range, as "lo…hi". */
+  const spread = (xs: number[]) => {
+    const [lo, hi] = minMax(xs.filter(Number.isFinite));
+    return xs.length ? `${sign(lo)}…${sign(hi)}` : 'n/a';
+  };
+  const diffs = (v: RolloutVariant, base: RolloutVariant) =>
+    of(v).map((x) => num(x.ns) - num(of(base).find((y) => y.round === x.round)?.ns ?? null));
+  /** Trial and audit cells: the same flow just before the trial / audit apply, same cell. */
+  const paired = (v: RolloutVariant) => of(v).map((x) => num(x.ns) - num(x.beforeNs));
+  const ppsBase = (v: RolloutVariant): RolloutVariant => (delivered(v) ? 'old-allow' : 'old-drop');
+  const sign = (x: number) =>
+    Number.isFinite(x) ? `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(0)} ns` : 'n/a';
+  const pct = (x: number) =>
+    Number.isFinite(x) ? `${x >= 1 ? '+' : '−'}${Math.abs(100 * (x - 1)).toFixed(1)} %` : 'n/a';
+  const NAME: Record<RolloutVariant, string> = {
+    'old-allow': `(a) ${ROLLOUT_BASE}, enforce`,
+    allow: '(b) today, enforce, no trial',
+    trial: '(c) today, trial pending (3600 s)',
+    audit: '(d) today, `mode: audit`',
+    'old-drop': `(a′) ${ROLLOUT_BASE}, enforce`,
+    drop: '(b′) today, enforce',
+  };
+  const TRAFFIC: Record<RolloutVariant, string> = {
+    'old-allow': 'alice, allowed',
+    allow: 'alice, allowed',
+    trial: 'alice, allowed',
+    audit: 'bob, would-drop (passed)',
+    'old-drop': 'bob, dropped',
+    drop: 'bob, dropped',
+  };
+  say(
+    `The program and engine of ${ROLLOUT_BASE} (before audit mode and trials: \`ntf_state\` 8 bytes, flow values 64, counters 96) against today's, on the same traffic in the same run. The baseline is that commit's own tree, built at bench time into the sandbox's temp dir (${buildS.toFixed(1)} s; the object is ${old.matchesPrebuilt ? 'byte for byte the one committed in that tree, `bpf/prebuilt/`' : 'not the one committed in that tree'}): \`git archive ${ROLLOUT_BASE}\` of its \`bpf/\`, \`electron/\` and \`native-bridge/\`, its program compiled by its own \`bpf/Makefile\` (the same clang flags as today's), its TypeScript transpiled by esbuild, today's \`node_modules\`; its own \`Engine\` and policy loader drive its program, so each tree writes the maps in its own layout. Policy: ${N.toLocaleString('en')} IPv4 ranges × ${USERS} users on \`ntf0\`, \`default: deny\`, as in section 1; alice is allowed into the ranges, bob is listed nowhere. Each cell is a child process that opens a fresh engine, applies the policy (c: measures the flow, then applies the policy again with \`apply(resolved, { trialSeconds: 3600 })\`, so the kernel checks the deadline on every packet; d: measures bob's flow dropped, then applies the policy with \`ntf0\` in \`mode: audit\`), sends 0.1 s (the neighbour, the flow's entry), then one flow of 64-byte UDP datagrams to ${mainDst(4, N)}: ${P.rolloutSeconds} s with \`kernel.bpf_stats_enabled=1\` for Δrun_time_ns / Δrun_cnt of our program (every packet a flow-cache hit: the established path), then ${P.rolloutWindow} s with the stats off for the rate, and unloads. **pkt/s**: allowed and would-drop traffic arrives, so it is the far end's \`rx_packets\` per second; dropped traffic never does, so it is the sender's datagrams/s through the output path and the hook (as section 1's dropped column), compared with (a′). Drops and would-drops are reported within the default event budget (1,000/s per sender), the ring drained between parts. Medians of ${P.rolloutRounds} round${P.rolloutRounds > 1 ? 's' : ''}, the six variants rotated each round; ratios and differences are medians of the per-round ones against the baseline of the same round.`,
+  );
+  say();
+  table(
+    [
+      'variant',
+      'traffic (one established flow)',
+      'ns/packet',
+      '÷ (a)',
+      '− (a)',
+      '− (a), rounds',
+      'pkt/s',
+      '÷ (a) / (a′)',
+    ],
+    variants.map((v) => [
+      NAME[v],
+      TRAFFIC[v],
+      ns(med(v, (x) => x.ns)),
+      f2(ratio(v, 'old-allow', (x) => x.ns)),
+      v === 'old-allow' ? '' : sign(diff(v, 'old-allow')),
+      v === 'old-allow' ? '' : spread(diffs(v, 'old-allow')),
+      k(med(v, pps)),
+      `${f2(ratio(v, ppsBase(v), pps))}${delivered(v) ? '' : ' (a′)'}`,
+    ]),
+  );
+  const sum = (xs: RolloutSample[], f: (x: RolloutSample) => number) => xs.reduce((t, x) => t + f(x), 0);
+  const n_ = (x: number) => Math.round(x).toLocaleString('en');
+  say(
+    `**The path taken** (the run-time parts of all rounds, summed): our program's runs (on every interface it is attached to), the flow-cache hits and what the counters counted (${ROLLOUT_BASE} has no would-drop counter).`,
+  );
+  say();
+  table(
+    ['variant', 'runs', 'flow-cache hits', 'allowed / dropped / would-drop', 'trial after the cell'],
+    variants.map((v) => {
+      const xs = of(v);
+      const left = xs.map((x) => x.trialLeft).filter((x): x is number => x !== null);
+      return [
+        NAME[v],
+        n_(sum(xs, (x) => x.runs)),
+        n_(sum(xs, (x) => x.hits)),
+        `${n_(sum(xs, (x) => x.allowed))} / ${n_(sum(xs, (x) => x.dropped))} / ${v.startsWith('old-') ? 'n/a' : n_(sum(xs, (x) => x.wouldDrop))}`,
+        left.length ? `pending, ${Math.min(...left)}–${Math.max(...left)} s left` : 'none',
+      ];
+    }),
+  );
+  say(
+    `Against (a), per packet of an established allowed flow: (b) ${sign(diff('allow', 'old-allow'))} (${pct(ratio('allow', 'old-allow', (x) => x.ns))}), (c) ${sign(diff('trial', 'old-allow'))} (${pct(ratio('trial', 'old-allow', (x) => x.ns))}); (d) the would-drop path ${sign(diff('audit', 'old-allow'))} (${pct(ratio('audit', 'old-allow', (x) => x.ns))}); the drop path (b′) against (a′) ${sign(
+      perRound(
+        'drop',
+        'old-drop',
+        (x, y) => x - y,
+        (x) => x.ns,
+      ),
+    )} (${pct(ratio('drop', 'old-drop', (x) => x.ns))}), and the would-drop path (d) against the drop paths on the same traffic: ${sign(
+      perRound(
+        'audit',
+        'old-drop',
+        (x, y) => x - y,
+        (x) => x.ns,
+      ),
+    )} against (a′), ${sign(
+      perRound(
+        'audit',
+        'drop',
+        (x, y) => x - y,
+        (x) => x.ns,
+      ),
+    )} against (b′). Paired in the same cell, seconds apart (same engine, same flow, one apply between): the pending trial costs ${sign(median(paired('trial')))} per packet against the same policy without a trial just before (rounds ${spread(paired('trial'))}); the would-drop path ${sign(median(paired('audit')))} against the same flow dropped in enforce mode just before (rounds ${spread(paired('audit'))}). Throughput against (a): (b) ${pct(ratio('allow', 'old-allow', pps))}, (c) ${pct(ratio('trial', 'old-allow', pps))}, (d) ${pct(ratio('audit', 'old-allow', pps))}; (b′) against (a′) ${pct(ratio('drop', 'old-drop', pps))}.`,
+  );
+  say();
+}
+
 // ---- main ----
 
 const loadAvg = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0] ?? '?';
@@ -860,7 +1052,15 @@ try {
   );
   say();
   const load0 = loadAvg();
-  const sections: Record<Section, () => Promise<void>> = { throughput, runtime, apply, drain, ui, guard };
+  const sections: Record<Section, () => Promise<void>> = {
+    throughput,
+    runtime,
+    apply,
+    drain,
+    ui,
+    guard,
+    rollout,
+  };
   for (const s of SECTIONS) {
     if (!want(s)) continue;
     const from = out.length;
