@@ -5,7 +5,7 @@
 // config and applies it atomically (a bad file keeps the old policy); SIGINT/SIGTERM exit 0
 // and leave enforcement pinned unless --unload-on-exit. Repeated decisions of a flow are folded
 // into one line per --log-interval (fold.ts).
-import { Engine, EngineLockedError, LINK_POLL_MS, TrialStateError } from '../engine/engine.js';
+import { Engine, EngineLockedError, LINK_POLL_MS, trialText } from '../engine/engine.js';
 import type { ApplyResult, Decision, GuardedNow, TrialOutcome } from '../engine/engine.js';
 import { EngineHost, FLOW_INTERVAL_MS, openObservations } from '../engine/host.js';
 import type { ApplyHow } from '../engine/host.js';
@@ -16,7 +16,7 @@ import type { LoadedPolicy } from '../policy/load.js';
 import { hostWarnings } from '../engine/links.js';
 import type { Diagnostic } from '../policy/types.js';
 import { decisionJson, decisionText, diagnosticJson, diagnosticText, flowKey } from './format.js';
-import { historyRecorder } from '../engine/recorder.js';
+import { historyRecorder, revertedTrial } from '../engine/recorder.js';
 import { DecisionFolder } from './fold.js';
 import type { FoldedLine } from './fold.js';
 
@@ -204,17 +204,60 @@ export async function runCommand(o: RunOptions): Promise<number> {
     ...(req?.confirmS ? { trialSeconds: req.confirmS } : {}),
   });
 
-  try {
-    const { result, warnings } = host.apply(first.loaded.resolved, applyHow(first.text, 'run'));
+  /** What to apply for the config's text: the text itself, or, when it is the trial the kernel
+   * (or a revert) took back, the policy enforced instead (recorder.ts revertedTrial). */
+  const notReverted = (next: { text: string; loaded: LoadedPolicy }) => {
+    const r = revertedTrial(o.pinDir, next.text);
+    if (!r) return { ...next, source: o.config };
+    const message =
+      `${o.config} holds the policy of history ${r.trial.n}, which was on trial and ${r.trial.outcome === 'reverted-by-kernel' ? 'reverted by the kernel' : 'reverted'} at ${r.trial.outcomeTime ?? '?'}: ` +
+      `not applied again without a trial; history ${r.instead.n} stays (edit the file, or run 'net-tc-filter reload --confirm SECONDS' and confirm)`;
+    return {
+      text: r.instead.text,
+      loaded: loadPolicyText(r.instead.text, `history ${r.instead.n}`, host.accounts()),
+      source: `history ${r.instead.n}`,
+      message,
+    };
+  };
+
+  // Started while another process's trial is pending: the first apply would be a second one.
+  // Wait for the trial's outcome (the kernel's deadline, or confirm/revert, which this run takes
+  // as requests), then apply.
+  let deferred = false;
+  const firstApply = (): boolean => {
+    const chosen = notReverted(first);
+    if (chosen.message) warn(chosen.message);
+    if (!chosen.loaded.resolved) throw new Error(`history: ${chosen.source} no longer loads`);
+    const { result, warnings } = host.apply(chosen.loaded.resolved, {
+      ...applyHow(chosen.text, 'run'),
+      source: chosen.source,
+    });
     applied(result, 'ready');
     warnings.forEach(warn);
+    return true;
+  };
+  try {
+    // A trial the kernel ended while no process of ours ran is said and recorded first: the
+    // config may be the very policy it took back.
+    const s = host.settle();
+    if (s.outcome) trialOutcome(s.outcome);
+    s.warnings.forEach(warn);
+    const pending = engine.trial();
+    if (pending && !pending.expired) {
+      deferred = true;
+      emit(
+        {
+          type: 'waiting',
+          trial: {
+            epoch: pending.epoch,
+            previousEpoch: pending.previousEpoch,
+            deadline: new Date(pending.deadline).toISOString(),
+          },
+        },
+        `${trialText(pending)}; ${o.config} is applied once the trial's outcome is known (confirm, revert or the deadline)`,
+      );
+    } else firstApply();
   } catch (err) {
-    if (err instanceof TrialStateError) {
-      process.stderr.write(`net-tc-filter: not started: ${err.message}\n`);
-      engine.close();
-      unlisten();
-      return 3;
-    }
     process.stderr.write(`net-tc-filter: apply failed, nothing changed: ${(err as Error).message}\n`);
     // State created just now enforces nothing: remove it. Adopted state keeps enforcing.
     engine.close({ unload: !engine.adopted });
@@ -326,9 +369,9 @@ export async function runCommand(o: RunOptions): Promise<number> {
   const reload = (
     req?: EngineRequest,
   ): { code: number; lines: string[]; errors: string[]; epoch?: number } => {
-    const next = readConfig();
-    const diags = next.loaded.diagnostics;
-    if (hasErrors(diags) || !next.loaded.resolved) {
+    const read = readConfig();
+    const diags = read.loaded.diagnostics;
+    if (hasErrors(diags) || !read.loaded.resolved) {
       const errors = diags.filter((d) => d.severity === 'error');
       emit(
         { type: 'reload-failed', errors: errors.map(diagnosticJson) },
@@ -337,6 +380,17 @@ export async function runCommand(o: RunOptions): Promise<number> {
       return { code: 1, lines: [], errors: errors.map(diagnosticText) };
     }
     report(diags);
+    // Without a trial, a file still holding the trial the kernel took back is not applied again.
+    const chosen = req?.confirmS ? { ...read, source: o.config } : notReverted(read);
+    if (chosen.message) {
+      emit(
+        { type: 'reload-failed', errors: [{ severity: 'error', message: chosen.message }] },
+        `reload refused; keeping policy ${engine.effectiveEpoch()}: ${chosen.message}`,
+      );
+      return { code: 1, lines: [], errors: [chosen.message] };
+    }
+    const next = read;
+    if (!next.loaded.resolved) return { code: 1, lines: [], errors: ['not loaded'] };
     // Summaries of what the old policy decided come before the new one's decisions.
     flushFolded();
     try {
@@ -390,11 +444,14 @@ export async function runCommand(o: RunOptions): Promise<number> {
   };
 
   const hangup = () => {
-    let requests: EngineRequest[] = [];
+    let requests: EngineRequest[];
     try {
       requests = takeRequests(o.pinDir);
     } catch (err) {
-      warn(`reading requests: ${(err as Error).message}`);
+      // Someone asked for something (a trial, a confirm): doing a plain reload instead would do
+      // what they did not ask for.
+      warn(`SIGHUP not acted on: ${(err as Error).message}`);
+      return;
     }
     if (requests.length === 0) {
       reload();
@@ -435,6 +492,15 @@ export async function runCommand(o: RunOptions): Promise<number> {
     const statsTimer = setInterval(stats, o.statsIntervalMs);
     const observeTimer = setInterval(observe, FLOW_INTERVAL_MS);
     const reconcileTimer = setInterval(() => {
+      const t = deferred ? engine.trial() : undefined;
+      if (deferred && (!t || t.expired)) {
+        deferred = false;
+        try {
+          firstApply();
+        } catch (err) {
+          process.stderr.write(`net-tc-filter: apply failed, nothing changed: ${(err as Error).message}\n`);
+        }
+      }
       for (const e of host.tick()) {
         if (e.type === 'applied') applied(e.result, 'applied');
         else if (e.type === 'guarding') guardedNow(e.result);

@@ -185,11 +185,9 @@ export class EngineHost {
   tick(now = performance.now()): HostEvent[] {
     const events: HostEvent[] = [];
     try {
-      const settled = this.engine.settle();
-      if (settled) {
-        events.push({ type: 'trial', outcome: settled });
-        for (const w of this.recordOutcome(settled)) events.push({ type: 'error', message: w });
-      }
+      const { outcome, warnings } = this.settle();
+      if (outcome) events.push({ type: 'trial', outcome });
+      for (const w of warnings) events.push({ type: 'error', message: w });
     } catch (err) {
       events.push({ type: 'error', message: `following the trial: ${(err as Error).message}` });
     }
@@ -250,6 +248,12 @@ export class EngineHost {
   revert(): { outcome: TrialOutcome; warnings: string[] } {
     const outcome = this.engine.revert();
     return { outcome, warnings: this.recordOutcome(outcome) };
+  }
+
+  /** Settles a trial the kernel ended (Engine.settle) and records it. */
+  settle(): { outcome?: TrialOutcome; warnings: string[] } {
+    const outcome = this.engine.settle();
+    return outcome ? { outcome, warnings: this.recordOutcome(outcome) } : { warnings: [] };
   }
 
   /** Records what a trial came to; returns warnings. */

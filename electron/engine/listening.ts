@@ -5,6 +5,7 @@
 // follow the calling thread's namespace), with the command that holds each listening socket
 // when it can be found. The impact preview uses them to recognise replies of a local server
 // (sshd's to the admin's own session) among the recorded flows.
+import { escapeUntrusted } from '../../native-bridge/escape.js';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /** TCP_LISTEN in /proc/net/tcp's `st` column. */
@@ -58,7 +59,8 @@ function socketOwners(inodes: ReadonlySet<number>): Map<number, string> {
       const inode = m?.[1] ? Number(m[1]) : NaN;
       if (!inodes.has(inode) || owners.has(inode)) continue;
       try {
-        owners.set(inode, readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
+        // The process's own choice (prctl PR_SET_NAME): escaped, never printed raw to a terminal.
+        owners.set(inode, escapeUntrusted(readFileSync(`/proc/${pid}/comm`, 'utf8').trim()));
       } catch {
         // the process ended meanwhile
       }

@@ -14,6 +14,7 @@ import {
   setOutcome,
 } from './history.js';
 import type { ApplyResult, Engine, TrialOutcome } from './engine.js';
+import type { HistoryEntry } from './history.js';
 import type { ApplyHow, HistoryRecorder } from './host.js';
 
 /** The account behind this process, as the history names it. */
@@ -69,6 +70,24 @@ export function historyRecorder(pinDir: string): HistoryRecorder {
       }
     },
   };
+}
+
+/**
+ * When `text` is the policy of the last trial and that trial did not stay (the kernel or a revert
+ * went back) and has not been applied since: the trial, and the newest entry (what is enforced
+ * instead). A file left holding a reverted trial must not come back for good when `run` starts
+ * again or reloads without --confirm: that would undo the kernel's revert.
+ */
+export function revertedTrial(
+  pinDir: string,
+  text: string,
+): { trial: HistoryEntry; instead: HistoryEntry } | undefined {
+  const entries = listHistory(pinDir).entries; // newest first
+  const trial = entries.find((e) => e.trial);
+  if (!trial || !trial.outcome.startsWith('reverted') || trial.text !== text) return undefined;
+  const newer = entries.filter((e) => e.n > trial.n);
+  if (newer.length === 0 || newer.some((e) => e.text === text)) return undefined;
+  return { trial, instead: newer[0] as HistoryEntry };
 }
 
 /** The policy text of history entry n, or why there is none. */

@@ -147,8 +147,14 @@ export function takeRequests(pinDir: string, now = Date.now()): EngineRequest[] 
     const text = readOwn(path);
     try {
       unlinkSync(path);
-    } catch {
-      continue; // someone else took it
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // someone else took it
+      // A request that cannot be taken must not turn into something else (a plain reload, no
+      // trial): say so, act on none.
+      throw new Error(
+        `cannot take the request ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)}): the state directory must be writable by run (systemd: StateDirectory=net-tc-filter/state)`,
+        { cause: err },
+      );
     }
     if (text === undefined) continue;
     try {
