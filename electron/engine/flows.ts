@@ -14,6 +14,9 @@ export function verdictName(code: number): Verdict {
   return code === NTF.VERDICT_ALLOW ? 'allow' : code === NTF.VERDICT_WOULD_DROP ? 'would-drop' : 'drop';
 }
 
+/** Who sent a flow where: what a flow is keyed by (the interface by name), and its last source port. */
+export type FlowTarget = Pick<FlowRow, 'iface' | 'uid' | 'family' | 'proto' | 'dst' | 'dport' | 'sport'>;
+
 export interface FlowRow {
   ifindex: number;
   iface: string;

@@ -14,7 +14,7 @@
 // was first seen later than the one we knew). Observed flows are keyed by interface NAME, not
 // ifindex: an interface re-created under the same name gets a new index.
 import { join } from 'node:path';
-import type { FlowRow } from './flows.js';
+import type { FlowRow, FlowTarget } from './flows.js';
 import { readStateFile, writeStateFile } from './statedir.js';
 import type { StateDirTrust } from './statedir.js';
 
@@ -29,16 +29,7 @@ const FORMAT_VERSION = 1;
  * times of one entry jitter by a millisecond between reads). */
 const RECREATED_SLACK_MS = 1000;
 
-export interface ObservedFlow {
-  iface: string;
-  /** null: packets without a local socket (unowned). */
-  uid: number | null;
-  family: 4 | 6;
-  proto: string;
-  dst: string;
-  dport: number;
-  /** The last packet's source port. */
-  sport: number;
+export interface ObservedFlow extends FlowTarget {
   /** The last verdict seen: drop (enforce) or would-drop (audit). */
   verdict: 'drop' | 'would-drop';
   /** The kernel's reason (REASON_NAMES); 'unknown' when the entry was only seen allowed since. */

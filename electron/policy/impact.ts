@@ -10,28 +10,10 @@ import { hostPort } from './addr.js';
 import { referenceEvaluate } from './evaluate.js';
 import type { Decision, Packet } from './evaluate.js';
 import type { ResolvedPolicy } from './types.js';
+import type { FlowRow, FlowTarget } from '../engine/flows.js';
 
-/** What impact needs of a kernel flow entry (electron/engine/flows.ts FlowRow). */
-export interface ImpactFlow {
-  ifindex: number;
-  iface: string;
-  uid: number | null;
-  family: 4 | 6;
-  proto: string;
-  dst: string;
-  dport: number;
-  sport: number;
-  allowedPackets: number;
-  allowedBytes: number;
-  droppedPackets: number;
-  droppedBytes: number;
-  wouldDropPackets: number;
-  wouldDropBytes: number;
-  lastSeen: number;
-  verdict: 'allow' | 'drop' | 'would-drop';
-  reason: string;
-  endpointId: number;
-}
+/** What impact needs of a kernel flow entry. */
+export type ImpactFlow = Omit<FlowRow, 'firstSeen'>;
 
 export type FlowVerdictName = 'allow' | 'drop' | 'would-drop';
 
@@ -57,15 +39,8 @@ export interface ImpactInput {
   nameOf: (uid: number | null) => string;
 }
 
-export interface ImpactRow {
-  iface: string;
-  uid: number | null;
+export interface ImpactRow extends FlowTarget {
   user: string;
-  family: 4 | 6;
-  proto: string;
-  dst: string;
-  dport: number;
-  sport: number;
   packets: number;
   bytes: number;
   lastSeen: number;
