@@ -11,6 +11,7 @@ import {
   encodeIfaceCfg,
   encodeIfaceKey,
   encodeLpmKey,
+  LAYOUTS,
   libbpfVersion,
   u32Buf,
 } from '../../native-bridge/index.js';
@@ -66,7 +67,11 @@ describe('native-bridge on the real libbpf', () => {
     try {
       o.load();
       expect(o.programFd('ntf_egress')).toBeGreaterThan(0);
-      expect(o.map('ntf_state').info).toMatchObject({ keySize: 4, valueSize: 8, maxEntries: 1 });
+      expect(o.map('ntf_state').info).toMatchObject({
+        keySize: 4,
+        valueSize: LAYOUTS.state.size,
+        maxEntries: 1,
+      });
     } finally {
       o.close();
     }
