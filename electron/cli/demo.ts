@@ -5,6 +5,9 @@
 // of two network namespaces, a stand-in metadata service at 169.254.169.254 and
 // fd00:ec2::254, and two users: metadata-reader (allowed) and intruder (not). The real
 // `run` command enforces a real policy on the sandbox's interface; this prints its decisions.
+import { existsSync, rmdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { STATE_ROOT, stateDirFor } from '../engine/statedir.js';
 import { fileURLToPath } from 'node:url';
 import { Sandbox } from '../demo/sandbox.js';
 import type { EngineProcess } from '../demo/sandbox.js';
@@ -32,6 +35,22 @@ export async function demoCommand(o: { durationS: number; pinDir?: string }): Pr
   }
   const tag = `ntfd${process.pid}`;
   const pinDir = o.pinDir ?? `/sys/fs/bpf/net-tc-filter-demo-${process.pid}`;
+  // The host stays untouched: the state directory `run` makes for the demo's own pin directory
+  // (history, observations) goes with it, and so do the parents it had to make.
+  const madeDirs = o.pinDir
+    ? []
+    : [stateDirFor(pinDir), STATE_ROOT, dirname(STATE_ROOT)].filter((d) => !existsSync(d));
+  const removeState = () => {
+    if (o.pinDir) return;
+    rmSync(stateDirFor(pinDir), { recursive: true, force: true });
+    for (const d of madeDirs.slice(1)) {
+      try {
+        rmdirSync(d); // only when empty: someone else may have started using it meanwhile
+      } catch {
+        // not empty, or gone
+      }
+    }
+  };
   const say = (s: string) => process.stdout.write(`${s}\n`);
   let sb: Sandbox | undefined;
   let engine: EngineProcess | undefined;
@@ -42,6 +61,7 @@ export async function demoCommand(o: { durationS: number; pinDir?: string }): Pr
       await Promise.race([engine.exited, new Promise((r) => setTimeout(r, 5000))]);
     }
     sb?.destroy();
+    removeState();
   };
   const onSignal = () => {
     stopping = true;

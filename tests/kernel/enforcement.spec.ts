@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: Node (vitest), as root. Real kernel, real program, real processes under real uids.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { stateDirFor } from '../../electron/engine/statedir.js';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../electron/engine/paths.js';
@@ -472,6 +473,7 @@ logging:
       expect(pinsLeft(other.replace('/sys/fs/bpf/', ''))).toEqual([]); // the failed instance left nothing
     } finally {
       env.cli(['unload', '--pin-dir', other]);
+      rmSync(stateDirFor(other), { recursive: true, force: true });
     }
   });
 

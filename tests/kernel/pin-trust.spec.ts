@@ -109,7 +109,8 @@ describe('a pin directory planted by another user, on a bpffs mounted world-writ
   beforeAll(async () => {
     sb = Sandbox.create(`ntfp${process.pid % 100000}`, 1);
     await sb.startPeer();
-    ns = await MountNs.open('planted', { dir, bpfMode: '1777' });
+    // /var/lib too: the engine's state directories stay in the namespace.
+    ns = await MountNs.open('planted', { dir, bpfMode: '1777', varLib: true });
     ns.sh(['groupadd', '--system', SHARE_GROUP]);
     gid = Number(ns.sh(['getent', 'group', SHARE_GROUP]).split(':')[2]);
     policy = sb.writeFile('policy.yml', POLICY);

@@ -7,7 +7,8 @@
 // operation object from the contract's operation list. These tests never skip.
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { stateDirFor } from '../../electron/engine/statedir.js';
 import { extname, join, normalize } from 'node:path';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
@@ -260,5 +261,7 @@ export async function teardown(env: UiEnv | undefined): Promise<void> {
       // reported by the test that left it
     }
   }
+  // The engine's state directory of this pin dir (history, observations).
+  rmSync(stateDirFor(env.pinDir), { recursive: true, force: true });
   env.sb.destroy();
 }
