@@ -737,3 +737,23 @@ int ntf_egress(struct __sk_buff *skb)
 
 	return d.verdict == NTF_VERDICT_DROP ? NTF_DROP : NTF_PASS;
 }
+
+/*
+ * How user space writes ntf_state (run once per write with BPF_PROG_RUN; the context is the new
+ * struct ntf_state). A map update copies the value with memcpy, which the kernel does not promise
+ * to do in whole 8-byte stores; here each field is one aligned 8-byte store, in the order the
+ * trial logic relies on: fallback, deadline, then the epoch (docs/datapath.md "Trials").
+ */
+SEC("syscall")
+int ntf_set_state(struct ntf_state *w)
+{
+	__u32 zero = 0;
+	struct ntf_state *st = bpf_map_lookup_elem(&ntf_state, &zero);
+
+	if (!st)
+		return 1;
+	*(volatile __u64 *)&st->fallback_epoch = w->fallback_epoch;
+	*(volatile __u64 *)&st->trial_deadline_ns = w->trial_deadline_ns;
+	*(volatile __u64 *)&st->epoch = w->epoch;
+	return 0;
+}

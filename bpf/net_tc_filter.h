@@ -111,9 +111,10 @@ struct ntf_iface_cfg {
  * A trial: epoch is the trial's, fallback_epoch the policy before it (its generation is left
  * intact), trial_deadline_ns a CLOCK_BOOTTIME instant (bpf_ktime_get_boot_ns: it counts time
  * spent suspended). From the deadline on the program itself uses fallback_epoch, with no user
- * space running: the trial is reverted by the kernel. 0: no trial. Each field is one aligned
- * 8-byte store, and user space orders its writes so that a reader seeing any mix of old and new
- * fields decides by a policy that was in force or is about to be (docs/datapath.md "Trials").
+ * space running: the trial is reverted by the kernel. 0: no trial. User space writes it only through
+ * the program ntf_set_state (one aligned 8-byte store per field, fallback, deadline, epoch) and
+ * orders its writes so that a reader seeing any mix of old and new fields decides by a policy that
+ * was in force or is about to be (docs/datapath.md "Trials").
  */
 struct ntf_state {
 	__u64 epoch;

@@ -37,6 +37,25 @@ export const MapBatchOpts = koffi.struct('bpf_map_batch_opts', {
 
 export const BpfObjectHandle = koffi.opaque('bpf_object');
 export const BpfMapHandle = koffi.opaque('bpf_map');
+/** struct bpf_test_run_opts (libbpf 1.x): runs a program once, e.g. a syscall program with `ctx_in`. */
+export const TestRunOpts = koffi.struct('bpf_test_run_opts', {
+  sz: 'size_t',
+  data_in: 'void *',
+  data_out: 'void *',
+  data_size_in: 'uint32_t',
+  data_size_out: 'uint32_t',
+  ctx_in: 'void *',
+  ctx_out: 'void *',
+  ctx_size_in: 'uint32_t',
+  ctx_size_out: 'uint32_t',
+  retval: 'uint32_t',
+  repeat: 'int',
+  duration: 'uint32_t',
+  flags: 'uint32_t',
+  cpu: 'uint32_t',
+  batch_size: 'uint32_t',
+});
+
 export const BpfProgramHandle = koffi.opaque('bpf_program');
 export const RingBufferHandle = koffi.opaque('ring_buffer');
 export const RingBufferSampleFn = koffi.proto(
@@ -90,6 +109,9 @@ function declare(path: string) {
       'int bpf_obj_get_info_by_fd(int fd, _Inout_ uint8_t *info, _Inout_ uint32_t *len)',
     ),
     bpf_prog_get_fd_by_id: so.func('int bpf_prog_get_fd_by_id(uint32_t id)'),
+    bpf_prog_test_run_opts: so.func(
+      'int bpf_prog_test_run_opts(int prog_fd, _Inout_ bpf_test_run_opts *opts)',
+    ),
     bpf_enable_stats: so.func('int bpf_enable_stats(int type)'),
     // map operations; keys and values are Buffers laid out as in bpf/net_tc_filter.h
     bpf_map_update_elem: so.func(

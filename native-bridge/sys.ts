@@ -6,7 +6,7 @@
 import { closeSync, constants, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import koffi from 'koffi';
 import { BpfError, check, errnoName } from './errors.js';
-import { lib } from './libbpf.js';
+import { lib, TestRunOpts } from './libbpf.js';
 import { cString } from './layouts.js';
 import { objInfo } from './map.js';
 import { commandLineText } from './escape.js';
@@ -252,4 +252,30 @@ export function bootTimeNs(): bigint {
   if (libcClockGettime(CLOCK_BOOTTIME, ts) !== 0)
     throw new Error(`clock_gettime(CLOCK_BOOTTIME): ${errnoName(koffi.errno())}`);
   return ts.readBigInt64LE(0) * 1_000_000_000n + ts.readBigInt64LE(8);
+}
+
+/**
+ * Runs a program once with `ctx` as its context (BPF_PROG_RUN; for a syscall program the context
+ * is this buffer) and returns the program's return value.
+ */
+export function progRun(fd: number, ctx: Buffer): number {
+  const opts = {
+    sz: koffi.sizeof(TestRunOpts),
+    data_in: null,
+    data_out: null,
+    data_size_in: 0,
+    data_size_out: 0,
+    ctx_in: ctx,
+    ctx_out: null,
+    ctx_size_in: ctx.length,
+    ctx_size_out: 0,
+    retval: 0,
+    repeat: 0,
+    duration: 0,
+    flags: 0,
+    cpu: 0,
+    batch_size: 0,
+  };
+  check('bpf_prog_test_run_opts', lib().bpf_prog_test_run_opts(fd, opts) as number);
+  return opts.retval;
 }

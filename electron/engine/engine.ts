@@ -44,6 +44,7 @@ import {
   NTF,
   progFdById,
   progInfo,
+  progRun,
   REASON_NAMES,
   RingBuffer,
   tcAttach,
@@ -108,6 +109,8 @@ export const PINNED_MAPS = [
   'ntf_sync',
 ] as const;
 const PROG_NAME = 'ntf_egress';
+/** The syscall program through which the engine writes ntf_state. */
+const SET_STATE_PROG = 'ntf_set_state';
 
 /** A trial (apply --confirm): the kernel program goes back to the policy before it at the
  * deadline unless it is confirmed. */
@@ -321,6 +324,7 @@ export class Engine {
   private readonly lockFd: number;
   private readonly maps: Record<(typeof PINNED_MAPS)[number], BpfMap>;
   private readonly progFd: number;
+  private readonly setStateFd: number;
   /**
    * Pins are made group read-write: the directory is shared through the group net-tc-filter, as
    * the launcher prepares it (root:net-tc-filter, 2770; checkPinDir). Setgid gives every pin made
@@ -364,6 +368,7 @@ export class Engine {
     this.adopted = adopted;
     this.maps = Object.fromEntries(PINNED_MAPS.map((n) => [n, obj.map(n)])) as Engine['maps'];
     this.progFd = obj.programFd(PROG_NAME);
+    this.setStateFd = obj.programFd(SET_STATE_PROG);
     this.programId = progInfo(this.progFd).id;
     this.monoOffsetNs = monotonicToWallNs();
   }
@@ -479,8 +484,11 @@ export class Engine {
     return trialOf(this.policyState());
   }
 
+  /** Writes the policy state with whole 8-byte stores in a fixed order (the program
+   * ntf_set_state; a map update is a memcpy, see struct ntf_state). */
   private writeState(s: PolicyState): void {
-    this.maps.ntf_state.update(u32Buf(0), encodeState(s));
+    const r = progRun(this.setStateFd, encodeState(s));
+    if (r !== 0) throw new Error(`ntf_set_state returned ${r}: ntf_state has no element 0`);
   }
 
   /**
