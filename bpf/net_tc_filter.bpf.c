@@ -728,7 +728,9 @@ int ntf_egress(struct __sk_buff *skb)
 	}
 	if (fv) {
 		fv->last_ns = now;
-		fv->sport = p.sport;
+		/* A load, not a store, per packet: the field shares no cache line with last_ns. */
+		if (fv->sport != p.sport)
+			fv->sport = p.sport;
 		if (report)
 			fv->last_event_ns = now;
 	}

@@ -6,15 +6,16 @@
 import ipaddr from 'ipaddr.js';
 import { readStatus } from '../engine/status.js';
 import type { EngineStatus } from '../engine/status.js';
-import { enforcedPolicy } from '../engine/history.js';
 import { dhcpPortsPrivileged } from '../engine/links.js';
 import { explain, explanationText } from '../policy/explain.js';
 import type { Explanation, TrialDescription } from '../policy/explain.js';
 import { MAX_UID } from '../policy/fields.js';
-import { hasErrors, loadPolicyFile, loadPolicyText } from '../policy/load.js';
+import { hasErrors, loadPolicyFile } from '../policy/load.js';
 import { findUser, loadAccountDb, userName } from '../policy/resolve.js';
 import type { AccountDb } from '../policy/resolve.js';
 import type { ResolvedPolicy } from '../policy/types.js';
+import { loadEnforcedPolicy } from './enforced.js';
+import type { EnforcedLoad } from './enforced.js';
 import { diagnosticText } from './format.js';
 
 export interface ExplainOptions {
@@ -31,29 +32,6 @@ export interface ExplainOptions {
 
 /** Bad input: a clear message, exit 1. */
 export class ExplainInputError extends Error {}
-
-export interface EnforcedLoad {
-  resolved?: ResolvedPolicy;
-  epoch?: number;
-  /** Why the enforced policy is not known (nothing loaded, no history, or it no longer resolves). */
-  problem?: string;
-}
-
-/** The enforced policy (the history's entry for the kernel's effective epoch), resolved
- * against today's accounts. `s`: readStatus of the pin directory. */
-export function loadEnforcedPolicy(s: EngineStatus, db: AccountDb): EnforcedLoad {
-  if (!s.loaded || s.epoch === undefined || s.stateId === undefined)
-    return { problem: `the enforced policy is not known (nothing is loaded at ${s.pinDir})` };
-  const found = enforcedPolicy(s.pinDir, s.stateId, s.epoch);
-  if (!found) return { problem: `the enforced policy is not known (no history of epoch ${s.epoch})` };
-  const where = `the enforced policy (epoch ${s.epoch})`;
-  const r = loadPolicyText(found.text, where, db);
-  if (hasErrors(r.diagnostics) || !r.resolved) {
-    const first = r.diagnostics.find((d) => d.severity === 'error');
-    return { problem: `${where} no longer resolves: ${first ? diagnosticText(first) : 'unknown error'}` };
-  }
-  return { resolved: r.resolved, epoch: s.epoch };
-}
 
 /** `--user`: an account name, a uid (an account is not needed) or '(unowned)'. */
 export function parseUser(text: string, db: AccountDb): { uid: number | null } {
@@ -159,6 +137,7 @@ export async function explainCommand(o: ExplainOptions): Promise<number> {
   // Without --iface: every interface the policy configures, then the others.
   const ifaces: Array<string | undefined> =
     o.iface !== undefined ? [o.iface] : [...resolved.interfaces.keys(), undefined];
+  const dhcpUnicast = dhcpPortsPrivileged();
   const results: Explanation[] = ifaces.map((iface) =>
     explain({
       policy: resolved,
@@ -169,7 +148,7 @@ export async function explainCommand(o: ExplainOptions): Promise<number> {
       ...(o.proto !== undefined ? { proto: o.proto } : {}),
       ...(iface !== undefined ? { iface } : {}),
       ...(trial ? { trial } : {}),
-      dhcpUnicast: dhcpPortsPrivileged(),
+      dhcpUnicast,
     }),
   );
   if (o.json) {

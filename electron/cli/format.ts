@@ -2,7 +2,7 @@
 // Environment: Node (main process and CLI). No Electron import.
 //
 // How decisions and diagnostics are printed by the headless CLI.
-import type { Decision } from '../engine/engine.js';
+import type { Decision, TrialInfo, TrialOutcome } from '../engine/engine.js';
 import type { NamedDecision } from '../engine/host.js';
 import { hostPort } from '../policy/addr.js';
 
@@ -67,3 +67,16 @@ export function decisionText(d: NamedDecision, fold?: LineFold): string {
 
 /** Diagnostics are written as electron/policy/diagnostics.ts says (one owner). */
 export { diagnosticJson, diagnosticText } from '../policy/diagnostics.js';
+
+/** What a trial came to, in one line (run's log, the one-shot commands, answers to requests). */
+export function trialOutcomeText(t: TrialOutcome): string {
+  if (t.type === 'confirmed') return `confirmed: policy ${t.epoch} stays`;
+  return t.by === 'kernel'
+    ? `REVERTED by the kernel at ${new Date(t.at).toISOString()}: policy ${t.epoch} was not confirmed in time; policy ${t.previousEpoch} is enforced again`
+    : `reverted: policy ${t.previousEpoch} is enforced again (policy ${t.epoch} was on trial)`;
+}
+
+/** A pending trial after an apply by run (its log and reload's answer). */
+export function trialNotice(t: TrialInfo): string {
+  return `TRIAL: policy ${t.previousEpoch} returns at ${new Date(t.deadline).toISOString()} (in ${t.secondsLeft} s) unless 'net-tc-filter confirm' runs`;
+}

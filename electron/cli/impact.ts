@@ -9,15 +9,17 @@ import { ifNameToIndex } from '../../native-bridge/index.js';
 import { listeningTcpPorts } from '../engine/listening.js';
 import { readStatus } from '../engine/status.js';
 import { impactJson, impactOf, impactText } from '../policy/impact.js';
-import { loadAccountDb } from '../policy/resolve.js';
+import type { AccountDb } from '../policy/resolve.js';
 import type { ResolvedPolicy } from '../policy/types.js';
-import { loadEnforcedPolicy } from './explain.js';
+import { loadEnforcedPolicy } from './enforced.js';
 import { senderName } from './format.js';
 
 export interface ImpactOptions {
   config: string;
   /** FILE, validated (its diagnostics are printed already). */
   resolved: ResolvedPolicy;
+  /** The account database FILE was resolved with. */
+  db: AccountDb;
   json: boolean;
   pinDir: string;
 }
@@ -28,7 +30,7 @@ export async function impactCommand(o: ImpactOptions): Promise<number> {
     process.stderr.write(`net-tc-filter: nothing is loaded at ${o.pinDir}: no recorded flows to evaluate\n`);
     return 3;
   }
-  const db = loadAccountDb();
+  const db = o.db;
   const enforced = loadEnforcedPolicy(s, db);
   const baseline = enforced.resolved
     ? `the enforced policy (epoch ${enforced.epoch})`

@@ -226,13 +226,14 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     case 'check': {
       const file = v.config as string;
-      const r = loadPolicyFile(file);
+      const db = loadAccountDb();
+      const r = loadPolicyFile(file, db);
       for (const d of r.diagnostics) process.stderr.write(`${diagnosticText(d)}\n`);
       if (hasErrors(r.diagnostics) || !r.resolved) return 1;
       // check runs on the machine the policy is for: what this host does to its meaning.
       for (const d of hostWarnings(r.resolved)) process.stderr.write(`${diagnosticText(d)}\n`);
       if (v.impact)
-        return impactCommand({ config: file, resolved: r.resolved, json: v.json ?? false, pinDir });
+        return impactCommand({ config: file, resolved: r.resolved, db, json: v.json ?? false, pinDir });
       const e = r.resolved.endpoints;
       process.stdout.write(
         `${file}: OK — ${e.length} endpoint(s), ${r.resolved.interfaces.size} interface(s), ` +
@@ -257,13 +258,14 @@ export async function main(argv: string[]): Promise<number> {
         ),
       });
     case 'status': {
-      const s = readStatus(pinDir, { flows: v.flows ?? false });
+      const s = readStatus(pinDir, { flows: v.flows ?? false, lastTrial: true });
       if (v.json) {
         process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
       } else {
-        const db = loadAccountDb();
+        // Names only where senders are shown.
+        const db = s.flows || s.suppressed?.length ? loadAccountDb() : undefined;
         process.stdout.write(statusText(s, db));
-        if (s.flows) process.stdout.write(flowsText(s.flows, db));
+        if (s.flows && db) process.stdout.write(flowsText(s.flows, db));
       }
       return s.loaded ? 0 : 3;
     }
@@ -345,7 +347,7 @@ function flowsText(flows: FlowRow[], db: AccountDb): string {
   return `${lines.join('\n')}\n`;
 }
 
-function statusText(s: ReturnType<typeof readStatus>, db: AccountDb): string {
+function statusText(s: ReturnType<typeof readStatus>, db: AccountDb | undefined): string {
   const lines = [`pin dir:   ${s.pinDir}`, `libbpf:    ${s.libbpf}   kernel: ${s.kernel}`];
   if (!s.loaded) return `${lines.join('\n')}\nstate:     not loaded (nothing is enforced)\n`;
   lines.push(`program:   id ${s.programId ?? '?'} tag ${s.programTag ?? '?'}   policy epoch ${s.epoch}`);
@@ -383,7 +385,7 @@ function statusText(s: ReturnType<typeof readStatus>, db: AccountDb): string {
         `${c.nonip_packets} non-IP, ${c.events_lost} events lost, ${c.events_suppressed} over their sender's budget`,
     );
   }
-  if (s.suppressed?.length) {
+  if (s.suppressed?.length && db) {
     lines.push(
       `budget:    events not reported, by sender: ${s.suppressed.map((x) => `${senderName(db, x.uid)} ${x.events}`).join(', ')}`,
     );

@@ -7,23 +7,17 @@
 // policy/propose.ts. Prints the YAML; never applies anything. Read-only: works beside `run`.
 import { escapeUntrusted } from '../../native-bridge/index.js';
 import { Observations } from '../engine/observations.js';
-import { enforcedPolicy } from '../engine/history.js';
 import { PinTrustError, UNTRUSTED_EXIT } from '../engine/pintrust.js';
 import { checkStateDir } from '../engine/statedir.js';
 import { readStatus } from '../engine/status.js';
-import { hasErrors, loadPolicyText } from '../policy/load.js';
-import { proposePolicy } from '../policy/propose.js';
+import { plural, proposePolicy } from '../policy/propose.js';
 import { loadAccountDb, userName } from '../policy/resolve.js';
-import { diagnosticText } from './format.js';
+import { loadEnforcedPolicy } from './enforced.js';
 
 export interface ProposeOptions {
   pinDir: string;
   /** Only flows last seen within this many ms; undefined: all kept. */
   sinceMs?: number;
-}
-
-function plural(n: number, what: string): string {
-  return `${n} ${what}${n === 1 ? '' : 's'}`;
 }
 
 /** Exit 0: printed; 1: the enforced policy is not known or no longer resolves; 2
@@ -54,37 +48,25 @@ function propose(o: ProposeOptions): number {
     );
     return 3;
   }
-  if (s.stateId === undefined || s.epoch === undefined) {
-    err(`the pinned state at ${o.pinDir} does not say which policy it enforces (no epoch or state identity)`);
-    return 1;
-  }
-  const found = enforcedPolicy(o.pinDir, s.stateId, s.epoch);
-  if (!found) {
-    err(
-      `the enforced policy (epoch ${s.epoch}) is not in the history at ${trust?.dir ?? 'the state directory'}; ` +
-        `apply it again (net-tc-filter apply --config FILE, or restart run) and run propose then`,
-    );
-    return 1;
-  }
   const db = loadAccountDb();
-  const where = `the enforced policy (history #${found.entry.n}, epoch ${s.epoch})`;
-  const loaded = loadPolicyText(found.text, where, db);
-  if (hasErrors(loaded.diagnostics) || !loaded.resolved) {
-    for (const d of loaded.diagnostics) if (d.severity === 'error') err(diagnosticText(d));
-    err(`${where} no longer resolves against today's accounts; fix the accounts or apply a policy that does`);
+  const enforced = loadEnforcedPolicy(s, db);
+  if (!enforced.resolved || enforced.text === undefined) {
+    err(
+      `${enforced.problem ?? 'the enforced policy is not known'}; apply a policy (net-tc-filter apply --config FILE, ` +
+        `or restart run) and run propose then`,
+    );
     return 1;
   }
 
   // What run saved, plus what the kernel counted since (only the deltas: observe() knows the
   // counters run saw last). Nothing is saved here: run owns the file.
-  const merged = kept.clone();
-  merged.observe(s.flows ?? []);
+  kept.observe(s.flows ?? []);
   const now = Date.now();
-  const observed = merged.entries({ now, ...(o.sinceMs !== undefined ? { sinceMs: o.sinceMs } : {}) });
+  const observed = kept.entries({ now, ...(o.sinceMs !== undefined ? { sinceMs: o.sinceMs } : {}) });
 
   const r = proposePolicy({
-    text: found.text,
-    resolved: loaded.resolved,
+    text: enforced.text,
+    resolved: enforced.resolved,
     observed,
     userName: (uid) => userName(db, uid),
     now,

@@ -15,7 +15,15 @@ import { hasErrors, loadPolicyText, readConfigText } from '../policy/load.js';
 import type { LoadedPolicy } from '../policy/load.js';
 import { hostWarnings } from '../engine/links.js';
 import type { Diagnostic } from '../policy/types.js';
-import { decisionJson, decisionText, diagnosticJson, diagnosticText, flowKey } from './format.js';
+import {
+  decisionJson,
+  decisionText,
+  diagnosticJson,
+  diagnosticText,
+  flowKey,
+  trialNotice,
+  trialOutcomeText,
+} from './format.js';
 import { historyRecorder, revertedTrial } from '../engine/recorder.js';
 import { DecisionFolder } from './fold.js';
 import type { FoldedLine } from './fold.js';
@@ -126,10 +134,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
     json ? out(JSON.stringify({ type: 'warning', message })) : process.stderr.write(`warning: ${message}\n`);
   const trialOutcome = (t: TrialOutcome) =>
     t.type === 'confirmed'
-      ? emit(
-          { type: 'confirmed', epoch: t.epoch, time: new Date(t.at).toISOString() },
-          `policy ${t.epoch} confirmed: it stays`,
-        )
+      ? emit({ type: 'confirmed', epoch: t.epoch, time: new Date(t.at).toISOString() }, trialOutcomeText(t))
       : emit(
           {
             type: 'reverted',
@@ -138,9 +143,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
             previousEpoch: t.previousEpoch,
             time: new Date(t.at).toISOString(),
           },
-          t.by === 'kernel'
-            ? `REVERTED by the kernel at ${new Date(t.at).toISOString()}: policy ${t.epoch} was not confirmed in time; policy ${t.previousEpoch} is enforced again`
-            : `reverted: policy ${t.previousEpoch} is enforced again (policy ${t.epoch} was on trial)`,
+          trialOutcomeText(t),
         );
 
   const applied = (r: ApplyResult, type: string, resolved = engine.policy()?.resolved) => {
@@ -191,9 +194,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
               .join(', ')} (nothing dropped there, would-drops reported)`
           : '') +
         ` — program ${engine.programId}${engine.adopted ? ', adopted pinned state' : ''}` +
-        (r.trial
-          ? `\nTRIAL: policy ${r.trial.previousEpoch} returns at ${new Date(r.trial.deadline).toISOString()} (in ${r.trial.secondsLeft} s) unless 'net-tc-filter confirm' runs`
-          : ''),
+        (r.trial ? `\n${trialNotice(r.trial)}` : ''),
     );
   };
   const applyHow = (text: string, origin: ApplyHow['origin'], req?: EngineRequest): ApplyHow => ({
@@ -404,9 +405,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
         lines: [
           ...diags.map(diagnosticText),
           `applied policy ${result.epoch} from ${o.config} on ${result.attached.map((a) => a.name).join(', ') || 'no interface'}` +
-            (result.trial
-              ? `; TRIAL: policy ${result.trial.previousEpoch} returns at ${new Date(result.trial.deadline).toISOString()} (in ${result.trial.secondsLeft} s) unless 'net-tc-filter confirm' runs`
-              : ''),
+            (result.trial ? `; ${trialNotice(result.trial)}` : ''),
         ],
       };
     } catch (err) {
@@ -430,13 +429,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
         code: 0,
         errors: [],
         epoch: engine.effectiveEpoch(),
-        lines: [
-          outcome.type === 'confirmed'
-            ? `confirmed: policy ${outcome.epoch} stays`
-            : outcome.by === 'kernel'
-              ? `the kernel had already gone back to policy ${outcome.previousEpoch} at ${new Date(outcome.at).toISOString()}`
-              : `reverted: policy ${outcome.previousEpoch} is enforced again`,
-        ],
+        lines: [trialOutcomeText(outcome)],
       };
     } catch (err) {
       return { code: 1, lines: [], errors: [(err as Error).message] };

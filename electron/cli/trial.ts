@@ -5,7 +5,7 @@
 // itself), reload (asks the running `run`), confirm and revert. None of them leaves a process
 // behind: enforcement and a trial's deadline live in the kernel.
 import { Engine, EngineLockedError, TrialStateError } from '../engine/engine.js';
-import type { ApplyResult, TrialOutcome } from '../engine/engine.js';
+import type { ApplyResult } from '../engine/engine.js';
 import { EngineHost } from '../engine/host.js';
 import { askRun, runOwner } from '../engine/requests.js';
 import type { RequestCmd } from '../engine/requests.js';
@@ -13,7 +13,7 @@ import { readStatus } from '../engine/status.js';
 import { currentAccount, historyRecorder, historyText } from '../engine/recorder.js';
 import { hostWarnings } from '../engine/links.js';
 import { hasErrors, loadPolicyText, readConfigText } from '../policy/load.js';
-import { diagnosticText } from './format.js';
+import { diagnosticText, trialOutcomeText } from './format.js';
 
 export interface ApplyOptions {
   pinDir: string;
@@ -46,13 +46,6 @@ function appliedText(r: ApplyResult, pinDir: string): string[] {
     );
   else lines.push('enforcement continues without a process (pinned); net-tc-filter unload removes it');
   return lines;
-}
-
-export function outcomeText(t: TrialOutcome): string {
-  if (t.type === 'confirmed') return `confirmed: policy ${t.epoch} stays`;
-  return t.by === 'kernel'
-    ? `the trial of policy ${t.epoch} had ended: the kernel went back to policy ${t.previousEpoch} at ${new Date(t.at).toISOString()}`
-    : `reverted: policy ${t.previousEpoch} is enforced again (policy ${t.epoch} was on trial)`;
 }
 
 export async function applyCommand(o: ApplyOptions): Promise<number> {
@@ -112,7 +105,7 @@ export async function applyCommand(o: ApplyOptions): Promise<number> {
       account: currentAccount(),
       ...(o.confirmS ? { trialSeconds: o.confirmS } : {}),
     });
-    if (result.settled) say(outcomeText(result.settled));
+    if (result.settled) say(trialOutcomeText(result.settled));
     appliedText(result, o.pinDir).forEach(say);
     for (const w of warnings) complain(`warning: ${w}`);
     engine.close();
@@ -191,7 +184,7 @@ async function trialCommand(cmd: Exclude<RequestCmd, 'reload'>, pinDir: string):
   const host = new EngineHost(engine, { history: historyRecorder(pinDir) });
   try {
     const { outcome, warnings } = cmd === 'confirm' ? host.confirm() : host.revert();
-    say(outcomeText(outcome));
+    say(trialOutcomeText(outcome));
     for (const w of warnings) complain(`warning: ${w}`);
     return 0;
   } catch (err) {

@@ -9,6 +9,7 @@
 import { DRAIN_BATCH, evictedFlows } from './engine.js';
 import type { ApplyResult, Decision, Engine, GuardedNow, TrialOutcome } from './engine.js';
 import type { ResolvedPolicy } from '../policy/types.js';
+import type { Origin } from './history.js';
 import { Observations } from './observations.js';
 import { checkStateDir } from './statedir.js';
 import type { FlowRow } from './flows.js';
@@ -62,7 +63,7 @@ export type HostEvent =
 
 /** Where an applied policy came from (the history's record of it). */
 export interface ApplyHow {
-  origin: 'run' | 'reload' | 'apply' | 'app' | 'revert';
+  origin: Origin;
   /** The policy as YAML: the file's text as applied. */
   text: string;
   /** The config file, or "history N". */

@@ -42,6 +42,7 @@ function socketOwners(inodes: ReadonlySet<number>): Map<number, string> {
     return owners;
   }
   for (const pid of pids) {
+    if (owners.size === inodes.size) break; // every socket named
     let fds: string[];
     try {
       fds = readdirSync(`/proc/${pid}/fd`);

@@ -273,14 +273,6 @@ export class Observations {
     return kept.sort((a, b) => b.lastSeen - a.lastSeen);
   }
 
-  /** An independent copy (e.g. to merge a live snapshot into without saving it). */
-  clone(): Observations {
-    const copy = new Observations(this.state);
-    for (const [k, f] of this.flows) copy.flows.set(k, { ...f });
-    for (const [k, b] of this.kernel) copy.kernel.set(k, { ...b });
-    return copy;
-  }
-
   /** Keeps the MAX_OBSERVED_FLOWS most recently seen flows. */
   private evict(): void {
     const excess = this.flows.size - MAX_OBSERVED_FLOWS;

@@ -6,22 +6,11 @@
 // SIGHUP to the owner (the pid holding the pin directory's flock). The owner answers with a file
 // next to it; the requester waits for it, bounded. A SIGHUP with no request is a plain reload, as
 // it always was. docs/rollout.md "Talking to run".
-import {
-  existsSync,
-  closeSync,
-  constants,
-  fstatSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  unlinkSync,
-} from 'node:fs';
+import { existsSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { lockHolder } from '../../native-bridge/index.js';
-import { openStateDir } from './statedir.js';
-import { writeFileAtomic } from '../backend/write-atomic.js';
+import { checkStateDir, readStateFile, stateSubdir, writeStateFile } from './statedir.js';
+import type { StateDirTrust } from './statedir.js';
 
 export type RequestCmd = 'reload' | 'confirm' | 'revert';
 
@@ -51,37 +40,19 @@ const STALE_MS = 10 * 60_000;
 const MAX_REQUEST_BYTES = 64 << 10;
 const REQUESTS = 'requests';
 
-function requestsDir(pinDir: string, create: boolean): string | undefined {
-  const dir = openStateDir(pinDir, { create });
-  if (!dir) return undefined;
-  const sub = join(dir, REQUESTS);
-  try {
-    const st = lstatSync(sub);
-    if (!st.isDirectory() || (st.uid !== 0 && st.uid !== process.getuid?.()) || (st.mode & 0o077) !== 0)
-      throw new Error(`${sub} is not a directory of ours with mode 0700; remove it`);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    if (!create) return undefined;
-    mkdirSync(sub, { mode: 0o700 }); // not recursive: never through a planted symlink
-  }
-  return sub;
+/** The requests directory of a pin dir's state directory (trust-checked, statedir.ts). */
+function requestsDir(pinDir: string, create: boolean): { trust: StateDirTrust; dir: string } | undefined {
+  const trust = checkStateDir(pinDir, { create });
+  const dir = trust && stateSubdir(trust, REQUESTS, create);
+  return trust && dir ? { trust, dir } : undefined;
 }
 
-/** Reads a small regular file of ours without following a symlink; undefined when absent. */
-function readOwn(path: string): string | undefined {
-  let fd: number;
+/** A request or answer file's text; undefined when absent or not a file of ours (refused). */
+function readOwn(trust: StateDirTrust, path: string): string | undefined {
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    return readStateFile(trust, path, MAX_REQUEST_BYTES);
   } catch {
     return undefined;
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.size > MAX_REQUEST_BYTES || (st.uid !== 0 && st.uid !== process.getuid?.()))
-      return undefined;
-    return readFileSync(fd, 'utf8');
-  } finally {
-    closeSync(fd);
   }
 }
 
@@ -107,16 +78,17 @@ export async function askRun(
 ): Promise<RequestAnswer | { timedOut: true; owner: number } | undefined> {
   const owner = runOwner(pinDir);
   if (!owner?.isRun) return undefined;
-  const dir = requestsDir(pinDir, true);
-  if (!dir) return undefined;
+  const r = requestsDir(pinDir, true);
+  if (!r) return undefined;
+  const { trust, dir } = r;
   const id = `${process.pid}-${Date.now()}-${++seq}`;
   const full: EngineRequest = { ...req, id, pid: process.pid, time: Date.now() };
-  writeFileAtomic(join(dir, `${id}.req.json`), JSON.stringify(full), 0o600);
+  writeStateFile(trust, join(dir, `${id}.req.json`), JSON.stringify(full));
   process.kill(owner.pid, 'SIGHUP');
   const answerPath = join(dir, `${id}.done.json`);
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
-    const text = readOwn(answerPath);
+    const text = readOwn(trust, answerPath);
     if (text !== undefined) {
       unlinkSync(answerPath);
       return JSON.parse(text) as RequestAnswer;
@@ -133,8 +105,9 @@ export async function askRun(
 
 /** The owner's side: every waiting request, oldest first, each removed as it is taken. */
 export function takeRequests(pinDir: string, now = Date.now()): EngineRequest[] {
-  const dir = requestsDir(pinDir, false);
-  if (!dir) return [];
+  const r = requestsDir(pinDir, false);
+  if (!r) return [];
+  const { trust, dir } = r;
   let names: string[];
   try {
     names = readdirSync(dir).filter((n) => n.endsWith('.req.json'));
@@ -144,7 +117,7 @@ export function takeRequests(pinDir: string, now = Date.now()): EngineRequest[] 
   const out: EngineRequest[] = [];
   for (const n of names) {
     const path = join(dir, n);
-    const text = readOwn(path);
+    const text = readOwn(trust, path);
     try {
       unlinkSync(path);
     } catch (err) {
@@ -170,7 +143,7 @@ export function takeRequests(pinDir: string, now = Date.now()): EngineRequest[] 
 }
 
 export function answerRequest(pinDir: string, id: string, a: RequestAnswer): void {
-  const dir = requestsDir(pinDir, false);
-  if (!dir) return;
-  writeFileAtomic(join(dir, `${id}.done.json`), JSON.stringify(a), 0o600);
+  const r = requestsDir(pinDir, false);
+  if (!r) return;
+  writeStateFile(r.trust, join(r.dir, `${id}.done.json`), JSON.stringify(a));
 }

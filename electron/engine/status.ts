@@ -27,6 +27,7 @@ import {
   FILTER_ID,
   PINNED_MAPS,
   effectiveEpoch,
+  evictedFlows,
   flowTableStatus,
   readSuppressed,
   stateIdentity,
@@ -110,7 +111,11 @@ function jsonTrial(t: TrialInfo): Omit<TrialInfo, 'deadlineNs'> {
   return rest;
 }
 
-export function readStatus(pinDir: string, opts: { flows?: boolean } = {}): EngineStatus {
+/** `flows`: every flow entry; `lastTrial`: what became of the last trial (reads the history). */
+export function readStatus(
+  pinDir: string,
+  opts: { flows?: boolean; lastTrial?: boolean } = {},
+): EngineStatus {
   const base: EngineStatus = {
     pinDir,
     loaded: false,
@@ -127,7 +132,7 @@ export function readStatus(pinDir: string, opts: { flows?: boolean } = {}): Engi
   if (!present.includes('ntf_state')) return base;
   const opened: BpfMap[] = [];
   const open = (name: string) => {
-    if (!checkPin(trust, name))
+    if (!present.includes(name))
       throw new Error(`${pinDir}/${name} is missing (the pinned state is incomplete)`);
     const m = BpfMap.fromPin(`${pinDir}/${name}`);
     opened.push(m);
@@ -180,14 +185,24 @@ export function readStatus(pinDir: string, opts: { flows?: boolean } = {}): Engi
         };
       });
     const names = new Map(interfaces.map((i) => [i.ifindex, i.name]));
-    const flows = opts.flows ? readFlows(open('ntf_flows'), (i) => names.get(i) ?? `if${i}`) : undefined;
     const countGen = (m: BpfMap, off: number) => m.keys().filter((k) => k.readUInt32LE(off) === gen).length;
+    // Counters just before the flow table: a flow inserted in between is never counted as evicted.
     const cv = open('ntf_counters').lookup(u32Buf(0));
     const counters = cv ? decodeCounters(cv, cv.length / LAYOUTS.counters.size) : undefined;
-    const suppressed = checkPin(trust, 'ntf_budget')
+    const flowMap = open('ntf_flows');
+    const flows = opts.flows ? readFlows(flowMap, (i) => names.get(i) ?? `if${i}`) : undefined;
+    const suppressed = present.includes('ntf_budget')
       ? readSuppressed(open('ntf_budget')).map((x) => ({ uid: x.uid, events: x.events.toString() }))
       : undefined;
-    const flowTable = counters ? flowTableStatus(open('ntf_flows'), counters) : undefined;
+    const flowTable = counters
+      ? flows
+        ? {
+            entries: flows.length,
+            capacity: flowMap.info.maxEntries,
+            evicted: evictedFlows(counters, flows.length),
+          }
+        : flowTableStatus(flowMap, counters)
+      : undefined;
     return {
       ...base,
       loaded: true,
@@ -195,7 +210,7 @@ export function readStatus(pinDir: string, opts: { flows?: boolean } = {}): Engi
       programTag,
       epoch,
       stateId,
-      ...lastTrial(pinDir, stateId),
+      ...(opts.lastTrial ? lastTrial(pinDir, stateId) : {}),
       ...(trial ? { trial: jsonTrial(trial) } : {}),
       owner: lockHolder(pinDir),
       interfaces,

@@ -1,6 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: any (pure functions).
 import ipaddr from 'ipaddr.js';
+import type { Range } from './types.js';
+
+/** Whether `range` holds the address `addr` of `family` (network byte order). */
+export function rangeContains(range: Range, family: 4 | 6, addr: Uint8Array): boolean {
+  if (range.family !== family) return false;
+  for (let bit = 0; bit < range.prefix; bit++) {
+    const byte = bit >> 3;
+    const mask = 0x80 >> (bit & 7);
+    if (((range.addr[byte] ?? 0) & mask) !== ((addr[byte] ?? 0) & mask)) return false;
+  }
+  return true;
+}
 
 /** A destination as text: `addr:port`, `[v6]:port`, or the address alone without a port (ICMP,
  * port 0, or `port` undefined). */

@@ -6,6 +6,7 @@
 // service is left open, where the DHCP exemption cannot apply. Decided and worded here only:
 // resolve.ts turns the warnings into diagnostics (check, run, apply), the editor shows every
 // piece of advice beside the interface or endpoint it is about.
+import { rangeContains } from './addr.js';
 import { quote } from './fields.js';
 import type { AllowEntry, Diagnostic, InterfaceSettings, Range, SourcePos } from './types.js';
 
@@ -63,16 +64,7 @@ export function missingInterfaceMessage(name: string): string {
   return `interface ${quote(name)} does not exist now; it is attached when it appears`;
 }
 
-/** Whether `range` holds the address `addr` of `family` (network byte order). */
-export function rangeContains(range: Range, family: 4 | 6, addr: Uint8Array): boolean {
-  if (range.family !== family) return false;
-  for (let bit = 0; bit < range.prefix; bit++) {
-    const byte = bit >> 3;
-    const mask = 0x80 >> (bit & 7);
-    if (((range.addr[byte] ?? 0) & mask) !== ((addr[byte] ?? 0) & mask)) return false;
-  }
-  return true;
-}
+export { rangeContains };
 
 function overlaps(a: Range, b: Range): boolean {
   if (a.family !== b.family) return false;

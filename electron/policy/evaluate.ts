@@ -12,6 +12,7 @@
 // Audit mode: a drop on an interface in audit mode is a would-drop (same reason and endpoint);
 // on interfaces no endpoint names, audit holds when every configured interface audits.
 
+import { rangeContains } from './addr.js';
 import { SET_NONE, UID_ANY } from './types.js';
 import type {
   CompiledLpmEntry,
@@ -126,9 +127,9 @@ function compiledDecide(
   return decide('drop', 'default-deny');
 }
 
-/** True when `r` contains the address (same family, first r.prefix bits equal). */
-export function rangeContains(r: Range, family: 4 | 6, addr: Uint8Array): boolean {
-  return r.family === family && sameLeadingBits(r.addr, addr, r.prefix);
+/** Audit mode on interfaces no endpoint names: only when every configured interface audits. */
+export function guardOnlyAudit(interfaces: ReadonlyMap<string, InterfaceSettings>): boolean {
+  return interfaces.size > 0 && [...interfaces.values()].every((s) => s.mode === 'audit');
 }
 
 /** A decision and what it was based on (the reference evaluator's reasoning). */
@@ -164,8 +165,7 @@ export function referenceTrace(
     }
   }
   // A guarded range is guarded on every interface: endpoints covering the address anywhere.
-  const guarding = [...p.endpoints]
-    .sort((a, b) => a.id - b.id)
+  const guarding = p.endpoints
     .map((endpoint) => ({
       endpoint,
       ranges: endpoint.ranges.filter((r) => rangeContains(r, pkt.family, pkt.daddr)),
@@ -176,9 +176,7 @@ export function referenceTrace(
   // A listed uid equal to UID_ANY is reserved for '*' and does not count as an explicit listing.
   const listing = uid === null || uid === UID_ANY ? [] : covering.filter((e) => e.uids.includes(uid));
   const listingAny = covering.filter((e) => e.any);
-  const audit = iface
-    ? iface.settings.mode === 'audit'
-    : p.interfaces.size > 0 && [...p.interfaces.values()].every((s) => s.mode === 'audit');
+  const audit = iface ? iface.settings.mode === 'audit' : guardOnlyAudit(p.interfaces);
   const trace = { iface, audit, guarding, covering, listing, listingAny };
   return { ...trace, decision: audited(referenceDecide(trace, uid), audit) };
 }

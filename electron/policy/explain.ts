@@ -79,10 +79,6 @@ export const VERDICT_WORDS: Record<Decision['verdict'], string> = {
   pass: 'PASS',
 };
 
-function destText(family: 4 | 6, addr: string, port: number | undefined): string {
-  return hostPort(family, addr, port);
-}
-
 function joinWords(xs: string[], last = 'and'): string {
   if (xs.length <= 1) return xs.join('');
   return `${xs.slice(0, -1).join(', ')} ${last} ${xs[xs.length - 1] ?? ''}`;
@@ -220,7 +216,7 @@ export function explain(q: ExplainQuery): Explanation {
     iface: q.iface ?? null,
     user,
     uid: q.uid,
-    destination: destText(q.family, addr, q.port),
+    destination: hostPort(q.family, addr, q.port),
     proto: q.proto ?? null,
     verdict,
     reason,

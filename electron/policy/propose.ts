@@ -24,11 +24,12 @@
 //                                 interface does) and the mode guard-only interfaces have now.
 //   unowned (no socket), routing  not fixable per user: listed in a comment and in `skipped`.
 //   header
+import { rangeContains } from './addr.js';
 import { isMap, isSeq, parseDocument } from 'yaml';
 import type { Pair, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import type { ObservedFlow } from '../engine/observations.js';
 import { checkEndpointName, MAX_UID, parseAllowText, parseRangeText } from './fields.js';
-import { referenceEvaluate } from './evaluate.js';
+import { guardOnlyAudit, referenceEvaluate } from './evaluate.js';
 import type { DecisionReason } from './evaluate.js';
 import type { InterfaceSettings, ResolvedEndpoint, ResolvedPolicy } from './types.js';
 import { DEFAULT_INTERFACE_SETTINGS } from './types.js';
@@ -106,7 +107,7 @@ function verdictWord(v: string): string {
   return v === 'drop' ? 'dropped' : v;
 }
 
-function plural(n: number, what: string): string {
+export function plural(n: number, what: string): string {
   return `${n} ${what}${n === 1 ? '' : 's'}`;
 }
 
@@ -140,21 +141,12 @@ function allowValue(uid: number, userName: (uid: number) => string | undefined):
 }
 
 function covers(e: ResolvedEndpoint, family: 4 | 6, addr: Uint8Array): boolean {
-  return e.ranges.some((r) => {
-    if (r.family !== family) return false;
-    for (let i = 0; i < r.prefix; i++) {
-      const bit = (x: Uint8Array) => ((x[i >> 3] ?? 0) >> (7 - (i & 7))) & 1;
-      if (bit(r.addr) !== bit(addr)) return false;
-    }
-    return true;
-  });
+  return e.ranges.some((r) => rangeContains(r, family, addr));
 }
 
 /** The mode of interfaces no endpoint names: audit when every configured interface audits (compile.ts). */
 function guardOnlyMode(p: ResolvedPolicy): InterfaceSettings['mode'] {
-  return p.interfaces.size > 0 && [...p.interfaces.values()].every((s) => s.mode === 'audit')
-    ? 'audit'
-    : 'enforce';
+  return guardOnlyAudit(p.interfaces) ? 'audit' : 'enforce';
 }
 
 export function proposePolicy(input: ProposeInput): ProposeResult {
