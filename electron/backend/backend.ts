@@ -20,7 +20,15 @@ import type {
   AppState,
   CapName,
   Enforced,
+  EngineView,
+  ExplainResult,
+  FlowQuery,
   FlowWire,
+  HistoryEntryResult,
+  HistoryListResult,
+  Preview,
+  ProposeResult,
+  TrialResult,
   SavedPolicy,
   StatusInfo,
   StopResult,
@@ -342,7 +350,11 @@ export class Backend {
     return { ok: !r.diagnostics.some((d) => d.severity === 'error'), ...r };
   }
 
-  async apply(doc: PolicyDoc, expectEpoch: number | null): Promise<ApplyOutcome> {
+  async apply(
+    doc: PolicyDoc,
+    expectEpoch: number | null,
+    _how: { trialSeconds?: number; fromHistory?: number } = {},
+  ): Promise<ApplyOutcome> {
     if (this.readOnly()) throw new HandlerError('read-only', 'this window is read-only');
     if (this.applying) throw new HandlerError('busy', 'another apply is in progress');
     if (expectEpoch !== this.enforcedState.epoch) {
@@ -355,7 +367,7 @@ export class Backend {
     try {
       const r = await this.call('apply', { doc });
       this.enforcedState = { epoch: r.epoch, doc: structuredClone(doc), appliedAt: Date.now() };
-      return { ...r, enforced: this.enforced() };
+      return { ...r, trial: null, enforced: this.enforced() };
     } catch (err) {
       if (!(err instanceof HandlerError && err.code === 'invalid-policy'))
         this.recordError(`apply: ${(err as Error).message}`);
@@ -363,6 +375,32 @@ export class Backend {
     } finally {
       this.applying = false;
     }
+  }
+
+  // TODO(issue 9, backend): implemented by the worker; stubs so the contract typechecks.
+  engineView(): Promise<EngineView> {
+    return Promise.reject(new HandlerError('failed', 'getEngine: not implemented yet'));
+  }
+  preview(_doc: PolicyDoc): Promise<Preview> {
+    return Promise.reject(new HandlerError('failed', 'preview: not implemented yet'));
+  }
+  confirmTrial(): Promise<TrialResult> {
+    return Promise.reject(new HandlerError('failed', 'confirmTrial: not implemented yet'));
+  }
+  revertTrial(): Promise<TrialResult> {
+    return Promise.reject(new HandlerError('failed', 'revertTrial: not implemented yet'));
+  }
+  explain(_flow: FlowQuery): Promise<ExplainResult> {
+    return Promise.reject(new HandlerError('failed', 'explain: not implemented yet'));
+  }
+  propose(_sinceMs: number | undefined): Promise<ProposeResult> {
+    return Promise.reject(new HandlerError('failed', 'propose: not implemented yet'));
+  }
+  listHistory(): Promise<HistoryListResult> {
+    return Promise.reject(new HandlerError('failed', 'listHistory: not implemented yet'));
+  }
+  historyEntry(_n: number): Promise<HistoryEntryResult> {
+    return Promise.reject(new HandlerError('failed', 'historyEntry: not implemented yet'));
   }
 
   async stopFiltering(): Promise<StopResult> {

@@ -361,7 +361,12 @@ function accounts(): WorkerReplies['accounts'] {
     .map(([name, g]) => ({ name, gid: g.gid, members: g.members }))
     .sort((x, y) => x.gid - y.gid);
   const truncated = users.length > MAX_ACCOUNTS || groups.length > MAX_ACCOUNTS;
-  return { users: users.slice(0, MAX_ACCOUNTS), groups: groups.slice(0, MAX_ACCOUNTS), truncated };
+  return {
+    users: users.slice(0, MAX_ACCOUNTS),
+    groups: groups.slice(0, MAX_ACCOUNTS),
+    truncated,
+    humanUids: { min: 1000, max: 60000 }, // TODO(issue 9, backend): /etc/login.defs
+  };
 }
 
 function stop(): WorkerReplies['stop'] {

@@ -39,7 +39,7 @@ export interface ValidateReply {
   summary?: { endpoints: number; lpmEntries: number; setEntries: number; interfaces: string[] };
 }
 
-export type ApplyReply = Omit<ApplyOutcome, 'enforced'>;
+export type ApplyReply = Omit<ApplyOutcome, 'enforced' | 'trial'>;
 
 export interface WorkerReplies {
   apply: ApplyReply;

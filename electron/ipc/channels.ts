@@ -16,6 +16,14 @@ export const OPERATIONS = [
   'exportYaml',
   'nextTraffic',
   'stopFiltering',
+  'getEngine',
+  'preview',
+  'confirmTrial',
+  'revertTrial',
+  'explain',
+  'propose',
+  'listHistory',
+  'historyEntry',
 ] as const;
 
 export type Operation = (typeof OPERATIONS)[number];

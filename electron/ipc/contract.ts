@@ -27,6 +27,10 @@ export const LIMITS = {
   batchDecisions: 2000,
   /** Changed flow rows in one traffic batch. */
   batchFlows: 2000,
+  /** A trial's length in seconds from the app (the CLI's --confirm allows up to a day). */
+  trialSeconds: { min: 10, max: 3600 },
+  /** Flows in each of a preview's lists. */
+  previewFlows: 200,
 } as const;
 
 const text = z.string().max(LIMITS.text);
@@ -131,6 +135,8 @@ export interface Accounts {
   users: Array<{ name: string; uid: number }>;
   groups: Array<{ name: string; gid: number; members: string[] }>;
   truncated: boolean;
+  /** Human accounts' uid range on this host (/etc/login.defs UID_MIN..UID_MAX; default 1000..60000). */
+  humanUids: { min: number; max: number };
 }
 
 export interface ValidateResult {
@@ -141,6 +147,9 @@ export interface ValidateResult {
 
 export interface ApplyOutcome {
   epoch: number;
+  /** Applied as a trial: the kernel goes back to the previous policy at the deadline unless it is
+   * kept (confirmTrial). null: applied for good. */
+  trial: TrialView | null;
   attached: string[];
   missing: string[];
   changes: number;
@@ -257,6 +266,221 @@ export interface StopResult {
   pinsRemoved: number;
 }
 
+/** A decision's verdict on the wire. */
+export type WireVerdict = 'allow' | 'drop' | 'would-drop';
+
+/** A pending trial as the kernel holds it (its deadline is the kernel's: CLOCK_BOOTTIME, shown as
+ * wall-clock ms). */
+export interface TrialView {
+  /** The policy on trial (its number, as the header shows "policy 7"). */
+  policy: number;
+  /** The policy the kernel goes back to at the deadline. */
+  previous: number;
+  /** Wall-clock ms of the deadline, from the kernel's. */
+  deadline: number;
+  /** Seconds left when this was read (0 when past). */
+  secondsLeft: number;
+  /** The deadline passed: the kernel enforces the previous policy already. */
+  expired: boolean;
+}
+
+/** What the kernel does now, read from the pinned state (getEngine): the header's source of truth. */
+export interface EngineView {
+  /** The tc program is loaded (pinned). */
+  loaded: boolean;
+  /** The policy the kernel enforces now (after a trial's deadline: the previous one); null when
+   * nothing was applied. Shown as "policy N" (never "epoch"). */
+  policy: number | null;
+  /** Every interface the enforced policy configures (named by an endpoint or under
+   * `interfaces:`), present on this host or not. */
+  configured: Array<{
+    name: string;
+    /** Exists on this host now. */
+    present: boolean;
+    /** Our filter is on its egress hook now. */
+    attached: boolean;
+    mode: 'enforce' | 'audit';
+    default: 'allow' | 'deny';
+  }>;
+  /** Interfaces no endpoint names where the filter is attached (only the guarded ranges are
+   * checked there), and whether they audit. */
+  guardOnly: { attached: number; mode: 'enforce' | 'audit' };
+  /** A pending trial (or one whose deadline passed that no process of ours settled yet). */
+  trial: TrialView | null;
+  /** The last trial when it did not stay: the kernel (deadline passed) or a revert went back. */
+  lastTrial: { policy: number; outcome: 'reverted-by-kernel' | 'reverted'; time: number; historyN: number } | null;
+  /** Another process owns the filter (read-only windows). */
+  owner: { pid: number; command: string } | null;
+  /** Why the state could not be read (e.g. no permission on the pins); the rest is empty. */
+  unreadable?: string;
+}
+
+/** A recently observed flow whose verdict the previewed policy changes (policy/impact.ts). */
+export interface PreviewFlow {
+  iface: string;
+  uid: number | null;
+  /** The account name (see TrafficRow.user). */
+  user: string;
+  family: 4 | 6;
+  proto: string;
+  dst: string;
+  dport: number;
+  /** The flow's last local source port (a server's replies leave from its listening port). */
+  sport: number;
+  packets: number;
+  bytes: number;
+  lastSeen: number;
+  before: { verdict: WireVerdict; reason: string; endpoint: string | null };
+  after: { verdict: WireVerdict; reason: string; endpoint: string | null };
+  /** The source port is a local listening TCP port: replies of that server to a client (an SSH
+   * login to this machine is the admin's own session). */
+  server?: { port: number; command?: string };
+  /** Plain-words warning for such replies. */
+  warning?: string;
+}
+
+/** What one interface does under the previewed policy, in plain words. */
+export interface InterfaceEffect {
+  /** An interface name, or null for "every other interface" (guard-only). */
+  iface: string | null;
+  /** "eth0: everything except 169.254.169.254/32 is dropped for every account, root included". */
+  text: string;
+  /** deny: a deny default drops what no endpoint allows; guard: only the guarded ranges are
+   * checked; audit: nothing is dropped, would-drops are reported; absent: the interface does not
+   * exist here, nothing is filtered on it until it appears. */
+  tone: 'deny' | 'guard' | 'audit' | 'absent';
+  /** Its default turns to deny with this change (it was allow, or not filtered). */
+  turnsDeny: boolean;
+}
+
+export interface Preview {
+  /** The draft's problems; with an error it cannot be applied (effects and impact are empty). */
+  diagnostics: FieldDiagnostic[];
+  /** Per interface of the draft, then one line for every other interface. */
+  effects: InterfaceEffect[];
+  /** The flow table's recent flows decided by the draft against the enforced policy; null when
+   * nothing is loaded (no flows) — `impactNote` says why. Each list: servers' replies (the
+   * admin's own sessions) first, then biggest first. */
+  impact: {
+    evaluated: number;
+    /** What "before" is: the enforced policy, or the verdicts the flows recorded (the enforced
+     * policy is not known, e.g. applied elsewhere). */
+    baseline: 'enforced' | 'recorded';
+    newlyDropped: PreviewFlow[];
+    newlyAllowed: PreviewFlow[];
+    /** Audit mode: flows that would now be reported as would-drop (they still pass). */
+    newlyReported: PreviewFlow[];
+    /** Flows left out of the lists above (each list is capped). */
+    more: number;
+  } | null;
+  impactNote?: string;
+  /** Apply as a trial is the default: a flow is newly dropped, or a default turns to deny. */
+  trialDefault: boolean;
+  /** The draft compiles to what the kernel enforces now: applying would change nothing. */
+  unchanged: boolean;
+}
+
+export interface TrialResult {
+  outcome: 'confirmed' | 'reverted';
+  /** For `reverted`: this window's Revert, or the kernel (the deadline had passed already). */
+  by?: 'revert' | 'kernel';
+  /** The trial's policy number. */
+  policy: number;
+  /** The policy in force now. */
+  inForce: number;
+  /** Wall-clock ms of the outcome (for the kernel: its deadline). */
+  at: number;
+  /** One plain sentence for the notice. */
+  message: string;
+  enforced: Enforced;
+}
+
+/** A flow or decision to explain: what the table row shows. */
+export interface FlowQuery {
+  iface: string;
+  uid: number | null;
+  family: 4 | 6;
+  proto: 'tcp' | 'udp' | 'icmp' | 'other';
+  dst: string;
+  dport: number;
+  sport?: number;
+}
+
+export interface ExplainResult {
+  /** Which policy explained it, in words ("the enforced policy (policy 7)"). */
+  source: string;
+  /** The enforced policy is not known here (applied elsewhere and not in the history): `lines`
+   * say so and nothing else is meaningful. */
+  unknown: boolean;
+  verdict: 'allow' | 'drop' | 'would-drop' | 'pass';
+  /** policy/explain.ts ExplainReason: endpoint, not-listed, default-deny, …, essential. */
+  reason: string;
+  user: string;
+  /** ADDR, ADDR:PORT or [ADDR]:PORT. */
+  destination: string;
+  /** The endpoint that allowed it (allow), else null. */
+  endpoint: string | null;
+  /** The endpoints whose ranges contain the destination (on any interface), in policy order. */
+  guarding: string[];
+  /** Of those, the ones that name the flow's interface. */
+  covering: string[];
+  /** The interface as the policy configures it (null: one it does not configure). */
+  iface: { name: string; default: 'allow' | 'deny'; mode: 'enforce' | 'audit' } | null;
+  audit: boolean;
+  /** The explanation, one sentence per line (the CLI's `explain` text). */
+  lines: string[];
+}
+
+export interface ProposeResult {
+  /** The enforced policy plus one endpoint per new grant; null when there is nothing to extend. */
+  doc: PolicyDoc | null;
+  /** Observed flows considered, endpoints added, flows granted, flows skipped. */
+  observed: number;
+  added: number;
+  granted: number;
+  skipped: Array<{ iface: string; user: string; dst: string; why: string }>;
+  /** One plain sentence (what was proposed, or why nothing could be). */
+  message: string;
+}
+
+export interface HistoryItem {
+  n: number;
+  /** The policy's number in the kernel ("policy 7"). */
+  policy: number;
+  /** Wall-clock ms it was applied. */
+  time: number;
+  origin: 'run' | 'reload' | 'apply' | 'app' | 'revert';
+  /** "alice (uid 1000)", "root (uid 0, via sudo from alice)". */
+  account: string;
+  outcome: 'applied' | 'trial' | 'confirmed' | 'reverted-by-kernel' | 'reverted' | 'replaced';
+  outcomeTime?: number;
+  trial?: { seconds: number; deadline: number };
+  /** The config file, or "history 12". */
+  source?: string;
+  /** The kernel enforces this entry's policy now. */
+  current: boolean;
+}
+
+export interface HistoryListResult {
+  /** Newest first, at most the history's limit (50). */
+  entries: HistoryItem[];
+  /** Files that were skipped (corrupt, foreign), one line each. */
+  warnings: string[];
+}
+
+export interface HistoryEntryResult {
+  entry: HistoryItem;
+  /** The policy as it was applied (YAML). */
+  text: string;
+  /** The policy as an editor document; null when it no longer converts (diagnostics say why). */
+  doc: PolicyDoc | null;
+  diagnostics: Diagnostic[];
+  /** The entry before it (n), null for the first. */
+  previous: number | null;
+  /** Unified diff of the previous entry's text against this one ('' when identical or first). */
+  diff: string;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The contract: request schema and types per operation.
 
@@ -273,17 +497,50 @@ export const REQUEST_SCHEMAS = {
     doc: PolicyDocSchema,
     /** The epoch the editor's diff was made against; a mismatch is refused (someone else applied). */
     expectEpoch: z.number().int().nonnegative().nullable(),
+    /** Apply as a trial: the kernel goes back to the previous policy after this many seconds
+     * unless confirmTrial keeps it. Absent or null: for good. */
+    trialSeconds: z.number().int().min(LIMITS.trialSeconds.min).max(LIMITS.trialSeconds.max).nullable().optional(),
+    /** The history entry the document was taken from ("go back to this one"): recorded as the
+     * new entry's source ("history N"). */
+    fromHistory: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
   }),
   importYaml: NoArgs,
   exportYaml: z.strictObject({ doc: PolicyDocSchema }),
   nextTraffic: z.strictObject({ after: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
   stopFiltering: z.strictObject({ confirm: z.literal('stop-filtering') }),
+  getEngine: NoArgs,
+  preview: z.strictObject({ doc: PolicyDocSchema }),
+  confirmTrial: NoArgs,
+  revertTrial: NoArgs,
+  explain: z.strictObject({
+    flow: z.strictObject({
+      iface: text,
+      uid: z.number().int().min(0).max(0xfffffffe).nullable(),
+      family: z.union([z.literal(4), z.literal(6)]),
+      proto: z.enum(['tcp', 'udp', 'icmp', 'other']),
+      dst: text,
+      dport: z.number().int().min(0).max(65535),
+      sport: z.number().int().min(0).max(65535).optional(),
+    }),
+  }),
+  propose: z.union([
+    z.undefined(),
+    z.null(),
+    z.strictObject({ sinceMs: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional() }),
+  ]),
+  listHistory: NoArgs,
+  historyEntry: z.strictObject({ n: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER) }),
 } satisfies Record<Operation, z.ZodType>;
 
 /** Operations whose requests may be as large as a policy. */
-export const LARGE_REQUESTS: ReadonlySet<Operation> = new Set(['validate', 'apply', 'exportYaml']);
+export const LARGE_REQUESTS: ReadonlySet<Operation> = new Set(['validate', 'apply', 'exportYaml', 'preview']);
 /** Operations that change the kernel's state: refused in read-only mode. */
-export const PRIVILEGED: ReadonlySet<Operation> = new Set(['apply', 'stopFiltering']);
+export const PRIVILEGED: ReadonlySet<Operation> = new Set([
+  'apply',
+  'stopFiltering',
+  'confirmTrial',
+  'revertTrial',
+]);
 
 export interface Responses {
   getState: AppState;
@@ -297,6 +554,14 @@ export interface Responses {
   exportYaml: ExportResult;
   nextTraffic: TrafficBatch;
   stopFiltering: StopResult;
+  getEngine: EngineView;
+  preview: Preview;
+  confirmTrial: TrialResult;
+  revertTrial: TrialResult;
+  explain: ExplainResult;
+  propose: ProposeResult;
+  listHistory: HistoryListResult;
+  historyEntry: HistoryEntryResult;
 }
 
 export type Request<K extends Operation> = z.output<(typeof REQUEST_SCHEMAS)[K]>;

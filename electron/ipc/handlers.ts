@@ -28,7 +28,11 @@ export function createHandlers(backend: Backend, dialogs: Dialogs): Handlers {
     listInterfaces: () => listInterfaces(),
     listAccounts: () => backend.accounts(),
     validate: ({ doc }) => backend.validate(doc),
-    apply: ({ doc, expectEpoch }) => backend.apply(doc, expectEpoch),
+    apply: ({ doc, expectEpoch, trialSeconds, fromHistory }) =>
+      backend.apply(doc, expectEpoch, {
+        ...(trialSeconds ? { trialSeconds } : {}),
+        ...(fromHistory !== undefined ? { fromHistory } : {}),
+      }),
     importYaml: async () => {
       const file = await dialogs.openYaml();
       if (file === undefined) return { canceled: true };
@@ -55,5 +59,13 @@ export function createHandlers(backend: Backend, dialogs: Dialogs): Handlers {
     },
     nextTraffic: ({ after }) => backend.nextTraffic(after),
     stopFiltering: () => backend.stopFiltering(),
+    getEngine: () => backend.engineView(),
+    preview: ({ doc }) => backend.preview(doc),
+    confirmTrial: () => backend.confirmTrial(),
+    revertTrial: () => backend.revertTrial(),
+    explain: ({ flow }) => backend.explain(flow),
+    propose: (req) => backend.propose(req?.sinceMs),
+    listHistory: () => backend.listHistory(),
+    historyEntry: ({ n }) => backend.historyEntry(n),
   };
 }

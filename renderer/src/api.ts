@@ -12,8 +12,8 @@ import type {
   Request,
   Response,
 } from '../../electron/ipc/contract.js';
+import { OPERATIONS } from '../../electron/ipc/channels.js';
 
-type Operation = keyof NetTcFilterApi;
 
 /** A failed call: the main process's error code (or `failed` when the call itself threw). */
 export class ApiError extends Error {
@@ -28,24 +28,11 @@ export class ApiError extends Error {
 }
 
 export type Client = {
-  [K in Operation]: Request<K> extends undefined | null
+  [K in keyof NetTcFilterApi]: Request<K> extends undefined | null
     ? () => Promise<Response<K>>
     : (req: Request<K>) => Promise<Response<K>>;
 };
 
-const OPS: readonly Operation[] = [
-  'getState',
-  'getStatus',
-  'getEnforced',
-  'listInterfaces',
-  'listAccounts',
-  'validate',
-  'apply',
-  'importYaml',
-  'exportYaml',
-  'nextTraffic',
-  'stopFiltering',
-];
 
 function unwrap<T>(op: string, result: IpcResult<T> | undefined): T {
   if (!result || typeof result !== 'object') throw new ApiError('failed', `${op}: no answer`);
@@ -56,7 +43,7 @@ function unwrap<T>(op: string, result: IpcResult<T> | undefined): T {
 
 export function createClient(api: NetTcFilterApi): Client {
   const client: Record<string, (req?: unknown) => Promise<unknown>> = {};
-  for (const op of OPS) {
+  for (const op of OPERATIONS) {
     client[op] = async (req?: unknown) => {
       const fn = api[op] as unknown as ((req?: unknown) => Promise<IpcResult<unknown>>) | undefined;
       if (typeof fn !== 'function') throw new ApiError('unknown-operation', `${op}: not available`);

@@ -4,6 +4,7 @@
 import { useEffect, useRef, type KeyboardEvent } from 'react';
 import type { View } from '../store/app.js';
 import { Header } from './Header.js';
+import { HistoryView } from './HistoryView.js';
 import { useApp, useStoreApi } from './hooks.js';
 import { PolicyView } from './PolicyView.js';
 import { StatusView } from './StatusView.js';
@@ -12,6 +13,7 @@ import { TrafficView } from './TrafficView.js';
 const TABS: Array<{ id: View; label: string }> = [
   { id: 'policy', label: 'Policy' },
   { id: 'traffic', label: 'Live traffic' },
+  { id: 'history', label: 'History' },
   { id: 'status', label: 'Status' },
 ];
 
@@ -82,6 +84,7 @@ export function App() {
       <main className="panel" role="tabpanel" id={`panel-${view}`} aria-labelledby={`tab-${view}`}>
         {view === 'policy' && <PolicyView />}
         {view === 'traffic' && <TrafficView />}
+        {view === 'history' && <HistoryView />}
         {view === 'status' && <StatusView />}
       </main>
     </div>

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: renderer. The Policy view: toolbar, endpoint list, editor, interface settings,
 // pending changes with Apply/Revert, import diagnostics.
-import { useShallow } from 'zustand/react/shallow';
 import { diagnosticText } from '../../../electron/policy/diagnostics.js';
 import type { LogAllowed } from '../../../electron/policy/types.js';
-import { applyBlockers, selectDiagnostics, selectDiff } from '../store/selectors.js';
+import { applyBlockers, selectDiagnostics } from '../store/selectors.js';
+import { ApplyBar } from './ApplyBar.js';
 import { EndpointEditor } from './EndpointEditor.js';
 import { EndpointList } from './EndpointList.js';
 import { useApp } from './hooks.js';
@@ -158,55 +158,6 @@ function Toolbar() {
         </select>
       </label>
       <span className="muted small">Drops are always reported.</span>
-    </div>
-  );
-}
-
-function ApplyBar() {
-  const blockers = useApp(useShallow(applyBlockers));
-  const apply = useApp((s) => s.apply);
-  const revert = useApp((s) => s.revert);
-  const applying = useApp((s) => s.applying);
-  const count = useApp((s) => selectDiff(s).count);
-  const result = useApp((s) => s.applyResult);
-  const disabled = blockers.length > 0;
-  return (
-    <div className="apply-bar">
-      <div className="apply-buttons">
-        <button
-          type="button"
-          className="btn btn-primary"
-          disabled={disabled}
-          aria-describedby="apply-why"
-          title={disabled ? blockers.join(' ') : 'Load the draft into the kernel'}
-          aria-busy={applying || undefined}
-          onClick={() => void apply()}
-        >
-          Apply
-        </button>
-        <button type="button" className="btn" onClick={revert} disabled={count === 0 || applying}>
-          Revert
-        </button>
-      </div>
-      <p id="apply-why" className="muted small apply-why">
-        {disabled
-          ? blockers.join(' ')
-          : count
-            ? `${count} pending change${count === 1 ? '' : 's'}.`
-            : 'No pending changes.'}
-      </p>
-      {result && (
-        <div className={`result result-${result.kind}`} role="status">
-          {result.text}
-          {result.details && result.details.length > 0 && (
-            <ul>
-              {result.details.map((d, i) => (
-                <li key={i}>{d}</li>
-              ))}
-            </ul>
-          )}
-        </div>
-      )}
     </div>
   );
 }

@@ -7,7 +7,7 @@ import type { AppState } from '../../../electron/ipc/contract.js';
 import { ApiError, errorMessage } from '../api.js';
 import type { Slice } from './types.js';
 
-export type View = 'policy' | 'traffic' | 'status';
+export type View = 'policy' | 'traffic' | 'history' | 'status';
 
 export interface RecentError {
   time: number;

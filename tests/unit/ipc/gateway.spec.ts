@@ -30,6 +30,14 @@ const VALID: Record<Operation, unknown> = {
   exportYaml: { doc: DOC },
   nextTraffic: { after: 0 },
   stopFiltering: { confirm: 'stop-filtering' },
+  getEngine: undefined,
+  preview: { doc: DOC },
+  confirmTrial: undefined,
+  revertTrial: undefined,
+  explain: { flow: { iface: 'eth0', uid: 1000, family: 4, proto: 'tcp', dst: '169.254.169.254', dport: 80 } },
+  propose: undefined,
+  listHistory: undefined,
+  historyEntry: { n: 1 },
 };
 
 /** Malformed requests per operation: wrong types, missing and extra keys. */
@@ -42,6 +50,9 @@ const MALFORMED: Record<Operation, unknown[]> = {
   validate: [undefined, {}, { doc: 1 }, { doc: { ...DOC, endpoints: 'x' } }, { doc: DOC, extra: 1 }],
   apply: [
     { doc: DOC },
+    { doc: DOC, expectEpoch: null, trialSeconds: 1 },
+    { doc: DOC, expectEpoch: null, trialSeconds: 100000 },
+    { doc: DOC, expectEpoch: null, fromHistory: 0 },
     { doc: DOC, expectEpoch: -1 },
     { doc: DOC, expectEpoch: 1.5 },
     { doc: { ...DOC, logging: { allowed: 'everything' } }, expectEpoch: null },
@@ -53,6 +64,20 @@ const MALFORMED: Record<Operation, unknown[]> = {
   exportYaml: [{}, { doc: DOC, path: '/etc/passwd' }],
   nextTraffic: [{}, { after: -1 }, { after: 'x' }, { after: 1, more: true }],
   stopFiltering: [undefined, {}, { confirm: true }, { confirm: 'yes' }],
+  getEngine: [{}],
+  preview: [undefined, {}, { doc: DOC, extra: 1 }],
+  confirmTrial: [{ now: true }],
+  revertTrial: [{ now: true }],
+  explain: [
+    {},
+    { flow: { iface: 'eth0', uid: -1, family: 4, proto: 'tcp', dst: '1.2.3.4', dport: 80 } },
+    { flow: { iface: 'eth0', uid: 1, family: 5, proto: 'tcp', dst: '1.2.3.4', dport: 80 } },
+    { flow: { iface: 'eth0', uid: 1, family: 4, proto: 'sctp', dst: '1.2.3.4', dport: 80 } },
+    { flow: { iface: 'eth0', uid: 1, family: 4, proto: 'tcp', dst: '1.2.3.4', dport: 70000 } },
+  ],
+  propose: [{ sinceMs: -5 }, { sinceMs: 1, all: true }, 'x'],
+  listHistory: [{ n: 1 }],
+  historyEntry: [undefined, {}, { n: 0 }, { n: 1.5 }, { n: '1' }],
 };
 
 function recordingHandlers(): { handlers: Handlers; calls: string[] } {
@@ -158,13 +183,12 @@ describe('IPC gateway', () => {
 
   it('read-only mode refuses the operations that change the kernel, and only those', async () => {
     const { g, calls } = gateway(true);
-    expect(errorCode(await g.dispatch('apply', OWN, VALID.apply))).toBe('read-only');
-    expect(errorCode(await g.dispatch('stopFiltering', OWN, VALID.stopFiltering))).toBe('read-only');
-    for (const op of OPERATIONS.filter((o) => o !== 'apply' && o !== 'stopFiltering')) {
+    const changing = ['apply', 'stopFiltering', 'confirmTrial', 'revertTrial'] as const;
+    for (const op of changing) expect(errorCode(await g.dispatch(op, OWN, VALID[op])), op).toBe('read-only');
+    for (const op of OPERATIONS.filter((o) => !(changing as readonly string[]).includes(o))) {
       expect((await g.dispatch(op, OWN, VALID[op])).ok, op).toBe(true);
     }
-    expect(calls).not.toContain('apply');
-    expect(calls).not.toContain('stopFiltering');
+    for (const op of changing) expect(calls).not.toContain(op);
   });
 
   it('handler errors come back typed; unexpected throws as "failed"', async () => {

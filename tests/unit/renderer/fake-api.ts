@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: unit tests. A stand-in for the preload's NetTcFilterApi: every operation answers
 // from a handler the test sets, and every call is recorded. Not a model of the backend.
+import { OPERATIONS } from '../../../electron/ipc/channels.js';
 import type {
   AppState,
   Enforced,
@@ -75,23 +76,11 @@ export function standInApi(): StandIn {
         ],
         groups: [{ name: 'admins', gid: 1500, members: [] }],
         truncated: false,
+        humanUids: { min: 1000, max: 60000 },
       }),
   };
   const api = {} as Record<Op, (req?: unknown) => Promise<unknown>>;
-  const ops: Op[] = [
-    'getState',
-    'getStatus',
-    'getEnforced',
-    'listInterfaces',
-    'listAccounts',
-    'validate',
-    'apply',
-    'importYaml',
-    'exportYaml',
-    'nextTraffic',
-    'stopFiltering',
-  ];
-  for (const op of ops) {
+  for (const op of OPERATIONS) {
     api[op] = async (req?: unknown) => {
       calls.push({ op, req });
       const h = handlers[op];

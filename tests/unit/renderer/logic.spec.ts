@@ -143,6 +143,7 @@ describe('advice', () => {
       users: [{ name: 'svc', uid: 5 }],
       groups: [{ name: 'ops', gid: 9, members: [] }],
       truncated: false,
+      humanUids: { min: 1000, max: 60000 },
     };
     expect(accountWarning('svc', acc)).toBeNull();
     expect(accountWarning('@ops', acc)).toBeNull();

@@ -144,6 +144,7 @@ describe('policy slice: apply', () => {
         const { doc } = req as { doc: never };
         return ok({
           epoch: 8,
+          trial: null,
           attached: ['eth0'],
           missing: ['wg0'],
           changes: 1,
