@@ -308,7 +308,12 @@ export interface EngineView {
   /** A pending trial (or one whose deadline passed that no process of ours settled yet). */
   trial: TrialView | null;
   /** The last trial when it did not stay: the kernel (deadline passed) or a revert went back. */
-  lastTrial: { policy: number; outcome: 'reverted-by-kernel' | 'reverted'; time: number; historyN: number } | null;
+  lastTrial: {
+    policy: number;
+    outcome: 'reverted-by-kernel' | 'reverted';
+    time: number;
+    historyN: number;
+  } | null;
   /** Another process owns the filter (read-only windows). */
   owner: { pid: number; command: string } | null;
   /** Why the state could not be read (e.g. no permission on the pins); the rest is empty. */
@@ -499,7 +504,13 @@ export const REQUEST_SCHEMAS = {
     expectEpoch: z.number().int().nonnegative().nullable(),
     /** Apply as a trial: the kernel goes back to the previous policy after this many seconds
      * unless confirmTrial keeps it. Absent or null: for good. */
-    trialSeconds: z.number().int().min(LIMITS.trialSeconds.min).max(LIMITS.trialSeconds.max).nullable().optional(),
+    trialSeconds: z
+      .number()
+      .int()
+      .min(LIMITS.trialSeconds.min)
+      .max(LIMITS.trialSeconds.max)
+      .nullable()
+      .optional(),
     /** The history entry the document was taken from ("go back to this one"): recorded as the
      * new entry's source ("history N"). */
     fromHistory: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),

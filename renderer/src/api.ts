@@ -14,7 +14,6 @@ import type {
 } from '../../electron/ipc/contract.js';
 import { OPERATIONS } from '../../electron/ipc/channels.js';
 
-
 /** A failed call: the main process's error code (or `failed` when the call itself threw). */
 export class ApiError extends Error {
   readonly code: IpcErrorCode;
@@ -32,7 +31,6 @@ export type Client = {
     ? () => Promise<Response<K>>
     : (req: Request<K>) => Promise<Response<K>>;
 };
-
 
 function unwrap<T>(op: string, result: IpcResult<T> | undefined): T {
   if (!result || typeof result !== 'object') throw new ApiError('failed', `${op}: no answer`);
