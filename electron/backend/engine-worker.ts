@@ -221,6 +221,7 @@ function flowDeltas(rows: FlowRow[], endpointName: (id: number) => string | null
       proto: f.proto,
       dst: f.dst,
       dport: f.dport,
+      sport: f.sport,
       allowedPackets: f.allowedPackets,
       allowedBytes: f.allowedBytes,
       droppedPackets: f.droppedPackets,
@@ -228,6 +229,7 @@ function flowDeltas(rows: FlowRow[], endpointName: (id: number) => string | null
       firstSeen: f.firstSeen,
       lastSeen: f.lastSeen,
       verdict: f.verdict,
+      reason: f.reason,
       endpoint: f.verdict === 'allow' ? endpointName(f.endpointId) : null,
     });
   }

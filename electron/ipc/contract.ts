@@ -181,7 +181,11 @@ export interface TrafficRow {
   dport: number;
   bytes: number;
   verdict: 'allow' | 'drop' | 'would-drop';
+  /** The kernel's reason code: endpoint, not-listed, default-allow, default-deny, unowned-allow,
+   * unowned-deny, essential, iface-not-listed, routing-header (the renderer words them). */
   reason: string;
+  /** The endpoint that allowed it; for a not-listed drop (or would-drop), the endpoint whose range
+   * guards the destination when the kernel reports it; else null. */
   endpoint: string | null;
 }
 
@@ -195,6 +199,8 @@ export interface FlowWire {
   proto: string;
   dst: string;
   dport: number;
+  /** The last packet's local source port (replies of a local server leave from its port). */
+  sport: number;
   allowedPackets: number;
   allowedBytes: number;
   droppedPackets: number;
@@ -202,6 +208,9 @@ export interface FlowWire {
   firstSeen: number;
   lastSeen: number;
   verdict: 'allow' | 'drop' | 'would-drop';
+  /** The kernel's reason code of the last verdict (see TrafficRow.reason). */
+  reason: string;
+  /** See TrafficRow.endpoint. */
   endpoint: string | null;
 }
 

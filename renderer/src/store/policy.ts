@@ -3,7 +3,7 @@
 //
 // The policy slice: what is enforced, the editor's draft, and the edit/apply/import/export
 // actions. The draft is replaced, never mutated, so selectors can memoise on its identity.
-import type { Enforced } from '../../../electron/ipc/contract.js';
+import type { ApplyOutcome, Enforced } from '../../../electron/ipc/contract.js';
 import type { EndpointDoc, FieldDiagnostic, PolicyDoc } from '../../../electron/policy/doc.js';
 import { emptyDoc } from '../../../electron/policy/doc.js';
 import { checkInterfaceName, parseAllowText, parseRangeText } from '../../../electron/policy/fields.js';
@@ -58,7 +58,9 @@ export interface PolicySlice {
   /** Drops the `interfaces:` entry of an interface. */
   removeInterfaceSettings(iface: string): void;
   setLogging(value: LogAllowed | undefined): void;
-  apply(): Promise<boolean>;
+  /** Applies the draft (as a trial with `trialSeconds`; `fromHistory`: the history entry it was
+   * taken from). Resolves to the outcome, or null when it was not applied (applyResult says why). */
+  apply(opts?: { trialSeconds?: number; fromHistory?: number }): Promise<ApplyOutcome | null>;
   revert(): void;
   importYaml(): Promise<void>;
   exportYaml(): Promise<void>;
@@ -206,12 +208,17 @@ export const createPolicySlice: Slice<PolicySlice> =
         setDraft({ ...draft, logging: value === undefined ? {} : { allowed: value } });
       },
 
-      apply: async () => {
+      apply: async (how = {}) => {
         const { draft, enforced, applying } = get();
-        if (applying) return false;
+        if (applying) return null;
         set({ applying: true, applyResult: null });
         try {
-          const outcome = await client.apply({ doc: draft, expectEpoch: enforced?.epoch ?? null });
+          const outcome = await client.apply({
+            doc: draft,
+            expectEpoch: enforced?.epoch ?? null,
+            ...(how.trialSeconds ? { trialSeconds: how.trialSeconds } : {}),
+            ...(how.fromHistory !== undefined ? { fromHistory: how.fromHistory } : {}),
+          });
           const parts = [`Applied (epoch ${outcome.epoch}) in ${Math.round(outcome.totalMs)} ms.`];
           if (outcome.attached.length) parts.push(`Attached to ${outcome.attached.join(', ')}.`);
           if (outcome.missing.length)
@@ -228,7 +235,7 @@ export const createPolicySlice: Slice<PolicySlice> =
             },
           });
           void get().refreshStatus();
-          return true;
+          return outcome;
         } catch (err) {
           get().recordError('apply', err);
           if (err instanceof ApiError && err.code === 'invalid-policy') {
@@ -248,7 +255,7 @@ export const createPolicySlice: Slice<PolicySlice> =
             set({ applyResult: { kind: 'error', text: `Not applied: ${errorMessage(err)}` } });
             if (err instanceof ApiError && err.code === 'read-only') await get().refreshState();
           }
-          return false;
+          return null;
         } finally {
           set({ applying: false });
         }

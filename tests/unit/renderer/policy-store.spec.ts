@@ -156,7 +156,7 @@ describe('policy slice: apply', () => {
       }),
     );
     store.getState().setLogging('all');
-    expect(await store.getState().apply()).toBe(true);
+    expect(await store.getState().apply()).not.toBeNull();
     const req = fake.calls.find((c) => c.op === 'apply')!.req as { expectEpoch: number; doc: unknown };
     expect(req.expectEpoch).toBe(7);
     expect(req.doc).toEqual({ ...ENFORCED.doc, logging: { allowed: 'all' } });
@@ -177,7 +177,7 @@ describe('policy slice: apply', () => {
       ),
     );
     store.getState().setLogging('all');
-    expect(await store.getState().apply()).toBe(false);
+    expect(await store.getState().apply()).toBeNull();
     const s = store.getState();
     expect(s.serverDiagnostics).toHaveLength(1);
     expect(selectDiagnostics(s).some((d) => d.path.join('.') === 'endpoints.0.allow.0')).toBe(true);
@@ -202,7 +202,7 @@ describe('policy slice: apply', () => {
       });
     });
     store.getState().setLogging('off');
-    expect(await store.getState().apply()).toBe(false);
+    expect(await store.getState().apply()).toBeNull();
     const s = store.getState();
     expect(s.applyResult?.kind).toBe('conflict');
     expect(s.enforced?.epoch).toBe(9);

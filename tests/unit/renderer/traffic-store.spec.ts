@@ -30,6 +30,7 @@ function flow(key: string, lastSeen: number, over: Partial<FlowWire> = {}): Flow
     proto: 'tcp',
     dst: '192.0.2.1',
     dport: 443,
+    sport: 40000,
     allowedPackets: 1,
     allowedBytes: 60,
     droppedPackets: 0,
@@ -37,6 +38,7 @@ function flow(key: string, lastSeen: number, over: Partial<FlowWire> = {}): Flow
     firstSeen: 0,
     lastSeen,
     verdict: 'allow',
+    reason: 'default-allow',
     endpoint: null,
     ...over,
   };
