@@ -17,10 +17,18 @@ export interface RecentError {
   code?: string;
 }
 
+/** A passing message (shown over the page, never pushing the layout). It belongs to a state and
+ * goes when that state goes:
+ * - `view` (the default): the view it was shown on; gone on a tab change ("Exported …").
+ * - `apply`: the policy as it is; gone on the next apply, keep or revert.
+ * Any notice is replaced by the next one, so "Export failed" leaves once an export works. */
 export interface Notice {
   kind: 'ok' | 'error';
   text: string;
+  scope?: NoticeScope;
 }
+
+export type NoticeScope = 'view' | 'apply';
 
 export interface AppSlice {
   appState: AppState | null;
@@ -33,6 +41,8 @@ export interface AppSlice {
   recordError(source: string, err: unknown): void;
   clearErrors(): void;
   setNotice(notice: Notice | null): void;
+  /** Drops the notice when it belongs to `scope` (the state it described is gone). */
+  clearNotices(scope: NoticeScope): void;
   refreshState(): Promise<void>;
   /** The initial load; never throws (failures are recorded). */
   init(): Promise<void>;
@@ -46,7 +56,11 @@ export const createAppSlice: Slice<AppSlice> =
     ready: false,
     errors: [],
     notice: null,
-    setView: (view) => set({ view }),
+    setView: (view) => {
+      if (view === get().view) return;
+      set({ view });
+      get().clearNotices('view');
+    },
     recordError: (source, err) => {
       const e: RecentError = { time: Date.now(), source, message: errorMessage(err) };
       if (err instanceof ApiError) e.code = err.code;
@@ -54,6 +68,10 @@ export const createAppSlice: Slice<AppSlice> =
     },
     clearErrors: () => set({ errors: [] }),
     setNotice: (notice) => set({ notice }),
+    clearNotices: (scope) => {
+      const n = get().notice;
+      if (n && (n.scope ?? 'view') === scope) set({ notice: null });
+    },
     refreshState: async () => {
       try {
         set({ appState: await client.getState() });

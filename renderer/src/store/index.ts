@@ -7,6 +7,7 @@ import { createStore } from 'zustand/vanilla';
 import type { NetTcFilterApi } from '../../../electron/ipc/contract.js';
 import { createClient } from '../api.js';
 import { createAppSlice } from './app.js';
+import { createEngineSlice } from './engine.js';
 import { createPolicySlice } from './policy.js';
 import { createSystemSlice } from './system.js';
 import { createTrafficSlice } from './traffic.js';
@@ -21,6 +22,7 @@ export function createAppStore(api: NetTcFilterApi, options: Partial<StoreOption
     ...createPolicySlice(deps)(...a),
     ...createSystemSlice(deps)(...a),
     ...createTrafficSlice(deps)(...a),
+    ...createEngineSlice(deps)(...a),
   }));
 }
 

@@ -3,11 +3,12 @@
 import type { StateCreator } from 'zustand';
 import type { Client } from '../api.js';
 import type { AppSlice } from './app.js';
+import type { EngineSlice } from './engine.js';
 import type { PolicySlice } from './policy.js';
 import type { SystemSlice } from './system.js';
 import type { TrafficSlice } from './traffic.js';
 
-export type Store = AppSlice & PolicySlice & SystemSlice & TrafficSlice;
+export type Store = AppSlice & PolicySlice & SystemSlice & TrafficSlice & EngineSlice;
 
 export interface StoreOptions {
   /** Decision rows kept in memory (newest). */
@@ -20,6 +21,8 @@ export interface StoreOptions {
   rateWindowSec: number;
   /** Recent errors kept. */
   errorCapacity: number;
+  /** Interval of the engine state poll (getEngine: the header, the trial countdown). */
+  enginePollMs: number;
 }
 
 export const DEFAULT_OPTIONS: StoreOptions = {
@@ -28,6 +31,7 @@ export const DEFAULT_OPTIONS: StoreOptions = {
   backoffMs: 1_000,
   rateWindowSec: 120,
   errorCapacity: 50,
+  enginePollMs: 1_000,
 };
 
 export interface SliceDeps {

@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: renderer (pure store logic; timers only in the poll loop).
+//
+// The engine slice: what the kernel does now (getEngine, polled about every second and at once
+// after apply, keep and revert) for the header and the trial bar; the Apply preview (what the
+// draft would change, before anything is applied); and keeping or reverting a trial.
+//
+// When the kernel's policy number changes (this or another window applied, the kernel went back
+// at a trial's deadline), the policy slice reloads what is enforced, so the pending changes and
+// the apply's expected policy follow the kernel.
+import type {
+  ApplyOutcome,
+  EngineView,
+  Preview,
+  TrialResult,
+  TrialView,
+} from '../../../electron/ipc/contract.js';
+import type { FieldDiagnostic } from '../../../electron/policy/doc.js';
+import { ApiError, errorMessage } from '../api.js';
+import type { Slice } from './types.js';
+
+export interface PreviewFor {
+  /** The history entry the draft was taken from ("go back to this one"). */
+  fromHistory?: number;
+}
+
+export interface EngineSlice {
+  /** The kernel's state as last read; null before the first answer. */
+  engine: EngineView | null;
+  /** Why the last getEngine failed; null once it answers again. */
+  engineError: string | null;
+  /** Wall-clock ms of the last engine read (drives the trial countdown with the kernel's deadline). */
+  now: number;
+  /** The last pending trial seen (its `previous` names the policy a kernel revert went back to). */
+  trialSeen: TrialView | null;
+  /** The kernel-revert notice the admin dismissed (its time). */
+  lastTrialDismissed: number | null;
+
+  previewOpen: boolean;
+  /** The preview of the draft; null while it is worked out (or when it failed). */
+  preview: Preview | null;
+  previewLoading: boolean;
+  previewError: { text: string; diagnostics: FieldDiagnostic[] } | null;
+  previewFor: PreviewFor;
+
+  /** Keep or Revert now is running. */
+  trialBusy: boolean;
+  /** The last keep/revert outcome of this window. */
+  trialResult: TrialResult | null;
+
+  refreshEngine(): Promise<void>;
+  startEngine(): void;
+  stopEngine(): void;
+  /** Opens the Apply preview and asks the engine what the draft would change. */
+  openPreview(opts?: PreviewFor): Promise<void>;
+  /** Runs the preview again for the draft as it is now (after "Guard only these ranges"). */
+  refreshPreview(): Promise<void>;
+  closePreview(): void;
+  /** Applies the draft from the preview, as a trial of `seconds` (default 60) or for good. */
+  applyFromPreview(trial: boolean, seconds?: number): Promise<ApplyOutcome | null>;
+  /** "Guard only these ranges": `iface`'s default becomes allow (a pending change), then the preview again. */
+  guardOnlyFromPreview(iface: string): Promise<void>;
+  confirmTrial(): Promise<TrialResult | null>;
+  revertTrial(): Promise<TrialResult | null>;
+  dismissLastTrial(): void;
+}
+
+export const DEFAULT_TRIAL_SECONDS = 60;
+
+/** What of the engine view, when it changes, means the enforced policy changed. */
+function policyKey(v: EngineView | null): string {
+  if (!v) return '';
+  return `${v.policy ?? '-'}/${v.trial?.policy ?? '-'}/${v.lastTrial ? `${v.lastTrial.policy}@${v.lastTrial.time}` : '-'}`;
+}
+
+export const createEngineSlice: Slice<EngineSlice> =
+  ({ client, opts }) =>
+  (set, get) => {
+    let wanted = false;
+    let running = false;
+    let wake: (() => void) | null = null;
+    /** Increases with every preview request: a late answer for an older draft is dropped. */
+    let previewSeq = 0;
+
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const t = setTimeout(done, ms);
+        function done() {
+          clearTimeout(t);
+          wake = null;
+          resolve();
+        }
+        wake = done;
+      });
+
+    const loop = async () => {
+      running = true;
+      try {
+        while (wanted) {
+          await get().refreshEngine();
+          if (wanted) await sleep(opts.enginePollMs);
+        }
+      } finally {
+        running = false;
+      }
+    };
+
+    const runPreview = async () => {
+      const seq = ++previewSeq;
+      set({ preview: null, previewLoading: true, previewError: null });
+      try {
+        const preview = await client.preview({ doc: get().draft });
+        if (seq !== previewSeq || !get().previewOpen) return;
+        set({ preview, previewLoading: false });
+      } catch (err) {
+        if (seq !== previewSeq) return;
+        get().recordError('preview', err);
+        set({
+          previewLoading: false,
+          previewError: {
+            text: errorMessage(err),
+            diagnostics: err instanceof ApiError ? err.diagnostics : [],
+          },
+        });
+      }
+    };
+
+    const settle = async (op: 'confirmTrial' | 'revertTrial'): Promise<TrialResult | null> => {
+      if (get().trialBusy) return null;
+      set({ trialBusy: true });
+      try {
+        const r = await client[op]();
+        set({ trialResult: r });
+        get().clearNotices('apply');
+        get().setNotice({ kind: 'ok', text: r.message, scope: 'apply' });
+        return r;
+      } catch (err) {
+        get().recordError(op, err);
+        get().setNotice({
+          kind: 'error',
+          text: `${op === 'confirmTrial' ? 'Keep' : 'Revert'} failed: ${errorMessage(err)}`,
+          scope: 'apply',
+        });
+        return null;
+      } finally {
+        set({ trialBusy: false });
+        await Promise.allSettled([get().refreshEngine(), get().loadEnforced()]);
+      }
+    };
+
+    return {
+      engine: null,
+      engineError: null,
+      now: Date.now(),
+      trialSeen: null,
+      lastTrialDismissed: null,
+      previewOpen: false,
+      preview: null,
+      previewLoading: false,
+      previewError: null,
+      previewFor: {},
+      trialBusy: false,
+      trialResult: null,
+
+      refreshEngine: async () => {
+        let view: EngineView;
+        try {
+          view = await client.getEngine();
+        } catch (err) {
+          const text = errorMessage(err);
+          if (get().engineError !== text) {
+            get().recordError('getEngine', err);
+            set({ engineError: text, now: Date.now() });
+          }
+          return;
+        }
+        const before = get().engine;
+        const patch: Partial<EngineSlice> = { engine: view, engineError: null, now: Date.now() };
+        if (view.trial && !view.trial.expired) patch.trialSeen = view.trial;
+        set(patch);
+        // Someone applied, or the kernel went back: the diff and the expected policy follow.
+        if (before && policyKey(before) !== policyKey(view)) await get().loadEnforced();
+      },
+
+      startEngine: () => {
+        wanted = true;
+        if (!running) void loop();
+      },
+
+      stopEngine: () => {
+        wanted = false;
+        wake?.();
+      },
+
+      openPreview: async (o = {}) => {
+        set({ previewOpen: true, previewFor: { ...o } });
+        await runPreview();
+      },
+
+      refreshPreview: async () => {
+        if (!get().previewOpen) return;
+        await runPreview();
+      },
+
+      closePreview: () => {
+        previewSeq++;
+        set({ previewOpen: false, preview: null, previewLoading: false, previewError: null, previewFor: {} });
+      },
+
+      applyFromPreview: async (trial, seconds) => {
+        const { previewFor } = get();
+        get().clearNotices('apply');
+        const outcome = await get().apply({
+          ...(trial ? { trialSeconds: seconds ?? DEFAULT_TRIAL_SECONDS } : {}),
+          ...(previewFor.fromHistory !== undefined ? { fromHistory: previewFor.fromHistory } : {}),
+        });
+        if (outcome) {
+          get().closePreview();
+          set({ trialResult: null });
+        } else if (get().applyResult?.kind === 'conflict') {
+          // Someone else applied: the preview is stale; show it against what is enforced now.
+          await get().refreshPreview();
+        }
+        await get().refreshEngine();
+        return outcome;
+      },
+
+      guardOnlyFromPreview: async (iface) => {
+        get().setInterfaceSetting(iface, 'default', 'allow');
+        await get().refreshPreview();
+      },
+
+      confirmTrial: () => settle('confirmTrial'),
+      revertTrial: () => settle('revertTrial'),
+
+      dismissLastTrial: () => {
+        const t = get().engine?.lastTrial;
+        if (t) set({ lastTrialDismissed: t.time });
+      },
+    };
+  };
