@@ -38,7 +38,7 @@ import type {
   ValidateResult,
 } from '../ipc/contract.js';
 import { HandlerError } from '../ipc/gateway.js';
-import type { WorkerEvent, WorkerInit, WorkerReplies, WorkerRequest } from './protocol.js';
+import type { TrialEvent, WorkerEvent, WorkerInit, WorkerReplies, WorkerRequest } from './protocol.js';
 import { readSavedPolicy } from './saved-policy.js';
 
 export interface BackendOptions {
@@ -115,6 +115,11 @@ export class Backend {
   private waiters: Array<() => void> = [];
   private applying = false;
   private closed = false;
+  /** During a trial: what was enforced before it (in force again when the trial is reverted). */
+  private beforeTrial: Enforced | undefined;
+  /** The policy file's content as a document (what a revert of a trial this window did not
+   * start goes back to when it compiles to the kernel's policy). */
+  private savedDoc: PolicyDoc | undefined;
 
   private constructor(
     private readonly opts: Required<Omit<BackendOptions, 'objectPath' | 'eventsPerUser'>> &
@@ -161,6 +166,7 @@ export class Backend {
     const file = this.opts.policyFile;
     const read = readSavedPolicy(file, this.appState.uid);
     const saved = read.kind === 'ok' ? read.doc : undefined;
+    this.savedDoc = saved;
     const opened = await this.spawn('owner', saved);
     if (opened.ok) {
       this.appState.mode = 'enforcing';
@@ -299,6 +305,8 @@ export class Backend {
       for (const w of this.waiters.splice(0)) w();
     } else if (e.type === 'error') {
       this.recordError(e.message);
+    } else if (e.type === 'trial') {
+      this.trialEnded(e.event);
     } else if (e.type === 'reply') {
       const c = this.calls.get(e.id);
       if (!c) return;
@@ -353,23 +361,36 @@ export class Backend {
   async apply(
     doc: PolicyDoc,
     expectEpoch: number | null,
-    _how: { trialSeconds?: number; fromHistory?: number } = {},
+    how: { trialSeconds?: number; fromHistory?: number } = {},
   ): Promise<ApplyOutcome> {
     if (this.readOnly()) throw new HandlerError('read-only', 'this window is read-only');
     if (this.applying) throw new HandlerError('busy', 'another apply is in progress');
     if (expectEpoch !== this.enforcedState.epoch) {
       throw new HandlerError(
         'conflict',
-        `the enforced policy changed (epoch ${this.enforcedState.epoch ?? 'none'}, your changes were made against ${expectEpoch ?? 'none'}); reload it and apply again`,
+        `the enforced policy changed (policy ${this.enforcedState.epoch ?? 'none'}, your changes were made against ${expectEpoch ?? 'none'}); reload it and apply again`,
       );
     }
     this.applying = true;
     try {
-      const r = await this.call('apply', { doc });
+      const { settled, ...r } = await this.call('apply', {
+        doc,
+        ...(how.trialSeconds ? { trialSeconds: how.trialSeconds } : {}),
+        ...(how.fromHistory !== undefined ? { fromHistory: how.fromHistory } : {}),
+      });
+      if (settled) this.trialEnded(settled);
+      const before = this.enforced();
       this.enforcedState = { epoch: r.epoch, doc: structuredClone(doc), appliedAt: Date.now() };
-      return { ...r, trial: null, enforced: this.enforced() };
+      if (r.trial) {
+        const { saved: _saved, ...prev } = before;
+        this.beforeTrial = prev;
+      } else {
+        this.beforeTrial = undefined;
+        this.savedDoc = structuredClone(doc);
+      }
+      return { ...r, enforced: this.enforced() };
     } catch (err) {
-      if (!(err instanceof HandlerError && err.code === 'invalid-policy'))
+      if (!(err instanceof HandlerError && (err.code === 'invalid-policy' || err.code === 'conflict')))
         this.recordError(`apply: ${(err as Error).message}`);
       throw err;
     } finally {
@@ -377,18 +398,54 @@ export class Backend {
     }
   }
 
-  // TODO(issue 9, backend): implemented by the worker; stubs so the contract typechecks.
-  engineView(): Promise<EngineView> {
-    return Promise.reject(new HandlerError('failed', 'getEngine: not implemented yet'));
+  /** A trial ended (kept, reverted here, or by the kernel at its deadline): the enforced state
+   * follows. Reverted: the policy before the trial, under the kernel's new number. */
+  private trialEnded(e: TrialEvent): void {
+    if (e.outcome === 'confirmed') {
+      this.beforeTrial = undefined;
+      if (this.enforcedState.doc) this.savedDoc = structuredClone(this.enforcedState.doc);
+      this.enforcedState.epoch = e.inForce;
+      return;
+    }
+    const prev = this.beforeTrial;
+    this.beforeTrial = undefined;
+    if (prev) {
+      this.enforcedState = { ...prev, epoch: e.inForce };
+    } else if (e.savedEqual && this.savedDoc) {
+      this.enforcedState = { epoch: e.inForce, doc: structuredClone(this.savedDoc), appliedAt: null };
+    } else {
+      this.enforcedState = {
+        epoch: e.inForce,
+        doc: null,
+        appliedAt: null,
+        note: 'The kernel went back to the policy before a trial that was not started from this window, so its source is not known here; the Status view shows what is loaded.',
+      };
+    }
   }
+
+  engineView(): Promise<EngineView> {
+    return this.call('engine', {});
+  }
+
+  private async trialCall(cmd: 'confirm' | 'revert'): Promise<TrialResult> {
+    if (this.readOnly()) throw new HandlerError('read-only', 'this window is read-only');
+    if (this.applying) throw new HandlerError('busy', 'an apply is in progress');
+    const { savedEqual: _s, ...e } = await this.call(cmd, {});
+    this.trialEnded({ ...e, ...(_s !== undefined ? { savedEqual: _s } : {}) });
+    return { ...e, enforced: this.enforced() };
+  }
+
+  confirmTrial(): Promise<TrialResult> {
+    return this.trialCall('confirm');
+  }
+
+  revertTrial(): Promise<TrialResult> {
+    return this.trialCall('revert');
+  }
+
+  // TODO(issue 9, backend): implemented by the worker; stubs so the contract typechecks.
   preview(_doc: PolicyDoc): Promise<Preview> {
     return Promise.reject(new HandlerError('failed', 'preview: not implemented yet'));
-  }
-  confirmTrial(): Promise<TrialResult> {
-    return Promise.reject(new HandlerError('failed', 'confirmTrial: not implemented yet'));
-  }
-  revertTrial(): Promise<TrialResult> {
-    return Promise.reject(new HandlerError('failed', 'revertTrial: not implemented yet'));
   }
   explain(_flow: FlowQuery): Promise<ExplainResult> {
     return Promise.reject(new HandlerError('failed', 'explain: not implemented yet'));

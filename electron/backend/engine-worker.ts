@@ -11,26 +11,33 @@ import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ifNameToIndex, u32Buf, decodeCounters, LAYOUTS } from '../../native-bridge/index.js';
 import type { Counters } from '../../native-bridge/index.js';
-import { Engine, EngineLockedError, LINK_POLL_MS, evictedFlows } from '../engine/engine.js';
+import { Engine, EngineLockedError, LINK_POLL_MS, TrialStateError, evictedFlows } from '../engine/engine.js';
+import type { TrialInfo, TrialOutcome } from '../engine/engine.js';
 import { Accounts, EngineHost, openObservations } from '../engine/host.js';
+import { loadEnforcedPolicy } from '../engine/enforced.js';
+import type { EnforcedLoad, EnforcedRef } from '../engine/enforced.js';
+import { trialOutcomeText } from '../cli/format.js';
+import { guardOnlyAudit } from '../policy/evaluate.js';
 import { historyRecorder } from '../engine/recorder.js';
 import { readFlows } from '../engine/flows.js';
 import type { FlowRow } from '../engine/flows.js';
 import { readStatus } from '../engine/status.js';
+import type { EngineStatus } from '../engine/status.js';
 import { checkPinDir, openTrustedPin } from '../engine/pintrust.js';
 import { CapacityError, compilePolicy } from '../policy/compile.js';
 import { docToPolicy } from '../policy/doc.js';
 import type { FieldDiagnostic, PolicyDoc } from '../policy/doc.js';
 import { resolvePolicy } from '../policy/resolve.js';
 import type { AccountDb } from '../policy/resolve.js';
-import type { Diagnostic, Policy } from '../policy/types.js';
+import type { Diagnostic, Policy, ResolvedPolicy } from '../policy/types.js';
 import { serializePolicy } from '../policy/yaml.js';
 import { missingInterfaceMessage } from '../policy/advice.js';
 import { writeFileAtomic } from './write-atomic.js';
 import { LIMITS } from '../ipc/contract.js';
-import type { FlowWire, TrafficCounters, TrafficRow } from '../ipc/contract.js';
+import type { EngineView, FlowWire, TrafficCounters, TrafficRow, TrialView } from '../ipc/contract.js';
 import type {
   ApplyReply,
+  TrialEvent,
   ValidateReply,
   WorkerEvent,
   WorkerInit,
@@ -63,6 +70,11 @@ const accountDb = new Accounts({
 });
 let engine: Engine | undefined;
 let host: EngineHost | undefined;
+/** The policy on trial: written to the policy file only once it is kept (a reverted trial must
+ * not come back at the next start). */
+let onTrial: { policy: Policy; resolved: ResolvedPolicy } | undefined;
+/** What the policy file holds, resolved (to tell, after a revert, whether it is in force again). */
+let savedResolved: ResolvedPolicy | undefined;
 let seq = 0;
 let lostBatching = 0;
 const flowSigs = new Map<string, string>();
@@ -111,29 +123,239 @@ function savePolicy(policy: Policy): void {
   writeFileAtomic(init.policyFile, serializePolicy(policy), 0o600);
 }
 
-function apply(doc: PolicyDoc): ApplyReply {
+function trialView(
+  t: TrialInfo | Omit<TrialInfo, 'deadlineNs'> | undefined,
+  now = Date.now(),
+): TrialView | null {
+  if (!t) return null;
+  const left = Math.max(0, Math.ceil((t.deadline - now) / 1000));
+  return {
+    policy: t.epoch,
+    previous: t.previousEpoch,
+    deadline: t.deadline,
+    secondsLeft: t.expired ? 0 : Math.min(t.secondsLeft, left),
+    expired: t.expired || t.deadline <= now,
+  };
+}
+
+/** The saved policy (the policy file) compiles to what the kernel enforces now. */
+function savedInForce(): boolean {
+  if (!engine || !savedResolved) return false;
+  try {
+    return engine.compareEnforced(savedResolved).equal;
+  } catch {
+    return false;
+  }
+}
+
+/** What a trial came to, for the main thread; forgets the policy on trial (saved if kept). */
+function trialEvent(o: TrialOutcome): TrialEvent {
+  const e = engine as Engine;
+  if (o.type === 'confirmed' && onTrial) {
+    try {
+      savePolicy(onTrial.policy);
+      savedResolved = onTrial.resolved;
+    } catch (err) {
+      post({
+        type: 'error',
+        message: `kept, but could not save it to ${init.policyFile}: ${(err as Error).message}`,
+      });
+    }
+  }
+  onTrial = undefined;
+  statusCache = undefined;
+  return {
+    outcome: o.type,
+    ...(o.type === 'reverted' ? { by: o.by } : {}),
+    policy: o.epoch,
+    inForce: e.effectiveEpoch(),
+    at: o.at,
+    message: trialOutcomeText(o),
+    ...(o.type === 'reverted' ? { savedEqual: savedInForce() } : {}),
+  };
+}
+
+const PENDING = 'a trial is pending: keep it or revert it first';
+
+function apply(doc: PolicyDoc, trialSeconds?: number, fromHistory?: number): ApplyReply {
   if (!engine || !host) throw new ReplyError('read-only', 'this instance does not own the engine');
   const { policy, resolved, diagnostics } = resolveDoc(doc, accountDb.reload());
-  const applied = host.apply(resolved, { origin: 'app', text: serializePolicy(policy) });
-  const r = applied.result;
-  for (const w of applied.warnings) diagnostics.push({ severity: 'warning', message: w, path: [] });
+  let applied;
   try {
-    savePolicy(policy);
-  } catch (err) {
-    diagnostics.push({
-      severity: 'warning',
-      message: `applied, but could not save it to ${init.policyFile}: ${(err as Error).message}`,
-      path: [],
+    applied = host.apply(resolved, {
+      origin: 'app',
+      text: serializePolicy(policy),
+      ...(trialSeconds ? { trialSeconds } : {}),
+      ...(fromHistory !== undefined ? { source: `history ${fromHistory}` } : {}),
     });
+  } catch (err) {
+    if (err instanceof TrialStateError) throw new ReplyError('conflict', PENDING);
+    throw err;
+  }
+  statusCache = undefined;
+  const r = applied.result;
+  const settled = r.settled ? trialEvent(r.settled) : undefined;
+  for (const w of applied.warnings) diagnostics.push({ severity: 'warning', message: w, path: [] });
+  if (r.trial) {
+    onTrial = { policy, resolved };
+  } else {
+    try {
+      savePolicy(policy);
+      savedResolved = resolved;
+    } catch (err) {
+      diagnostics.push({
+        severity: 'warning',
+        message: `applied, but could not save it to ${init.policyFile}: ${(err as Error).message}`,
+        path: [],
+      });
+    }
   }
   return {
     epoch: r.epoch,
+    trial: trialView(r.trial),
     attached: r.attached.map((a) => a.name),
     missing: r.missing,
     changes: r.changes,
     activeMs: Math.round(r.activeMs * 10) / 10,
     totalMs: Math.round(r.totalMs * 10) / 10,
     diagnostics,
+    ...(settled ? { settled } : {}),
+  };
+}
+
+function confirm(): TrialEvent {
+  if (!engine || !host) throw new ReplyError('read-only', 'this instance does not own the engine');
+  // The kernel's revert first, recorded (confirming after the deadline is too late).
+  const { outcome: late, warnings } = host.settle();
+  for (const w of warnings) post({ type: 'error', message: w });
+  if (late) {
+    const ev = trialEvent(late);
+    post({ type: 'trial', event: ev });
+    throw new ReplyError('conflict', `too late to keep it: ${ev.message}`);
+  }
+  try {
+    const r = host.confirm();
+    for (const w of r.warnings) post({ type: 'error', message: w });
+    return trialEvent(r.outcome);
+  } catch (err) {
+    if (err instanceof TrialStateError)
+      throw new ReplyError('conflict', 'no trial is pending: nothing to keep');
+    throw err;
+  }
+}
+
+function revert(): TrialEvent {
+  if (!engine || !host) throw new ReplyError('read-only', 'this instance does not own the engine');
+  try {
+    const r = host.revert();
+    for (const w of r.warnings) post({ type: 'error', message: w });
+    return trialEvent(r.outcome);
+  } catch (err) {
+    if (err instanceof TrialStateError)
+      throw new ReplyError('conflict', 'no trial is pending: nothing to revert');
+    throw err;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the kernel does now (getEngine, polled about once a second).
+
+/** readStatus (with lastTrial: it reads the history) at most once a second; dropped when this
+ * worker changed the state. */
+const STATUS_TTL_MS = 1000;
+let statusCache: { at: number; s?: EngineStatus; error?: string } | undefined;
+
+function cachedStatus(now = Date.now()): { s?: EngineStatus; error?: string } {
+  if (statusCache && now - statusCache.at < STATUS_TTL_MS) return statusCache;
+  try {
+    statusCache = { at: now, s: readStatus(init.pinDir, { lastTrial: true }) };
+  } catch (err) {
+    statusCache = { at: now, error: `${init.pinDir}: ${(err as Error).message}` };
+  }
+  return statusCache;
+}
+
+/** "policy 7" in what the app shows (never "epoch"). */
+const policyLabel = (n: number) => `policy ${n}`;
+
+/** The enforced policy from the history, per pinned state and epoch (it does not change). */
+let enforcedCache: { key: string; load: EnforcedLoad } | undefined;
+
+function enforcedLoad(ref: EnforcedRef): EnforcedLoad {
+  const key = `${ref.stateId}/${ref.epoch}`;
+  if (enforcedCache?.key !== key)
+    enforcedCache = { key, load: loadEnforcedPolicy(ref, accountDb.current, policyLabel) };
+  return enforcedCache.load;
+}
+
+/** What the kernel enforces, as loadEnforcedPolicy needs it: the engine's (owner) or the pins'. */
+function enforcedRef(): EnforcedRef | undefined {
+  if (engine)
+    return { pinDir: init.pinDir, loaded: true, epoch: engine.effectiveEpoch(), stateId: engine.stateId };
+  return cachedStatus().s;
+}
+
+/** The policy the kernel enforces: the engine's own (owner, once it applied), else the history's. */
+function enforcedResolved(): ResolvedPolicy | undefined {
+  const mine = engine?.policy();
+  if (mine && !engine?.trial()?.expired) return mine.resolved;
+  const ref = enforcedRef();
+  return ref ? enforcedLoad(ref).resolved : undefined;
+}
+
+function engineView(): EngineView {
+  const empty = {
+    loaded: false,
+    policy: null,
+    configured: [],
+    guardOnly: { attached: 0, mode: 'enforce' as const },
+    trial: null,
+    lastTrial: null,
+  };
+  const { s, error } = cachedStatus();
+  if (!s) return { ...empty, owner: null, unreadable: error ?? 'the state cannot be read' };
+  const owner = engine ? null : (s.owner ?? null);
+  if (!s.loaded) return { ...empty, owner };
+  const epoch = engine ? engine.effectiveEpoch() : (s.epoch ?? 0);
+  const trial = engine ? trialView(engine.trial()) : trialView(s.trial);
+  const resolved = enforcedResolved();
+  const attachedNow = new Map(s.interfaces.map((i) => [i.name, i]));
+  const configured: EngineView['configured'] = resolved
+    ? [...resolved.interfaces].map(([name, st]) => ({
+        name,
+        present: ifNameToIndex(name) !== undefined,
+        attached: attachedNow.get(name)?.attached ?? false,
+        mode: st.mode,
+        default: st.default,
+      }))
+    : s.interfaces
+        .filter((i) => i.settings)
+        .map((i) => ({
+          name: i.name,
+          present: true,
+          attached: i.attached,
+          mode: i.settings?.mode ?? 'enforce',
+          default: i.settings?.default ?? 'deny',
+        }));
+  const names = new Set(configured.map((c) => c.name));
+  const audit = resolved
+    ? guardOnlyAudit(resolved.interfaces)
+    : configured.length > 0 && configured.every((c) => c.mode === 'audit');
+  const lt = s.lastTrial;
+  return {
+    loaded: true,
+    policy: epoch === 0 ? null : epoch,
+    configured,
+    guardOnly: {
+      attached: s.interfaces.filter((i) => i.attached && !names.has(i.name)).length,
+      mode: audit ? 'audit' : 'enforce',
+    },
+    trial,
+    lastTrial:
+      lt && (lt.outcome === 'reverted-by-kernel' || lt.outcome === 'reverted')
+        ? { policy: lt.epoch, outcome: lt.outcome, time: Date.parse(lt.time), historyN: lt.historyN }
+        : null,
+    owner,
   };
 }
 
@@ -398,7 +620,13 @@ function close(): null {
 function handle(req: WorkerRequest): unknown {
   switch (req.cmd) {
     case 'apply':
-      return apply(req.doc);
+      return apply(req.doc, req.trialSeconds, req.fromHistory);
+    case 'engine':
+      return engineView();
+    case 'confirm':
+      return confirm();
+    case 'revert':
+      return revert();
     case 'validate':
       return validate(req.doc);
     case 'status':
@@ -462,6 +690,7 @@ function start(): void {
     if (init.saved) {
       try {
         const { resolved } = resolveDoc(init.saved, accountDb.current);
+        savedResolved = resolved;
         const c = engine.compareEnforced(resolved);
         compared = { equal: c.equal, ranges: c.ranges, interfaces: c.interfaces };
       } catch (err) {
@@ -480,8 +709,10 @@ function start(): void {
     timers.push(
       setInterval(
         tick(() => {
-          for (const ev of host?.tick() ?? [])
+          for (const ev of host?.tick() ?? []) {
             if (ev.type === 'error') post({ type: 'error', message: ev.message });
+            else if (ev.type === 'trial') post({ type: 'trial', event: trialEvent(ev.outcome) });
+          }
         }),
         LINK_POLL_MS,
       ),

@@ -7,7 +7,14 @@ import type { PolicyDoc } from '../policy/doc.js';
 import type {
   Accounts,
   ApplyOutcome,
+  EngineView,
+  ExplainResult,
   FieldDiagnostic,
+  FlowQuery,
+  HistoryEntryResult,
+  HistoryListResult,
+  Preview,
+  ProposeResult,
   StatusInfo,
   StopResult,
   TrafficBatch,
@@ -27,7 +34,15 @@ export interface WorkerInit {
 }
 
 export type WorkerRequest =
-  | { id: number; cmd: 'apply'; doc: PolicyDoc }
+  | { id: number; cmd: 'apply'; doc: PolicyDoc; trialSeconds?: number; fromHistory?: number }
+  | { id: number; cmd: 'engine' }
+  | { id: number; cmd: 'confirm' }
+  | { id: number; cmd: 'revert' }
+  | { id: number; cmd: 'preview'; doc: PolicyDoc }
+  | { id: number; cmd: 'explain'; flow: FlowQuery }
+  | { id: number; cmd: 'propose'; sinceMs?: number }
+  | { id: number; cmd: 'history' }
+  | { id: number; cmd: 'historyEntry'; n: number }
   | { id: number; cmd: 'validate'; doc: PolicyDoc }
   | { id: number; cmd: 'status' }
   | { id: number; cmd: 'accounts' }
@@ -39,7 +54,26 @@ export interface ValidateReply {
   summary?: { endpoints: number; lpmEntries: number; setEntries: number; interfaces: string[] };
 }
 
-export type ApplyReply = Omit<ApplyOutcome, 'enforced' | 'trial'>;
+export type ApplyReply = Omit<ApplyOutcome, 'enforced'> & {
+  /** A trial the kernel had ended before this apply, settled by it (see TrialEvent). */
+  settled?: TrialEvent;
+};
+
+/** What a trial came to (confirm, revert, or the kernel at its deadline). */
+export interface TrialEvent {
+  outcome: 'confirmed' | 'reverted';
+  by?: 'revert' | 'kernel';
+  policy: number;
+  /** The effective epoch after it. */
+  inForce: number;
+  at: number;
+  message: string;
+  /** For a revert: the saved policy (WorkerInit.saved, or the last one this worker saved)
+   * compiles to what the kernel enforces now. */
+  savedEqual?: boolean;
+}
+
+export type TrialReply = TrialEvent;
 
 export interface WorkerReplies {
   apply: ApplyReply;
@@ -48,6 +82,14 @@ export interface WorkerReplies {
   accounts: Accounts;
   stop: StopResult;
   close: null;
+  engine: EngineView;
+  confirm: TrialReply;
+  revert: TrialReply;
+  preview: Preview;
+  explain: ExplainResult;
+  propose: ProposeResult;
+  history: HistoryListResult;
+  historyEntry: HistoryEntryResult;
 }
 
 export type WorkerEvent =
@@ -68,5 +110,7 @@ export type WorkerEvent =
   | { type: 'opened'; ok: false; locked?: { pid: number; command: string } | null; message: string }
   | { type: 'batch'; batch: Omit<TrafficBatch, 'seq'>; lostBatching: number }
   | { type: 'error'; message: string }
+  /** The kernel ended a trial (its deadline passed) and the worker settled it. */
+  | { type: 'trial'; event: TrialEvent }
   | { type: 'reply'; id: number; ok: true; value: unknown }
   | { type: 'reply'; id: number; ok: false; message: string; code?: string; diagnostics?: FieldDiagnostic[] };

@@ -14,8 +14,8 @@ import { hasErrors, loadPolicyFile } from '../policy/load.js';
 import { findUser, loadAccountDb, userName } from '../policy/resolve.js';
 import type { AccountDb } from '../policy/resolve.js';
 import type { ResolvedPolicy } from '../policy/types.js';
-import { loadEnforcedPolicy } from './enforced.js';
-import type { EnforcedLoad } from './enforced.js';
+import { loadEnforcedPolicy } from '../engine/enforced.js';
+import type { EnforcedLoad } from '../engine/enforced.js';
 import { diagnosticText } from './format.js';
 
 export interface ExplainOptions {

@@ -11,7 +11,7 @@ import { readStatus } from '../engine/status.js';
 import { impactJson, impactOf, impactText } from '../policy/impact.js';
 import type { AccountDb } from '../policy/resolve.js';
 import type { ResolvedPolicy } from '../policy/types.js';
-import { loadEnforcedPolicy } from './enforced.js';
+import { loadEnforcedPolicy } from '../engine/enforced.js';
 import { senderName } from './format.js';
 
 export interface ImpactOptions {

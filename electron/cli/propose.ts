@@ -10,9 +10,9 @@ import { Observations } from '../engine/observations.js';
 import { PinTrustError, UNTRUSTED_EXIT } from '../engine/pintrust.js';
 import { checkStateDir } from '../engine/statedir.js';
 import { readStatus } from '../engine/status.js';
-import { plural, proposePolicy } from '../policy/propose.js';
-import { loadAccountDb, userName } from '../policy/resolve.js';
-import { loadEnforcedPolicy } from './enforced.js';
+import { plural } from '../policy/propose.js';
+import { loadAccountDb } from '../policy/resolve.js';
+import { loadEnforcedPolicy, proposeFrom } from '../engine/enforced.js';
 
 export interface ProposeOptions {
   pinDir: string;
@@ -60,22 +60,14 @@ function propose(o: ProposeOptions): number {
 
   // What run saved, plus what the kernel counted since (only the deltas: observe() knows the
   // counters run saw last). Nothing is saved here: run owns the file.
-  kept.observe(s.flows ?? []);
-  const now = Date.now();
-  const observed = kept.entries({ now, ...(o.sinceMs !== undefined ? { sinceMs: o.sinceMs } : {}) });
-
-  const r = proposePolicy({
-    text: enforced.text,
-    resolved: enforced.resolved,
-    observed,
-    userName: (uid) => userName(db, uid),
-    now,
+  const { result: r, summary } = proposeFrom({
+    enforced: { resolved: enforced.resolved, text: enforced.text },
+    observations: kept,
+    flows: s.flows ?? [],
+    db,
+    ...(o.sinceMs !== undefined ? { sinceMs: o.sinceMs } : {}),
   });
   process.stdout.write(r.yaml);
-  err(
-    `${plural(observed.length, 'observed flow')} → ${plural(r.added, 'endpoint')} added, ` +
-      `${r.skipped.length} skipped${r.skipped.length > 0 ? ' (listed in the comment at the end)' : ''}; ` +
-      `nothing applied`,
-  );
+  err(`${summary}${r.skipped.length > 0 ? ' (listed in the comment at the end)' : ''}; ` + `nothing applied`);
   return 0;
 }

@@ -76,12 +76,44 @@ export interface HostOptions {
   batchMs?: number;
   /** The Backend's eventsPerUser (the bench: 0, every decision reported). */
   eventsPerUser?: number;
+  /** The account database: `machine` (default) is this machine's /etc/passwd and /etc/group plus
+   * the test users (machine lines whose name or id clashes with a test entry are left out), so
+   * root is "root"; `fixture`: the test users only. */
+  accounts?: 'machine' | 'fixture';
+}
+
+/** `fixture` plus the lines of `machine` whose name (field 0) or id (field 2) it does not have. */
+export function mergeAccountLines(fixture: string, machine: string): string {
+  const lines = (t: string) => t.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
+  const mine = lines(fixture).map((l) => l.split(':'));
+  const names = new Set(mine.map((f) => f[0]));
+  const ids = new Set(mine.map((f) => f[2]));
+  const extra = lines(machine).filter((l) => {
+    const f = l.split(':');
+    return f.length >= 3 && !names.has(f[0]) && !ids.has(f[2]);
+  });
+  return [...lines(fixture), ...extra, ''].join('\n');
+}
+
+function machineFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 /** Starts backend-host.ts in the sandbox's network namespace; resolves once its Backend started. */
 export async function startHost(o: HostOptions): Promise<Host> {
-  const passwd = o.sb.writeFile('passwd', PASSWD);
-  const group = o.sb.writeFile('group', GROUP);
+  const fixtureOnly = o.accounts === 'fixture';
+  const passwd = o.sb.writeFile(
+    'passwd',
+    fixtureOnly ? PASSWD : mergeAccountLines(PASSWD, machineFile('/etc/passwd')),
+  );
+  const group = o.sb.writeFile(
+    'group',
+    fixtureOnly ? GROUP : mergeAccountLines(GROUP, machineFile('/etc/group')),
+  );
   const node = [process.execPath, hostPath(), `--pin-dir=${o.pinDir}`, `--policy-file=${o.policyFile}`];
   if (o.batchMs) node.push(`--batch-ms=${o.batchMs}`);
   if (o.eventsPerUser !== undefined) node.push(`--events-per-user=${o.eventsPerUser}`);
