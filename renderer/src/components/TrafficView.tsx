@@ -1,19 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0
-// Environment: renderer. Live traffic: decisions (virtualized, newest first), flows, rates.
-import { useVirtualizer } from '@tanstack/react-virtual';
-import { useEffect, useMemo, useRef, useState } from 'react';
+// Environment: renderer. Live traffic: decisions (newest first) and flows in one virtualized
+// table component, their reasons in plain words, the counters and rates, and the details pane
+// of the row clicked.
+import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import type { FlowWire, TrafficRow } from '../../../electron/ipc/contract.js';
+import { indexAccounts, senderLabel, type AccountIndex } from '../logic/accounts.js';
 import { formatBytes, formatCount, formatHostPort, formatTime } from '../logic/format.js';
-import { flowRows, lostEvents, selectVisibleRows, type VerdictFilter } from '../store/traffic.js';
+import { reasonDetail, reasonText, VERDICT_WORDS, type TableVerdict } from '../logic/reasons.js';
+import { decisionTarget, flowTarget } from '../store/details.js';
+import { lostEvents, selectVisibleFlows, selectVisibleRows, type VerdictFilter } from '../store/traffic.js';
+import { DetailsPane } from './DetailsPane.js';
 import { useApp } from './hooks.js';
 import { RatesChart } from './RatesChart.js';
+import { focusRow, ROW_HEIGHT, VirtualTable, type Column } from './VirtualTable.js';
+import '../styles/traffic.css';
 
-const ROW_HEIGHT = 28;
-
-const VERDICT_WORDS = { allow: 'allowed', drop: 'dropped', 'would-drop': 'would drop' } as const;
-
-function VerdictBadge({ verdict }: { verdict: keyof typeof VERDICT_WORDS }) {
+export function VerdictBadge({ verdict }: { verdict: TableVerdict }) {
   return <span className={`verdict verdict-${verdict}`}>{VERDICT_WORDS[verdict]}</span>;
+}
+
+function useAccountIndex(): AccountIndex | null {
+  const accounts = useApp((s) => s.accounts);
+  return useMemo(() => (accounts ? indexAccounts(accounts) : null), [accounts]);
+}
+
+/** The local port: a server's replies leave from its listening port (22: most likely sshd's). */
+function localPort(sport: number): string {
+  return sport > 0 ? String(sport) : '—';
 }
 
 function Filters() {
@@ -31,12 +44,14 @@ function Filters() {
           <option value="all">All</option>
           <option value="allow">Allowed</option>
           <option value="drop">Dropped</option>
+          <option value="would-drop">Would drop</option>
         </select>
       </label>
       <input
         type="text"
         aria-label="User"
-        placeholder="User"
+        placeholder="User or uid"
+        title="A name or a uid: matches the uid behind every name that contains the text"
         className="filter-input short"
         value={filters.user}
         onChange={(e) => setFilter({ user: e.target.value })}
@@ -67,92 +82,208 @@ function Counters() {
   const polling = useApp((s) => s.polling);
   const error = useApp((s) => s.trafficError);
   return (
-    <div className="counters" aria-label="Counters">
-      <span className="counter">
-        <span className="muted">allowed</span> <strong>{formatCount(counters?.allowed ?? 0)}</strong>
-      </span>
-      <span className="counter">
-        <span className="muted">dropped</span> <strong>{formatCount(counters?.dropped ?? 0)}</strong>
-      </span>
-      <span className="counter">
-        <span className="muted">unowned</span> <strong>{formatCount(counters?.unowned ?? 0)}</strong>
-      </span>
-      <span className="counter">
-        <span className="muted">non-IP</span> <strong>{formatCount(counters?.nonip ?? 0)}</strong>
-      </span>
-      <span className="counter">
-        <span className="muted">essentials</span> <strong>{formatCount(counters?.essential ?? 0)}</strong>
-      </span>
-      <span
-        data-testid="lost-events"
-        className={`counter lost ${lost > 0 ? 'lost-some' : ''}`}
-        title={
-          counters
-            ? `kernel ring buffer: ${counters.lostKernel}, batching/renderer: ${counters.lostBatching}`
-            : 'no counters yet'
-        }
-      >
-        <span className="muted">lost events</span> <strong>{formatCount(lost)}</strong>
-      </span>
-      <span
-        data-testid="suppressed-events"
-        className="counter"
-        title="Decisions the kernel did not report because their sender was over its event budget: every packet is still in the counters, and one user's flood cannot hide another user's decisions"
-      >
-        <span className="muted">over budget</span> <strong>{formatCount(counters?.suppressed ?? 0)}</strong>
-      </span>
-      {(counters?.flowsEvicted ?? 0) > 0 && (
-        <span
-          data-testid="flows-evicted"
-          className="counter"
-          title="Flow entries the kernel evicted to make room for new flows (their per-flow counters are gone; the totals are exact)"
-        >
-          <span className="muted">flows evicted</span>{' '}
-          <strong>{formatCount(counters?.flowsEvicted ?? 0)}</strong>
+    <div className="counters-box">
+      <div className="counters" aria-label="Counters">
+        <span className="counter">
+          <span className="muted">allowed</span> <strong>{formatCount(counters?.allowed ?? 0)}</strong>
         </span>
-      )}
-      <span
-        className={`live-dot ${error ? 'live-error' : polling ? 'live-on' : ''}`}
-        title={error ?? undefined}
+        <span className="counter">
+          <span className="muted">dropped</span> <strong>{formatCount(counters?.dropped ?? 0)}</strong>
+        </span>
+        {(counters?.wouldDrop ?? 0) > 0 && (
+          <span
+            className="counter"
+            data-testid="would-drop-count"
+            title="Audit mode: packets the policy drops that were let through and reported"
+          >
+            <span className="muted">would drop</span> <strong>{formatCount(counters?.wouldDrop ?? 0)}</strong>
+          </span>
+        )}
+        <span className="counter">
+          <span className="muted">unowned</span> <strong>{formatCount(counters?.unowned ?? 0)}</strong>
+        </span>
+        <span className="counter">
+          <span className="muted">non-IP</span> <strong>{formatCount(counters?.nonip ?? 0)}</strong>
+        </span>
+        <span className="counter">
+          <span className="muted">essentials</span> <strong>{formatCount(counters?.essential ?? 0)}</strong>
+        </span>
+        <span
+          data-testid="lost-events"
+          className={`counter lost ${lost > 0 ? 'lost-some' : ''}`}
+          title={
+            counters
+              ? `kernel ring buffer: ${counters.lostKernel}, batching/renderer: ${counters.lostBatching}`
+              : 'no counters yet'
+          }
+        >
+          <span className="muted">lost events</span> <strong>{formatCount(lost)}</strong>
+        </span>
+        <span
+          data-testid="suppressed-events"
+          className="counter"
+          title="Decisions the kernel did not report because their sender was over its event budget: every packet is still in the counters, and one user's flood cannot hide another user's decisions"
+        >
+          <span className="muted">over budget</span> <strong>{formatCount(counters?.suppressed ?? 0)}</strong>
+        </span>
+        {(counters?.flowsEvicted ?? 0) > 0 && (
+          <span
+            data-testid="flows-evicted"
+            className="counter"
+            title="Flow entries the kernel evicted to make room for new flows (their per-flow counters are gone; the totals are exact)"
+          >
+            <span className="muted">flows evicted</span>{' '}
+            <strong>{formatCount(counters?.flowsEvicted ?? 0)}</strong>
+          </span>
+        )}
+        <span
+          className={`live-dot ${error ? 'live-error' : polling ? 'live-on' : ''}`}
+          title={error ?? undefined}
+        >
+          {error ? `feed error: ${error}` : polling ? 'live' : 'stopped'}
+        </span>
+      </div>
+      <p
+        className="counters-note muted small"
+        data-testid="counters-note"
+        title="The kernel counts every packet. Decisions are reported as rows only in part: drops always (within each sender's event budget), allowed packets per the logging setting; the Flows tab has every flow's counts."
       >
-        {error ? `feed error: ${error}` : polling ? 'live' : 'stopped'}
-      </span>
+        These count every packet; the rows below are a sample (drops always, allowed per the logging setting).
+      </p>
     </div>
   );
 }
 
+function decisionColumns(idx: AccountIndex | null): Array<Column<TrafficRow>> {
+  return [
+    { id: 'time', header: 'Time', className: 'mono', cell: (r) => formatTime(r.time) },
+    { id: 'iface', header: 'Interface', className: 'ellipsis', cell: (r) => r.iface },
+    {
+      id: 'user',
+      header: 'User',
+      className: 'ellipsis',
+      cell: (r) => {
+        const label = senderLabel(idx, r.uid, r.user);
+        return r.uid === null ? <span className="muted">{label}</span> : label;
+      },
+      title: (r) => (r.uid === null ? 'no local socket' : `uid ${r.uid}`),
+    },
+    { id: 'proto', header: 'Proto', cell: (r) => r.proto },
+    {
+      id: 'sport',
+      header: 'Local port',
+      className: 'num mono',
+      cell: (r) => localPort(r.sport),
+      title: (r) => `from ${formatHostPort(r.src, r.sport, r.family)}`,
+    },
+    {
+      id: 'dst',
+      header: 'Destination',
+      className: 'mono ellipsis',
+      cell: (r) => formatHostPort(r.dst, r.dport, r.family),
+    },
+    {
+      id: 'reason',
+      header: 'Reason',
+      className: 'ellipsis reason-cell',
+      cell: (r) => reasonText(r),
+      title: (r) => reasonDetail(r),
+    },
+    { id: 'verdict', header: 'Verdict', cell: (r) => <VerdictBadge verdict={r.verdict} /> },
+    { id: 'bytes', header: 'Bytes', className: 'num mono', cell: (r) => r.bytes },
+  ];
+}
+
+function flowColumns(idx: AccountIndex | null): Array<Column<FlowWire>> {
+  return [
+    { id: 'iface', header: 'Interface', className: 'ellipsis', cell: (f) => f.iface },
+    {
+      id: 'user',
+      header: 'User',
+      className: 'ellipsis',
+      cell: (f) => {
+        const label = senderLabel(idx, f.uid, f.user);
+        return f.uid === null ? <span className="muted">{label}</span> : label;
+      },
+      title: (f) => (f.uid === null ? 'no local socket' : `uid ${f.uid}`),
+    },
+    { id: 'proto', header: 'Proto', cell: (f) => f.proto },
+    {
+      id: 'sport',
+      header: 'Local port',
+      className: 'num mono',
+      cell: (f) => localPort(f.sport),
+      title: () => "the last packet's source port",
+    },
+    {
+      id: 'dst',
+      header: 'Destination',
+      className: 'mono ellipsis',
+      cell: (f) => formatHostPort(f.dst, f.dport, f.family),
+    },
+    { id: 'verdict', header: 'Verdict', cell: (f) => <VerdictBadge verdict={f.verdict} /> },
+    {
+      id: 'reason',
+      header: 'Reason',
+      className: 'ellipsis reason-cell',
+      cell: (f) => reasonText(f),
+      title: (f) => reasonDetail(f),
+    },
+    {
+      id: 'endpoint',
+      header: 'Endpoint',
+      className: 'ellipsis',
+      cell: (f) => f.endpoint ?? <span className="muted">—</span>,
+    },
+    {
+      id: 'allowed',
+      header: 'Allowed',
+      className: 'num mono',
+      cell: (f) => formatCount(f.allowedPackets),
+      title: (f) => `${formatCount(f.allowedPackets)} packets, ${formatBytes(f.allowedBytes)} allowed`,
+    },
+    {
+      id: 'dropped',
+      header: 'Dropped',
+      className: 'num mono',
+      cell: (f) => formatCount(f.droppedPackets),
+      title: (f) => `${formatCount(f.droppedPackets)} packets, ${formatBytes(f.droppedBytes)} dropped`,
+    },
+    {
+      id: 'last',
+      header: 'Last seen',
+      className: 'mono',
+      cell: (f) => formatTime(f.lastSeen).slice(0, 8),
+      title: (f) => `first seen ${formatTime(f.firstSeen)}, last seen ${formatTime(f.lastSeen)}`,
+    },
+  ];
+}
+
+const rowLabelOf = (idx: AccountIndex | null) => (r: TrafficRow | FlowWire) =>
+  `${VERDICT_WORDS[r.verdict]}: ${senderLabel(idx, r.uid, r.user)} to ${formatHostPort(r.dst, r.dport, r.family)} on ${r.iface}, ${reasonText(r)}`;
+
 function DecisionsTable() {
-  const ring = useApp((s) => s.ring);
-  const version = useApp((s) => s.version);
-  const snapshot = useApp((s) => s.snapshot);
-  const filters = useApp((s) => s.filters);
+  const rows = useApp(selectVisibleRows);
+  const size = useApp((s) => s.ring.size);
   const paused = useApp((s) => s.paused);
   const held = useApp((s) => s.held);
   const setHeld = useApp((s) => s.setHeld);
   const received = useApp((s) => s.received);
   const newer = useApp((s) => s.received - s.frozenReceived);
-  const rows = useMemo(
-    () => selectVisibleRows({ ring, version, snapshot, filters }),
-    [ring, version, snapshot, filters],
-  );
-  const size = ring.size;
-  const parentRef = useRef<HTMLDivElement>(null);
+  const selectedKey = useApp((s) => (s.details?.target.kind === 'decision' ? s.details.target.key : null));
+  const openDetails = useApp((s) => s.openDetails);
+  const idx = useAccountIndex();
+  const columns = useMemo(() => decisionColumns(idx), [idx]);
+  const rowLabel = useMemo(() => rowLabelOf(idx), [idx]);
+  const parentRef = useRef<HTMLDivElement | null>(null);
   // Scrolled away from the newest rows, the table holds still (the store's snapshot).
-  const onScroll = () => setHeld((parentRef.current?.scrollTop ?? 0) > ROW_HEIGHT / 2);
+  const onScroll = useCallback((top: number) => setHeld(top > ROW_HEIGHT / 2), [setHeld]);
   const toNewest = () => {
     parentRef.current?.scrollTo({ top: 0 });
     setHeld(false);
   };
   // A table shown again starts at the top: nothing to hold for.
   useEffect(() => () => setHeld(false), [setHeld]);
-  const virtualizer = useVirtualizer({
-    count: rows.length,
-    getScrollElement: () => parentRef.current,
-    estimateSize: () => ROW_HEIGHT,
-    overscan: 12,
-    getItemKey: (i) => rows[i]?.seq ?? i,
-  });
-  const items = virtualizer.getVirtualItems();
   return (
     <>
       <div className="table-meta">
@@ -173,187 +304,79 @@ function DecisionsTable() {
           </span>
         )}
       </div>
-      <div className="vtable" role="table" aria-label="Decisions" aria-rowcount={rows.length + 1}>
-        <div className="vrow vhead traffic-cols" role="row">
-          <span role="columnheader">Time</span>
-          <span role="columnheader">Interface</span>
-          <span role="columnheader">User</span>
-          <span role="columnheader">Proto</span>
-          <span role="columnheader">Destination</span>
-          <span role="columnheader">Endpoint</span>
-          <span role="columnheader">Verdict</span>
-          <span role="columnheader" className="num">
-            Bytes
-          </span>
-        </div>
-        <div
-          ref={parentRef}
-          className="vbody"
-          role="rowgroup"
-          tabIndex={0}
-          aria-label="Decision rows"
-          onScroll={onScroll}
-        >
-          {rows.length === 0 && (
-            <p className="muted pad empty-rows">
-              {size === 0
-                ? 'No decisions yet. Drops are always reported; allowed packets per the logging setting.'
-                : 'No row matches the filters.'}
-            </p>
-          )}
-          <div className="vspace" style={{ height: virtualizer.getTotalSize() }}>
-            {items.map((v) => {
-              const r = rows[v.index] as TrafficRow;
-              return (
-                <div
-                  key={v.key}
-                  role="row"
-                  className={`vrow traffic-cols row-${r.verdict}`}
-                  data-testid="traffic-row"
-                  data-seq={r.seq}
-                  data-time={r.time}
-                  data-verdict={r.verdict}
-                  data-user={r.user}
-                  data-iface={r.iface}
-                  data-dst={r.dst}
-                  style={{ transform: `translateY(${v.start}px)`, height: ROW_HEIGHT }}
-                >
-                  <span role="cell" className="mono">
-                    {formatTime(r.time)}
-                  </span>
-                  <span role="cell">{r.iface}</span>
-                  <span role="cell" className={r.uid === null ? 'muted' : ''}>
-                    {r.user}
-                  </span>
-                  <span role="cell">{r.proto}</span>
-                  <span
-                    role="cell"
-                    className="mono ellipsis"
-                    title={`from ${formatHostPort(r.src, r.sport, r.family)}`}
-                  >
-                    {formatHostPort(r.dst, r.dport, r.family)}
-                  </span>
-                  <span role="cell" className="ellipsis">
-                    {r.endpoint ?? <span className="muted">{r.reason}</span>}
-                  </span>
-                  <span role="cell">
-                    <VerdictBadge verdict={r.verdict} />
-                  </span>
-                  <span role="cell" className="num mono">
-                    {r.bytes}
-                  </span>
-                </div>
-              );
-            })}
-          </div>
-        </div>
-      </div>
+      <VirtualTable<TrafficRow>
+        label="Decisions"
+        bodyLabel="Decision rows"
+        rows={rows}
+        columns={columns}
+        gridClass="traffic-cols"
+        rowKey={(r) => String(r.seq)}
+        rowClass={(r) => `row-${r.verdict}`}
+        rowLabel={rowLabel}
+        rowAttrs={(r) => ({
+          'data-testid': 'traffic-row',
+          'data-seq': r.seq,
+          'data-time': r.time,
+          'data-verdict': r.verdict,
+          'data-user': r.user,
+          'data-iface': r.iface,
+          'data-dst': r.dst,
+          'data-reason': r.reason,
+          'data-sport': r.sport,
+        })}
+        selectedKey={selectedKey}
+        onSelect={(r) => void openDetails(decisionTarget(r))}
+        onScroll={onScroll}
+        scrollRef={parentRef}
+        empty={
+          size === 0
+            ? 'No decisions yet. Drops are always reported; allowed packets per the logging setting.'
+            : 'No row matches the filters.'
+        }
+      />
     </>
   );
 }
 
 function FlowsTable() {
-  const flows = useApp((s) => s.flows);
-  const flowsVersion = useApp((s) => s.flowsVersion);
-  const filters = useApp((s) => s.filters);
-  const rows = useMemo(() => {
-    void flowsVersion;
-    const u = filters.user.trim().toLowerCase();
-    const i = filters.iface.trim().toLowerCase();
-    const t = filters.text.trim().toLowerCase();
-    return flowRows(flows).filter(
-      (f: FlowWire) =>
-        (filters.verdict === 'all' ||
-          (filters.verdict === 'allow' ? f.allowedPackets > 0 : f.droppedPackets > 0)) &&
-        (!u || f.user.toLowerCase().includes(u) || String(f.uid) === u) &&
-        (!i || f.iface.toLowerCase().includes(i)) &&
-        (!t || `${f.dst} ${f.dport} ${f.endpoint ?? ''} ${f.proto}`.toLowerCase().includes(t)),
-    );
-  }, [flows, flowsVersion, filters]);
-  const parentRef = useRef<HTMLDivElement>(null);
-  const virtualizer = useVirtualizer({
-    count: rows.length,
-    getScrollElement: () => parentRef.current,
-    estimateSize: () => ROW_HEIGHT,
-    overscan: 12,
-    getItemKey: (i) => rows[i]?.key ?? i,
-  });
+  const rows = useApp(selectVisibleFlows);
+  const tracked = useApp((s) => s.flows.size);
+  const selectedKey = useApp((s) => (s.details?.target.kind === 'flow' ? s.details.target.key : null));
+  const openDetails = useApp((s) => s.openDetails);
+  const idx = useAccountIndex();
+  const columns = useMemo(() => flowColumns(idx), [idx]);
+  const rowLabel = useMemo(() => rowLabelOf(idx), [idx]);
   return (
     <>
       <div className="table-meta">
         <span data-testid="flow-count">
-          {formatCount(rows.length)} flows shown / {formatCount(flows.size)} tracked
+          {formatCount(rows.length)} flows shown / {formatCount(tracked)} tracked
         </span>
+        <span className="muted small">every packet of a flow is counted, sampled or not</span>
       </div>
-      <div className="vtable" role="table" aria-label="Flows">
-        <div className="vrow vhead flow-cols" role="row">
-          <span role="columnheader">Interface</span>
-          <span role="columnheader">User</span>
-          <span role="columnheader">Proto</span>
-          <span role="columnheader">Destination</span>
-          <span role="columnheader">Verdict</span>
-          <span role="columnheader" className="num">
-            Allowed pkts
-          </span>
-          <span role="columnheader" className="num">
-            Allowed bytes
-          </span>
-          <span role="columnheader" className="num">
-            Dropped pkts
-          </span>
-          <span role="columnheader" className="num">
-            Dropped bytes
-          </span>
-          <span role="columnheader">Last seen</span>
-        </div>
-        <div ref={parentRef} className="vbody" role="rowgroup" tabIndex={0} aria-label="Flow rows">
-          {rows.length === 0 && <p className="muted pad empty-rows">No flows yet.</p>}
-          <div className="vspace" style={{ height: virtualizer.getTotalSize() }}>
-            {virtualizer.getVirtualItems().map((v) => {
-              const f = rows[v.index] as FlowWire;
-              return (
-                <div
-                  key={v.key}
-                  role="row"
-                  className="vrow flow-cols"
-                  data-testid="flow-row"
-                  data-key={f.key}
-                  data-verdict={f.verdict}
-                  data-user={f.user}
-                  data-iface={f.iface}
-                  data-dst={f.dst}
-                  style={{ transform: `translateY(${v.start}px)`, height: ROW_HEIGHT }}
-                >
-                  <span role="cell">{f.iface}</span>
-                  <span role="cell">{f.user}</span>
-                  <span role="cell">{f.proto}</span>
-                  <span role="cell" className="mono ellipsis">
-                    {formatHostPort(f.dst, f.dport, f.family)}
-                  </span>
-                  <span role="cell">
-                    <VerdictBadge verdict={f.verdict} />
-                  </span>
-                  <span role="cell" className="num mono">
-                    {formatCount(f.allowedPackets)}
-                  </span>
-                  <span role="cell" className="num mono">
-                    {formatBytes(f.allowedBytes)}
-                  </span>
-                  <span role="cell" className="num mono">
-                    {formatCount(f.droppedPackets)}
-                  </span>
-                  <span role="cell" className="num mono">
-                    {formatBytes(f.droppedBytes)}
-                  </span>
-                  <span role="cell" className="mono">
-                    {formatTime(f.lastSeen)}
-                  </span>
-                </div>
-              );
-            })}
-          </div>
-        </div>
-      </div>
+      <VirtualTable<FlowWire>
+        label="Flows"
+        bodyLabel="Flow rows"
+        rows={rows}
+        columns={columns}
+        gridClass="flow-cols"
+        rowKey={(f) => f.key}
+        rowClass={(f) => `row-${f.verdict}`}
+        rowLabel={rowLabel}
+        rowAttrs={(f) => ({
+          'data-testid': 'flow-row',
+          'data-key': f.key,
+          'data-verdict': f.verdict,
+          'data-user': f.user,
+          'data-iface': f.iface,
+          'data-dst': f.dst,
+          'data-reason': f.reason,
+          'data-sport': f.sport,
+        })}
+        selectedKey={selectedKey}
+        onSelect={(f) => void openDetails(flowTarget(f))}
+        empty={tracked === 0 ? 'No flows yet.' : 'No flow matches the filters.'}
+      />
     </>
   );
 }
@@ -363,6 +386,29 @@ export function TrafficView() {
   const paused = useApp((s) => s.paused);
   const setPaused = useApp((s) => s.setPaused);
   const clear = useApp((s) => s.clearTraffic);
+  const open = useApp((s) => s.details !== null);
+  const closeDetails = useApp((s) => s.closeDetails);
+  const mainRef = useRef<HTMLDivElement | null>(null);
+  const detailsKey = useApp((s) => s.details?.target.key ?? null);
+
+  /** Closes the pane and gives the focus back to its row (or its table when the row scrolled away). */
+  const close = useCallback(() => {
+    const key = detailsKey;
+    closeDetails();
+    requestAnimationFrame(() => {
+      const main = mainRef.current;
+      if (key !== null && focusRow(main, key)) return;
+      main?.querySelector<HTMLElement>('.vbody')?.focus();
+    });
+  }, [closeDetails, detailsKey]);
+
+  const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
+    if (e.key === 'Escape' && open) {
+      e.preventDefault();
+      close();
+    }
+  };
+
   return (
     <div className="traffic-view">
       <div className="toolbar">
@@ -402,7 +448,11 @@ export function TrafficView() {
         <Counters />
         <RatesChart />
       </div>
-      {sub === 'decisions' ? <DecisionsTable /> : <FlowsTable />}
+      {/* Escape anywhere in the tables or the pane closes the pane. */}
+      <div className={`traffic-main${open ? ' with-details' : ''}`} ref={mainRef} onKeyDown={onKeyDown}>
+        <div className="traffic-tables">{sub === 'decisions' ? <DecisionsTable /> : <FlowsTable />}</div>
+        {open && <DetailsPane onClose={close} />}
+      </div>
     </div>
   );
 }

@@ -7,6 +7,7 @@ import { createStore } from 'zustand/vanilla';
 import type { NetTcFilterApi } from '../../../electron/ipc/contract.js';
 import { createClient } from '../api.js';
 import { createAppSlice } from './app.js';
+import { createDetailsSlice } from './details.js';
 import { createEngineSlice } from './engine.js';
 import { createPolicySlice } from './policy.js';
 import { createSystemSlice } from './system.js';
@@ -22,6 +23,7 @@ export function createAppStore(api: NetTcFilterApi, options: Partial<StoreOption
     ...createPolicySlice(deps)(...a),
     ...createSystemSlice(deps)(...a),
     ...createTrafficSlice(deps)(...a),
+    ...createDetailsSlice(deps)(...a),
     ...createEngineSlice(deps)(...a),
   }));
 }

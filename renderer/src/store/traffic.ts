@@ -13,12 +13,22 @@
 // the table being scrolled away from the newest rows, which would otherwise be pushed out of view
 // by the rows arriving above them. Both share one snapshot, taken when the first of them starts
 // and dropped when neither is left, so switching between them never moves the table.
-import type { FlowWire, TrafficBatch, TrafficCounters, TrafficRow } from '../../../electron/ipc/contract.js';
+//
+// The filters hold for both tables (selectVisibleRows, selectVisibleFlows); their results are
+// memoised in `trafficMemo`, which belongs to this store (two windows or tests never share it).
+import type {
+  Accounts,
+  FlowWire,
+  TrafficBatch,
+  TrafficCounters,
+  TrafficRow,
+} from '../../../electron/ipc/contract.js';
 import { errorMessage } from '../api.js';
+import { indexAccounts, uidsMatching } from '../logic/accounts.js';
 import { Ring } from '../logic/ring.js';
 import type { Slice } from './types.js';
 
-export type VerdictFilter = 'all' | 'allow' | 'drop';
+export type VerdictFilter = 'all' | 'allow' | 'drop' | 'would-drop';
 
 export interface TrafficFilters {
   verdict: VerdictFilter;
@@ -32,6 +42,14 @@ export interface RatePoint {
   t: number;
   allowed: number;
   dropped: number;
+  /** Audit mode: packets the policy drops that were passed. */
+  wouldDrop: number;
+}
+
+/** The last inputs and result of each table's filter (one per store). */
+export interface TrafficMemo {
+  rows: { key: unknown[]; rows: TrafficRow[] } | null;
+  flows: { key: unknown[]; rows: FlowWire[] } | null;
 }
 
 export interface TrafficSlice {
@@ -55,6 +73,8 @@ export interface TrafficSlice {
   received: number;
   polling: boolean;
   trafficError: string | null;
+  /** The filters' memo (mutable, never replaced: not state to render). */
+  trafficMemo: TrafficMemo;
   ingest(batch: TrafficBatch): void;
   setPaused(paused: boolean): void;
   setHeld(held: boolean): void;
@@ -66,52 +86,107 @@ export interface TrafficSlice {
 
 export const NO_FILTERS: TrafficFilters = { verdict: 'all', user: '', iface: '', text: '' };
 
-/** Whether a row passes the filters (text is matched against addresses, ports and endpoint). */
-export function matchRow(row: TrafficRow, f: TrafficFilters): boolean {
+/** The uids a user filter means (null: no user filter); see logic/accounts.ts uidsMatching. */
+export type UserMatch = ReadonlySet<number> | null;
+
+function userMatches(uid: number | null, user: string, text: string, uids: UserMatch): boolean {
+  const u = text.trim().toLowerCase();
+  if (!u) return true;
+  if (uid !== null && uids?.has(uid)) return true;
+  // The engine's name (or "(unowned)"): also matches while the accounts are not known yet.
+  return user.toLowerCase().includes(u) || String(uid) === u;
+}
+
+function textMatches(hay: string[], text: string): boolean {
+  const t = text.trim().toLowerCase();
+  return !t || hay.some((h) => h.toLowerCase().includes(t));
+}
+
+/** Whether a row passes the filters (text is matched against addresses, ports, endpoint and
+ * reason code). `uids`: what the user filter means (uidsMatching), default: the text alone. */
+export function matchRow(row: TrafficRow, f: TrafficFilters, uids: UserMatch = null): boolean {
   if (f.verdict !== 'all' && row.verdict !== f.verdict) return false;
-  if (f.user) {
-    const u = f.user.trim().toLowerCase();
-    if (u && !row.user.toLowerCase().includes(u) && String(row.uid) !== u) return false;
-  }
-  if (f.iface) {
-    const i = f.iface.trim().toLowerCase();
-    if (i && !row.iface.toLowerCase().includes(i)) return false;
-  }
-  if (f.text) {
-    const t = f.text.trim().toLowerCase();
-    if (t) {
-      const hay = [
-        row.dst,
-        row.src,
-        String(row.dport),
-        String(row.sport),
-        row.family === 6 ? `[${row.dst}]:${row.dport}` : `${row.dst}:${row.dport}`,
-        row.endpoint ?? '',
-        row.proto,
-      ];
-      if (!hay.some((h) => h.toLowerCase().includes(t))) return false;
-    }
-  }
-  return true;
+  if (!userMatches(row.uid, row.user, f.user, uids)) return false;
+  const i = f.iface.trim().toLowerCase();
+  if (i && !row.iface.toLowerCase().includes(i)) return false;
+  return textMatches(
+    [
+      row.dst,
+      row.src,
+      String(row.dport),
+      String(row.sport),
+      row.family === 6 ? `[${row.dst}]:${row.dport}` : `${row.dst}:${row.dport}`,
+      row.endpoint ?? '',
+      row.proto,
+      row.reason,
+    ],
+    f.text,
+  );
+}
+
+/** Whether a flow passes the filters: "allowed"/"dropped" hold for a flow with any packet of
+ * that kind, "would drop" for one whose last verdict is a would-drop. */
+export function matchFlow(flow: FlowWire, f: TrafficFilters, uids: UserMatch = null): boolean {
+  if (f.verdict === 'allow' && flow.allowedPackets === 0) return false;
+  if (f.verdict === 'drop' && flow.droppedPackets === 0) return false;
+  if (f.verdict === 'would-drop' && flow.verdict !== 'would-drop') return false;
+  if (!userMatches(flow.uid, flow.user, f.user, uids)) return false;
+  const i = f.iface.trim().toLowerCase();
+  if (i && !flow.iface.toLowerCase().includes(i)) return false;
+  return textMatches(
+    [
+      flow.dst,
+      String(flow.dport),
+      String(flow.sport),
+      flow.family === 6 ? `[${flow.dst}]:${flow.dport}` : `${flow.dst}:${flow.dport}`,
+      flow.endpoint ?? '',
+      flow.proto,
+      flow.reason,
+    ],
+    f.text,
+  );
 }
 
 export function filtersActive(f: TrafficFilters): boolean {
   return f.verdict !== 'all' || f.user.trim() !== '' || f.iface.trim() !== '' || f.text.trim() !== '';
 }
 
-let memo: { key: unknown[]; rows: TrafficRow[] } | null = null;
+function userFilterOf(accounts: Accounts | null, f: TrafficFilters): UserMatch {
+  return uidsMatching(accounts ? indexAccounts(accounts) : null, f.user);
+}
+
+const same = (a: unknown[], b: unknown[]) => a.length === b.length && a.every((k, i) => k === b[i]);
 
 /** The rows the table shows, newest first: the snapshot when paused, else the ring; filtered.
- * Memoised on (version, snapshot, filters), so calling it on every render is cheap. */
+ * Memoised (in the store's trafficMemo) on (version, snapshot, filters, accounts), so calling it
+ * on every render is cheap. */
 export function selectVisibleRows(
-  s: Pick<TrafficSlice, 'ring' | 'version' | 'snapshot' | 'filters'>,
+  s: Pick<TrafficSlice, 'ring' | 'version' | 'snapshot' | 'filters' | 'trafficMemo'> & {
+    accounts: Accounts | null;
+  },
 ): TrafficRow[] {
   // A snapshot does not change with new batches: no re-filtering while frozen.
-  const key = [s.ring, s.snapshot ? -1 : s.version, s.snapshot, s.filters];
-  if (memo && memo.key.every((k, i) => k === key[i])) return memo.rows;
+  const key = [s.ring, s.snapshot ? -1 : s.version, s.snapshot, s.filters, s.accounts];
+  const memo = s.trafficMemo;
+  if (memo.rows && same(memo.rows.key, key)) return memo.rows.rows;
   const source = s.snapshot ?? s.ring.toArrayNewestFirst();
-  const rows = filtersActive(s.filters) ? source.filter((r) => matchRow(r, s.filters)) : source;
-  memo = { key, rows };
+  const uids = userFilterOf(s.accounts, s.filters);
+  const rows = filtersActive(s.filters) ? source.filter((r) => matchRow(r, s.filters, uids)) : source;
+  memo.rows = { key, rows };
+  return rows;
+}
+
+/** The flows the Flows table shows, last seen first, filtered; memoised like selectVisibleRows. */
+export function selectVisibleFlows(
+  s: Pick<TrafficSlice, 'flows' | 'flowsVersion' | 'filters' | 'trafficMemo'> & { accounts: Accounts | null },
+): FlowWire[] {
+  const key = [s.flows, s.flowsVersion, s.filters, s.accounts];
+  const memo = s.trafficMemo;
+  if (memo.flows && same(memo.flows.key, key)) return memo.flows.rows;
+  const all = flowRows(s.flows);
+  const uids = userFilterOf(s.accounts, s.filters);
+  const rows = filtersActive(s.filters) ? all.filter((f) => matchFlow(f, s.filters, uids)) : all;
+  memo.flows = { key, rows };
   return rows;
 }
 
@@ -138,7 +213,7 @@ export const createTrafficSlice: Slice<TrafficSlice> =
     // Poll loop state lives outside the store's data: it is not something to render.
     let wanted = false;
     let running = false;
-    let prev: { time: number; allowed: number; dropped: number } | null = null;
+    let prev: { time: number; allowed: number; dropped: number; wouldDrop: number } | null = null;
 
     const loop = async () => {
       running = true;
@@ -163,20 +238,27 @@ export const createTrafficSlice: Slice<TrafficSlice> =
     };
 
     const updateRates = (time: number, c: TrafficCounters) => {
-      const cur = { time, allowed: c.allowed, dropped: c.dropped };
+      const cur = { time, allowed: c.allowed, dropped: c.dropped, wouldDrop: c.wouldDrop };
       const last = prev;
       prev = cur;
       if (!last) return;
       const da = cur.allowed - last.allowed;
       const dd = cur.dropped - last.dropped;
+      const dw = cur.wouldDrop - last.wouldDrop;
       // Counters went backwards: the program was reloaded. Start again from here.
-      if (da < 0 || dd < 0 || (da === 0 && dd === 0 && get().rates.length === 0)) return;
+      if (da < 0 || dd < 0 || dw < 0) return;
+      if (da === 0 && dd === 0 && dw === 0 && get().rates.length === 0) return;
       const t = Math.floor(time / 1000);
       const rates = get().rates.slice();
       const tail = rates[rates.length - 1];
       if (tail && tail.t === t)
-        rates[rates.length - 1] = { t, allowed: tail.allowed + da, dropped: tail.dropped + dd };
-      else rates.push({ t, allowed: da, dropped: dd });
+        rates[rates.length - 1] = {
+          t,
+          allowed: tail.allowed + da,
+          dropped: tail.dropped + dd,
+          wouldDrop: tail.wouldDrop + dw,
+        };
+      else rates.push({ t, allowed: da, dropped: dd, wouldDrop: dw });
       const from = t - opts.rateWindowSec;
       let cut = 0;
       while (cut < rates.length && rates[cut]!.t <= from) cut++;
@@ -199,6 +281,7 @@ export const createTrafficSlice: Slice<TrafficSlice> =
       received: 0,
       polling: false,
       trafficError: null,
+      trafficMemo: { rows: null, flows: null },
 
       ingest: (batch) => {
         const s = get();

@@ -3,12 +3,13 @@
 import type { StateCreator } from 'zustand';
 import type { Client } from '../api.js';
 import type { AppSlice } from './app.js';
+import type { DetailsSlice } from './details.js';
 import type { EngineSlice } from './engine.js';
 import type { PolicySlice } from './policy.js';
 import type { SystemSlice } from './system.js';
 import type { TrafficSlice } from './traffic.js';
 
-export type Store = AppSlice & PolicySlice & SystemSlice & TrafficSlice & EngineSlice;
+export type Store = AppSlice & PolicySlice & SystemSlice & TrafficSlice & DetailsSlice & EngineSlice;
 
 export interface StoreOptions {
   /** Decision rows kept in memory (newest). */

@@ -208,19 +208,19 @@ describe('traffic slice', () => {
     expect(s.flows.has('n11')).toBe(true);
   });
 
-  it('computes allowed/dropped per second from counter totals between batches', () => {
+  it('computes allowed/dropped/would-drop per second from counter totals between batches', () => {
     const store = createAppStore(standInApi().api, { rateWindowSec: 120 });
     const t0 = 1_700_000_000_000;
-    const at = (ms: number, allowed: number, dropped: number): TrafficBatch =>
-      batch(ms, { time: t0 + ms, counters: counters({ allowed, dropped }) });
+    const at = (ms: number, allowed: number, dropped: number, wouldDrop = 0): TrafficBatch =>
+      batch(ms, { time: t0 + ms, counters: counters({ allowed, dropped, wouldDrop }) });
     store.getState().ingest(at(0, 100, 10)); // baseline
     store.getState().ingest(at(200, 130, 12));
-    store.getState().ingest(at(600, 150, 15)); // same second
-    store.getState().ingest(at(1200, 160, 15)); // next second
+    store.getState().ingest(at(600, 150, 15, 4)); // same second
+    store.getState().ingest(at(1200, 160, 15, 4)); // next second
     const s0 = Math.floor(t0 / 1000);
     expect(store.getState().rates).toEqual([
-      { t: s0, allowed: 50, dropped: 5 },
-      { t: s0 + 1, allowed: 10, dropped: 0 },
+      { t: s0, allowed: 50, dropped: 5, wouldDrop: 4 },
+      { t: s0 + 1, allowed: 10, dropped: 0, wouldDrop: 0 },
     ]);
     // Counters went backwards (program reloaded): no negative rate.
     store.getState().ingest(at(2200, 5, 1));
