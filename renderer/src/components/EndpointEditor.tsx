@@ -2,8 +2,9 @@
 // Environment: renderer. The editor of one endpoint: name, interfaces, ranges, users.
 import { useShallow } from 'zustand/react/shallow';
 import { checkInterfaceName, parseAllowText, parseRangeText } from '../../../electron/policy/fields.js';
+import { indexAccounts, searchAccounts, senderLabel } from '../logic/accounts.js';
 import { accountWarning, interfaceWarning } from '../logic/advice.js';
-import { adviceFor, diagnosticAt, selectDiagnostics } from '../store/selectors.js';
+import { adviceFor, diagnosticAt, selectShownDiagnostics } from '../store/selectors.js';
 import { useApp } from './hooks.js';
 import { ListEditor } from './ListEditor.js';
 
@@ -13,14 +14,17 @@ function FamilyBadge({ family }: { family: 4 | 6 }) {
 
 export function EndpointEditor({ index }: { index: number }) {
   const endpoint = useApp((s) => s.draft.endpoints[index]);
-  const diags = useApp(selectDiagnostics);
+  const diags = useApp(selectShownDiagnostics);
   const interfaces = useApp((s) => s.interfaces);
   const accounts = useApp((s) => s.accounts);
   const rename = useApp((s) => s.renameEndpoint);
   const addItem = useApp((s) => s.addItem);
   const removeItem = useApp((s) => s.removeItem);
   const removeEndpoint = useApp((s) => s.removeEndpoint);
-  const advice = useApp(useShallow((s) => adviceFor(s.draft).filter((a) => a.endpoint === index)));
+  const fresh = useApp(
+    (s) => s.draft.endpoints[index] !== undefined && s.freshEndpoints.has(s.draft.endpoints[index]),
+  );
+  const advice = useApp(useShallow((s) => (fresh ? [] : adviceFor(s).filter((a) => a.endpoint === index))));
   if (!endpoint) return null;
   const at = ['endpoints', index] as const;
   const nameError = diagnosticAt(diags, [...at, 'name'], 'error');
@@ -29,10 +33,26 @@ export function EndpointEditor({ index }: { index: number }) {
     value: i.name,
     label: i.up ? 'up' : i.state,
   }));
-  const allowSuggestions = [
-    ...(accounts?.users ?? []).map((u) => ({ value: u.name, label: `uid ${u.uid}` })),
-    ...(accounts?.groups ?? []).map((g) => ({ value: `@${g.name}`, label: `gid ${g.gid}` })),
-  ];
+  const idx = accounts ? indexAccounts(accounts) : null;
+  const searchUsers = (text: string, limit: number) => {
+    const r = searchAccounts(idx, text, limit);
+    const picks = r.picks.map((x) => ({ value: x.value, label: x.label.replace(/^\S+ /, '') }));
+    // A uid typed that has no account: offered as itself, named as such.
+    if (idx && /^[0-9]+$/.test(text) && !idx.namesByUid.has(Number(text)))
+      picks.unshift({ value: text, label: senderLabel(idx, Number(text), text) });
+    return { picks, more: r.more };
+  };
+  /** How the chip of an allow entry reads beside its text. */
+  const allowKind = (t: string): string => {
+    if (t === '*') return 'any';
+    if (t.startsWith('@')) return 'group';
+    if (/^[0-9]+$/.test(t)) {
+      if (!idx) return 'uid';
+      const names = idx.namesByUid.get(Number(t));
+      return names?.length ? `uid · ${names.join(', ')}` : `uid ${t} (no account)`;
+    }
+    return 'user';
+  };
 
   return (
     <section className="card editor" aria-label={`Endpoint ${endpoint.name}`}>
@@ -122,17 +142,13 @@ export function EndpointEditor({ index }: { index: number }) {
           inputKey="allow"
           placeholder="svc-deploy, 1000, @admins or *"
           chipTestId="allow-chip"
-          suggestions={allowSuggestions}
+          search={searchUsers}
           listError={diagnosticAt(diags, [...at, 'allow'], 'error')}
           chips={endpoint.allow.map((t, j) => ({
             value: t,
-            decoration: (
-              <span className="kind">
-                {t === '*' ? 'any' : t.startsWith('@') ? 'group' : /^\d+$/.test(t) ? 'uid' : 'user'}
-              </span>
-            ),
+            decoration: <span className="kind">{allowKind(t)}</span>,
             error: diagnosticAt(diags, [...at, 'allow', j], 'error'),
-            warning: accountWarning(t, accounts) ?? undefined,
+            warning: diagnosticAt(diags, [...at, 'allow', j], 'warning'),
           }))}
           check={(t) => {
             const a = parseAllowText(t);

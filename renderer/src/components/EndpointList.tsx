@@ -2,7 +2,7 @@
 // Environment: renderer. The endpoint list: one item per endpoint with its interfaces, range
 // families, users and markers for pending changes, errors and advice.
 import { parseRangeText } from '../../../electron/policy/fields.js';
-import { adviceFor, hasErrorUnder, selectDiagnostics, selectDiff } from '../store/selectors.js';
+import { adviceFor, hasErrorUnder, selectDiff, selectShownDiagnostics } from '../store/selectors.js';
 import { useApp } from './hooks.js';
 
 const MAX_CHIPS = 4;
@@ -12,9 +12,8 @@ export function EndpointList() {
   const selected = useApp((s) => s.selected);
   const select = useApp((s) => s.select);
   const diff = useApp(selectDiff);
-  const diags = useApp(selectDiagnostics);
-  const draft = useApp((s) => s.draft);
-  const advice = adviceFor(draft);
+  const diags = useApp(selectShownDiagnostics);
+  const advice = useApp(adviceFor);
   const added = new Set(diff.added.map((e) => e.name));
   const changed = new Set(diff.changed.map((e) => e.name));
 

@@ -27,6 +27,9 @@ export interface ListEditorProps {
   /** Values to pick from (the system's interfaces or accounts), shown as buttons under the
    * input and filtered by what is typed. Not a datalist: that would make the input a combobox. */
   suggestions?: Array<{ value: string; label?: string }>;
+  /** Instead of filtering `suggestions`: the picks for what is typed (at most `limit`) and how
+   * many more match (the accounts picker: every user and group, searched). */
+  search?(text: string, limit: number): { picks: Array<{ value: string; label?: string }>; more: number };
   /** Identifies the input for the store, which blocks Apply while typed text is invalid. */
   inputKey: string;
   /** As-you-type check of the text in the input. */
@@ -51,9 +54,19 @@ export function ListEditor(p: ListEditorProps) {
   }, [p.inputKey, liveError, setInputError]);
   const listed = new Set(p.chips.map((c) => c.value));
   const needle = trimmed.toLowerCase();
-  const picks = (p.suggestions ?? [])
-    .filter((x) => !listed.has(x.value) && (!needle || x.value.toLowerCase().includes(needle)))
-    .slice(0, MAX_PICKS);
+  let picks: Array<{ value: string; label?: string }>;
+  let more = 0;
+  if (p.search) {
+    // Ask for enough to fill the row after leaving out what is listed already.
+    const found = p.search(trimmed, MAX_PICKS + listed.size);
+    const fresh = found.picks.filter((x) => !listed.has(x.value));
+    picks = fresh.slice(0, MAX_PICKS);
+    more = found.more + fresh.length - picks.length;
+  } else {
+    picks = (p.suggestions ?? [])
+      .filter((x) => !listed.has(x.value) && (!needle || x.value.toLowerCase().includes(needle)))
+      .slice(0, MAX_PICKS);
+  }
 
   const add = (value = trimmed) => {
     if (!value) return;
@@ -162,6 +175,11 @@ export function ListEditor(p: ListEditorProps) {
               {x.label && <span className="muted"> {x.label}</span>}
             </button>
           ))}
+          {more > 0 && (
+            <span className="muted small picks-more" data-testid="picks-more">
+              {more} more — keep typing
+            </span>
+          )}
         </div>
       )}
       {error ? (

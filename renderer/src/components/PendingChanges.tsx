@@ -1,14 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: renderer. The diff of the draft against the enforced policy.
-import { selectDiagnostics, selectDiff } from '../store/selectors.js';
+import { selectDiff, selectShownDiagnostics } from '../store/selectors.js';
 import { useApp } from './hooks.js';
 
 const LIST_LABEL = { iface: 'interfaces', range: 'ranges', allow: 'users' } as const;
+const SETTING_LABEL = {
+  default: 'default',
+  unowned: 'unowned',
+  essentials: 'essentials',
+  mode: 'mode',
+} as const;
 
 export function PendingChanges() {
   const diff = useApp(selectDiff);
   const enforced = useApp((s) => s.enforced);
-  const diags = useApp(selectDiagnostics);
+  const diags = useApp(selectShownDiagnostics);
   const errors = diags.filter((d) => d.severity === 'error');
   return (
     <section className="card pending" data-testid="pending-changes" aria-labelledby="pending-title">
@@ -17,7 +23,7 @@ export function PendingChanges() {
       </h2>
       <p className="muted small pad">
         {enforced?.epoch !== null && enforced?.epoch !== undefined
-          ? `Against the policy in force (epoch ${enforced.epoch}${enforced.appliedAt ? `, applied ${new Date(enforced.appliedAt).toLocaleString()}` : ''}).`
+          ? `Against the policy in force (policy ${enforced.epoch}${enforced.appliedAt ? `, applied ${new Date(enforced.appliedAt).toLocaleString()}` : ''}).`
           : 'Nothing is enforced yet.'}
       </p>
       {diff.count === 0 ? (
@@ -29,9 +35,15 @@ export function PendingChanges() {
               <span className="diff-sign">+</span> endpoint <strong>{e.name}</strong>
               <span className="muted small">
                 {' '}
-                {e.iface.join(', ') || 'no interface'} · {e.range.length} range(s) ·{' '}
-                {e.allow.join(', ') || 'nobody'}
+                on {e.iface.join(', ') || 'no interface'} for {e.allow.join(', ') || 'nobody'}
               </span>
+              {e.range.length > 0 && (
+                <span className="diff-ranges" aria-label={`ranges of ${e.name}`}>
+                  {e.range.map((r) => (
+                    <span key={r}>{r}</span>
+                  ))}
+                </span>
+              )}
             </li>
           ))}
           {diff.removed.map((e) => (
@@ -67,7 +79,8 @@ export function PendingChanges() {
           ))}
           {diff.settings.map((s) => (
             <li key={`s-${s.iface}-${s.key}`} className="diff-changed">
-              <span className="diff-sign">~</span> {s.iface} {s.key}: {s.from} → <strong>{s.to}</strong>
+              <span className="diff-sign">~</span> {s.iface} {SETTING_LABEL[s.key]}: {s.from} →{' '}
+              <strong>{s.to}</strong>
             </li>
           ))}
           {diff.logging && (

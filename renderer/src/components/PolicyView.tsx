@@ -3,43 +3,208 @@
 // pending changes with Apply/Revert, import diagnostics.
 import { diagnosticText } from '../../../electron/policy/diagnostics.js';
 import type { LogAllowed } from '../../../electron/policy/types.js';
-import { applyBlockers, selectDiagnostics } from '../store/selectors.js';
+import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
+import type { ImportInfo } from '../store/policy.js';
+import { applyBlockers, validateDraft } from '../store/selectors.js';
 import { ApplyBar } from './ApplyBar.js';
 import { EndpointEditor } from './EndpointEditor.js';
 import { EndpointList } from './EndpointList.js';
 import { useApp } from './hooks.js';
 import { InterfaceSettingsPanel } from './InterfaceSettings.js';
 import { PendingChanges } from './PendingChanges.js';
+import '../styles/policy.css';
 
-function ImportPanel() {
+/** One fixed-height line of the notice strip: the text (cut with an ellipsis; the full text is
+ * its title), a Details toggle whose content floats over the page (it never pushes the layout),
+ * and the line's own buttons. */
+function NoticeLine(p: {
+  testId: string;
+  tone: 'ok' | 'warn' | 'error' | 'info';
+  label: string;
+  text: string;
+  details?: ReactNode;
+  /** Details open at first (e.g. import errors, which must be read). */
+  openAtFirst?: boolean;
+  children?: ReactNode;
+  extra?: Record<string, string>;
+}) {
+  const [open, setOpen] = useState(p.openAtFirst ?? false);
+  const id = useId();
+  return (
+    <section
+      className={`policy-line tone-${p.tone}`}
+      aria-label={p.label}
+      data-testid={p.testId}
+      role={p.tone === 'error' ? 'alert' : 'status'}
+      {...p.extra}
+    >
+      <span className="line-text" title={p.text}>
+        {p.text}
+      </span>
+      {p.details && (
+        <button
+          type="button"
+          className="link"
+          aria-expanded={open}
+          aria-controls={`${id}-details`}
+          onClick={() => setOpen(!open)}
+        >
+          {open ? 'Hide details' : 'Details'}
+        </button>
+      )}
+      {p.children}
+      {p.details && (
+        <div id={`${id}-details`} className={`policy-line-details tone-${p.tone}`} hidden={!open}>
+          {p.details}
+        </div>
+      )}
+    </section>
+  );
+}
+
+function importText(info: ImportInfo): string {
+  const errors = info.diagnostics.filter((d) => d.severity === 'error').length;
+  if (!info.replaced)
+    return `${info.file} was not imported: ${errors} error${errors === 1 ? '' : 's'}. The editor is unchanged.`;
+  if (info.how === 'merge') {
+    const m = info.summary;
+    const what = m
+      ? [
+          m.added.length ? `added ${m.added.join(', ')}` : '',
+          m.extended.length ? `extended ${m.extended.join(', ')}` : '',
+          m.settings.length ? `settings of ${m.settings.join(', ')}` : '',
+          m.logging ? 'logging' : '',
+        ].filter(Boolean)
+      : [];
+    return `Merged ${info.file} into the draft${what.length ? ` (${what.join('; ')})` : ''} as pending changes — nothing is applied until you press Apply.`;
+  }
+  return `Imported ${info.file} into the editor as pending changes — nothing is applied until you press Apply.`;
+}
+
+function ImportLine() {
   const info = useApp((s) => s.importInfo);
   const dismiss = useApp((s) => s.dismissImport);
   if (!info) return null;
-  const errors = info.diagnostics.filter((d) => d.severity === 'error').length;
-  const heading = info.replaced
-    ? `Imported ${info.file} into the editor as pending changes — nothing is applied until you press Apply.`
-    : `${info.file} was not imported: ${errors} error${errors === 1 ? '' : 's'}. The editor is unchanged.`;
   return (
-    <section
-      className={`import-panel ${info.replaced ? 'banner-ok' : 'banner-error'}`}
-      aria-label="Import result"
+    <NoticeLine
+      testId="import-notice"
+      tone={info.replaced ? 'ok' : 'error'}
+      label="Import result"
+      text={importText(info)}
+      openAtFirst={!info.replaced}
+      details={
+        info.diagnostics.length > 0 ? (
+          <ul data-testid="import-errors" className="import-errors mono">
+            {info.diagnostics.map((d, i) => (
+              <li key={i} className={d.severity === 'error' ? 'diag-error' : 'diag-warning'}>
+                {diagnosticText(d)}
+              </li>
+            ))}
+          </ul>
+        ) : undefined
+      }
     >
-      <div className="import-head">
-        <strong>{heading}</strong>
-        <button type="button" className="link" onClick={dismiss}>
-          Dismiss
-        </button>
-      </div>
-      {info.diagnostics.length > 0 && (
-        <ul data-testid="import-errors" className="import-errors mono">
-          {info.diagnostics.map((d, i) => (
-            <li key={i} className={d.severity === 'error' ? 'diag-error' : 'diag-warning'}>
-              {diagnosticText(d)}
+      <button type="button" className="link" onClick={dismiss}>
+        Dismiss
+      </button>
+    </NoticeLine>
+  );
+}
+
+function ProposeLine() {
+  const info = useApp((s) => s.proposeInfo);
+  const dismiss = useApp((s) => s.dismissPropose);
+  if (!info) return null;
+  return (
+    <NoticeLine
+      testId="propose-notice"
+      tone={info.kind === 'ok' ? 'ok' : info.kind === 'error' ? 'error' : 'info'}
+      label="Proposal from observed traffic"
+      text={info.text}
+      extra={{ 'data-kind': info.kind }}
+      details={
+        info.skipped.length > 0 ? (
+          <>
+            <p className="small">Skipped (not proposed):</p>
+            <ul className="propose-skipped small">
+              {info.skipped.map((k, i) => (
+                <li key={i}>
+                  {k.user} → {k.dst} on {k.iface}: {k.why}
+                </li>
+              ))}
+            </ul>
+          </>
+        ) : undefined
+      }
+    >
+      <button type="button" className="link" onClick={dismiss}>
+        Dismiss
+      </button>
+    </NoticeLine>
+  );
+}
+
+/** Import read a file while the draft has content: replace it or merge into it. */
+function ImportDialog() {
+  const choice = useApp((s) => s.importChoice);
+  const resolve = useApp((s) => s.resolveImport);
+  const first = useRef<HTMLButtonElement | null>(null);
+  useEffect(() => {
+    if (choice) first.current?.focus();
+  }, [choice]);
+  if (!choice) return null;
+  const m = choice.merge;
+  const n = choice.doc.endpoints.length;
+  return (
+    <div className="import-backdrop">
+      <div
+        className="import-dialog"
+        role="dialog"
+        aria-modal="true"
+        aria-labelledby="import-dialog-title"
+        aria-describedby="import-dialog-text"
+        data-testid="import-dialog"
+        onKeyDown={(e) => {
+          if (e.key === 'Escape') {
+            e.stopPropagation();
+            resolve('cancel');
+          }
+        }}
+      >
+        <h2 id="import-dialog-title">Import {choice.file}</h2>
+        <div id="import-dialog-text">
+          <p>
+            The file has {n} endpoint{n === 1 ? '' : 's'}. The draft has pending content of its own: replace
+            it with the file, or merge the file into it? Nothing is applied either way.
+          </p>
+          <ul className="small">
+            <li>
+              <strong>Replace</strong>: the draft becomes the file; endpoints only in the draft are removed.
             </li>
-          ))}
-        </ul>
-      )}
-    </section>
+            <li>
+              <strong>Merge</strong>: endpoints are matched by name — same name: the lists are united
+              {m.extended.length ? ` (${m.extended.join(', ')})` : ''}; new ones are added
+              {m.added.length ? ` (${m.added.join(', ')})` : ''}.{' '}
+              {m.settings.length
+                ? `The file's interface settings win for ${m.settings.join(', ')}.`
+                : "The file's interface settings win for the interfaces it names."}
+              {m.logging ? " Its logging setting replaces the draft's." : ''}
+            </li>
+          </ul>
+        </div>
+        <div className="import-actions">
+          <button ref={first} type="button" className="btn btn-primary" onClick={() => resolve('replace')}>
+            Replace the draft
+          </button>
+          <button type="button" className="btn" onClick={() => resolve('merge')}>
+            Merge into the draft
+          </button>
+          <button type="button" className="btn" onClick={() => resolve('cancel')}>
+            Cancel
+          </button>
+        </div>
+      </div>
+    </div>
   );
 }
 
@@ -49,7 +214,7 @@ function SavedPolicyNotice() {
   const saved = useApp((s) => s.enforced?.saved);
   const dismissed = useApp((s) => s.savedDismissed);
   const keep = useApp((s) => s.keepEnforced);
-  const apply = useApp((s) => s.apply);
+  const openPreview = useApp((s) => s.openPreview);
   const applying = useApp((s) => s.applying);
   const readOnly = useApp((s) => s.appState?.mode !== 'enforcing');
   const blocked = useApp((s) => applyBlockers(s).length > 0);
@@ -62,60 +227,62 @@ function SavedPolicyNotice() {
         ['Interface settings', d.interfaces],
       ]
     : [];
+  const heading =
+    saved.status === 'differs'
+      ? 'The saved policy differs from what the kernel enforces. Nothing was applied.'
+      : saved.status === 'unresolved'
+        ? 'The saved policy could not be compared with what the kernel enforces. Nothing was applied.'
+        : 'The saved policy was ignored.';
   return (
-    <section
-      className={`saved-notice banner ${offered ? 'banner-warn' : 'banner-error'}`}
-      role="alert"
-      aria-label="Saved policy"
-      data-testid="saved-notice"
-      data-status={saved.status}
+    <NoticeLine
+      testId="saved-notice"
+      tone={offered ? 'warn' : 'error'}
+      label="Saved policy"
+      text={heading}
+      openAtFirst
+      extra={{ 'data-status': saved.status }}
+      details={
+        <>
+          <p>{saved.message}</p>
+          {rows.length > 0 && (
+            <table className="saved-diff" data-testid="saved-differences">
+              <thead>
+                <tr>
+                  <th scope="col"></th>
+                  <th scope="col">only in the saved policy</th>
+                  <th scope="col">only in the kernel</th>
+                  <th scope="col">in both, different</th>
+                </tr>
+              </thead>
+              <tbody>
+                {rows.map(([what, c]) => (
+                  <tr key={what}>
+                    <th scope="row">{what}</th>
+                    <td>{c.onlySaved}</td>
+                    <td>{c.onlyEnforced}</td>
+                    <td>{c.changed}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </>
+      }
     >
-      <strong>
-        {saved.status === 'differs'
-          ? 'The saved policy differs from what the kernel enforces. Nothing was applied.'
-          : saved.status === 'unresolved'
-            ? 'The saved policy could not be compared with what the kernel enforces. Nothing was applied.'
-            : 'The saved policy was ignored.'}
-      </strong>
-      <p>{saved.message}</p>
-      {rows.length > 0 && (
-        <table className="saved-diff" data-testid="saved-differences">
-          <thead>
-            <tr>
-              <th scope="col"></th>
-              <th scope="col">only in the saved policy</th>
-              <th scope="col">only in the kernel</th>
-              <th scope="col">in both, different</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map(([what, c]) => (
-              <tr key={what}>
-                <th scope="row">{what}</th>
-                <td>{c.onlySaved}</td>
-                <td>{c.onlyEnforced}</td>
-                <td>{c.changed}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      <div className="saved-actions">
-        {offered && (
-          <button
-            type="button"
-            className="btn btn-primary"
-            disabled={readOnly || blocked || applying}
-            onClick={() => void apply()}
-          >
-            Apply the saved policy
-          </button>
-        )}
-        <button type="button" className="btn" onClick={keep}>
-          {offered ? 'Keep what is enforced' : 'Dismiss'}
+      {offered && (
+        <button
+          type="button"
+          className="btn btn-small btn-primary"
+          disabled={readOnly || blocked || applying}
+          onClick={() => void openPreview()}
+        >
+          Apply the saved policy
         </button>
-      </div>
-    </section>
+      )}
+      <button type="button" className="btn btn-small" onClick={keep}>
+        {offered ? 'Keep what is enforced' : 'Dismiss'}
+      </button>
+    </NoticeLine>
   );
 }
 
@@ -125,7 +292,10 @@ function Toolbar() {
   const exportYaml = useApp((s) => s.exportYaml);
   const logging = useApp((s) => s.draft.logging.allowed);
   const setLogging = useApp((s) => s.setLogging);
-  const hasErrors = useApp((s) => selectDiagnostics(s).some((d) => d.severity === 'error'));
+  // Only the document's own errors block Export: a policy for another host may name its accounts.
+  const hasErrors = useApp((s) => validateDraft(s).some((d) => d.severity === 'error'));
+  const propose = useApp((s) => s.propose);
+  const proposing = useApp((s) => s.proposing);
   return (
     <div className="toolbar">
       <button type="button" className="btn btn-primary-outline" onClick={() => addEndpoint()}>
@@ -143,6 +313,17 @@ function Toolbar() {
         title={hasErrors ? 'Fix the errors before exporting' : 'Save the draft as a YAML file'}
       >
         Export YAML…
+      </button>
+      <span className="toolbar-sep" />
+      <button
+        type="button"
+        className="btn"
+        onClick={() => void propose()}
+        disabled={proposing}
+        aria-busy={proposing || undefined}
+        title="Add endpoints for the traffic the policy in force dropped recently, as pending changes (nothing is applied)"
+      >
+        Propose from observed traffic
       </button>
       <span className="toolbar-sep" />
       <label className="inline-field">
@@ -169,9 +350,13 @@ export function PolicyView() {
   return (
     <div className="policy-view">
       <Toolbar />
-      <ImportPanel />
-      <SavedPolicyNotice />
-      {note && <div className="banner banner-info">{note}</div>}
+      <div className="policy-notices" data-testid="policy-notices">
+        <SavedPolicyNotice />
+        <ImportLine />
+        <ProposeLine />
+        {note && <NoticeLine testId="enforced-note" tone="info" label="Policy in force" text={note} />}
+      </div>
+      <ImportDialog />
       <div className="policy-grid">
         <EndpointList />
         <div className="policy-main">
@@ -188,7 +373,7 @@ export function PolicyView() {
           )}
           <InterfaceSettingsPanel />
         </div>
-        <aside className="policy-side">
+        <aside className="policy-side" aria-label="Apply and pending changes">
           <ApplyBar />
           <PendingChanges />
         </aside>

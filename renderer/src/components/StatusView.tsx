@@ -90,6 +90,9 @@ export function StatusView() {
   const errors = useApp((s) => s.errors);
   const refresh = useApp((s) => s.refreshStatus);
   const clearErrors = useApp((s) => s.clearErrors);
+  const engine = useApp((s) => s.engine);
+  const trial = engine?.trial ?? null;
+  const modeOf = (name: string) => engine?.configured.find((c) => c.name === name)?.mode;
 
   useEffect(() => {
     void refresh();
@@ -154,7 +157,14 @@ export function StatusView() {
             <Row label="Program tag">
               <code>{status?.programTag ?? '—'}</code>
             </Row>
-            <Row label="Policy epoch">{status?.epoch ?? '—'}</Row>
+            <Row label="Policy">{status?.epoch !== undefined ? `policy ${status.epoch}` : '—'}</Row>
+            <Row label="Trial" testId="status-trial">
+              {trial
+                ? trial.expired
+                  ? `policy ${trial.policy}: its deadline passed, the kernel enforces policy ${trial.previous} again`
+                  : `policy ${trial.policy} on trial: policy ${trial.previous} returns at ${new Date(trial.deadline).toLocaleTimeString()} unless it is kept`
+                : 'none pending'}
+            </Row>
             {status?.owner && (
               <Row label="Owner">
                 pid {status.owner.pid} ({status.owner.command})
@@ -179,6 +189,7 @@ export function StatusView() {
               <th>ifindex</th>
               <th>Attached</th>
               <th>Program id</th>
+              <th>Mode</th>
               <th>Default</th>
               <th>Unowned</th>
               <th>Essentials</th>
@@ -192,6 +203,16 @@ export function StatusView() {
                 <td>{i.ifindex}</td>
                 <td>{i.attached ? '✓ yes' : '✗ no'}</td>
                 <td>{i.progId ?? '—'}</td>
+                <td data-testid="status-mode">
+                  {(() => {
+                    const m = i.guardOnly ? engine?.guardOnly.mode : modeOf(i.name);
+                    return m === 'audit'
+                      ? 'audit (reports, drops nothing)'
+                      : m === 'enforce'
+                        ? 'enforce'
+                        : '—';
+                  })()}
+                </td>
                 {i.guardOnly ? (
                   <td colSpan={4} className="muted">
                     guarded ranges only (no endpoint names it): nobody may reach them here
@@ -208,7 +229,7 @@ export function StatusView() {
             ))}
             {status && status.interfaces.length === 0 && (
               <tr>
-                <td colSpan={8} className="muted">
+                <td colSpan={9} className="muted">
                   No interface is attached.
                 </td>
               </tr>

@@ -12,7 +12,7 @@ import {
   type AdviceEndpoint,
   type AdviceRule,
 } from '../../../electron/policy/advice.js';
-import type { PolicyDoc } from '../../../electron/policy/doc.js';
+import type { FieldDiagnostic, PolicyDoc } from '../../../electron/policy/doc.js';
 import { parseAllowText, parseRangeText } from '../../../electron/policy/fields.js';
 import { configuredInterfaces, effectiveSettings } from './settings.js';
 
@@ -37,15 +37,44 @@ export function interfaceWarning(name: string, system: NetInterface[] | null): s
   return missingInterfaceMessage(name);
 }
 
-/** Warning for an allow entry naming a user or group the account database does not have. */
-export function accountWarning(text: string, accounts: Accounts | null): string | null {
-  if (!accounts) return null;
+/** Whether an allow entry names a user or group the account database does not have (false
+ * while the accounts are not known, and for uids, `*` and text that does not parse). */
+export function isUnknownAccount(text: string, accounts: Accounts | null): boolean {
+  if (!accounts) return false;
   const { entry } = parseAllowText(text);
-  if (!entry) return null;
-  const known =
-    entry.kind === 'user'
-      ? accounts.users.some((u) => u.name === entry.name)
-      : entry.kind !== 'group' || accounts.groups.some((g) => g.name === entry.name);
-  if (known) return null;
-  return `${text}: no such ${entry.kind} in the account database${accounts.truncated ? ' (the list is truncated)' : ''}; it must exist when the policy is applied`;
+  if (!entry) return false;
+  if (entry.kind === 'user') return !accounts.users.some((u) => u.name === entry.name);
+  if (entry.kind === 'group') return !accounts.groups.some((g) => g.name === entry.name);
+  return false;
+}
+
+/** What the editor says about an allow entry naming an account this host does not have. */
+export function unknownAccountMessage(text: string, accounts: Accounts | null): string {
+  const kind = text.startsWith('@') ? 'group' : 'user';
+  return `${text}: no such ${kind} on this system${accounts?.truncated ? ' (the account list is truncated)' : ''}; Apply refuses a policy that names it (Export still writes it, for another host)`;
+}
+
+/** Warning for text typed into the users input that names an unknown account (once added to
+ * the list it is an error: unknownAccountErrors). */
+export function accountWarning(text: string, accounts: Accounts | null): string | null {
+  return isUnknownAccount(text, accounts) ? unknownAccountMessage(text, accounts) : null;
+}
+
+/** One error per allow entry naming a user or group this host does not have, located at the
+ * entry: Apply would refuse it, so the editor says so before (none while accounts are unknown;
+ * warnings when the account list is truncated, since the account may exist beyond it). */
+export function unknownAccountErrors(doc: PolicyDoc, accounts: Accounts | null): FieldDiagnostic[] {
+  if (!accounts) return [];
+  const out: FieldDiagnostic[] = [];
+  doc.endpoints.forEach((e, i) =>
+    e.allow.forEach((t, j) => {
+      if (isUnknownAccount(t, accounts))
+        out.push({
+          severity: accounts.truncated ? 'warning' : 'error',
+          message: unknownAccountMessage(t, accounts),
+          path: ['endpoints', i, 'allow', j],
+        });
+    }),
+  );
+  return out;
 }

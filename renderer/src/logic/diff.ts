@@ -48,6 +48,17 @@ function listDiff(a: string[], b: string[]): ListChange | undefined {
   return added.length || removed.length ? { added, removed } : undefined;
 }
 
+function sameOwn(a: PolicyDoc, b: PolicyDoc, iface: string): boolean {
+  const x = Object.hasOwn(a.interfaces, iface) ? a.interfaces[iface] : undefined;
+  const y = Object.hasOwn(b.interfaces, iface) ? b.interfaces[iface] : undefined;
+  return (
+    x?.default === y?.default &&
+    x?.unowned === y?.unowned &&
+    x?.essentials === y?.essentials &&
+    x?.mode === y?.mode
+  );
+}
+
 const EMPTY: PolicyDoc = { endpoints: [], interfaces: {}, logging: {} };
 
 export function diffPolicy(baseDoc: PolicyDoc | null, draft: PolicyDoc): PolicyDiff {
@@ -72,11 +83,15 @@ export function diffPolicy(baseDoc: PolicyDoc | null, draft: PolicyDoc): PolicyD
     if (Object.keys(lists).length) changed.push({ name: e.name, lists });
   }
   const settings: SettingChange[] = [];
+  // Only interfaces a policy filters: named by an endpoint of either document, or with settings
+  // of their own that differ (an `interfaces:` entry alone, equal in both, says nothing new).
+  const named = new Set([...base.endpoints, ...draft.endpoints].flatMap((e) => e.iface));
   const ifaces = new Set([...configuredInterfaces(base), ...configuredInterfaces(draft)]);
   for (const iface of ifaces) {
+    if (!named.has(iface) && sameOwn(base, draft, iface)) continue;
     const from = effectiveSettings(base, iface);
     const to = effectiveSettings(draft, iface);
-    for (const key of ['default', 'unowned', 'essentials'] as const) {
+    for (const key of ['default', 'unowned', 'essentials', 'mode'] as const) {
       if (from[key] !== to[key]) settings.push({ iface, key, from: String(from[key]), to: String(to[key]) });
     }
   }

@@ -8,6 +8,7 @@ import type { NetTcFilterApi } from '../../../electron/ipc/contract.js';
 import { createClient } from '../api.js';
 import { createAppSlice } from './app.js';
 import { createDetailsSlice } from './details.js';
+import { createHistorySlice } from './history.js';
 import { createEngineSlice } from './engine.js';
 import { createPolicySlice } from './policy.js';
 import { createSystemSlice } from './system.js';
@@ -24,6 +25,7 @@ export function createAppStore(api: NetTcFilterApi, options: Partial<StoreOption
     ...createSystemSlice(deps)(...a),
     ...createTrafficSlice(deps)(...a),
     ...createDetailsSlice(deps)(...a),
+    ...createHistorySlice(deps)(...a),
     ...createEngineSlice(deps)(...a),
   }));
 }

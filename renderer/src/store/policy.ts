@@ -3,13 +3,15 @@
 //
 // The policy slice: what is enforced, the editor's draft, and the edit/apply/import/export
 // actions. The draft is replaced, never mutated, so selectors can memoise on its identity.
-import type { ApplyOutcome, Enforced } from '../../../electron/ipc/contract.js';
+import type { ApplyOutcome, Enforced, ProposeResult } from '../../../electron/ipc/contract.js';
 import type { EndpointDoc, FieldDiagnostic, PolicyDoc } from '../../../electron/policy/doc.js';
 import { emptyDoc } from '../../../electron/policy/doc.js';
 import { checkInterfaceName, parseAllowText, parseRangeText } from '../../../electron/policy/fields.js';
 import type { Diagnostic, InterfaceSettings, LogAllowed } from '../../../electron/policy/types.js';
 import { ApiError, errorMessage } from '../api.js';
-import type { ListName } from '../logic/diff.js';
+import { diffPolicy, type ListName } from '../logic/diff.js';
+import { additions, mergeDocs, type MergeSummary } from '../logic/merge.js';
+import { createSelectorMemo, selectErrorCount, type SelectorMemo } from './selectors.js';
 import type { Slice } from './types.js';
 
 export interface ImportInfo {
@@ -17,10 +19,37 @@ export interface ImportInfo {
   diagnostics: Diagnostic[];
   /** Whether the file became the draft (false when it had errors). */
   replaced: boolean;
+  /** How it went into the draft (replaced: true): replaced it, or merged into it (with what changed). */
+  how?: 'replace' | 'merge';
+  summary?: MergeSummary;
+}
+
+/** A file read by Import that waits for the admin's answer: replace the draft or merge into it. */
+export interface ImportChoice {
+  file: string;
+  doc: PolicyDoc;
+  diagnostics: Diagnostic[];
+  /** What merging would change (for the dialog's words). */
+  merge: MergeSummary;
+}
+
+/** The last "Propose from observed traffic": what it added to the draft and what it skipped. */
+export interface ProposeInfo {
+  kind: 'ok' | 'none' | 'error';
+  /** One line for the notice. */
+  text: string;
+  added: string[];
+  extended: string[];
+  observed: number;
+  granted: number;
+  skipped: ProposeResult['skipped'];
 }
 
 export interface ApplyResultInfo {
   kind: 'ok' | 'error' | 'conflict';
+  /** kind 'error' from invalid-policy: it stays until the draft has no errors left (any other
+   * error or success result leaves at the next edit of the draft). */
+  invalid?: boolean;
   text: string;
   /** Warnings the main process reported with a successful apply. */
   details?: string[];
@@ -40,6 +69,26 @@ export interface PolicySlice {
   savedDismissed: boolean;
   /** Invalid text typed (not yet added) in the editor's inputs, by input; blocks Apply. */
   inputErrors: Record<string, string>;
+  /** Endpoints added and not typed into yet (by identity: an edit replaces the object): their
+   * errors are not shown until then or an apply attempt (revealErrors); they still block Apply. */
+  freshEndpoints: ReadonlySet<EndpointDoc>;
+  /** Import read a file and asks whether to replace the draft or merge into it. */
+  importChoice: ImportChoice | null;
+  proposing: boolean;
+  proposeInfo: ProposeInfo | null;
+  /** The draft is history entry N's policy, unedited ("go back to this one"): Apply records it. */
+  draftFromHistory: number | null;
+  /** The store's selector caches (selectors.ts). */
+  memo: SelectorMemo;
+  /** Shows every error, those of new endpoints too (an apply attempt). */
+  revealErrors(): void;
+  /** Answers the import question. */
+  resolveImport(how: 'replace' | 'merge' | 'cancel'): void;
+  /** Turns the engine's proposal from observed traffic into pending changes (nothing applied). */
+  propose(): Promise<void>;
+  dismissPropose(): void;
+  /** Makes `doc` the draft as pending changes (history: the entry it came from). */
+  loadDraft(doc: PolicyDoc, origin?: { history?: number }): void;
   setInputError(key: string, error: string | null): void;
   loadEnforced(opts?: { replaceDraft?: boolean }): Promise<void>;
   select(index: number | null): void;
@@ -93,12 +142,30 @@ export function checkItem(list: ListName, text: string, existing: string[]): str
   return null;
 }
 
+const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
+
 export const createPolicySlice: Slice<PolicySlice> =
   ({ client }) =>
   (set, get) => {
-    /** Replaces the draft (a path to every edit, so stale server diagnostics go away). */
-    const setDraft = (draft: PolicyDoc, extra: Partial<PolicySlice> = {}) =>
-      set({ draft, serverDiagnostics: [], ...extra });
+    /** Replaces the draft (a path to every edit, so stale server diagnostics go away, and with
+     * them the apply result that belonged to the previous draft: an error is being fixed, a
+     * success is history once the draft differs; an invalid-policy result stays while errors do). */
+    const setDraft = (draft: PolicyDoc, extra: Partial<PolicySlice> = {}) => {
+      const { freshEndpoints, applyResult } = get();
+      const kept = new Set(draft.endpoints.filter((e) => freshEndpoints.has(e)));
+      set({
+        draft,
+        serverDiagnostics: [],
+        freshEndpoints: kept.size === freshEndpoints.size ? freshEndpoints : kept,
+        draftFromHistory: null,
+        ...(applyResult && !applyResult.invalid && applyResult.kind !== 'conflict'
+          ? { applyResult: null }
+          : {}),
+        ...extra,
+      });
+      const r = get().applyResult;
+      if (r?.invalid && selectErrorCount(get()) === 0) set({ applyResult: null });
+    };
     const editEndpoint = (index: number, fn: (e: EndpointDoc) => EndpointDoc) => {
       const { draft } = get();
       const e = draft.endpoints[index];
@@ -107,6 +174,13 @@ export const createPolicySlice: Slice<PolicySlice> =
       endpoints[index] = fn(e);
       setDraft({ ...draft, endpoints });
     };
+    const replaceWith = (file: string, doc: PolicyDoc, diagnostics: Diagnostic[]) =>
+      setDraft(doc, {
+        selected: doc.endpoints.length ? 0 : null,
+        importChoice: null,
+        proposeInfo: null,
+        importInfo: { file, diagnostics, replaced: true, how: 'replace' },
+      });
 
     return {
       enforced: null,
@@ -118,6 +192,16 @@ export const createPolicySlice: Slice<PolicySlice> =
       importInfo: null,
       savedDismissed: false,
       inputErrors: {},
+      freshEndpoints: new Set(),
+      importChoice: null,
+      proposing: false,
+      proposeInfo: null,
+      draftFromHistory: null,
+      memo: createSelectorMemo(),
+
+      revealErrors: () => {
+        if (get().freshEndpoints.size) set({ freshEndpoints: new Set() });
+      },
 
       setInputError: (key, error) => {
         const cur = get().inputErrors;
@@ -149,6 +233,7 @@ export const createPolicySlice: Slice<PolicySlice> =
         const e: EndpointDoc = { name: freshName(draft), iface: [], range: [], allow: [] };
         const index = draft.endpoints.length;
         setDraft({ ...draft, endpoints: [...draft.endpoints, e] }, { selected: index });
+        set({ freshEndpoints: new Set([...get().freshEndpoints, e]) });
         return index;
       },
 
@@ -211,15 +296,20 @@ export const createPolicySlice: Slice<PolicySlice> =
       apply: async (how = {}) => {
         const { draft, enforced, applying } = get();
         if (applying) return null;
+        get().revealErrors();
+        const fromHistory = how.fromHistory ?? get().draftFromHistory ?? undefined;
         set({ applying: true, applyResult: null });
         try {
           const outcome = await client.apply({
             doc: draft,
             expectEpoch: enforced?.epoch ?? null,
             ...(how.trialSeconds ? { trialSeconds: how.trialSeconds } : {}),
-            ...(how.fromHistory !== undefined ? { fromHistory: how.fromHistory } : {}),
+            ...(fromHistory !== undefined ? { fromHistory } : {}),
           });
-          const parts = [`Applied (epoch ${outcome.epoch}) in ${Math.round(outcome.totalMs)} ms.`];
+          const trial = outcome.trial
+            ? ` as a trial: policy ${outcome.trial.previous} returns in ${outcome.trial.secondsLeft} s unless you keep it`
+            : '';
+          const parts = [`Applied policy ${outcome.epoch}${trial} (${Math.round(outcome.totalMs)} ms).`];
           if (outcome.attached.length) parts.push(`Attached to ${outcome.attached.join(', ')}.`);
           if (outcome.missing.length)
             parts.push(
@@ -228,6 +318,9 @@ export const createPolicySlice: Slice<PolicySlice> =
           set({
             enforced: outcome.enforced,
             serverDiagnostics: [],
+            // The notices of the draft's origin belong to the pending state that is now applied.
+            importInfo: null,
+            proposeInfo: null,
             applyResult: {
               kind: 'ok',
               text: parts.join(' '),
@@ -235,13 +328,14 @@ export const createPolicySlice: Slice<PolicySlice> =
             },
           });
           void get().refreshStatus();
+          if (get().history) void get().refreshHistory();
           return outcome;
         } catch (err) {
           get().recordError('apply', err);
           if (err instanceof ApiError && err.code === 'invalid-policy') {
             set({
               serverDiagnostics: err.diagnostics,
-              applyResult: { kind: 'error', text: `Not applied: ${err.message}` },
+              applyResult: { kind: 'error', invalid: true, text: `Not applied: ${err.message}` },
             });
           } else if (err instanceof ApiError && err.code === 'conflict') {
             set({
@@ -264,7 +358,13 @@ export const createPolicySlice: Slice<PolicySlice> =
       revert: () => {
         const { enforced } = get();
         const draft = enforced?.doc ? clone(enforced.doc) : emptyDoc();
-        setDraft(draft, { selected: draft.endpoints.length ? 0 : null, applyResult: null });
+        setDraft(draft, {
+          selected: draft.endpoints.length ? 0 : null,
+          applyResult: null,
+          importInfo: null,
+          proposeInfo: null,
+          importChoice: null,
+        });
       },
 
       importYaml: async () => {
@@ -272,13 +372,21 @@ export const createPolicySlice: Slice<PolicySlice> =
           const r = await client.importYaml();
           if (r.canceled) return;
           if (r.doc) {
-            setDraft(r.doc, {
-              selected: r.doc.endpoints.length ? 0 : null,
-              importInfo: { file: r.file, diagnostics: r.diagnostics, replaced: true },
-              applyResult: null,
-            });
+            const { draft } = get();
+            const merge = mergeDocs(draft, r.doc);
+            // Ask only when the answer matters: merging gives something else than the file.
+            if (diffPolicy(r.doc, merge.doc).count === 0) {
+              replaceWith(r.file, r.doc, r.diagnostics);
+            } else {
+              set({
+                importChoice: { file: r.file, doc: r.doc, diagnostics: r.diagnostics, merge: merge.summary },
+              });
+            }
           } else {
-            set({ importInfo: { file: r.file, diagnostics: r.diagnostics, replaced: false } });
+            set({
+              importInfo: { file: r.file, diagnostics: r.diagnostics, replaced: false },
+              importChoice: null,
+            });
           }
         } catch (err) {
           get().recordError('importYaml', err);
@@ -300,6 +408,93 @@ export const createPolicySlice: Slice<PolicySlice> =
       },
 
       dismissImport: () => set({ importInfo: null }),
+
+      resolveImport: (how) => {
+        const c = get().importChoice;
+        if (!c) return;
+        if (how === 'cancel') return set({ importChoice: null });
+        if (how === 'replace') return replaceWith(c.file, c.doc, c.diagnostics);
+        const { doc, summary } = mergeDocs(get().draft, c.doc);
+        const first = summary.added[0] ?? summary.extended[0];
+        const index = first !== undefined ? doc.endpoints.findIndex((e) => e.name === first) : -1;
+        setDraft(doc, {
+          selected: index >= 0 ? index : get().selected,
+          importChoice: null,
+          proposeInfo: null,
+          importInfo: { file: c.file, diagnostics: c.diagnostics, replaced: true, how: 'merge', summary },
+        });
+      },
+
+      propose: async () => {
+        if (get().proposing) return;
+        set({ proposing: true });
+        try {
+          const r = await client.propose(undefined);
+          const info = { observed: r.observed, granted: r.granted, skipped: r.skipped };
+          if (!r.doc) {
+            set({ proposeInfo: { kind: 'none', text: r.message, added: [], extended: [], ...info } });
+            return;
+          }
+          const { doc, summary } = mergeDocs(get().draft, additions(get().enforced?.doc ?? null, r.doc));
+          const names = [...summary.added, ...summary.extended];
+          if (!names.length) {
+            set({
+              proposeInfo: {
+                kind: 'none',
+                text: `Nothing to add from ${plural(r.observed, 'observed flow')}: the draft already allows what the proposal would.`,
+                added: [],
+                extended: [],
+                ...info,
+              },
+            });
+            return;
+          }
+          const index = doc.endpoints.findIndex((e) => e.name === names[0]);
+          const parts = [
+            summary.added.length ? `added ${summary.added.join(', ')}` : '',
+            summary.extended.length ? `extended ${summary.extended.join(', ')}` : '',
+          ].filter(Boolean);
+          setDraft(doc, {
+            selected: index >= 0 ? index : get().selected,
+            importInfo: null,
+            proposeInfo: {
+              kind: 'ok',
+              text: `From ${plural(r.observed, 'observed flow')}: ${parts.join('; ')} as pending changes (${plural(r.granted, 'flow')} granted${r.skipped.length ? `, ${r.skipped.length} skipped` : ''}). Nothing is applied until you press Apply.`,
+              added: summary.added,
+              extended: summary.extended,
+              ...info,
+            },
+          });
+        } catch (err) {
+          get().recordError('propose', err);
+          set({
+            proposeInfo: {
+              kind: 'error',
+              text: `Propose failed: ${errorMessage(err)}`,
+              added: [],
+              extended: [],
+              observed: 0,
+              granted: 0,
+              skipped: [],
+            },
+          });
+        } finally {
+          set({ proposing: false });
+        }
+      },
+
+      dismissPropose: () => set({ proposeInfo: null }),
+
+      loadDraft: (doc, origin = {}) => {
+        const draft = clone(doc);
+        setDraft(draft, {
+          selected: draft.endpoints.length ? 0 : null,
+          importInfo: null,
+          proposeInfo: null,
+          importChoice: null,
+          draftFromHistory: origin.history ?? null,
+        });
+      },
 
       keepEnforced: () => {
         set({ savedDismissed: true });

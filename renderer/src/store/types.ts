@@ -4,12 +4,19 @@ import type { StateCreator } from 'zustand';
 import type { Client } from '../api.js';
 import type { AppSlice } from './app.js';
 import type { DetailsSlice } from './details.js';
+import type { HistorySlice } from './history.js';
 import type { EngineSlice } from './engine.js';
 import type { PolicySlice } from './policy.js';
 import type { SystemSlice } from './system.js';
 import type { TrafficSlice } from './traffic.js';
 
-export type Store = AppSlice & PolicySlice & SystemSlice & TrafficSlice & DetailsSlice & EngineSlice;
+export type Store = AppSlice &
+  PolicySlice &
+  SystemSlice &
+  TrafficSlice &
+  DetailsSlice &
+  EngineSlice &
+  HistorySlice;
 
 export interface StoreOptions {
   /** Decision rows kept in memory (newest). */

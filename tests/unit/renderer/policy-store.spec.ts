@@ -98,6 +98,8 @@ describe('policy slice: loading and editing', () => {
     const i = s().addEndpoint(); // no iface, range or allow yet: three errors
     expect(selectDiagnostics(s()).filter((d) => d.severity === 'error')).toHaveLength(3);
     expect(canApply(s())).toBe(false);
+    expect(applyBlockers(s()).join(' ')).toMatch(/Complete endpoint-2/);
+    s().revealErrors();
     expect(applyBlockers(s()).join(' ')).toMatch(/Fix 3 errors/);
     s().addItem(i, 'iface', 'eth0');
     s().addItem(i, 'range', '192.0.2.0/24');
@@ -234,12 +236,22 @@ describe('policy slice: import and export', () => {
       ),
     );
     await store.getState().importYaml();
+    // The draft has content: Import asks whether to replace it or merge into it.
+    expect(store.getState().importChoice?.file).toBe('/tmp/p.yml');
+    expect(store.getState().draft).toEqual(ENFORCED.doc);
+    store.getState().resolveImport('replace');
     const s = store.getState();
+    expect(s.importChoice).toBeNull();
     expect(s.draft).toEqual(imported);
     expect(s.enforced?.doc).toEqual(ENFORCED.doc);
     expect(selectDiff(s).added.map((e) => e.name)).toEqual(['web']);
     expect(selectDiff(s).removed.map((e) => e.name)).toEqual(['imds']);
-    expect(s.importInfo).toEqual({ file: '/tmp/p.yml', diagnostics: expect.any(Array), replaced: true });
+    expect(s.importInfo).toEqual({
+      file: '/tmp/p.yml',
+      diagnostics: expect.any(Array),
+      replaced: true,
+      how: 'replace',
+    });
     expect(fake.count('apply')).toBe(0);
   });
 
