@@ -56,6 +56,15 @@ async function importFile(host: Host, page: Page, file: string): Promise<void> {
   await page.getByRole('button', { name: 'Import YAML…' }).click();
 }
 
+/** Apply opens the preview; its "Apply" (for good) applies and closes it. */
+async function applyThroughPreview(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Apply', exact: true }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.waitFor();
+  await dialog.getByRole('button', { name: 'Apply', exact: true }).click({ timeout: 15_000 });
+  await dialog.waitFor({ state: 'detached', timeout: 15_000 });
+}
+
 const rows = (page: Page, sel = '') => page.locator(`[data-testid="traffic-row"]${sel}`);
 
 /** Decisions received by the page so far (the table's "N received"). */
@@ -77,8 +86,10 @@ async function rowCount(page: Page): Promise<number> {
 describe('desktop UI against the real engine', () => {
   it('imports the original YAML, edits, applies, shows live verdicts, pauses, filters and exports', async () => {
     const { host, app, page } = await start(true);
-    await expect.poll(() => page.getByTestId('mode-badge').textContent()).toContain('Enforcing');
+    // This window may apply (its role); the header says what the kernel does: nothing yet.
+    await expect.poll(() => page.getByTestId('mode-badge').getAttribute('data-mode')).toBe('enforcing');
     await expect.poll(() => page.getByTestId('readonly-banner').count()).toBe(0);
+    await expect.poll(() => page.getByTestId('engine-state').textContent()).toContain('Not filtering');
 
     // Import: the seed's endpoint shows up as a pending change, nothing is applied.
     await importFile(host, page, SEED);
@@ -111,8 +122,12 @@ describe('desktop UI against the real engine', () => {
     await expect.poll(() => page.getByTestId('field-error').count()).toBe(0);
     await expect.poll(() => apply.isEnabled()).toBe(true);
 
-    // Apply, then real traffic: testuser (uid 62001, alice) allowed, bob dropped.
-    await apply.click();
+    // Apply (through its preview, for good), then real traffic: testuser (uid 62001, alice)
+    // allowed, bob dropped.
+    await applyThroughPreview(page);
+    await expect
+      .poll(() => page.getByTestId('engine-state').textContent())
+      .toMatch(/Filtering ntf0 · policy \d+/);
     await expect.poll(async () => (await enforced(host)).epoch, { timeout: 15_000 }).not.toBeNull();
     expect((await enforced(host)).doc?.endpoints[0]?.iface).toEqual(['ntf0']);
     expect(env!.sb.probe(ALICE, ['http', 'http://169.254.169.254/', '1000']).ok).toBe(true);
@@ -302,6 +317,8 @@ describe('desktop UI against the real engine', () => {
     await page.getByRole('tab', { name: 'Policy' }).focus();
     await page.keyboard.press('ArrowRight');
     expect(await selected()).toBe('Live traffic');
+    await page.keyboard.press('ArrowRight');
+    expect(await selected()).toBe('History');
     await page.keyboard.press('ArrowRight');
     expect(await selected()).toBe('Status');
     await page.keyboard.press('ArrowRight');

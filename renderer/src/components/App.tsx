@@ -34,6 +34,7 @@ export function App() {
         if (alive) document.documentElement.dataset.ready = '1';
       });
     store.getState().startTraffic();
+    store.getState().startEngine();
     const timer = setInterval(() => {
       void store.getState().refreshSystem();
       void store.getState().refreshState();
@@ -42,6 +43,7 @@ export function App() {
       alive = false;
       clearInterval(timer);
       store.getState().stopTraffic();
+      store.getState().stopEngine();
     };
   }, [store]);
 

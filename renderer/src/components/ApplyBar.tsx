@@ -1,17 +1,28 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: renderer. Apply and Revert with why Apply is disabled, and the last apply's result.
+// Apply never applies directly: it opens the preview (ApplyPreview.tsx), which shows the effect
+// first; with nothing pending it says so instead.
+import { useEffect, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { applyBlockers, selectDiff } from '../store/selectors.js';
 import { useApp } from './hooks.js';
 
 export function ApplyBar() {
   const blockers = useApp(useShallow(applyBlockers));
-  const apply = useApp((s) => s.apply);
+  const openPreview = useApp((s) => s.openPreview);
   const revert = useApp((s) => s.revert);
   const applying = useApp((s) => s.applying);
   const count = useApp((s) => selectDiff(s).count);
   const result = useApp((s) => s.applyResult);
   const disabled = blockers.length > 0;
+  const [nothing, setNothing] = useState(false);
+  useEffect(() => {
+    if (count > 0) setNothing(false);
+  }, [count]);
+  const onApply = () => {
+    if (count === 0) setNothing(true);
+    else void openPreview();
+  };
   return (
     <div className="apply-bar">
       <div className="apply-buttons">
@@ -20,9 +31,9 @@ export function ApplyBar() {
           className="btn btn-primary"
           disabled={disabled}
           aria-describedby="apply-why"
-          title={disabled ? blockers.join(' ') : 'Load the draft into the kernel'}
+          title={disabled ? blockers.join(' ') : 'See what the draft changes, then apply it'}
           aria-busy={applying || undefined}
-          onClick={() => void apply()}
+          onClick={onApply}
         >
           Apply
         </button>
@@ -30,12 +41,14 @@ export function ApplyBar() {
           Revert
         </button>
       </div>
-      <p id="apply-why" className="muted small apply-why">
+      <p id="apply-why" className="muted small apply-why" data-testid="apply-why" role="status">
         {disabled
           ? blockers.join(' ')
-          : count
-            ? `${count} pending change${count === 1 ? '' : 's'}.`
-            : 'No pending changes.'}
+          : nothing && count === 0
+            ? 'Nothing to apply: the draft is what is enforced.'
+            : count
+              ? `${count} pending change${count === 1 ? '' : 's'}.`
+              : 'No pending changes.'}
       </p>
       {result && (
         <div className={`result result-${result.kind}`} role="status">

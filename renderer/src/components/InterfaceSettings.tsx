@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: renderer. Settings of every configured interface with their plain-language advice.
 import { useShallow } from 'zustand/react/shallow';
-import type { Verdict } from '../../../electron/policy/types.js';
+import type { InterfaceMode, Verdict } from '../../../electron/policy/types.js';
 import { configuredInterfaces, effectiveSettings } from '../logic/settings.js';
 import { adviceFor } from '../store/selectors.js';
 import { useApp } from './hooks.js';
@@ -50,6 +50,18 @@ export function InterfaceSettingsPanel() {
                 >
                   <option value="deny">deny (drop what no endpoint allows)</option>
                   <option value="allow">allow (guard only the ranges)</option>
+                </select>
+              </label>
+              <label className="inline-field">
+                <span>Mode</span>
+                <select
+                  aria-label={`Mode on ${name}`}
+                  data-testid="iface-mode"
+                  value={s.mode}
+                  onChange={(e) => setSetting(name, 'mode', e.target.value as InterfaceMode)}
+                >
+                  <option value="enforce">enforce (drop what the policy denies)</option>
+                  <option value="audit">audit: drop nothing, report what would be dropped</option>
                 </select>
               </label>
               <label className="inline-field">
