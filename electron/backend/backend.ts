@@ -444,11 +444,15 @@ export class Backend {
   }
 
   // TODO(issue 9, backend): implemented by the worker; stubs so the contract typechecks.
-  preview(_doc: PolicyDoc): Promise<Preview> {
-    return Promise.reject(new HandlerError('failed', 'preview: not implemented yet'));
+  /** What applying `doc` would do (nothing changes): diagnostics, per-interface effects, the
+   * recently observed flows whose verdict changes. */
+  preview(doc: PolicyDoc): Promise<Preview> {
+    return this.call('preview', { doc });
   }
-  explain(_flow: FlowQuery): Promise<ExplainResult> {
-    return Promise.reject(new HandlerError('failed', 'explain: not implemented yet'));
+
+  /** Why the enforced policy decides `flow` as it does (the CLI's explain text). */
+  explain(flow: FlowQuery): Promise<ExplainResult> {
+    return this.call('explain', { flow });
   }
   propose(_sinceMs: number | undefined): Promise<ProposeResult> {
     return Promise.reject(new HandlerError('failed', 'propose: not implemented yet'));

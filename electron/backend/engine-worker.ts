@@ -18,6 +18,15 @@ import { loadEnforcedPolicy } from '../engine/enforced.js';
 import type { EnforcedLoad, EnforcedRef } from '../engine/enforced.js';
 import { trialOutcomeText } from '../cli/format.js';
 import { guardOnlyAudit } from '../policy/evaluate.js';
+import { interfaceEffects } from '../policy/effects.js';
+import { impactOf } from '../policy/impact.js';
+import type { ImpactRow } from '../policy/impact.js';
+import { listeningTcpPorts } from '../engine/listening.js';
+import { userName } from '../policy/resolve.js';
+import { explain } from '../policy/explain.js';
+import { dhcpPortsPrivileged } from '../engine/links.js';
+import ipaddr from 'ipaddr.js';
+import { hostPort } from '../policy/addr.js';
 import { historyRecorder } from '../engine/recorder.js';
 import { readFlows } from '../engine/flows.js';
 import type { FlowRow } from '../engine/flows.js';
@@ -34,7 +43,17 @@ import { serializePolicy } from '../policy/yaml.js';
 import { missingInterfaceMessage } from '../policy/advice.js';
 import { writeFileAtomic } from './write-atomic.js';
 import { LIMITS } from '../ipc/contract.js';
-import type { EngineView, FlowWire, TrafficCounters, TrafficRow, TrialView } from '../ipc/contract.js';
+import type {
+  EngineView,
+  ExplainResult,
+  FlowQuery,
+  FlowWire,
+  Preview,
+  PreviewFlow,
+  TrafficCounters,
+  TrafficRow,
+  TrialView,
+} from '../ipc/contract.js';
 import type {
   ApplyReply,
   TrialEvent,
@@ -398,6 +417,190 @@ function validate(doc: PolicyDoc): ValidateReply {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Preview: what a draft would do, before anything changes.
+
+function previewFlow(r: ImpactRow): PreviewFlow {
+  const v = (x: ImpactRow['before']) => ({ verdict: x.verdict, reason: x.reason, endpoint: x.endpoint });
+  return {
+    iface: r.iface,
+    uid: r.uid,
+    user: r.user,
+    family: r.family,
+    proto: r.proto,
+    dst: r.dst,
+    dport: r.dport,
+    sport: r.sport,
+    packets: r.packets,
+    bytes: r.bytes,
+    lastSeen: r.lastSeen,
+    before: v(r.before),
+    after: v(r.after),
+    ...(r.server
+      ? {
+          server: {
+            port: r.server.port,
+            ...(r.server.command !== undefined ? { command: r.server.command } : {}),
+          },
+        }
+      : {}),
+    ...(r.warning ? { warning: r.warning } : {}),
+  };
+}
+
+/** Servers' replies (the admin's own sessions) first, then as impactOf ordered them (biggest). */
+function serversFirst(rows: ImpactRow[]): ImpactRow[] {
+  return [...rows.filter((r) => r.server), ...rows.filter((r) => !r.server)];
+}
+
+const NOTHING_OBSERVED =
+  'Nothing is filtered yet, so no traffic was observed to preview this policy against. To see what it ' +
+  'would drop without dropping anything, apply it in audit mode first (interface settings).';
+
+/** The flow table the kernel keeps: the engine's (owner) or the pins' (another process owns it). */
+function liveFlows(): FlowRow[] | undefined {
+  if (engine) return engine.effectiveEpoch() === 0 ? undefined : engine.flows();
+  try {
+    const s = readStatus(init.pinDir, { flows: true });
+    return s.loaded && (s.epoch ?? 0) !== 0 ? (s.flows ?? []) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function preview(doc: PolicyDoc): Preview {
+  const diagnostics = validate(doc).diagnostics;
+  const none: Preview = { diagnostics, effects: [], impact: null, trialDefault: false, unchanged: false };
+  if (diagnostics.some((d) => d.severity === 'error')) return none;
+  const db = accountsFresh();
+  const { resolved } = resolveDoc(doc, db);
+  const current = enforcedResolved();
+  const present = (name: string) => ifNameToIndex(name) !== undefined;
+  const effects = interfaceEffects(resolved, current, { present, nameOf: (uid) => userName(db, uid) });
+  let unchanged = false;
+  if (engine && engine.effectiveEpoch() !== 0) {
+    try {
+      unchanged = engine.compareEnforced(resolved).equal;
+    } catch {
+      unchanged = false;
+    }
+  }
+  const flows = liveFlows();
+  let impact: Preview['impact'] = null;
+  if (flows) {
+    const report = impactOf({
+      flows,
+      next: resolved,
+      ...(current ? { current } : {}),
+      ifindexOf: (name) => ifNameToIndex(name),
+      listening: listeningTcpPorts(),
+      nameOf,
+    });
+    const lists = {
+      newlyDropped: report.changed.filter((r) => r.after.verdict === 'drop'),
+      newlyAllowed: report.changed.filter((r) => r.after.verdict === 'allow'),
+      newlyReported: report.changed.filter((r) => r.after.verdict === 'would-drop'),
+    };
+    let more = 0;
+    const capped = (rows: ImpactRow[]) => {
+      more += Math.max(0, rows.length - LIMITS.previewFlows);
+      return serversFirst(rows).slice(0, LIMITS.previewFlows).map(previewFlow);
+    };
+    impact = {
+      evaluated: report.evaluated,
+      baseline: report.baseline,
+      newlyDropped: capped(lists.newlyDropped),
+      newlyAllowed: capped(lists.newlyAllowed),
+      newlyReported: capped(lists.newlyReported),
+      more,
+    };
+  }
+  return {
+    diagnostics,
+    effects,
+    impact,
+    ...(impact ? {} : { impactNote: NOTHING_OBSERVED }),
+    trialDefault: (impact?.newlyDropped.length ?? 0) > 0 || effects.some((e) => e.turnsDeny),
+    unchanged,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Explain: why the enforced policy decides a flow as it does.
+
+function explainFlow(q: FlowQuery): ExplainResult {
+  const db = accountsFresh();
+  const ref = enforcedRef();
+  const resolved = enforcedResolved();
+  const user = nameOf(q.uid);
+  const base = {
+    user,
+    endpoint: null,
+    guarding: [],
+    covering: [],
+    iface: null,
+    audit: false,
+  };
+  const bytes = ipaddr.isValid(q.dst) ? Uint8Array.from(ipaddr.parse(q.dst).toByteArray()) : undefined;
+  if (!bytes || bytes.length !== (q.family === 4 ? 4 : 16))
+    throw new ReplyError('bad-request', `${q.dst} is not an IPv${q.family} address`);
+  const addr = { bytes };
+  const ported = q.proto === 'tcp' || q.proto === 'udp';
+  const destination = hostPort(q.family, q.dst, ported ? q.dport : undefined);
+  if (!resolved || !ref?.epoch) {
+    const why =
+      ref?.loaded && ref.epoch
+        ? (enforcedLoad(ref).problem ?? 'the enforced policy is not known')
+        : 'nothing is filtered yet (no policy is applied)';
+    return {
+      ...base,
+      source: 'the enforced policy',
+      unknown: true,
+      verdict: 'pass',
+      reason: 'unknown',
+      destination,
+      lines: [
+        `Cannot explain this flow: ${why}.`,
+        'Apply a policy from this window to explain what it decides (the Status view shows what is loaded).',
+      ],
+    };
+  }
+  const epoch = ref.epoch;
+  const t = engine ? engine.trial() : cachedStatus().s?.trial;
+  const source = `the enforced policy (policy ${epoch})`;
+  const x = explain({
+    policy: resolved,
+    source,
+    uid: q.uid,
+    nameOf: (u) => userName(db, u),
+    family: q.family,
+    daddr: addr.bytes,
+    ...(q.proto === 'tcp' || q.proto === 'udp' ? { port: q.dport } : {}),
+    ...(q.proto !== 'other' ? { proto: q.proto } : {}),
+    ...(q.sport !== undefined ? { sport: q.sport } : {}),
+    iface: q.iface,
+    ...(t && !t.expired && t.epoch === epoch
+      ? { trial: { previousEpoch: t.previousEpoch, secondsLeft: t.secondsLeft, words: 'app' as const } }
+      : {}),
+    dhcpUnicast: dhcpPortsPrivileged(),
+  });
+  const st = resolved.interfaces.get(q.iface);
+  return {
+    source,
+    unknown: false,
+    verdict: x.verdict,
+    reason: x.reason,
+    user: x.user,
+    destination: x.destination,
+    endpoint: x.endpoint,
+    guarding: x.guarding,
+    covering: x.covering,
+    iface: st ? { name: q.iface, default: st.default, mode: st.mode } : null,
+    audit: x.audit,
+    lines: x.lines,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Traffic batches.
 
 /** Flow entries evicted, as of the last read of the flow table: the counter is read just before
@@ -623,6 +826,10 @@ function handle(req: WorkerRequest): unknown {
       return apply(req.doc, req.trialSeconds, req.fromHistory);
     case 'engine':
       return engineView();
+    case 'preview':
+      return preview(req.doc);
+    case 'explain':
+      return explainFlow(req.flow);
     case 'confirm':
       return confirm();
     case 'revert':

@@ -15,6 +15,8 @@ import type { InterfaceSettings, ResolvedEndpoint, ResolvedPolicy } from './type
 export interface TrialDescription {
   previousEpoch: number;
   secondsLeft: number;
+  /** 'app': worded for the desktop app ("unless it is kept", "policy N"); default: the CLI's. */
+  words?: 'cli' | 'app';
 }
 
 export interface ExplainQuery {
@@ -58,6 +60,10 @@ export interface Explanation {
   endpoint: string | null;
   /** Audit mode holds on the interface: what the policy drops passes and is reported. */
   audit: boolean;
+  /** The endpoints whose ranges contain the destination (on any interface), in policy order. */
+  guarding: string[];
+  /** Of those, the ones that name the interface. */
+  covering: string[];
   /** The explanation, one sentence per line. */
   lines: string[];
 }
@@ -121,7 +127,12 @@ export function explain(q: ExplainQuery): Explanation {
   const who = q.uid === null ? 'a packet without a local socket' : (q.nameOf(q.uid) ?? `uid ${q.uid}`);
   const ifWords = q.iface ?? 'an interface no endpoint names';
   const lines: string[] = [`Policy: ${q.source}.`];
-  if (q.trial) {
+  if (q.trial?.words === 'app') {
+    lines.push(
+      `This is the verdict of the policy on trial: unless it is kept, the previous policy ` +
+        `(policy ${q.trial.previousEpoch}) returns in ${q.trial.secondsLeft} s.`,
+    );
+  } else if (q.trial) {
     lines.push(
       `This is the verdict of the policy on trial: unless \`net-tc-filter confirm\` runs, the previous ` +
         `policy (epoch ${q.trial.previousEpoch}) returns in ${q.trial.secondsLeft} s.`,
@@ -223,6 +234,8 @@ export function explain(q: ExplainQuery): Explanation {
     endpointId,
     endpoint,
     audit: t.audit,
+    guarding: t.guarding.map((g) => g.endpoint.name),
+    covering: t.covering.map((e) => e.name),
     lines,
   };
 }

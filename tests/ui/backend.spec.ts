@@ -3,13 +3,18 @@
 // against the real engine in a network-namespace sandbox (startHost + host.call, no browser):
 // trials (kept, reverted, and reverted by the kernel after the app died), the engine view,
 // preview, explain, history and propose.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../electron/ipc/contract.js';
 import type {
   ApplyOutcome,
   EngineView,
   Enforced,
+  ExplainResult,
+  Preview,
   PolicyDoc,
   TrialResult,
 } from '../../electron/ipc/contract.js';
@@ -21,10 +26,45 @@ const OWN = { url: `${TEST_ORIGIN}/index.html`, isMainFrame: true };
 const TRIAL = LIMITS.trialSeconds.min;
 
 let env: UiEnv | undefined;
+const children: ChildProcess[] = [];
 afterEach(async () => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
   await teardown(env);
   env = undefined;
 });
+
+/** A root-owned TCP echo service on port 2222 in the filtered namespace (sshd's stand-in), and a
+ * client in the far namespace typing into it, like an admin's SSH session to this machine. */
+async function sshLikeSession(): Promise<void> {
+  const sb = env!.sb;
+  const server = sb.writeFile(
+    'echo-server.mjs',
+    "import net from 'node:net';\n" +
+      "net.createServer((s) => s.pipe(s)).listen(2222, '0.0.0.0', () => console.log('up'));\n",
+  );
+  const client = sb.writeFile(
+    'typing-client.mjs',
+    "import net from 'node:net';\n" +
+      "const s = net.connect(2222, '192.0.2.2', () => setInterval(() => s.write('x'), 100));\n" +
+      "let n = 0; s.on('data', (d) => { n += d.length; if (n >= 3) console.log('echoed'); });\n" +
+      "s.on('error', () => undefined);\n",
+  );
+  const run = (ns: string, file: string) => {
+    const p = spawn('ip', ['netns', 'exec', ns, process.execPath, file], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    children.push(p);
+    return new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`${file} did not start`)), 10_000);
+      p.stdout?.once('data', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  };
+  await run(sb.client, server);
+  await run(sb.server, client);
+}
 
 const imds = { name: 'imdsv2', iface: ['ntf0'], range: ['169.254.169.254/32'], allow: ['alice'] };
 
@@ -45,7 +85,7 @@ async function refused(host: Host, op: string, req?: unknown): Promise<{ code: s
   return r.error;
 }
 
-async function start(caps = true, policyFile = 'gui/policy.yml'): Promise<Host> {
+async function start(caps = true, policyFile = join('gui', 'policy.yml')): Promise<Host> {
   env ??= await setupSandbox();
   const host = await startHost({
     sb: env.sb,
@@ -145,5 +185,93 @@ describe('the Backend behind the gateway, on the real engine', () => {
 
     const lt = (await call<EngineView>(host, 'getEngine')).lastTrial;
     expect(lt).toBeNull(); // a later policy was applied for good since
+  }, 120_000);
+
+  it("previews a deny default: the root-owned service's replies first, with server set; explains a dropped flow", async () => {
+    const host = await start();
+    // Nothing applied yet: no flows were observed, and the preview says so.
+    const early = await call<Preview>(host, 'preview', { doc: DENY });
+    expect(early.impact).toBeNull();
+    expect(early.impactNote).toMatch(/audit mode/);
+    expect(early.trialDefault).toBe(true);
+
+    const a = await apply(host, GUARD, null);
+    await sshLikeSession();
+    expect(bobOut()).toBe(true);
+    await expect
+      .poll(
+        async () =>
+          (await call<Preview>(host, 'preview', { doc: DENY })).impact?.newlyDropped[0]?.server?.port,
+        {
+          timeout: 10_000,
+        },
+      )
+      .toBe(2222);
+    const p = await call<Preview>(host, 'preview', { doc: DENY });
+    const first = p.impact!.newlyDropped[0]!;
+    expect(first).toMatchObject({
+      iface: 'ntf0',
+      user: 'root',
+      uid: 0,
+      proto: 'tcp',
+      dst: '192.0.2.1',
+      sport: 2222,
+    });
+    expect(first.before.verdict).toBe('allow');
+    expect(first.after).toMatchObject({ verdict: 'drop', reason: 'default-deny' });
+    expect(first.warning).toMatch(/TCP port 2222/);
+    // Bob's HTTP flow is newly dropped too, after the server's replies.
+    expect(p.impact!.newlyDropped.slice(1).some((f) => f.user === 'bob' && f.dport === 80)).toBe(true);
+    expect(p.impact!.baseline).toBe('enforced');
+    expect(p.effects[0]).toMatchObject({ iface: 'ntf0', tone: 'deny', turnsDeny: true });
+    expect(p.effects[0]!.text).toBe(
+      'ntf0: everything except 169.254.169.254/32 is dropped for every account, root included (alice may reach 169.254.169.254/32)',
+    );
+    expect(p.trialDefault).toBe(true);
+    expect(p.unchanged).toBe(false);
+    expect((await call<Preview>(host, 'preview', { doc: GUARD })).unchanged).toBe(true);
+    // Audit: the same flows would be reported, none dropped.
+    const audit = await call<Preview>(host, 'preview', {
+      doc: { ...DENY, interfaces: { ntf0: { mode: 'audit' } } },
+    });
+    expect(audit.impact!.newlyDropped).toEqual([]);
+    expect(audit.impact!.newlyReported[0]?.server?.port).toBe(2222);
+    expect(audit.trialDefault).toBe(false);
+    // A draft with an error: its diagnostics, nothing else.
+    const bad = await call<Preview>(host, 'preview', {
+      doc: { ...DENY, endpoints: [{ ...imds, allow: ['no-such-user'] }] },
+    });
+    expect(bad.diagnostics.some((d) => d.severity === 'error' && /no-such-user/.test(d.message))).toBe(true);
+    expect(bad).toMatchObject({ effects: [], impact: null });
+
+    // Applied (as a trial: the admin's session is in the list), Bob's request is explained.
+    const b = await apply(host, DENY, a.epoch, TRIAL);
+    expect(bobOut()).toBe(false);
+    const x = await call<ExplainResult>(host, 'explain', {
+      flow: { iface: 'ntf0', uid: BOB, family: 4, proto: 'tcp', dst: '192.0.2.1', dport: 80 },
+    });
+    expect(x).toMatchObject({
+      unknown: false,
+      verdict: 'drop',
+      reason: 'default-deny',
+      user: 'bob',
+      destination: '192.0.2.1:80',
+      endpoint: null,
+      guarding: [],
+      iface: { name: 'ntf0', default: 'deny', mode: 'enforce' },
+    });
+    expect(x.source).toBe(`the enforced policy (policy ${b.epoch})`);
+    expect(x.lines.join(' ')).toMatch(/unless it is kept, the previous policy \(policy [0-9]+\) returns in/);
+    expect(x.lines.join(' ')).not.toMatch(/epoch/);
+    const m = await call<ExplainResult>(host, 'explain', {
+      flow: { iface: 'ntf0', uid: BOB, family: 4, proto: 'tcp', dst: '169.254.169.254', dport: 80 },
+    });
+    expect(m).toMatchObject({
+      verdict: 'drop',
+      reason: 'not-listed',
+      guarding: ['imdsv2'],
+      covering: ['imdsv2'],
+    });
+    await call<TrialResult>(host, 'revertTrial');
   }, 120_000);
 });
