@@ -443,7 +443,6 @@ export class Backend {
     return this.trialCall('revert');
   }
 
-  // TODO(issue 9, backend): implemented by the worker; stubs so the contract typechecks.
   /** What applying `doc` would do (nothing changes): diagnostics, per-interface effects, the
    * recently observed flows whose verdict changes. */
   preview(doc: PolicyDoc): Promise<Preview> {
@@ -454,14 +453,18 @@ export class Backend {
   explain(flow: FlowQuery): Promise<ExplainResult> {
     return this.call('explain', { flow });
   }
-  propose(_sinceMs: number | undefined): Promise<ProposeResult> {
-    return Promise.reject(new HandlerError('failed', 'propose: not implemented yet'));
+
+  /** The enforced policy plus endpoints for what was observed dropped or would-drop. Never applied. */
+  propose(sinceMs: number | undefined): Promise<ProposeResult> {
+    return this.call('propose', sinceMs !== undefined ? { sinceMs } : {});
   }
+
   listHistory(): Promise<HistoryListResult> {
-    return Promise.reject(new HandlerError('failed', 'listHistory: not implemented yet'));
+    return this.call('history', {});
   }
-  historyEntry(_n: number): Promise<HistoryEntryResult> {
-    return Promise.reject(new HandlerError('failed', 'historyEntry: not implemented yet'));
+
+  historyEntry(n: number): Promise<HistoryEntryResult> {
+    return this.call('historyEntry', { n });
   }
 
   async stopFiltering(): Promise<StopResult> {

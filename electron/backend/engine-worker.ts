@@ -14,7 +14,14 @@ import type { Counters } from '../../native-bridge/index.js';
 import { Engine, EngineLockedError, LINK_POLL_MS, TrialStateError, evictedFlows } from '../engine/engine.js';
 import type { TrialInfo, TrialOutcome } from '../engine/engine.js';
 import { Accounts, EngineHost, openObservations } from '../engine/host.js';
-import { loadEnforcedPolicy } from '../engine/enforced.js';
+import { Observations } from '../engine/observations.js';
+import { checkStateDir } from '../engine/statedir.js';
+import { historyDiff, listHistory } from '../engine/history.js';
+import type { HistoryEntry } from '../engine/history.js';
+import { policyToDoc } from '../policy/doc.js';
+import { parsePolicy } from '../policy/yaml.js';
+import { plural } from '../policy/propose.js';
+import { loadEnforcedPolicy, proposeFrom } from '../engine/enforced.js';
 import type { EnforcedLoad, EnforcedRef } from '../engine/enforced.js';
 import { trialOutcomeText } from '../cli/format.js';
 import { guardOnlyAudit } from '../policy/evaluate.js';
@@ -48,6 +55,10 @@ import type {
   ExplainResult,
   FlowQuery,
   FlowWire,
+  HistoryEntryResult,
+  HistoryItem,
+  HistoryListResult,
+  ProposeResult,
   Preview,
   PreviewFlow,
   TrafficCounters,
@@ -89,6 +100,8 @@ const accountDb = new Accounts({
 });
 let engine: Engine | undefined;
 let host: EngineHost | undefined;
+/** The host's observations (what propose works from), kept in the state directory. */
+let observations: Observations | undefined;
 /** The policy on trial: written to the policy file only once it is kept (a reverted trial must
  * not come back at the next start). */
 let onTrial: { policy: Policy; resolved: ResolvedPolicy } | undefined;
@@ -601,6 +614,135 @@ function explainFlow(q: FlowQuery): ExplainResult {
 }
 
 // ---------------------------------------------------------------------------------------------
+// History and propose.
+
+/** The pinned state the epochs belong to, and the epoch the kernel enforces now. */
+function currentState(): { stateId?: string; epoch?: number } {
+  if (engine) return { stateId: engine.stateId, epoch: engine.effectiveEpoch() };
+  const s = cachedStatus().s;
+  return s?.loaded
+    ? { ...(s.stateId ? { stateId: s.stateId } : {}), ...(s.epoch ? { epoch: s.epoch } : {}) }
+    : {};
+}
+
+function historyItem(e: HistoryEntry, current: HistoryEntry | undefined): HistoryItem {
+  return {
+    n: e.n,
+    policy: e.epoch,
+    time: Date.parse(e.time),
+    origin: e.origin,
+    account: e.account,
+    outcome: e.outcome,
+    ...(e.outcomeTime ? { outcomeTime: Date.parse(e.outcomeTime) } : {}),
+    ...(e.trial ? { trial: { seconds: e.trial.seconds, deadline: Date.parse(e.trial.deadline) } } : {}),
+    ...(e.source !== undefined ? { source: e.source } : {}),
+    current: e === current,
+  };
+}
+
+/** The history, newest first, and the entry in force now (the newest of the effective epoch). */
+function readHistory(): { entries: HistoryEntry[]; warnings: string[]; current: HistoryEntry | undefined } {
+  const h = listHistory(init.pinDir);
+  const { stateId, epoch } = currentState();
+  const current =
+    stateId !== undefined && epoch
+      ? h.entries.find((e) => e.state === stateId && e.epoch === epoch)
+      : undefined;
+  return { entries: h.entries, warnings: h.warnings, current };
+}
+
+function history(): HistoryListResult {
+  const h = readHistory();
+  return { entries: h.entries.map((e) => historyItem(e, h.current)), warnings: h.warnings };
+}
+
+function historyEntryOf(n: number): HistoryEntryResult {
+  const h = readHistory();
+  const e = h.entries.find((x) => x.n === n);
+  if (!e) {
+    const all = h.entries;
+    throw new ReplyError(
+      'bad-request',
+      all.length
+        ? `history entry ${n} does not exist (entries ${all[all.length - 1]?.n}..${all[0]?.n} do)`
+        : 'there is no history yet',
+    );
+  }
+  // Newest first: the first older entry of the same pinned state.
+  const prev = h.entries.find((x) => x.n < n && x.state === e.state);
+  const parsed = parsePolicy(e.text, `history ${n}`);
+  const failed = !parsed.policy || parsed.diagnostics.some((d) => d.severity === 'error');
+  return {
+    entry: historyItem(e, h.current),
+    text: e.text,
+    doc: failed || !parsed.policy ? null : policyToDoc(parsed.policy),
+    diagnostics: parsed.diagnostics,
+    previous: prev?.n ?? null,
+    diff: prev ? historyDiff(prev.text, e.text, `history ${prev.n}`, `history ${n}`) : '',
+  };
+}
+
+function propose(sinceMs: number | undefined): ProposeResult {
+  const nothing = (message: string): ProposeResult => ({
+    doc: null,
+    observed: 0,
+    added: 0,
+    granted: 0,
+    skipped: [],
+    message,
+  });
+  const ref = enforcedRef();
+  if (!ref?.loaded || !ref.epoch)
+    return nothing(
+      'Nothing is filtered yet: apply a policy (audit mode shows what it would drop), then propose.',
+    );
+  const enforced = enforcedLoad(ref);
+  if (!enforced.resolved || enforced.text === undefined)
+    return nothing(
+      `${enforced.problem ?? 'the enforced policy is not known'}: apply a policy from this window, then propose.`,
+    );
+  let kept = observations;
+  let flows: FlowRow[];
+  if (engine) {
+    flows = engine.flows();
+  } else {
+    // Another process owns the observations: a copy, never saved from here.
+    const trust = checkStateDir(init.pinDir, { create: false });
+    kept = trust ? Observations.load(trust) : new Observations();
+    flows = readStatus(init.pinDir, { flows: true }).flows ?? [];
+  }
+  const db = accountsFresh();
+  const { result, observed, summary } = proposeFrom({
+    enforced: { resolved: enforced.resolved, text: enforced.text },
+    observations: kept ?? new Observations(),
+    flows,
+    db,
+    ...(sinceMs !== undefined ? { sinceMs } : {}),
+  });
+  const parsed = parsePolicy(result.yaml, 'proposal');
+  const doc =
+    parsed.policy && !parsed.diagnostics.some((d) => d.severity === 'error')
+      ? policyToDoc(parsed.policy)
+      : null;
+  return {
+    doc,
+    observed: observed.length,
+    added: result.added,
+    granted: result.granted,
+    skipped: result.skipped.map((x) => ({
+      iface: x.flow.iface,
+      user: nameOf(x.flow.uid),
+      dst: hostPort(x.flow.family, x.flow.dst, x.flow.dport, x.flow.proto),
+      why: x.why,
+    })),
+    message:
+      observed.length === 0
+        ? 'Nothing was observed dropped or would-drop yet: there is nothing to propose.'
+        : `${summary}: ${result.added > 0 ? `${plural(result.added, 'new endpoint')} shown as pending changes; nothing is applied until you apply them` : 'nothing to add'}.`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Traffic batches.
 
 /** Flow entries evicted, as of the last read of the flow table: the counter is read just before
@@ -830,6 +972,12 @@ function handle(req: WorkerRequest): unknown {
       return preview(req.doc);
     case 'explain':
       return explainFlow(req.flow);
+    case 'propose':
+      return propose(req.sinceMs);
+    case 'history':
+      return history();
+    case 'historyEntry':
+      return historyEntryOf(req.n);
     case 'confirm':
       return confirm();
     case 'revert':
@@ -889,10 +1037,11 @@ function start(): void {
     let compared: Extract<WorkerEvent, { type: 'opened'; ok: true }>['compared'];
     const kept = openObservations(init.pinDir);
     if (kept.warning) post({ type: 'error', message: kept.warning });
+    observations = kept.observations;
     host = new EngineHost(engine, {
       accounts: accountDb,
       history: historyRecorder(init.pinDir),
-      ...(kept.observations ? { observations: kept.observations } : {}),
+      ...(observations ? { observations } : {}),
     });
     if (init.saved) {
       try {

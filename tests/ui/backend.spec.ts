@@ -14,7 +14,10 @@ import type {
   EngineView,
   Enforced,
   ExplainResult,
+  HistoryEntryResult,
+  HistoryListResult,
   Preview,
+  ProposeResult,
   PolicyDoc,
   TrialResult,
 } from '../../electron/ipc/contract.js';
@@ -185,6 +188,33 @@ describe('the Backend behind the gateway, on the real engine', () => {
 
     const lt = (await call<EngineView>(host, 'getEngine')).lastTrial;
     expect(lt).toBeNull(); // a later policy was applied for good since
+
+    // The history: every apply with its outcome, the revert, and which one is in force.
+    const h = await call<HistoryListResult>(host, 'listHistory');
+    const at = (policy: number, origin = 'app') =>
+      h.entries.find((e) => e.policy === policy && e.origin === origin);
+    expect(h.entries[0]).toMatchObject({ policy: d.epoch, origin: 'app', outcome: 'applied', current: true });
+    expect(h.entries.filter((e) => e.current)).toHaveLength(1);
+    expect(at(b.epoch)).toMatchObject({ outcome: 'replaced', trial: { seconds: TRIAL } });
+    expect(at(c.epoch)).toMatchObject({ outcome: 'reverted' });
+    expect(at(back.inForce, 'revert')).toMatchObject({ source: `history ${at(b.epoch)!.n}` });
+    const entry = await call<HistoryEntryResult>(host, 'historyEntry', { n: h.entries[0]!.n });
+    expect(entry.doc).toEqual(GUARD);
+    expect(entry.previous).toBe(h.entries[1]!.n);
+    expect(entry.diff).toMatch(/^\+ +default: allow$/m);
+    expect((await refused(host, 'historyEntry', { n: 999_999 })).code).toBe('bad-request');
+
+    // Going back to an entry, as a trial: recorded with where it came from.
+    const old = await call<HistoryEntryResult>(host, 'historyEntry', { n: at(b.epoch)!.n });
+    const again = await call<ApplyOutcome>(host, 'apply', {
+      doc: old.doc,
+      expectEpoch: d.epoch,
+      trialSeconds: TRIAL,
+      fromHistory: old.entry.n,
+    });
+    const newest = (await call<HistoryListResult>(host, 'listHistory')).entries[0];
+    expect(newest).toMatchObject({ policy: again.epoch, source: `history ${old.entry.n}`, outcome: 'trial' });
+    await call<TrialResult>(host, 'revertTrial');
   }, 120_000);
 
   it("previews a deny default: the root-owned service's replies first, with server set; explains a dropped flow", async () => {
