@@ -302,6 +302,19 @@ describe('the Backend behind the gateway, on the real engine', () => {
       guarding: ['imdsv2'],
       covering: ['imdsv2'],
     });
-    await call<TrialResult>(host, 'revertTrial');
+
+    // Propose from what was dropped: the enforced policy plus an endpoint letting bob through.
+    await call<TrialResult>(host, 'confirmTrial');
+    expect(bobOut()).toBe(false);
+    const pr = await call<ProposeResult>(host, 'propose');
+    expect(pr.observed).toBeGreaterThan(0);
+    expect(pr.added).toBeGreaterThan(0);
+    expect(pr.doc!.endpoints[0]).toEqual(imds);
+    expect(
+      pr.doc!.endpoints.some(
+        (e) => e.allow.includes('bob') && e.range.some((r) => r.startsWith('192.0.2.1')),
+      ),
+    ).toBe(true);
+    expect(pr.message).toMatch(/nothing is applied until you apply them/);
   }, 120_000);
 });
