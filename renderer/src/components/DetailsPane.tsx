@@ -66,6 +66,9 @@ export function DetailsPane({ onClose }: { onClose: () => void }) {
   const idx = accounts ? indexAccounts(accounts) : null;
   const user = senderLabel(idx, row.uid, row.user);
   const dest = formatHostPort(row.dst, row.dport, row.family);
+  // The kernel may not name the endpoint of a not-listed drop; the engine's explanation does.
+  const named = explain?.covering.length === 1 ? (explain.covering[0] ?? null) : null;
+  const reason = { reason: row.reason, iface: row.iface, endpoint: row.endpoint ?? named };
   return (
     <aside className="details-pane" aria-label="Row details" data-testid="details-pane">
       <div className="details-head">
@@ -89,32 +92,11 @@ export function DetailsPane({ onClose }: { onClose: () => void }) {
         </Field>
         <Field name="Interface">{row.iface}</Field>
         <Field name="Reason">
-          <span data-testid="details-reason">{reasonText(row)}</span>
-          <span className="muted small details-reason-more">{reasonDetail(row)}</span>
+          <span data-testid="details-reason" title={reasonDetail(reason)}>
+            {reasonText(reason)}
+          </span>
         </Field>
-        {details.target.kind === 'decision' ? (
-          <DecisionFields row={details.target.row} />
-        ) : (
-          <FlowFields row={details.target.row} />
-        )}
       </dl>
-      <section className="details-section" aria-label="Why">
-        <h3>Why, says the engine</h3>
-        {details.loading && <p className="muted">Asking the engine…</p>}
-        {details.explainError && (
-          <p className="diag-error" role="alert">
-            The engine could not explain it: {details.explainError}
-          </p>
-        )}
-        {explain && (
-          <div className="explain-lines" data-testid="explain-text">
-            {explain.lines.map((l, i) => (
-              <p key={i}>{l}</p>
-            ))}
-            <p className="muted small">From {explain.source}.</p>
-          </div>
-        )}
-      </section>
       <section className="details-section" aria-label="Fixes">
         <h3>Fixes</h3>
         {explain && actions.length === 0 && !details.added && (
@@ -151,6 +133,30 @@ export function DetailsPane({ onClose }: { onClose: () => void }) {
           </div>
         )}
       </section>
+      <section className="details-section" aria-label="Why">
+        <h3>Why, says the engine</h3>
+        {details.loading && <p className="muted">Asking the engine…</p>}
+        {details.explainError && (
+          <p className="diag-error" role="alert">
+            The engine could not explain it: {details.explainError}
+          </p>
+        )}
+        {explain && (
+          <div className="explain-lines" data-testid="explain-text">
+            {explain.lines.map((l, i) => (
+              <p key={i}>{l}</p>
+            ))}
+            <p className="muted small">From {explain.source}.</p>
+          </div>
+        )}
+      </section>
+      <dl className="kv details-fields details-more">
+        {details.target.kind === 'decision' ? (
+          <DecisionFields row={details.target.row} />
+        ) : (
+          <FlowFields row={details.target.row} />
+        )}
+      </dl>
     </aside>
   );
 }

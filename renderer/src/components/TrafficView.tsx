@@ -148,7 +148,7 @@ function Counters() {
         data-testid="counters-note"
         title="The kernel counts every packet. Decisions are reported as rows only in part: drops always (within each sender's event budget), allowed packets per the logging setting; the Flows tab has every flow's counts."
       >
-        These count every packet; the rows below are a sample (drops always, allowed per the logging setting).
+        Counters count every packet; the rows are a sample.
       </p>
     </div>
   );
@@ -157,7 +157,7 @@ function Counters() {
 function decisionColumns(idx: AccountIndex | null): Array<Column<TrafficRow>> {
   return [
     { id: 'time', header: 'Time', className: 'mono', cell: (r) => formatTime(r.time) },
-    { id: 'iface', header: 'Interface', className: 'ellipsis', cell: (r) => r.iface },
+    { id: 'iface', header: 'Interface', className: 'ellipsis', cell: (r) => r.iface, optional: true },
     {
       id: 'user',
       header: 'User',
@@ -168,11 +168,11 @@ function decisionColumns(idx: AccountIndex | null): Array<Column<TrafficRow>> {
       },
       title: (r) => (r.uid === null ? 'no local socket' : `uid ${r.uid}`),
     },
-    { id: 'proto', header: 'Proto', cell: (r) => r.proto },
+    { id: 'proto', header: 'Proto', cell: (r) => r.proto, optional: true },
     {
       id: 'sport',
       header: 'Local port',
-      className: 'num mono',
+      className: 'mono',
       cell: (r) => localPort(r.sport),
       title: (r) => `from ${formatHostPort(r.src, r.sport, r.family)}`,
     },
@@ -190,13 +190,13 @@ function decisionColumns(idx: AccountIndex | null): Array<Column<TrafficRow>> {
       title: (r) => reasonDetail(r),
     },
     { id: 'verdict', header: 'Verdict', cell: (r) => <VerdictBadge verdict={r.verdict} /> },
-    { id: 'bytes', header: 'Bytes', className: 'num mono', cell: (r) => r.bytes },
+    { id: 'bytes', header: 'Bytes', className: 'num mono', cell: (r) => r.bytes, optional: true },
   ];
 }
 
 function flowColumns(idx: AccountIndex | null): Array<Column<FlowWire>> {
   return [
-    { id: 'iface', header: 'Interface', className: 'ellipsis', cell: (f) => f.iface },
+    { id: 'iface', header: 'Interface', className: 'ellipsis', cell: (f) => f.iface, optional: true },
     {
       id: 'user',
       header: 'User',
@@ -207,11 +207,11 @@ function flowColumns(idx: AccountIndex | null): Array<Column<FlowWire>> {
       },
       title: (f) => (f.uid === null ? 'no local socket' : `uid ${f.uid}`),
     },
-    { id: 'proto', header: 'Proto', cell: (f) => f.proto },
+    { id: 'proto', header: 'Proto', cell: (f) => f.proto, optional: true },
     {
       id: 'sport',
       header: 'Local port',
-      className: 'num mono',
+      className: 'mono',
       cell: (f) => localPort(f.sport),
       title: () => "the last packet's source port",
     },
@@ -234,6 +234,7 @@ function flowColumns(idx: AccountIndex | null): Array<Column<FlowWire>> {
       header: 'Endpoint',
       className: 'ellipsis',
       cell: (f) => f.endpoint ?? <span className="muted">—</span>,
+      optional: true,
     },
     {
       id: 'allowed',
@@ -241,6 +242,7 @@ function flowColumns(idx: AccountIndex | null): Array<Column<FlowWire>> {
       className: 'num mono',
       cell: (f) => formatCount(f.allowedPackets),
       title: (f) => `${formatCount(f.allowedPackets)} packets, ${formatBytes(f.allowedBytes)} allowed`,
+      optional: true,
     },
     {
       id: 'dropped',
@@ -255,6 +257,7 @@ function flowColumns(idx: AccountIndex | null): Array<Column<FlowWire>> {
       className: 'mono',
       cell: (f) => formatTime(f.lastSeen).slice(0, 8),
       title: (f) => `first seen ${formatTime(f.firstSeen)}, last seen ${formatTime(f.lastSeen)}`,
+      optional: true,
     },
   ];
 }
@@ -262,7 +265,7 @@ function flowColumns(idx: AccountIndex | null): Array<Column<FlowWire>> {
 const rowLabelOf = (idx: AccountIndex | null) => (r: TrafficRow | FlowWire) =>
   `${VERDICT_WORDS[r.verdict]}: ${senderLabel(idx, r.uid, r.user)} to ${formatHostPort(r.dst, r.dport, r.family)} on ${r.iface}, ${reasonText(r)}`;
 
-function DecisionsTable() {
+function DecisionsTable({ compact }: { compact: boolean }) {
   const rows = useApp(selectVisibleRows);
   const size = useApp((s) => s.ring.size);
   const paused = useApp((s) => s.paused);
@@ -310,6 +313,7 @@ function DecisionsTable() {
         rows={rows}
         columns={columns}
         gridClass="traffic-cols"
+        compact={compact}
         rowKey={(r) => String(r.seq)}
         rowClass={(r) => `row-${r.verdict}`}
         rowLabel={rowLabel}
@@ -338,7 +342,7 @@ function DecisionsTable() {
   );
 }
 
-function FlowsTable() {
+function FlowsTable({ compact }: { compact: boolean }) {
   const rows = useApp(selectVisibleFlows);
   const tracked = useApp((s) => s.flows.size);
   const selectedKey = useApp((s) => (s.details?.target.kind === 'flow' ? s.details.target.key : null));
@@ -360,6 +364,7 @@ function FlowsTable() {
         rows={rows}
         columns={columns}
         gridClass="flow-cols"
+        compact={compact}
         rowKey={(f) => f.key}
         rowClass={(f) => `row-${f.verdict}`}
         rowLabel={rowLabel}
@@ -410,7 +415,8 @@ export function TrafficView() {
   };
 
   return (
-    <div className="traffic-view">
+    // Escape anywhere in Live traffic closes the pane.
+    <div className="traffic-view" onKeyDown={onKeyDown}>
       <div className="toolbar">
         <div className="segmented" role="group" aria-label="Traffic view">
           <button
@@ -448,9 +454,10 @@ export function TrafficView() {
         <Counters />
         <RatesChart />
       </div>
-      {/* Escape anywhere in the tables or the pane closes the pane. */}
-      <div className={`traffic-main${open ? ' with-details' : ''}`} ref={mainRef} onKeyDown={onKeyDown}>
-        <div className="traffic-tables">{sub === 'decisions' ? <DecisionsTable /> : <FlowsTable />}</div>
+      <div className={`traffic-main${open ? ' with-details' : ''}`} ref={mainRef}>
+        <div className="traffic-tables">
+          {sub === 'decisions' ? <DecisionsTable compact={open} /> : <FlowsTable compact={open} />}
+        </div>
         {open && <DetailsPane onClose={close} />}
       </div>
     </div>

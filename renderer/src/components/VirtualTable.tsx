@@ -17,6 +17,8 @@ export interface Column<T> {
   cell: (row: T) => ReactNode;
   /** The cell's tooltip. */
   title?: (row: T) => string | undefined;
+  /** Left out of the compact table (beside the details pane, which shows the value). */
+  optional?: boolean;
 }
 
 export interface VirtualTableProps<T> {
@@ -26,8 +28,11 @@ export interface VirtualTableProps<T> {
   bodyLabel: string;
   rows: readonly T[];
   columns: ReadonlyArray<Column<T>>;
-  /** The grid's class: its grid-template-columns (and min-width). */
+  /** The grid's class: its grid-template-columns (and min-width); `${gridClass}-compact` is
+   * added in compact mode. */
   gridClass: string;
+  /** Leave out the optional columns. */
+  compact?: boolean;
   rowKey: (row: T) => string;
   /** data-* and similar attributes of a row. */
   rowAttrs?: (row: T) => Record<string, string | number>;
@@ -56,6 +61,8 @@ export function VirtualTable<T>(p: VirtualTableProps<T>) {
   const [active, setActive] = useState<string | null>(null);
   const focusNext = useRef<string | null>(null);
   const { rows, rowKey } = p;
+  const columns = p.compact ? p.columns.filter((c) => !c.optional) : p.columns;
+  const grid = p.compact ? `${p.gridClass} ${p.gridClass}-compact` : p.gridClass;
   const virtualizer = useVirtualizer({
     count: rows.length,
     getScrollElement: () => parentRef.current,
@@ -122,15 +129,18 @@ export function VirtualTable<T>(p: VirtualTableProps<T>) {
         onScroll={() => p.onScroll?.(parentRef.current?.scrollTop ?? 0)}
         onKeyDown={onKeyDown}
       >
-        <div className={`vrow vhead ${p.gridClass}`} role="row" style={{ height: HEAD_HEIGHT }}>
-          {p.columns.map((c) => (
+        <div className={`vrow vhead ${grid}`} role="row" style={{ height: HEAD_HEIGHT }}>
+          {columns.map((c) => (
             <span key={c.id} role="columnheader" className={c.className}>
               {c.header}
             </span>
           ))}
         </div>
         {rows.length === 0 && p.empty !== undefined && <div className="muted pad empty-rows">{p.empty}</div>}
-        <div className={`vspace ${p.gridClass}-space`} style={{ height: virtualizer.getTotalSize() }}>
+        <div
+          className={`vspace ${p.gridClass}-space${p.compact ? ` ${p.gridClass}-compact-space` : ''}`}
+          style={{ height: virtualizer.getTotalSize() }}
+        >
           {items.map((v) => {
             const r = rows[v.index] as T;
             const key = String(v.key);
@@ -142,7 +152,7 @@ export function VirtualTable<T>(p: VirtualTableProps<T>) {
                 aria-selected={selected}
                 aria-label={p.rowLabel?.(r)}
                 tabIndex={key === tabKey ? 0 : -1}
-                className={`vrow ${p.gridClass} ${p.rowClass?.(r) ?? ''}${selected ? ' row-selected' : ''}`}
+                className={`vrow ${grid} ${p.rowClass?.(r) ?? ''}${selected ? ' row-selected' : ''}`}
                 data-vkey={key}
                 {...p.rowAttrs?.(r)}
                 style={{ transform: `translateY(${v.start - HEAD_HEIGHT}px)`, height: ROW_HEIGHT }}
@@ -151,7 +161,7 @@ export function VirtualTable<T>(p: VirtualTableProps<T>) {
                   p.onSelect?.(r);
                 }}
               >
-                {p.columns.map((c) => (
+                {columns.map((c) => (
                   <span key={c.id} role="cell" className={c.className} title={c.title?.(r)}>
                     {c.cell(r)}
                   </span>

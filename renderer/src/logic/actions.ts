@@ -173,8 +173,11 @@ export function actionsFor(result: ExplainResult, row: ActionRow, draft: PolicyD
   // Endpoints of the draft that guard the destination on this interface.
   const covering = draft.endpoints.filter((e) => e.iface.includes(row.iface) && holds(e, row));
   const lists = (e: EndpointDoc) => user !== null && (e.allow.includes(user) || e.allow.includes('*'));
-  // The draft allows it already (the fix is pending): nothing to offer.
+  // The draft allows it already (a fix is pending): nothing to offer. Allowed by an endpoint
+  // naming the interface, or unguarded on an interface whose default is allow.
   if (covering.some(lists)) return [];
+  const guarded = draft.endpoints.some((e) => holds(e, row));
+  if (!guarded && configured(draft, row.iface) && defaultOf(draft, row.iface) === 'allow') return [];
   const perUser = () => {
     if (user === null) return;
     if (covering.length > 0) for (const e of covering) out.push(allowIn(e, user));

@@ -3,7 +3,7 @@
 // taking one does to the draft (the details slice through the policy slice's edit actions):
 // a pending change, never an apply.
 import { describe, expect, it } from 'vitest';
-import type { ExplainResult, PolicyDoc } from '../../../electron/ipc/contract.js';
+import type { EndpointDoc, ExplainResult, PolicyDoc } from '../../../electron/ipc/contract.js';
 import {
   actionsFor,
   allowValueOf,
@@ -84,9 +84,12 @@ describe('actionsFor', () => {
       configure: null,
     });
     expect(a[1]).toMatchObject({ kind: 'guard-only', iface: 'ntf0' });
-    // Once ntf0 allows by default in the draft, guard-only is no longer offered.
+    // Once ntf0 allows by default in the draft, the draft allows it: nothing more is offered.
     const allowing = { ...DRAFT, interfaces: { ntf0: { default: 'allow' as const } } };
-    expect(actionsFor(r, TO_WEB, allowing).map((x) => x.kind)).toEqual(['new-endpoint']);
+    expect(actionsFor(r, TO_WEB, allowing)).toEqual([]);
+    // Nor once the new endpoint is pending.
+    const added = { ...DRAFT, endpoints: [...DRAFT.endpoints, (a[0] as { endpoint: EndpointDoc }).endpoint] };
+    expect(actionsFor(r, TO_WEB, added)).toEqual([]);
   });
 
   it('default-deny where a draft endpoint guards it on the interface: add the sender there', () => {
