@@ -49,6 +49,7 @@ import type { Diagnostic, Policy, ResolvedPolicy } from '../policy/types.js';
 import { serializePolicy } from '../policy/yaml.js';
 import { missingInterfaceMessage } from '../policy/advice.js';
 import { writeFileAtomic } from './write-atomic.js';
+import { readHumanUids } from './login-defs.js';
 import { LIMITS } from '../ipc/contract.js';
 import type {
   EngineView,
@@ -934,7 +935,7 @@ function accounts(): WorkerReplies['accounts'] {
     users: users.slice(0, MAX_ACCOUNTS),
     groups: groups.slice(0, MAX_ACCOUNTS),
     truncated,
-    humanUids: { min: 1000, max: 60000 }, // TODO(issue 9, backend): /etc/login.defs
+    humanUids: readHumanUids(),
   };
 }
 

@@ -184,8 +184,9 @@ export interface TrafficRow {
   /** The kernel's reason code: endpoint, not-listed, default-allow, default-deny, unowned-allow,
    * unowned-deny, essential, iface-not-listed, routing-header (the renderer words them). */
   reason: string;
-  /** The endpoint that allowed it; for a not-listed drop (or would-drop), the endpoint whose range
-   * guards the destination when the kernel reports it; else null. */
+  /** The endpoint that allowed it, else null. For a not-listed drop (or would-drop) the kernel does
+   * not report the guarding endpoint (bpf/net_tc_filter.bpf.c leaves endpoint_id 0: it knows only
+   * the range's set), so it is null there too; `explain` names the guarding endpoints. */
   endpoint: string | null;
 }
 

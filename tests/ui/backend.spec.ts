@@ -5,7 +5,7 @@
 // preview, explain, history and propose.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../electron/ipc/contract.js';
@@ -316,5 +316,57 @@ describe('the Backend behind the gateway, on the real engine', () => {
       ),
     ).toBe(true);
     expect(pr.message).toMatch(/nothing is applied until you apply them/);
+  }, 120_000);
+
+  it('a read-only window refuses to keep or revert, and says the state is unreadable', async () => {
+    const owner = await start();
+    const a = await apply(owner, GUARD, null);
+    expect(a.epoch).toBeGreaterThan(0);
+    const accounts = await call<{
+      humanUids: { min: number; max: number };
+      users: Array<{ name: string; uid: number }>;
+    }>(owner, 'listAccounts');
+    expect(accounts.humanUids.min).toBeLessThanOrEqual(accounts.humanUids.max);
+    expect(accounts.users).toContainEqual({ name: 'root', uid: 0 });
+    await owner.close();
+    env!.hosts.splice(env!.hosts.indexOf(owner), 1);
+
+    const ro = await start(false);
+    expect(ro.state.mode).toBe('read-only');
+    expect(await refused(ro, 'confirmTrial')).toMatchObject({ code: 'read-only' });
+    expect(await refused(ro, 'revertTrial')).toMatchObject({ code: 'read-only' });
+    const v = await call<EngineView>(ro, 'getEngine');
+    // Root without capabilities can still read the pins on this kernel (6.5 moved bpf()'s
+    // unprivileged checks to map and program creation): the header's truth, read-only.
+    expect(v).toMatchObject({
+      loaded: true,
+      policy: a.epoch,
+      configured: [{ name: 'ntf0', present: true, attached: true, mode: 'enforce', default: 'allow' }],
+      trial: null,
+    });
+    expect(v.unreadable).toBeUndefined();
+    // A preview decides the kernel's flows from the pins too (Bob's request, allowed now).
+    expect(bobOut()).toBe(true);
+    const p = await call<Preview>(ro, 'preview', { doc: DENY });
+    expect(p.effects[0]).toMatchObject({ iface: 'ntf0', tone: 'deny' });
+    expect(p.impact?.baseline).toBe('enforced');
+    expect(p.impact?.newlyDropped.some((f) => f.user === 'bob' && f.dport === 80)).toBe(true);
+    // Pins it cannot read: said, and nothing else is claimed.
+    const mode = statSync(env!.pinDir).mode & 0o7777;
+    chmodSync(env!.pinDir, 0);
+    try {
+      await expect
+        .poll(async () => (await call<EngineView>(ro, 'getEngine')).unreadable, { timeout: 5000 })
+        .toMatch(env!.pinDir);
+      expect(await call<EngineView>(ro, 'getEngine')).toMatchObject({
+        loaded: false,
+        policy: null,
+        configured: [],
+        trial: null,
+        lastTrial: null,
+      });
+    } finally {
+      chmodSync(env!.pinDir, mode);
+    }
   }, 120_000);
 });
