@@ -3,16 +3,20 @@
 // time, origin, account and outcome; the selected one's diff against its predecessor and its
 // YAML; "Go back to this one" (its policy becomes the draft and the apply preview opens).
 import { useEffect } from 'react';
+import type { HistoryItem } from '../../../electron/ipc/contract.js';
 import { clockTime, diffLines, originText, outcomeText } from '../store/history.js';
 import { useApp } from './hooks.js';
 import '../styles/policy.css';
+
+/** One empty list (a selector must not return a new array each time). */
+const NO_ENTRIES: HistoryItem[] = [];
 
 function Detail() {
   const sel = useApp((s) => s.historySelected);
   const entry = useApp((s) => s.historyEntry);
   const error = useApp((s) => s.historyEntryError);
   const goBack = useApp((s) => s.goBackTo);
-  const entries = useApp((s) => s.history?.entries ?? []);
+  const entries = useApp((s) => s.history?.entries ?? NO_ENTRIES);
   if (sel === null) return <p className="muted pad">Select an entry to see what it changed.</p>;
   if (!entry || entry.entry.n !== sel)
     return <p className="muted pad">{error ? `Could not read #${sel}: ${error}` : `Reading #${sel}…`}</p>;

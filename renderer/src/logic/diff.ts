@@ -7,7 +7,10 @@
 // writing out a default explicitly is not reported as a change.
 import type { EndpointDoc, PolicyDoc } from '../../../electron/policy/doc.js';
 import type { InterfaceSettings } from '../../../electron/policy/types.js';
-import { configuredInterfaces, effectiveSettings } from './settings.js';
+import { configuredInterfaces, DEFAULTS, effectiveSettings } from './settings.js';
+
+/** What a setting is on an interface the policy does not filter. */
+export const NOT_FILTERED = 'not filtered';
 
 export type ListName = 'iface' | 'range' | 'allow';
 
@@ -86,13 +89,25 @@ export function diffPolicy(baseDoc: PolicyDoc | null, draft: PolicyDoc): PolicyD
   // Only interfaces a policy filters: named by an endpoint of either document, or with settings
   // of their own that differ (an `interfaces:` entry alone, equal in both, says nothing new).
   const named = new Set([...base.endpoints, ...draft.endpoints].flatMap((e) => e.iface));
-  const ifaces = new Set([...configuredInterfaces(base), ...configuredInterfaces(draft)]);
+  const baseIfaces = new Set(configuredInterfaces(base));
+  const draftIfaces = new Set(configuredInterfaces(draft));
+  const ifaces = new Set([...baseIfaces, ...draftIfaces]);
   for (const iface of ifaces) {
     if (!named.has(iface) && sameOwn(base, draft, iface)) continue;
     const from = effectiveSettings(base, iface);
     const to = effectiveSettings(draft, iface);
+    const wasFiltered = baseIfaces.has(iface);
+    const isFiltered = draftIfaces.has(iface);
     for (const key of ['default', 'unowned', 'essentials', 'mode'] as const) {
-      if (from[key] !== to[key]) settings.push({ iface, key, from: String(from[key]), to: String(to[key]) });
+      if (wasFiltered && isFiltered) {
+        if (from[key] !== to[key])
+          settings.push({ iface, key, from: String(from[key]), to: String(to[key]) });
+      } else if (isFiltered) {
+        // Newly filtered: what it was is "not filtered", not a default; only what the draft sets.
+        if (to[key] !== DEFAULTS[key]) settings.push({ iface, key, from: NOT_FILTERED, to: String(to[key]) });
+      } else if (from[key] !== DEFAULTS[key]) {
+        settings.push({ iface, key, from: String(from[key]), to: NOT_FILTERED });
+      }
     }
   }
   count += settings.length;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
 import type { PolicyDoc } from '../../../electron/policy/doc.js';
+import { diffPolicy, NOT_FILTERED } from '../../../renderer/src/logic/diff.js';
 import { additions, mergeDocs } from '../../../renderer/src/logic/merge.js';
 
 const draft = (): PolicyDoc => ({
@@ -101,5 +102,28 @@ describe('additions (what a proposal adds to the policy it extends)', () => {
     const { doc, summary } = mergeDocs(edited, additions(enforced, proposed));
     expect(doc.interfaces.eth0).toEqual({ default: 'deny' });
     expect(summary.added).toEqual(['p1']);
+  });
+});
+
+describe('diffPolicy: interface settings only where a policy filters', () => {
+  it('a newly filtered interface shows what the draft sets against "not filtered"', () => {
+    const draft: PolicyDoc = {
+      endpoints: [{ name: 'imds', iface: ['ntf0'], range: ['169.254.169.254/32'], allow: ['alice'] }],
+      interfaces: { ntf0: { default: 'allow' } },
+      logging: {},
+    };
+    expect(diffPolicy(null, draft).settings).toEqual([
+      { iface: 'ntf0', key: 'default', from: NOT_FILTERED, to: 'allow' },
+    ]);
+    // No longer filtered: the settings it had that were not defaults.
+    expect(diffPolicy(draft, { endpoints: [], interfaces: {}, logging: {} }).settings).toEqual([
+      { iface: 'ntf0', key: 'default', from: 'allow', to: NOT_FILTERED },
+    ]);
+    // Audit mode is a setting change like the others.
+    const audit = structuredClone(draft);
+    audit.interfaces.ntf0 = { default: 'allow', mode: 'audit' };
+    expect(diffPolicy(draft, audit).settings).toEqual([
+      { iface: 'ntf0', key: 'mode', from: 'enforce', to: 'audit' },
+    ]);
   });
 });
