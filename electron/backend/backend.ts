@@ -471,6 +471,7 @@ export class Backend {
     if (this.readOnly()) throw new HandlerError('read-only', 'this window is read-only');
     const r = await this.call('stop', {});
     this.enforcedState = { epoch: null, doc: null, appliedAt: null };
+    this.beforeTrial = undefined;
     // Nothing is owned any more: this window can still edit, but applying needs a restart.
     this.appState.mode = 'read-only';
     this.appState.readOnly = {

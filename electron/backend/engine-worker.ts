@@ -947,6 +947,8 @@ function stop(): WorkerReplies['stop'] {
   engine.close({ unload: true });
   engine = undefined;
   host = undefined;
+  onTrial = undefined;
+  statusCache = undefined;
   return { filtersRemoved: names, pinsRemoved: pins };
 }
 
@@ -1054,7 +1056,8 @@ function start(): void {
         compared = { error: (err as Error).message };
       }
     }
-    const epoch = engine.epoch();
+    // What the kernel enforces now (a trial whose deadline passed: the policy before it).
+    const epoch = engine.effectiveEpoch();
     post({
       type: 'opened',
       ok: true,
