@@ -150,8 +150,8 @@ function Impact({ p }: { p: Preview }) {
       )}
       <p className="muted small">
         {im.baseline === 'enforced'
-          ? `Judged by the ${formatCount(im.evaluated)} recently seen flows, against the policy in force.`
-          : `Judged by the ${formatCount(im.evaluated)} recently seen flows, against the verdicts they got (the policy in force is not known here).`}
+          ? `Judged by the ${formatCount(im.evaluated)} recently seen flow${im.evaluated === 1 ? '' : 's'}, against the policy in force.`
+          : `Judged by the ${formatCount(im.evaluated)} recently seen flow${im.evaluated === 1 ? '' : 's'}, against the verdicts they got (the policy in force is not known here).`}
         {p.impactNote ? ` ${p.impactNote}` : ''}
       </p>
     </>

@@ -119,10 +119,12 @@ export function Header() {
   const pending = useApp((s) => selectDiff(s).count);
   const trialSeen = useApp((s) => s.trialSeen);
   const dismissed = useApp((s) => s.lastTrialDismissed);
+  const first = useApp((s) => s.lastTrialFirst);
   const h = headerState({ engine, engineError, appState, pending, now });
   const t = engine?.lastTrial;
   const back = lastTrialText(engine, {
     previous: t && trialSeen?.policy === t.policy ? trialSeen.previous : null,
+    policyThen: t && first?.time === t.time ? first.policy : null,
     dismissed,
     now,
   });

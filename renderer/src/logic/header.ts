@@ -107,35 +107,48 @@ export function headerState(i: HeaderInput): HeaderState {
   if (detached.length)
     missing.push(`${listWords(detached)} ${detached.length === 1 ? 'is' : 'are'} not attached`);
 
-  if (!enforcing.length && !auditing.length && !guard) {
-    const why = missing.length ? missing.join(', ') : 'no interface is filtered';
-    return { tone: 'danger', text: `Nothing protected: ${why}${policy}${p}`, role };
+  // The policy configures interfaces but none of them is filtered: what it was written to protect
+  // is not protected (the guarded ranges checked on other interfaces do not change that).
+  if (e.configured.length && !enforcing.length && !auditing.length) {
+    return { tone: 'danger', text: `Nothing protected: ${missing.join(', ')}${policy}${p}`, role };
+  }
+  if (!e.configured.length) {
+    if (!guard)
+      return { tone: 'danger', text: `Nothing protected: no interface is filtered${policy}${p}`, role };
+    const what = guardAudit ? 'Auditing the guarded ranges' : 'Guarding the listed ranges';
+    return { tone: guardAudit ? 'warn' : 'ok', text: `${what}${policy}${p}`, role };
   }
 
+  // The interfaces no endpoint names (guard-only) are in the line below the header.
   const parts: string[] = [];
   if (enforcing.length) parts.push(`Filtering ${listWords(enforcing)}`);
   if (auditing.length) parts.push(`${parts.length ? 'auditing' : 'Auditing'} ${listWords(auditing)}`);
-  if (guard && !enforcing.length && !auditing.length)
-    parts.push(guardAudit ? 'Auditing the guarded ranges' : 'Guarding the listed ranges');
-  else if (guardAudit) parts.push('auditing the guarded ranges elsewhere');
   const text = [...parts, ...missing].join(' · ') + policy + p;
   const allEnforced = !auditing.length && !missing.length && !guardAudit;
   return { tone: allEnforced ? 'ok' : 'warn', text, role };
 }
 
-/** The kernel went back at a trial's deadline, or a revert did: one sentence with the time.
- * null when there is nothing to say (no such trial, dismissed, or a later policy replaced it). */
+/** The kernel went back at a trial's deadline (settled or not yet), or a revert did: one sentence
+ * with the time; null when there is nothing to say. It goes when dismissed (`dismissed`: the time
+ * of the one dismissed: lastTrial.time, or an unsettled trial's deadline) and once another policy
+ * replaced the one put back (`policyThen`: the policy in force when this outcome was first seen;
+ * the kernel numbers the policy put back anew). `previous`: the policy the trial replaced, when
+ * this window saw the trial. */
 export function lastTrialText(
   engine: EngineView | null,
-  opts: { previous: number | null; dismissed: number | null; now: number },
+  opts: { previous: number | null; policyThen: number | null; dismissed: number | null; now: number },
 ): string | null {
-  const t = engine?.lastTrial;
-  if (!engine || !t || opts.dismissed === t.time) return null;
-  if (engine.trial && !engine.trial.expired) return null;
-  // A later apply (a higher number than the trial's) makes it history.
-  if (engine.policy !== null && engine.policy > t.policy) return null;
-  const back = opts.previous ?? (engine.policy !== null && engine.policy < t.policy ? engine.policy : null);
-  const to = back !== null ? `policy ${back}` : 'the previous policy';
+  if (!engine) return null;
+  // The deadline passed and no process settled the trial yet: the kernel enforces the previous one.
+  const x = engine.trial;
+  if (x?.expired) {
+    if (opts.dismissed === x.deadline) return null;
+    return `The kernel went back to policy ${x.previous} at ${clockTime(x.deadline, opts.now)}: the trial of policy ${x.policy} was not kept`;
+  }
+  const t = engine.lastTrial;
+  if (!t || x || opts.dismissed === t.time) return null;
+  if (opts.policyThen !== null && engine.policy !== opts.policyThen) return null;
+  const to = opts.previous !== null ? `policy ${opts.previous}` : 'the previous policy';
   const at = clockTime(t.time, opts.now);
   return t.outcome === 'reverted-by-kernel'
     ? `The kernel went back to ${to} at ${at}: the trial of policy ${t.policy} was not kept`

@@ -35,6 +35,9 @@ export interface EngineSlice {
   trialSeen: TrialView | null;
   /** The kernel-revert notice the admin dismissed (its time). */
   lastTrialDismissed: number | null;
+  /** The last trial that did not stay (EngineView.lastTrial) as first seen, with the policy in
+   * force then: once another policy replaces that one, the notice is history. */
+  lastTrialFirst: { time: number; policy: number | null } | null;
 
   previewOpen: boolean;
   /** The preview of the draft; null while it is worked out (or when it failed). */
@@ -70,7 +73,7 @@ export const DEFAULT_TRIAL_SECONDS = 60;
 /** What of the engine view, when it changes, means the enforced policy changed. */
 function policyKey(v: EngineView | null): string {
   if (!v) return '';
-  return `${v.policy ?? '-'}/${v.trial?.policy ?? '-'}/${v.lastTrial ? `${v.lastTrial.policy}@${v.lastTrial.time}` : '-'}`;
+  return `${v.policy ?? '-'}/${v.trial ? `${v.trial.policy}${v.trial.expired ? 'x' : ''}` : '-'}/${v.lastTrial ? `${v.lastTrial.policy}@${v.lastTrial.time}` : '-'}`;
 }
 
 export const createEngineSlice: Slice<EngineSlice> =
@@ -93,11 +96,28 @@ export const createEngineSlice: Slice<EngineSlice> =
         wake = done;
       });
 
+    /** Increases with every getEngine; an answer older than the one shown is dropped. */
+    let engineSeq = 0;
+    let engineShown = 0;
+
     const loop = async () => {
       running = true;
       try {
         while (wanted) {
-          await get().refreshEngine();
+          // A call that never answers must not stop the header: give up waiting after a while
+          // (its late answer, if any, is dropped as older than the next one's).
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const late = new Promise<'late'>(
+            (r) => (timer = setTimeout(() => r('late'), opts.enginePollMs * 5)),
+          );
+          const r = await Promise.race([
+            get()
+              .refreshEngine()
+              .then(() => 'done' as const),
+            late,
+          ]);
+          clearTimeout(timer);
+          if (r === 'late') get().recordError('getEngine', new Error('no answer; asking again'));
           if (wanted) await sleep(opts.enginePollMs);
         }
       } finally {
@@ -154,6 +174,7 @@ export const createEngineSlice: Slice<EngineSlice> =
       now: Date.now(),
       trialSeen: null,
       lastTrialDismissed: null,
+      lastTrialFirst: null,
       previewOpen: false,
       preview: null,
       previewLoading: false,
@@ -163,10 +184,14 @@ export const createEngineSlice: Slice<EngineSlice> =
       trialResult: null,
 
       refreshEngine: async () => {
+        const seq = ++engineSeq;
         let view: EngineView;
         try {
           view = await client.getEngine();
+          if (seq < engineShown) return;
+          engineShown = seq;
         } catch (err) {
+          if (seq < engineShown) return;
           const text = errorMessage(err);
           if (get().engineError !== text) {
             get().recordError('getEngine', err);
@@ -177,6 +202,9 @@ export const createEngineSlice: Slice<EngineSlice> =
         const before = get().engine;
         const patch: Partial<EngineSlice> = { engine: view, engineError: null, now: Date.now() };
         if (view.trial && !view.trial.expired) patch.trialSeen = view.trial;
+        const lt = view.lastTrial;
+        if (lt && get().lastTrialFirst?.time !== lt.time)
+          patch.lastTrialFirst = { time: lt.time, policy: view.policy };
         set(patch);
         // Someone applied, or the kernel went back: the diff and the expected policy follow.
         if (before && policyKey(before) !== policyKey(view)) await get().loadEnforced();
@@ -234,8 +262,9 @@ export const createEngineSlice: Slice<EngineSlice> =
       revertTrial: () => settle('revertTrial'),
 
       dismissLastTrial: () => {
-        const t = get().engine?.lastTrial;
-        if (t) set({ lastTrialDismissed: t.time });
+        const e = get().engine;
+        const at = e?.trial?.expired ? e.trial.deadline : e?.lastTrial?.time;
+        if (at !== undefined) set({ lastTrialDismissed: at });
       },
     };
   };

@@ -269,3 +269,23 @@ describe('notices belong to a state', () => {
     expect(store.getState().notice).toBeNull();
   });
 });
+
+describe('engine slice: a call that never answers', () => {
+  it('does not stop the poll; a late answer older than the one shown is dropped', async () => {
+    let n = 0;
+    let releaseFirst: (v: ReturnType<typeof ok<EngineView>>) => void = () => undefined;
+    const { store } = await ready((f) =>
+      f.on('getEngine', () => {
+        n++;
+        if (n === 1) return new Promise((r) => (releaseFirst = r));
+        return ok(engineView({ policy: 9 }));
+      }),
+    );
+    store.getState().startEngine();
+    await expect.poll(() => store.getState().engine?.policy, { timeout: 2000 }).toBe(9);
+    releaseFirst(ok(engineView({ policy: 1 })));
+    await sleep(20);
+    expect(store.getState().engine?.policy).toBe(9);
+    store.getState().stopEngine();
+  });
+});

@@ -81,6 +81,14 @@ describe('header state', () => {
       tone: 'warn',
       text: 'Filtering eth0 · auditing wlan0 · policy 7',
     });
+    // Guard-only interfaces auditing too: not green, told in the line below, not in the header.
+    expect(
+      head(view({ configured: [iface('eth0')], guardOnly: { attached: 1, mode: 'audit' } })),
+    ).toMatchObject({ tone: 'warn', text: 'Filtering eth0 · policy 7' });
+    expect(head(view({ configured: [], guardOnly: { attached: 1, mode: 'audit' } }))).toMatchObject({
+      tone: 'warn',
+      text: 'Auditing the guarded ranges · policy 7',
+    });
   });
 
   it('nothing protected: every configured interface is absent (warning colour)', () => {
@@ -95,16 +103,17 @@ describe('header state', () => {
       }),
     );
     expect(two.text).toBe('Nothing protected: eth0 and eth1 are absent · policy 7');
-    // Guard-only interfaces still check the guarded ranges: something is protected.
+    // The guarded ranges checked on other interfaces do not make up for it.
     const guard = head(
       view({
         configured: [iface('eth0', { present: false, attached: false })],
         guardOnly: { attached: 2, mode: 'enforce' },
       }),
     );
-    expect(guard).toMatchObject({
-      tone: 'warn',
-      text: 'Guarding the listed ranges · eth0 is absent · policy 7',
+    expect(guard).toMatchObject({ tone: 'danger', text: 'Nothing protected: eth0 is absent · policy 7' });
+    expect(head(view({ configured: [] }))).toMatchObject({
+      tone: 'danger',
+      text: 'Nothing protected: no interface is filtered · policy 7',
     });
     expect(head(view({ configured: [], guardOnly: { attached: 1, mode: 'enforce' } }))).toMatchObject({
       tone: 'ok',
@@ -173,25 +182,47 @@ describe('the kernel went back', () => {
   });
 
   it('says so with the time and both policy numbers', () => {
-    expect(lastTrialText(reverted, { previous: 6, dismissed: null, now: NOW })).toBe(
+    expect(lastTrialText(reverted, { previous: 6, policyThen: null, dismissed: null, now: NOW })).toBe(
       'The kernel went back to policy 6 at 14:03:12: the trial of policy 7 was not kept',
     );
-    // A window that did not see the trial: the policy in force is the one it went back to.
-    expect(lastTrialText(reverted, { previous: null, dismissed: null, now: NOW })).toContain(
-      'policy 6 at 14:03:12',
-    );
+    // A window that did not see the trial does not know the number it replaced.
+    expect(
+      lastTrialText(reverted, { previous: null, policyThen: null, dismissed: null, now: NOW }),
+    ).toContain('went back to the previous policy at 14:03:12');
     const byRevert = view({
       policy: 6,
       lastTrial: { policy: 7, outcome: 'reverted', time: at, historyN: 3 },
     });
-    expect(lastTrialText(byRevert, { previous: 6, dismissed: null, now: NOW })).toBe(
+    expect(lastTrialText(byRevert, { previous: 6, policyThen: null, dismissed: null, now: NOW })).toBe(
       'Reverted to policy 6 at 14:03:12: the trial of policy 7 was not kept',
     );
   });
 
+  it('also before any process settled it: the trial is past its deadline', () => {
+    const trial = { policy: 7, previous: 6, deadline: at, secondsLeft: 0, expired: true };
+    const v = view({ policy: 6, trial });
+    expect(lastTrialText(v, { previous: null, policyThen: null, dismissed: null, now: NOW })).toBe(
+      'The kernel went back to policy 6 at 14:03:12: the trial of policy 7 was not kept',
+    );
+    expect(lastTrialText(v, { previous: null, policyThen: null, dismissed: at, now: NOW })).toBeNull();
+    // While a trial is pending, nothing is said about an older one.
+    const pending = view({
+      trial: { ...trial, expired: false, deadline: NOW + 5000 },
+      lastTrial: reverted.lastTrial,
+    });
+    expect(lastTrialText(pending, { previous: 6, policyThen: null, dismissed: null, now: NOW })).toBeNull();
+  });
+
   it('goes when dismissed, or once a later policy is applied', () => {
-    expect(lastTrialText(reverted, { previous: 6, dismissed: at, now: NOW })).toBeNull();
-    expect(lastTrialText({ ...reverted, policy: 8 }, { previous: 6, dismissed: null, now: NOW })).toBeNull();
-    expect(lastTrialText(view(), { previous: null, dismissed: null, now: NOW })).toBeNull();
+    expect(lastTrialText(reverted, { previous: 6, policyThen: null, dismissed: at, now: NOW })).toBeNull();
+    // The kernel numbers the policy it put back anew (8); a later apply (9) makes it history.
+    const renumbered = { ...reverted, policy: 8 };
+    expect(lastTrialText(renumbered, { previous: 6, policyThen: 8, dismissed: null, now: NOW })).toContain(
+      'policy 6',
+    );
+    expect(
+      lastTrialText({ ...reverted, policy: 9 }, { previous: 6, policyThen: 8, dismissed: null, now: NOW }),
+    ).toBeNull();
+    expect(lastTrialText(view(), { previous: null, policyThen: null, dismissed: null, now: NOW })).toBeNull();
   });
 });
