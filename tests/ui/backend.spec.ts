@@ -21,7 +21,7 @@ import type {
   PolicyDoc,
   TrialResult,
 } from '../../electron/ipc/contract.js';
-import { BOB } from '../kernel/harness.js';
+import { ALICE, BOB, cliPath, GROUP, PASSWD } from '../kernel/harness.js';
 import { setupSandbox, startHost, teardown, TEST_ORIGIN } from './harness.js';
 import type { Host, UiEnv } from './harness.js';
 
@@ -367,6 +367,43 @@ describe('the Backend behind the gateway, on the real engine', () => {
       });
     } finally {
       chmodSync(env!.pinDir, mode);
+    }
+  }, 120_000);
+
+  it('beside the headless daemon: the engine view names the owner, explain and history read its policy', async () => {
+    env = await setupSandbox();
+    const config = env.sb.writeFile(
+      'daemon.yml',
+      'endpoints:\n  - imds:\n      iface: [ntf0]\n      range: [169.254.169.254/32]\n      allow: [alice]\n',
+    );
+    const daemon = env.sb.startEngine(
+      cliPath(),
+      ['run', '--config', config, '--log', 'json', '--pin-dir', env.pinDir],
+      {
+        NET_TC_FILTER_PASSWD: env.sb.writeFile('dpasswd', PASSWD),
+        NET_TC_FILTER_GROUP: env.sb.writeFile('dgroup', GROUP),
+      },
+    );
+    try {
+      await daemon.waitFor((l) => l.type === 'ready');
+      const host = await start();
+      expect(host.state.readOnly?.reason).toBe('locked');
+      const v = await call<EngineView>(host, 'getEngine');
+      expect(v.owner?.pid).toBe(daemon.proc.pid);
+      expect(v.policy).toBeGreaterThan(0);
+      expect(v.configured).toEqual([
+        { name: 'ntf0', present: true, attached: true, mode: 'enforce', default: 'deny' },
+      ]);
+      const x = await call<ExplainResult>(host, 'explain', {
+        flow: { iface: 'ntf0', uid: ALICE, family: 4, proto: 'tcp', dst: '169.254.169.254', dport: 80 },
+      });
+      expect(x).toMatchObject({ unknown: false, verdict: 'allow', reason: 'endpoint', endpoint: 'imds' });
+      const h = await call<HistoryListResult>(host, 'listHistory');
+      expect(h.entries[0]).toMatchObject({ policy: v.policy, origin: 'run', current: true, source: config });
+      expect(await refused(host, 'revertTrial')).toMatchObject({ code: 'read-only' });
+    } finally {
+      daemon.signal('SIGTERM');
+      await daemon.exited;
     }
   }, 120_000);
 });
