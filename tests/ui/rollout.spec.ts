@@ -202,6 +202,8 @@ describe('safe rollout in the app, against the real engine', () => {
   it('the preview names the SSH-like session before anything changes; a trial left alone is taken back by the kernel', async () => {
     const { host, app, page } = await start();
     const { session, policy } = await observedSession(host, page);
+    const headerHeight = () => page.locator('header').evaluate((el) => el.getBoundingClientRect().height);
+    const height = await headerHeight();
 
     // ntf0 to deny: nothing is applied yet, the preview lists the session's replies first.
     await setDefault(page, 'ntf0', 'deny');
@@ -241,6 +243,7 @@ describe('safe rollout in the app, against the real engine', () => {
       Math.abs(shown - Math.ceil(((onTrial.trial?.deadline ?? 0) - Date.now()) / 1000)),
     ).toBeLessThanOrEqual(2);
     await screenshot(page, 'trial-bar');
+    expect(await headerHeight()).toBe(height);
 
     // The echoes stop; nobody touches anything.
     await expect.poll(() => echoesDuring(session, 1000), { timeout: 10_000 }).toBe(0);
@@ -255,6 +258,7 @@ describe('safe rollout in the app, against the real engine', () => {
       ),
     );
     expect(await page.getByTestId('trial-bar').count()).toBe(0);
+    expect(await headerHeight()).toBe(height);
     const after = await engineView(host);
     expect(after.trial).toBeNull();
     expect(after.lastTrial).toMatchObject({ policy: onTrial.trial?.policy, outcome: 'reverted-by-kernel' });
@@ -270,6 +274,18 @@ describe('safe rollout in the app, against the real engine', () => {
   it('Revert now goes back at once; Keep keeps past the deadline', async () => {
     const { host, app, page } = await start();
     const { session, policy } = await observedSession(host, page);
+    await setDefault(page, 'ntf0', 'deny');
+
+    // "Guard only these ranges": ntf0 back to default allow as a pending change, previewed again —
+    // which is what is enforced: nothing to apply.
+    const dialog = await openPreview(page);
+    await dialog.getByRole('button', { name: 'Guard only these ranges on ntf0' }).click();
+    await dialog.getByTestId('preview-unchanged').waitFor();
+    expect(await dialog.getByRole('button', { name: 'Apply as trial' }).count()).toBe(0);
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    expect(await page.getByRole('combobox', { name: 'Default on ntf0' }).inputValue()).toBe('allow');
+    expect((await engineView(host)).policy).toBe(policy);
     await setDefault(page, 'ntf0', 'deny');
 
     await applyAsTrial(page, 60);
