@@ -63,11 +63,15 @@ describe('Policy view against the real engine', () => {
         "  - web:\n      iface: [ntf0]\n      range: [198.51.100.0/24]\n      allow: ['*']\n" +
         'interfaces:\n  ntf0:\n    default: allow\n',
     );
+    const gridTop = () =>
+      page.evaluate(() => Math.round(document.querySelector('.policy-grid')!.getBoundingClientRect().top));
+    const top = await gridTop();
     // The draft is empty: nothing to merge into, no question.
     await importFile(host, page, a);
     await page.locator('[data-testid="endpoint-item"][data-name="imdsv2"]').waitFor();
     expect(await page.getByTestId('import-dialog').count()).toBe(0);
     await expect.poll(() => page.getByTestId('import-notice').textContent()).toMatch(/nothing is applied/);
+    expect(await gridTop()).toBe(top); // the notice takes its reserved line: nothing moves
 
     // Now it asks. Escape cancels and leaves the draft alone.
     await importFile(host, page, b);
@@ -91,6 +95,10 @@ describe('Policy view against the real engine', () => {
     expect(await chips(page, 'allow-chip')).toEqual(['alice', 'bob']);
     expect(await page.getByRole('combobox', { name: 'Default on ntf0' }).inputValue()).toBe('allow');
     await expect.poll(() => page.getByTestId('import-notice').textContent()).toMatch(/^Merged .*b\.yml/);
+    // Propose (nothing observed yet) replaces the line instead of adding one.
+    await page.getByRole('button', { name: 'Propose from observed traffic' }).click();
+    await page.getByTestId('propose-notice').waitFor();
+    expect(await gridTop()).toBe(top);
 
     // Replace: the draft becomes the file.
     await importFile(host, page, a);

@@ -347,14 +347,24 @@ export function PolicyView() {
   const selected = useApp((s) => s.selected);
   const count = useApp((s) => s.draft.endpoints.length);
   const note = useApp((s) => s.enforced?.note);
+  const savedOpen = useApp((s) => !!s.enforced?.saved && !s.savedDismissed);
+  const proposeShown = useApp((s) => s.proposeInfo !== null);
+  const importShown = useApp((s) => s.importInfo !== null);
   return (
     <div className="policy-view">
       <Toolbar />
+      {/* One line, always there: the layout below never moves. The newest wins: an import
+          clears the propose result, so a propose result present is the newer one. */}
       <div className="policy-notices" data-testid="policy-notices">
-        <SavedPolicyNotice />
-        <ImportLine />
-        <ProposeLine />
-        {note && <NoticeLine testId="enforced-note" tone="info" label="Policy in force" text={note} />}
+        {savedOpen ? (
+          <SavedPolicyNotice />
+        ) : proposeShown ? (
+          <ProposeLine />
+        ) : importShown ? (
+          <ImportLine />
+        ) : note ? (
+          <NoticeLine testId="enforced-note" tone="info" label="Policy in force" text={note} />
+        ) : null}
       </div>
       <ImportDialog />
       <div className="policy-grid">
