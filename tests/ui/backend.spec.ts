@@ -406,4 +406,26 @@ describe('the Backend behind the gateway, on the real engine', () => {
       await daemon.exited;
     }
   }, 120_000);
+
+  it('an interface the policy names that this host lacks: absent in the engine view and the preview', async () => {
+    const host = await start();
+    const doc: PolicyDoc = { endpoints: [{ ...imds, iface: ['eth0'] }], interfaces: {}, logging: {} };
+    const p = await call<Preview>(host, 'preview', { doc });
+    expect(p.effects[0]).toEqual({
+      iface: 'eth0',
+      text: 'eth0 does not exist on this host: nothing is filtered there until it appears',
+      tone: 'absent',
+      turnsDeny: false,
+    });
+    const a = await apply(host, doc, null);
+    expect(a.missing).toEqual(['eth0']);
+    const v = await call<EngineView>(host, 'getEngine');
+    expect(v.policy).toBe(a.epoch);
+    expect(v.configured).toEqual([
+      { name: 'eth0', present: false, attached: false, mode: 'enforce', default: 'deny' },
+    ]);
+    // The guarded range is still guarded on the interfaces that exist (guard-only).
+    expect(v.guardOnly.attached).toBeGreaterThan(0);
+    expect(bobOut()).toBe(true);
+  }, 120_000);
 });
