@@ -86,8 +86,13 @@ describe('Policy view against the real engine', () => {
     // Merge, from the keyboard: same name → lists united; new → appended; the file's settings win.
     await importFile(host, page, b);
     await dialog.waitFor();
+    const focused = () => page.evaluate(() => document.activeElement?.textContent);
+    await page.keyboard.press('Shift+Tab'); // focus stays in the dialog
+    expect(await focused()).toBe('Cancel');
     await page.keyboard.press('Tab');
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Merge into the draft');
+    expect(await focused()).toBe('Replace the draft');
+    await page.keyboard.press('Tab');
+    expect(await focused()).toBe('Merge into the draft');
     await page.keyboard.press('Enter');
     await expect.poll(() => names(page)).toEqual(['imdsv2', 'web']);
     await page.locator('[data-testid="endpoint-item"][data-name="imdsv2"] button').click();

@@ -168,6 +168,13 @@ function ImportDialog() {
           if (e.key === 'Escape') {
             e.stopPropagation();
             resolve('cancel');
+          } else if (e.key === 'Tab') {
+            // Focus stays in the dialog: Tab and Shift+Tab cycle through its buttons.
+            const buttons = [...e.currentTarget.querySelectorAll('button')];
+            const i = buttons.indexOf(document.activeElement as HTMLButtonElement);
+            const next = e.shiftKey ? (i <= 0 ? buttons.length - 1 : i - 1) : (i + 1) % buttons.length;
+            e.preventDefault();
+            buttons[next]?.focus();
           }
         }}
       >
