@@ -308,7 +308,11 @@ async function applyPolicy(env: UiEnv, host: Host, page: Page): Promise<void> {
   await host.dialog({ open: env.sb.writeFile('live.yml', POLICY) });
   await page.getByRole('button', { name: 'Import YAML…' }).click();
   await page.locator('[data-testid="endpoint-item"][data-name="bench-live"]').waitFor({ timeout: 15_000 });
+  // Apply opens the preview; its "Apply" (for good, no trial) applies.
   await page.getByRole('button', { name: 'Apply', exact: true }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.waitFor({ timeout: 15_000 });
+  await dialog.getByRole('button', { name: 'Apply', exact: true }).click({ timeout: 15_000 });
   await until(
     'the policy was not enforced',
     async () => {

@@ -2,7 +2,7 @@
 // Environment: renderer. The details of the decision or flow clicked in Live traffic: its
 // fields, the engine's explanation (explain), and fixes that become pending changes (never
 // applied here: the Policy tab shows them in the pending diff, Apply applies them).
-import { useMemo, type ReactNode } from 'react';
+import { useEffect, useMemo, useRef, type ReactNode } from 'react';
 import type { FlowWire, TrafficRow } from '../../../electron/ipc/contract.js';
 import { actionsFor, type Action } from '../logic/actions.js';
 import { indexAccounts, senderLabel } from '../logic/accounts.js';
@@ -62,6 +62,12 @@ export function DetailsPane({ onClose }: { onClose: () => void }) {
     () => (explain && row ? actionsFor(explain, row, draft) : []),
     [explain, row, draft],
   );
+  // The fix's button goes once taken: the focus moves to "Review on the Policy tab".
+  const review = useRef<HTMLButtonElement | null>(null);
+  const added = details?.added ?? null;
+  useEffect(() => {
+    if (added) review.current?.focus();
+  }, [added]);
   if (!details || !row) return null;
   const idx = accounts ? indexAccounts(accounts) : null;
   const user = senderLabel(idx, row.uid, row.user);
@@ -127,7 +133,12 @@ export function DetailsPane({ onClose }: { onClose: () => void }) {
         {details.added && (
           <div className="details-added" role="status" data-testid="details-added">
             <p>Added to pending changes: {details.added} — review it on the Policy tab and Apply.</p>
-            <button type="button" className="btn btn-primary btn-small" onClick={() => setView('policy')}>
+            <button
+              ref={review}
+              type="button"
+              className="btn btn-primary btn-small"
+              onClick={() => setView('policy')}
+            >
               Review on the Policy tab
             </button>
           </div>
