@@ -13,7 +13,13 @@ export function ApplyBar() {
   const revert = useApp((s) => s.revert);
   const applying = useApp((s) => s.applying);
   const count = useApp((s) => selectDiff(s).count);
-  const result = useApp((s) => s.applyResult);
+  // The last apply's result, unless it was a trial that is over now (kept, reverted, or taken
+  // back by the kernel): the header and the notice say what happened then.
+  const result = useApp((s) =>
+    s.applyResult?.kind === 'ok' && s.appliedTrial !== null && s.engine?.trial?.policy !== s.appliedTrial
+      ? null
+      : s.applyResult,
+  );
   const disabled = blockers.length > 0;
   const [nothing, setNothing] = useState(false);
   useEffect(() => {

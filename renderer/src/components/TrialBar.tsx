@@ -36,7 +36,9 @@ export function TrialBar() {
         <span data-testid="trial-countdown">The previous policy returns in {durationWords(left)}</span>
         <span className="muted">
           {' '}
-          (policy {trial.policy} on trial; policy {trial.previous} comes back unless you keep it)
+          {trial.previous > 0
+            ? `(policy ${trial.policy} on trial; policy ${trial.previous} comes back unless you keep it)`
+            : `(policy ${trial.policy} on trial; the kernel goes back to what it did before unless you keep it)`}
         </span>
       </span>
       <button

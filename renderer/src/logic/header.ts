@@ -143,12 +143,13 @@ export function lastTrialText(
   const x = engine.trial;
   if (x?.expired) {
     if (opts.dismissed === x.deadline) return null;
-    return `The kernel went back to policy ${x.previous} at ${clockTime(x.deadline, opts.now)}: the trial of policy ${x.policy} was not kept`;
+    const to = x.previous > 0 ? `policy ${x.previous}` : 'the previous policy';
+    return `The kernel went back to ${to} at ${clockTime(x.deadline, opts.now)}: the trial of policy ${x.policy} was not kept`;
   }
   const t = engine.lastTrial;
   if (!t || x || opts.dismissed === t.time) return null;
   if (opts.policyThen !== null && engine.policy !== opts.policyThen) return null;
-  const to = opts.previous !== null ? `policy ${opts.previous}` : 'the previous policy';
+  const to = opts.previous !== null && opts.previous > 0 ? `policy ${opts.previous}` : 'the previous policy';
   const at = clockTime(t.time, opts.now);
   return t.outcome === 'reverted-by-kernel'
     ? `The kernel went back to ${to} at ${at}: the trial of policy ${t.policy} was not kept`

@@ -46,6 +46,9 @@ export interface EngineSlice {
   previewError: { text: string; diagnostics: FieldDiagnostic[] } | null;
   previewFor: PreviewFor;
 
+  /** The trial this window applied last (its policy number), until the next apply: the apply's
+   * own result ("… returns in 60 s unless you keep it") is stale once that trial is over. */
+  appliedTrial: number | null;
   /** Keep or Revert now is running. */
   trialBusy: boolean;
   /** The last keep/revert outcome of this window. */
@@ -180,6 +183,7 @@ export const createEngineSlice: Slice<EngineSlice> =
       previewLoading: false,
       previewError: null,
       previewFor: {},
+      appliedTrial: null,
       trialBusy: false,
       trialResult: null,
 
@@ -244,7 +248,7 @@ export const createEngineSlice: Slice<EngineSlice> =
         });
         if (outcome) {
           get().closePreview();
-          set({ trialResult: null });
+          set({ trialResult: null, appliedTrial: outcome.trial?.policy ?? null });
         } else if (get().applyResult?.kind === 'conflict') {
           // Someone else applied: the preview is stale; show it against what is enforced now.
           await get().refreshPreview();

@@ -289,3 +289,23 @@ describe('engine slice: a call that never answers', () => {
     store.getState().stopEngine();
   });
 });
+
+describe('engine slice: the trial this window applied', () => {
+  it('is remembered until the next apply (for good: none)', async () => {
+    let trial: ApplyOutcome['trial'] = {
+      policy: 8,
+      previous: 7,
+      deadline: 1,
+      secondsLeft: 1,
+      expired: false,
+    };
+    const { store } = await ready((f) => f.on('apply', () => ok(outcome(8, trial))));
+    await store.getState().openPreview();
+    await store.getState().applyFromPreview(true, 10);
+    expect(store.getState().appliedTrial).toBe(8);
+    trial = null;
+    await store.getState().openPreview();
+    await store.getState().applyFromPreview(false);
+    expect(store.getState().appliedTrial).toBeNull();
+  });
+});
