@@ -2,9 +2,9 @@
 // Environment: renderer. The editor of one endpoint: name, interfaces, ranges, users.
 import { useShallow } from 'zustand/react/shallow';
 import { checkInterfaceName, parseAllowText, parseRangeText } from '../../../electron/policy/fields.js';
-import { indexAccounts, searchAccounts, senderLabel } from '../logic/accounts.js';
+import { indexAccounts } from '../logic/accounts.js';
 import { accountWarning, interfaceWarning } from '../logic/advice.js';
-import { adviceFor, diagnosticAt, selectShownDiagnostics } from '../store/selectors.js';
+import { adviceFor, diagnosticAt, selectShownDiagnostics, userPicks } from '../store/selectors.js';
 import { useApp } from './hooks.js';
 import { ListEditor } from './ListEditor.js';
 
@@ -34,14 +34,8 @@ export function EndpointEditor({ index }: { index: number }) {
     label: i.up ? 'up' : i.state,
   }));
   const idx = accounts ? indexAccounts(accounts) : null;
-  const searchUsers = (text: string, limit: number) => {
-    const r = searchAccounts(idx, text, limit);
-    const picks = r.picks.map((x) => ({ value: x.value, label: x.label.replace(/^\S+ /, '') }));
-    // A uid typed that has no account: offered as itself, named as such.
-    if (idx && /^[0-9]+$/.test(text) && !idx.namesByUid.has(Number(text)))
-      picks.unshift({ value: text, label: senderLabel(idx, Number(text), text) });
-    return { picks, more: r.more };
-  };
+  const searchUsers = (text: string, limit: number, listed: ReadonlySet<string>) =>
+    userPicks(accounts, text, limit, listed);
   /** How the chip of an allow entry reads beside its text. */
   const allowKind = (t: string): string => {
     if (t === '*') return 'any';

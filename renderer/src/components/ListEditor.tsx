@@ -27,9 +27,13 @@ export interface ListEditorProps {
   /** Values to pick from (the system's interfaces or accounts), shown as buttons under the
    * input and filtered by what is typed. Not a datalist: that would make the input a combobox. */
   suggestions?: Array<{ value: string; label?: string }>;
-  /** Instead of filtering `suggestions`: the picks for what is typed (at most `limit`) and how
-   * many more match (the accounts picker: every user and group, searched). */
-  search?(text: string, limit: number): { picks: Array<{ value: string; label?: string }>; more: number };
+  /** Instead of filtering `suggestions`: the picks for what is typed (at most `limit`, none of
+   * those `listed`) and how many more match (the accounts picker: every user and group). */
+  search?(
+    text: string,
+    limit: number,
+    listed: ReadonlySet<string>,
+  ): { picks: Array<{ value: string; label?: string }>; more: number };
   /** Identifies the input for the store, which blocks Apply while typed text is invalid. */
   inputKey: string;
   /** As-you-type check of the text in the input. */
@@ -57,11 +61,7 @@ export function ListEditor(p: ListEditorProps) {
   let picks: Array<{ value: string; label?: string }>;
   let more = 0;
   if (p.search) {
-    // Ask for enough to fill the row after leaving out what is listed already.
-    const found = p.search(trimmed, MAX_PICKS + listed.size);
-    const fresh = found.picks.filter((x) => !listed.has(x.value));
-    picks = fresh.slice(0, MAX_PICKS);
-    more = found.more + fresh.length - picks.length;
+    ({ picks, more } = p.search(trimmed, MAX_PICKS, listed));
   } else {
     picks = (p.suggestions ?? [])
       .filter((x) => !listed.has(x.value) && (!needle || x.value.toLowerCase().includes(needle)))

@@ -5,6 +5,7 @@
 import type { Accounts } from '../../../electron/ipc/contract.js';
 import type { DocPath, EndpointDoc, FieldDiagnostic, PolicyDoc } from '../../../electron/policy/doc.js';
 import { docToPolicy } from '../../../electron/policy/doc.js';
+import { indexAccounts, searchAccounts, senderLabel } from '../logic/accounts.js';
 import { adviseOn, unknownAccountErrors, type Advice } from '../logic/advice.js';
 import { diffPolicy, type PolicyDiff } from '../logic/diff.js';
 import type { Store } from './types.js';
@@ -186,4 +187,36 @@ export function diagnosticAt(
 /** Whether any error is located at or under `prefix`. */
 export function hasErrorUnder(diags: FieldDiagnostic[], prefix: DocPath): boolean {
   return diags.some((d) => d.severity === 'error' && prefix.every((p, i) => d.path[i] === p));
+}
+
+export interface UserPick {
+  value: string;
+  /** "(uid 1000)", "(group 1500, 3 members)", "uid 4242 (no account)". */
+  label: string;
+}
+
+/** The users picker's offer for what is typed: every user and @group of the account database
+ * (human accounts first, logic/accounts.ts searchAccounts), without those already `listed`, at
+ * most `limit`, and how many more match. A uid typed that has no account is offered as itself,
+ * named "uid 4242 (no account)". */
+export function userPicks(
+  accounts: Accounts | null,
+  text: string,
+  limit: number,
+  listed: ReadonlySet<string>,
+): { picks: UserPick[]; more: number } {
+  if (!accounts) return { picks: [], more: 0 };
+  const idx = indexAccounts(accounts);
+  const t = text.trim();
+  const found = searchAccounts(idx, t, limit + listed.size);
+  const fresh: UserPick[] = found.picks
+    .filter((p) => !listed.has(p.value))
+    .map((p) => ({
+      value: p.value,
+      label: p.label.startsWith(`${p.value} `) ? p.label.slice(p.value.length + 1) : p.label,
+    }));
+  if (/^[0-9]+$/.test(t) && !idx.namesByUid.has(Number(t)) && !listed.has(t))
+    fresh.unshift({ value: t, label: senderLabel(idx, Number(t), t) });
+  const picks = fresh.slice(0, limit);
+  return { picks, more: found.more + fresh.length - picks.length };
 }

@@ -18,6 +18,7 @@ import {
   selectDiagnostics,
   selectDiff,
   selectShownDiagnostics,
+  userPicks,
   validateDraft,
 } from '../../../renderer/src/store/selectors.js';
 import { ENFORCED, fail, ok, standInApi } from './fake-api.js';
@@ -213,6 +214,38 @@ describe('the users picker searches every account', () => {
     const svc = searchAccounts(idx, 'svc1', 8);
     expect(svc.picks.every((p) => p.value.startsWith('svc1'))).toBe(true);
     expect(svc.more).toBe(11 - 8); // svc1, svc10..svc19
+  });
+});
+
+describe("the editor's users picker (userPicks)", () => {
+  const acc = {
+    users: [
+      { name: 'root', uid: 0 },
+      ...Array.from({ length: 30 }, (_, i) => ({ name: `svc${i}`, uid: 100 + i })),
+      { name: 'alice', uid: 1000 },
+      { name: 'alice2', uid: 1000 },
+    ],
+    groups: [{ name: 'admins', gid: 1500, members: ['alice', 'bob', 'carol'] }],
+    truncated: false,
+    humanUids: { min: 1000, max: 60000 },
+  };
+
+  it('leaves out what is listed, still fills the row, and counts the rest', () => {
+    const r = userPicks(acc, '', 8, new Set(['alice']));
+    expect(r.picks.map((p) => p.value).slice(0, 2)).toEqual(['@admins', 'alice2']);
+    expect(r.picks).toHaveLength(8);
+    expect(r.more).toBe(acc.users.length + 1 - 1 - 8);
+    expect(r.picks[0]!.label).toBe('(group 1500, 3 members)');
+    expect(r.picks[1]!.label).toBe('(uid 1000)');
+  });
+
+  it('offers a uid without an account as itself, named as such; none while accounts are unknown', () => {
+    expect(userPicks(acc, '4242', 8, new Set()).picks[0]).toEqual({
+      value: '4242',
+      label: 'uid 4242 (no account)',
+    });
+    expect(userPicks(acc, '1000', 8, new Set()).picks.map((p) => p.value)).toEqual(['alice', 'alice2']);
+    expect(userPicks(null, 'a', 8, new Set())).toEqual({ picks: [], more: 0 });
   });
 });
 
