@@ -342,6 +342,13 @@ describe('history', () => {
     expect(s.previewOpen).toBe(true);
     expect(s.previewFor).toEqual({ fromHistory: 1 });
     expect(fake.count('apply')).toBe(0);
+    // Applied from there: the request names the entry, and the list is read again.
+    fake.on('apply', (req) => ok(outcome((req as { doc: PolicyDoc }).doc, 9)));
+    const lists = fake.count('listHistory');
+    expect(await store.getState().apply({ trialSeconds: 60 })).not.toBeNull();
+    const req = fake.calls.filter((c) => c.op === 'apply').at(-1)!.req;
+    expect(req).toMatchObject({ fromHistory: 1, trialSeconds: 60, expectEpoch: 7 });
+    await expect.poll(() => fake.count('listHistory')).toBe(lists + 1);
   });
 
   it('words outcomes and splits diffs', () => {
