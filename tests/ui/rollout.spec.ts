@@ -371,6 +371,14 @@ describe('safe rollout in the app, against the real engine', () => {
     );
     expect(await page.getByRole('dialog').count()).toBe(0);
     expect((await engineView(host)).policy).toBe(before);
+    // A passing notice belongs to its view: "Exported …" goes on a tab change.
+    await host.dialog({ save: join(env!.sb.dir, 'export.yml') });
+    await page.getByRole('button', { name: 'Export YAML…' }).click();
+    await expect.poll(() => page.getByTestId('notice').textContent()).toContain('Exported');
+    await page.getByRole('tab', { name: 'Live traffic' }).click();
+    await expect.poll(() => page.getByTestId('notice').count()).toBe(0);
+    await page.getByRole('tab', { name: 'Policy' }).click();
+    expect(await page.getByTestId('notice').count()).toBe(0);
     const words = (await page.locator('header').textContent()) ?? '';
     expect(words).not.toMatch(/epoch|\bpins?\b/i);
     expect(app.problems).toEqual([]);
