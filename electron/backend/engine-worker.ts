@@ -12,11 +12,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ifNameToIndex, u32Buf, decodeCounters, LAYOUTS } from '../../native-bridge/index.js';
 import type { Counters } from '../../native-bridge/index.js';
 import { Engine, EngineLockedError, LINK_POLL_MS, TrialStateError, evictedFlows } from '../engine/engine.js';
-import type { TrialInfo, TrialOutcome } from '../engine/engine.js';
+import type { TrialOutcome } from '../engine/engine.js';
 import { Accounts, EngineHost, openObservations } from '../engine/host.js';
 import { Observations } from '../engine/observations.js';
 import { checkStateDir } from '../engine/statedir.js';
-import { historyDiff, listHistory } from '../engine/history.js';
+import { listHistory } from '../engine/history.js';
 import type { HistoryEntry } from '../engine/history.js';
 import { policyToDoc } from '../policy/doc.js';
 import { parsePolicy } from '../policy/yaml.js';
@@ -24,10 +24,8 @@ import { plural } from '../policy/propose.js';
 import { loadEnforcedPolicy, proposeFrom } from '../engine/enforced.js';
 import type { EnforcedLoad, EnforcedRef } from '../engine/enforced.js';
 import { trialOutcomeText } from '../cli/format.js';
-import { guardOnlyAudit } from '../policy/evaluate.js';
 import { interfaceEffects } from '../policy/effects.js';
 import { impactOf } from '../policy/impact.js';
-import type { ImpactRow } from '../policy/impact.js';
 import { listeningTcpPorts } from '../engine/listening.js';
 import { userName } from '../policy/resolve.js';
 import { explain } from '../policy/explain.js';
@@ -50,21 +48,29 @@ import { serializePolicy } from '../policy/yaml.js';
 import { missingInterfaceMessage } from '../policy/advice.js';
 import { writeFileAtomic } from './write-atomic.js';
 import { readHumanUids } from './login-defs.js';
+import {
+  currentEntry,
+  engineViewOf,
+  historyEntryView,
+  historyItem,
+  NOTHING_OBSERVED,
+  previewImpact,
+  steadyTrial,
+  trialView,
+} from './views.js';
 import { LIMITS } from '../ipc/contract.js';
 import type {
   EngineView,
   ExplainResult,
+  TrialView,
   FlowQuery,
   FlowWire,
   HistoryEntryResult,
-  HistoryItem,
   HistoryListResult,
   ProposeResult,
   Preview,
-  PreviewFlow,
   TrafficCounters,
   TrafficRow,
-  TrialView,
 } from '../ipc/contract.js';
 import type {
   ApplyReply,
@@ -156,21 +162,6 @@ function savePolicy(policy: Policy): void {
   writeFileAtomic(init.policyFile, serializePolicy(policy), 0o600);
 }
 
-function trialView(
-  t: TrialInfo | Omit<TrialInfo, 'deadlineNs'> | undefined,
-  now = Date.now(),
-): TrialView | null {
-  if (!t) return null;
-  const left = Math.max(0, Math.ceil((t.deadline - now) / 1000));
-  return {
-    policy: t.epoch,
-    previous: t.previousEpoch,
-    deadline: t.deadline,
-    secondsLeft: t.expired ? 0 : Math.min(t.secondsLeft, left),
-    expired: t.expired || t.deadline <= now,
-  };
-}
-
 /** The saved policy (the policy file) compiles to what the kernel enforces now. */
 function savedInForce(): boolean {
   if (!engine || !savedResolved) return false;
@@ -245,7 +236,7 @@ function apply(doc: PolicyDoc, trialSeconds?: number, fromHistory?: number): App
   }
   return {
     epoch: r.epoch,
-    trial: trialView(r.trial),
+    trial: steady(trialView(r.trial)),
     attached: r.attached.map((a) => a.name),
     missing: r.missing,
     changes: r.changes,
@@ -336,60 +327,27 @@ function enforcedResolved(): ResolvedPolicy | undefined {
   return ref ? enforcedLoad(ref).resolved : undefined;
 }
 
+/** The trial as first shown (apply's answer, then getEngine): one deadline for one trial. */
+let shownTrial: TrialView | undefined;
+
+function steady(t: TrialView | null): TrialView | null {
+  const out = steadyTrial(t, shownTrial);
+  if (out && out !== t) return out;
+  shownTrial = out ?? undefined;
+  return out;
+}
+
 function engineView(): EngineView {
-  const empty = {
-    loaded: false,
-    policy: null,
-    configured: [],
-    guardOnly: { attached: 0, mode: 'enforce' as const },
-    trial: null,
-    lastTrial: null,
-  };
   const { s, error } = cachedStatus();
-  if (!s) return { ...empty, owner: null, unreadable: error ?? 'the state cannot be read' };
-  const owner = engine ? null : (s.owner ?? null);
-  if (!s.loaded) return { ...empty, owner };
-  const epoch = engine ? engine.effectiveEpoch() : (s.epoch ?? 0);
-  const trial = engine ? trialView(engine.trial()) : trialView(s.trial);
-  const resolved = enforcedResolved();
-  const attachedNow = new Map(s.interfaces.map((i) => [i.name, i]));
-  const configured: EngineView['configured'] = resolved
-    ? [...resolved.interfaces].map(([name, st]) => ({
-        name,
-        present: ifNameToIndex(name) !== undefined,
-        attached: attachedNow.get(name)?.attached ?? false,
-        mode: st.mode,
-        default: st.default,
-      }))
-    : s.interfaces
-        .filter((i) => i.settings)
-        .map((i) => ({
-          name: i.name,
-          present: true,
-          attached: i.attached,
-          mode: i.settings?.mode ?? 'enforce',
-          default: i.settings?.default ?? 'deny',
-        }));
-  const names = new Set(configured.map((c) => c.name));
-  const audit = resolved
-    ? guardOnlyAudit(resolved.interfaces)
-    : configured.length > 0 && configured.every((c) => c.mode === 'audit');
-  const lt = s.lastTrial;
-  return {
-    loaded: true,
-    policy: epoch === 0 ? null : epoch,
-    configured,
-    guardOnly: {
-      attached: s.interfaces.filter((i) => i.attached && !names.has(i.name)).length,
-      mode: audit ? 'audit' : 'enforce',
-    },
-    trial,
-    lastTrial:
-      lt && (lt.outcome === 'reverted-by-kernel' || lt.outcome === 'reverted')
-        ? { policy: lt.epoch, outcome: lt.outcome, time: Date.parse(lt.time), historyN: lt.historyN }
-        : null,
-    owner,
-  };
+  if (!s) return engineViewOf({ unreadable: error ?? 'the state cannot be read' });
+  const v = engineViewOf({
+    status: s,
+    owned: engine !== undefined,
+    ...(engine ? { epoch: engine.effectiveEpoch(), trial: engine.trial() } : {}),
+    resolved: s.loaded ? enforcedResolved() : undefined,
+    present: (name) => ifNameToIndex(name) !== undefined,
+  });
+  return { ...v, trial: steady(v.trial) };
 }
 
 function validate(doc: PolicyDoc): ValidateReply {
@@ -433,43 +391,6 @@ function validate(doc: PolicyDoc): ValidateReply {
 // ---------------------------------------------------------------------------------------------
 // Preview: what a draft would do, before anything changes.
 
-function previewFlow(r: ImpactRow): PreviewFlow {
-  const v = (x: ImpactRow['before']) => ({ verdict: x.verdict, reason: x.reason, endpoint: x.endpoint });
-  return {
-    iface: r.iface,
-    uid: r.uid,
-    user: r.user,
-    family: r.family,
-    proto: r.proto,
-    dst: r.dst,
-    dport: r.dport,
-    sport: r.sport,
-    packets: r.packets,
-    bytes: r.bytes,
-    lastSeen: r.lastSeen,
-    before: v(r.before),
-    after: v(r.after),
-    ...(r.server
-      ? {
-          server: {
-            port: r.server.port,
-            ...(r.server.command !== undefined ? { command: r.server.command } : {}),
-          },
-        }
-      : {}),
-    ...(r.warning ? { warning: r.warning } : {}),
-  };
-}
-
-/** Servers' replies (the admin's own sessions) first, then as impactOf ordered them (biggest). */
-function serversFirst(rows: ImpactRow[]): ImpactRow[] {
-  return [...rows.filter((r) => r.server), ...rows.filter((r) => !r.server)];
-}
-
-const NOTHING_OBSERVED =
-  'Nothing is filtered yet, so no traffic was observed to preview this policy against. To see what it ' +
-  'would drop without dropping anything, apply it in audit mode first (interface settings).';
-
 /** The flow table the kernel keeps: the engine's (owner) or the pins' (another process owns it). */
 function liveFlows(): FlowRow[] | undefined {
   if (engine) return engine.effectiveEpoch() === 0 ? undefined : engine.flows();
@@ -509,24 +430,7 @@ function preview(doc: PolicyDoc): Preview {
       listening: listeningTcpPorts(),
       nameOf,
     });
-    const lists = {
-      newlyDropped: report.changed.filter((r) => r.after.verdict === 'drop'),
-      newlyAllowed: report.changed.filter((r) => r.after.verdict === 'allow'),
-      newlyReported: report.changed.filter((r) => r.after.verdict === 'would-drop'),
-    };
-    let more = 0;
-    const capped = (rows: ImpactRow[]) => {
-      more += Math.max(0, rows.length - LIMITS.previewFlows);
-      return serversFirst(rows).slice(0, LIMITS.previewFlows).map(previewFlow);
-    };
-    impact = {
-      evaluated: report.evaluated,
-      baseline: report.baseline,
-      newlyDropped: capped(lists.newlyDropped),
-      newlyAllowed: capped(lists.newlyAllowed),
-      newlyReported: capped(lists.newlyReported),
-      more,
-    };
+    impact = previewImpact(report);
   }
   return {
     diagnostics,
@@ -626,30 +530,11 @@ function currentState(): { stateId?: string; epoch?: number } {
     : {};
 }
 
-function historyItem(e: HistoryEntry, current: HistoryEntry | undefined): HistoryItem {
-  return {
-    n: e.n,
-    policy: e.epoch,
-    time: Date.parse(e.time),
-    origin: e.origin,
-    account: e.account,
-    outcome: e.outcome,
-    ...(e.outcomeTime ? { outcomeTime: Date.parse(e.outcomeTime) } : {}),
-    ...(e.trial ? { trial: { seconds: e.trial.seconds, deadline: Date.parse(e.trial.deadline) } } : {}),
-    ...(e.source !== undefined ? { source: e.source } : {}),
-    current: e === current,
-  };
-}
-
 /** The history, newest first, and the entry in force now (the newest of the effective epoch). */
 function readHistory(): { entries: HistoryEntry[]; warnings: string[]; current: HistoryEntry | undefined } {
   const h = listHistory(init.pinDir);
   const { stateId, epoch } = currentState();
-  const current =
-    stateId !== undefined && epoch
-      ? h.entries.find((e) => e.state === stateId && e.epoch === epoch)
-      : undefined;
-  return { entries: h.entries, warnings: h.warnings, current };
+  return { entries: h.entries, warnings: h.warnings, current: currentEntry(h.entries, stateId, epoch) };
 }
 
 function history(): HistoryListResult {
@@ -669,18 +554,7 @@ function historyEntryOf(n: number): HistoryEntryResult {
         : 'there is no history yet',
     );
   }
-  // Newest first: the first older entry of the same pinned state.
-  const prev = h.entries.find((x) => x.n < n && x.state === e.state);
-  const parsed = parsePolicy(e.text, `history ${n}`);
-  const failed = !parsed.policy || parsed.diagnostics.some((d) => d.severity === 'error');
-  return {
-    entry: historyItem(e, h.current),
-    text: e.text,
-    doc: failed || !parsed.policy ? null : policyToDoc(parsed.policy),
-    diagnostics: parsed.diagnostics,
-    previous: prev?.n ?? null,
-    diff: prev ? historyDiff(prev.text, e.text, `history ${prev.n}`, `history ${n}`) : '',
-  };
+  return historyEntryView(h.entries, e, h.current);
 }
 
 function propose(sinceMs: number | undefined): ProposeResult {
