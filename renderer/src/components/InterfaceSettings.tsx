@@ -12,7 +12,7 @@ export function InterfaceSettingsPanel() {
   const setSetting = useApp((s) => s.setInterfaceSetting);
   const removeSettings = useApp((s) => s.removeInterfaceSettings);
   const names = useApp(useShallow((s) => configuredInterfaces(s.draft)));
-  const advice = adviceFor(draft);
+  const advice = useApp(adviceFor);
   const named = new Set(draft.endpoints.flatMap((e) => e.iface));
 
   return (

@@ -210,8 +210,12 @@ export const createEngineSlice: Slice<EngineSlice> =
         if (lt && get().lastTrialFirst?.time !== lt.time)
           patch.lastTrialFirst = { time: lt.time, policy: view.policy };
         set(patch);
-        // Someone applied, or the kernel went back: the diff and the expected policy follow.
-        if (before && policyKey(before) !== policyKey(view)) await get().loadEnforced();
+        // Someone applied, or the kernel went back: the diff and the expected policy follow (also
+        // at the first answer, when another window applied since this one loaded the policy).
+        const stale = before
+          ? policyKey(before) !== policyKey(view)
+          : view.policy !== (get().enforced?.epoch ?? null);
+        if (stale) await get().loadEnforced();
       },
 
       startEngine: () => {

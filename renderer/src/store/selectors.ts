@@ -58,8 +58,7 @@ export function validateDraft(s: Pick<Store, 'draft'> & Memo): FieldDiagnostic[]
 }
 
 /** The advice on the draft. Pass the store's state; a bare document is advised without a cache. */
-export function adviceFor(s: (Pick<Store, 'draft'> & Memo) | PolicyDoc): Advice[] {
-  if (!('memo' in s)) return adviseOn(s);
+export function adviceFor(s: Pick<Store, 'draft'> & Memo): Advice[] {
   return cached(s.memo.advice, s.draft, adviseOn);
 }
 
