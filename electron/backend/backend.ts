@@ -401,24 +401,30 @@ export class Backend {
   /** A trial ended (kept, reverted here, or by the kernel at its deadline): the enforced state
    * follows. Reverted: the policy before the trial, under the kernel's new number. */
   private trialEnded(e: TrialEvent): void {
-    if (e.outcome === 'confirmed') {
-      this.beforeTrial = undefined;
-      if (this.enforcedState.doc) this.savedDoc = structuredClone(this.enforcedState.doc);
-      this.enforcedState.epoch = e.inForce;
-      return;
-    }
     const prev = this.beforeTrial;
     this.beforeTrial = undefined;
-    if (prev) {
+    if (e.outcome === 'confirmed') {
+      if (!this.enforcedState.doc && e.doc)
+        this.enforcedState = { epoch: e.inForce, doc: structuredClone(e.doc), appliedAt: null };
+      this.enforcedState.epoch = e.inForce;
+      if (this.enforcedState.doc) this.savedDoc = structuredClone(this.enforcedState.doc);
+      return;
+    }
+    if (prev?.doc) {
       this.enforcedState = { ...prev, epoch: e.inForce };
     } else if (e.savedEqual && this.savedDoc) {
       this.enforcedState = { epoch: e.inForce, doc: structuredClone(this.savedDoc), appliedAt: null };
+    } else if (e.doc) {
+      this.enforcedState = { epoch: e.inForce, doc: structuredClone(e.doc), appliedAt: null };
+      this.savedDoc = structuredClone(e.doc);
     } else {
       this.enforcedState = {
         epoch: e.inForce,
         doc: null,
         appliedAt: null,
-        note: 'The kernel went back to the policy before a trial that was not started from this window, so its source is not known here; the Status view shows what is loaded.',
+        note:
+          prev?.note ??
+          'The kernel went back to a policy that was not applied from this window, so its source is not known here; the Status view shows what is loaded.',
       };
     }
   }
@@ -430,8 +436,12 @@ export class Backend {
   private async trialCall(cmd: 'confirm' | 'revert'): Promise<TrialResult> {
     if (this.readOnly()) throw new HandlerError('read-only', 'this window is read-only');
     if (this.applying) throw new HandlerError('busy', 'an apply is in progress');
-    const { savedEqual: _s, ...e } = await this.call(cmd, {});
-    this.trialEnded({ ...e, ...(_s !== undefined ? { savedEqual: _s } : {}) });
+    const { savedEqual, doc, ...e } = await this.call(cmd, {});
+    this.trialEnded({
+      ...e,
+      ...(savedEqual !== undefined ? { savedEqual } : {}),
+      ...(doc ? { doc } : {}),
+    });
     return { ...e, enforced: this.enforced() };
   }
 

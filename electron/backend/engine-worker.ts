@@ -173,21 +173,59 @@ function savedInForce(): boolean {
 }
 
 /** What a trial came to, for the main thread; forgets the policy on trial (saved if kept). */
+/** The policy in force now as the history has it (a trial this worker did not start). */
+function inForceFromHistory(): { policy: Policy; resolved: ResolvedPolicy; doc: PolicyDoc } | undefined {
+  const ref = enforcedRef();
+  const l = ref && enforcedLoad(ref);
+  if (!l?.resolved || l.text === undefined) return undefined;
+  const parsed = parsePolicy(l.text, 'history');
+  if (!parsed.policy || parsed.diagnostics.some((d) => d.severity === 'error')) return undefined;
+  return { policy: parsed.policy, resolved: l.resolved, doc: policyToDoc(parsed.policy) };
+}
+
+/** The policy file holds what is in force: written with a kept trial, or after a revert when it
+ * held something else. */
+function saveInForce(p: { policy: Policy; resolved: ResolvedPolicy }, what: string): void {
+  try {
+    savePolicy(p.policy);
+    savedResolved = p.resolved;
+  } catch (err) {
+    post({
+      type: 'error',
+      message: `${what}, but could not save it to ${init.policyFile}: ${(err as Error).message}`,
+    });
+  }
+}
+
+/** What a trial came to, for the main thread; forgets the policy on trial (saved if kept). A trial
+ * this worker did not start (the app was restarted during it) is known from the history: its
+ * document comes with the event. */
 function trialEvent(o: TrialOutcome): TrialEvent {
   const e = engine as Engine;
-  if (o.type === 'confirmed' && onTrial) {
-    try {
-      savePolicy(onTrial.policy);
-      savedResolved = onTrial.resolved;
-    } catch (err) {
-      post({
-        type: 'error',
-        message: `kept, but could not save it to ${init.policyFile}: ${(err as Error).message}`,
-      });
+  statusCache = undefined;
+  let doc: PolicyDoc | undefined;
+  let savedEqual: boolean | undefined;
+  if (o.type === 'confirmed') {
+    if (onTrial) {
+      saveInForce(onTrial, 'kept');
+    } else {
+      const known = inForceFromHistory();
+      if (known) {
+        saveInForce(known, 'kept');
+        doc = known.doc;
+      }
+    }
+  } else {
+    savedEqual = savedInForce();
+    if (!savedEqual) {
+      const known = inForceFromHistory();
+      if (known) {
+        saveInForce(known, 'reverted');
+        doc = known.doc;
+      }
     }
   }
   onTrial = undefined;
-  statusCache = undefined;
   return {
     outcome: o.type,
     ...(o.type === 'reverted' ? { by: o.by } : {}),
@@ -195,7 +233,8 @@ function trialEvent(o: TrialOutcome): TrialEvent {
     inForce: e.effectiveEpoch(),
     at: o.at,
     message: trialOutcomeText(o),
-    ...(o.type === 'reverted' ? { savedEqual: savedInForce() } : {}),
+    ...(savedEqual !== undefined ? { savedEqual } : {}),
+    ...(doc ? { doc } : {}),
   };
 }
 

@@ -71,6 +71,9 @@ export interface TrialEvent {
   /** For a revert: the saved policy (WorkerInit.saved, or the last one this worker saved)
    * compiles to what the kernel enforces now. */
   savedEqual?: boolean;
+  /** The policy in force now from the history, when the worker had to look it up (a trial it did
+   * not start; a revert to a policy the policy file did not hold). It is in the file now. */
+  doc?: PolicyDoc;
 }
 
 export type TrialReply = TrialEvent;

@@ -428,4 +428,29 @@ describe('the Backend behind the gateway, on the real engine', () => {
     expect(v.guardOnly.attached).toBeGreaterThan(0);
     expect(bobOut()).toBe(true);
   }, 120_000);
+
+  it('a window restarted during a trial can keep it or revert it, and knows the policy in force', async () => {
+    let host = await start();
+    const a = await apply(host, GUARD, null);
+    await apply(host, DENY, a.epoch, TRIAL);
+    await host.close();
+    env!.hosts.splice(env!.hosts.indexOf(host), 1);
+
+    host = await start();
+    const view = await call<EngineView>(host, 'getEngine');
+    expect(view.trial?.expired).toBe(false);
+    const kept = await call<TrialResult>(host, 'confirmTrial');
+    expect(kept.outcome).toBe('confirmed');
+    expect(kept.enforced.doc).toEqual(DENY);
+    expect(readFileSync(`${env!.sb.dir}/gui/policy.yml`, 'utf8')).not.toContain('default: allow');
+
+    const c = await apply(host, GUARD, kept.enforced.epoch, TRIAL);
+    await host.close();
+    env!.hosts.splice(env!.hosts.indexOf(host), 1);
+    host = await start();
+    const back = await call<TrialResult>(host, 'revertTrial');
+    expect(back).toMatchObject({ outcome: 'reverted', by: 'revert', policy: c.epoch });
+    expect(back.enforced).toMatchObject({ doc: DENY, epoch: back.inForce });
+    expect(bobOut()).toBe(false);
+  }, 120_000);
 });
