@@ -412,6 +412,14 @@ export class Backend {
     }
     if (prev?.doc) {
       this.enforcedState = { ...prev, epoch: e.inForce };
+    } else if (prev && prev.epoch === null) {
+      // The trial was the first policy: the kernel went back to filtering nothing.
+      this.enforcedState = {
+        epoch: e.inForce,
+        doc: null,
+        appliedAt: null,
+        note: 'Nothing is filtered: the policy on trial was the first one, and the kernel went back to enforcing no policy.',
+      };
     } else if (e.savedEqual && this.savedDoc) {
       this.enforcedState = { epoch: e.inForce, doc: structuredClone(this.savedDoc), appliedAt: null };
     } else if (e.doc) {

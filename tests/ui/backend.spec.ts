@@ -453,4 +453,19 @@ describe('the Backend behind the gateway, on the real engine', () => {
     expect(back.enforced).toMatchObject({ doc: DENY, epoch: back.inForce });
     expect(bobOut()).toBe(false);
   }, 120_000);
+
+  it('a first policy applied as a trial and reverted leaves nothing enforced, and the next apply works', async () => {
+    const host = await start();
+    const t = await apply(host, DENY, null, TRIAL);
+    expect(t.trial).toMatchObject({ previous: 0 });
+    expect(bobOut()).toBe(false);
+    const back = await call<TrialResult>(host, 'revertTrial');
+    expect(back.enforced).toMatchObject({ epoch: back.inForce, doc: null });
+    expect(back.enforced.note).toMatch(/Nothing is filtered/);
+    expect(bobOut()).toBe(true);
+    const v = await call<EngineView>(host, 'getEngine');
+    expect(v).toMatchObject({ policy: back.inForce, configured: [], trial: null });
+    const a = await apply(host, GUARD, back.enforced.epoch);
+    expect(a.enforced.doc).toEqual(GUARD);
+  }, 120_000);
 });
