@@ -138,6 +138,14 @@ describe('Live traffic against the real engine', () => {
     await page.keyboard.press('Escape');
     await expect.poll(() => pane.count()).toBe(0);
     expect(await page.evaluate(() => document.activeElement?.getAttribute('data-reason'))).toBe('not-listed');
+    // The arrow keys move the focus between rows.
+    const focusedSeq = () => page.evaluate(() => document.activeElement?.getAttribute('data-seq') ?? null);
+    const seq = await focusedSeq();
+    await page.keyboard.press('ArrowDown');
+    await expect.poll(focusedSeq).not.toBe(seq);
+    expect(await focusedSeq()).not.toBeNull();
+    await page.keyboard.press('ArrowUp');
+    await expect.poll(focusedSeq).toBe(seq);
     // Enter on the focused row opens it again.
     await page.keyboard.press('Enter');
     await pane.waitFor();

@@ -72,10 +72,6 @@ export function VirtualTable<T>(p: VirtualTableProps<T>) {
     getItemKey: (i) => (rows[i] !== undefined ? rowKey(rows[i] as T) : i),
   });
   const items = virtualizer.getVirtualItems();
-  const rowsInView = Math.max(
-    1,
-    Math.floor(((parentRef.current?.clientHeight ?? 300) - HEAD_HEIGHT) / ROW_HEIGHT),
-  );
 
   // After a keyboard move the row is rendered (scrollToIndex): focus it.
   useEffect(() => {
@@ -90,6 +86,11 @@ export function VirtualTable<T>(p: VirtualTableProps<T>) {
     const onRow = target.dataset.vkey !== undefined;
     const current = onRow ? (target.dataset.vkey as string) : active;
     let i = current === null ? -1 : rows.findIndex((r) => rowKey(r) === current);
+    // Read here, not while rendering: a layout read per render would cost a reflow per batch.
+    const rowsInView = Math.max(
+      1,
+      Math.floor(((parentRef.current?.clientHeight ?? 300) - HEAD_HEIGHT) / ROW_HEIGHT),
+    );
     if ((e.key === 'Enter' || e.key === ' ') && onRow && i >= 0) {
       e.preventDefault();
       p.onSelect?.(rows[i] as T);
