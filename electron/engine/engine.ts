@@ -163,6 +163,14 @@ export function effectiveEpoch(s: PolicyState, nowBootNs: bigint = bootTimeNs())
 }
 
 /** An apply, confirm or revert that a trial's state does not allow. */
+/** A confirm that came after the kernel went back. */
+export function tooLate(r: TrialReverted): TrialStateError {
+  return new TrialStateError(
+    `too late: the trial of policy ${r.epoch} ended at ${new Date(r.at).toISOString()} and the kernel went back to policy ${r.previousEpoch}`,
+    undefined,
+  );
+}
+
 export class TrialStateError extends Error {
   constructor(
     message: string,
@@ -506,11 +514,7 @@ export class Engine {
   confirm(): TrialOutcome {
     this.assertOpen();
     const settled = this.settle();
-    if (settled)
-      throw new TrialStateError(
-        `too late: the trial of policy ${settled.epoch} ended at ${new Date(settled.at).toISOString()} and the kernel went back to policy ${settled.previousEpoch}`,
-        undefined,
-      );
+    if (settled) throw tooLate(settled);
     const s = this.policyState();
     if (s.trialDeadlineNs === 0n) throw new TrialStateError('no trial is pending', undefined);
     // The deadline goes, the fallback stays: a reader mixing old and new fields past the deadline

@@ -6,7 +6,7 @@
 // batches and names them (accounts reloaded now and then), keeps the interfaces guarded, follows
 // what the kernel did to a trial, and reads the flow table. The hosts only decide what to do with
 // the results: print lines, or post batches to a window.
-import { DRAIN_BATCH, evictedFlows } from './engine.js';
+import { DRAIN_BATCH, evictedFlows, tooLate } from './engine.js';
 import type { ApplyResult, Decision, Engine, GuardedNow, TrialOutcome } from './engine.js';
 import type { ResolvedPolicy } from '../policy/types.js';
 import type { Origin } from './history.js';
@@ -241,7 +241,12 @@ export class EngineHost {
     return { result, warnings };
   }
 
+  /** Keeps the trial. Too late (the kernel went back already): that revert is recorded first,
+   * then Engine.confirm's TrialStateError is thrown. */
   confirm(): { outcome: TrialOutcome; warnings: string[] } {
+    const settled = this.settle();
+    const o = settled.outcome;
+    if (o?.type === 'reverted') throw tooLate(o);
     const outcome = this.engine.confirm();
     return { outcome, warnings: this.recordOutcome(outcome) };
   }

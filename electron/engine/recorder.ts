@@ -54,6 +54,8 @@ export function historyRecorder(pinDir: string): HistoryRecorder {
         setOutcome(pinDir, { state, epoch: o.epoch }, o.by === 'kernel' ? 'reverted-by-kernel' : 'reverted', {
           now: new Date(o.at),
         });
+        // Before a first trial nothing was applied (policy 0): there is no text to record again.
+        if (o.previousEpoch === 0) return [];
         const before = enforcedPolicy(pinDir, state, o.previousEpoch);
         if (!before) return [`history: policy ${o.previousEpoch} (enforced again) is not in the history`];
         recordApply(pinDir, {

@@ -311,6 +311,26 @@ describe('trials', () => {
     });
   });
 
+  it('confirm after the deadline is too late, and records the revert the kernel made', async () => {
+    const e = await start();
+    cliOk(e, ['apply', '--config', e.config(A)]);
+    cliOk(e, ['apply', '--config', e.config(B), '--confirm', '2']);
+    const trial = statusJson(e).trial;
+    expect(trial).toMatchObject({ expired: false });
+    await sleep(Math.max(0, (trial?.deadline as number) + 500 - Date.now()));
+    const late = cliOk(e, ['confirm'], 1);
+    expect(late.stderr).toMatch(
+      new RegExp(
+        `too late: the trial of policy ${trial?.epoch} ended at .* went back to policy ${trial?.previousEpoch}`,
+      ),
+    );
+    expect(passes(e, ALICE)).toBe(true); // A, as the kernel left it
+    const h = historyJson(e);
+    expect(h.find((x) => x.epoch === trial?.epoch)).toMatchObject({ outcome: 'reverted-by-kernel' });
+    expect(h[0]).toMatchObject({ origin: 'revert', account: 'the kernel (trial deadline)' });
+    expect(statusJson(e).trial).toBeUndefined();
+  });
+
   for (const [name, before, trial, uid] of [
     ['a trial that denies a flow the policy before it allowed', A, B, ALICE],
     ['a trial that allows a flow the policy before it denied', B, A, ALICE],
