@@ -113,6 +113,7 @@ export class Backend {
   private lostHere = 0;
   private workerLost = 0;
   private waiters: Array<() => void> = [];
+  /** An apply, keep or revert is on its way to the worker (one at a time). */
   private applying = false;
   private closed = false;
   /** During a trial: what was enforced before it (in force again when the trial is reverted). */
@@ -364,7 +365,8 @@ export class Backend {
     how: { trialSeconds?: number; fromHistory?: number } = {},
   ): Promise<ApplyOutcome> {
     if (this.readOnly()) throw new HandlerError('read-only', 'this window is read-only');
-    if (this.applying) throw new HandlerError('busy', 'another apply is in progress');
+    if (this.applying)
+      throw new HandlerError('busy', 'an apply, keep or revert is in progress; try again once it is done');
     if (expectEpoch !== this.enforcedState.epoch) {
       throw new HandlerError(
         'conflict',
@@ -443,14 +445,22 @@ export class Backend {
 
   private async trialCall(cmd: 'confirm' | 'revert'): Promise<TrialResult> {
     if (this.readOnly()) throw new HandlerError('read-only', 'this window is read-only');
-    if (this.applying) throw new HandlerError('busy', 'an apply is in progress');
-    const { savedEqual, doc, ...e } = await this.call(cmd, {});
-    this.trialEnded({
-      ...e,
-      ...(savedEqual !== undefined ? { savedEqual } : {}),
-      ...(doc ? { doc } : {}),
-    });
-    return { ...e, enforced: this.enforced() };
+    if (this.applying)
+      throw new HandlerError('busy', 'an apply, keep or revert is in progress; try again once it is done');
+    // One change of the kernel's policy at a time: an apply sent while a revert is on its way
+    // would otherwise pass the epoch check against the trial and go through for good.
+    this.applying = true;
+    try {
+      const { savedEqual, doc, ...e } = await this.call(cmd, {});
+      this.trialEnded({
+        ...e,
+        ...(savedEqual !== undefined ? { savedEqual } : {}),
+        ...(doc ? { doc } : {}),
+      });
+      return { ...e, enforced: this.enforced() };
+    } finally {
+      this.applying = false;
+    }
   }
 
   confirmTrial(): Promise<TrialResult> {

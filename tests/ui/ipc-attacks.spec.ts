@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: Node (vitest), as root. Attacks on issue 9's IPC operations from an untrusted
+// renderer (any request shape, order and timing through the real gateway) and from a confused
+// admin (two calls racing, planted history files), against the real Backend, engine worker and
+// kernel in a network-namespace sandbox (same harness as backend.spec.ts, no browser).
+import { chownSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LIMITS } from '../../electron/ipc/contract.js';
+import type {
+  ApplyOutcome,
+  EngineView,
+  Enforced,
+  ExplainResult,
+  HistoryEntryResult,
+  HistoryListResult,
+  PolicyDoc,
+  TrafficBatch,
+  TrialResult,
+} from '../../electron/ipc/contract.js';
+import { stateDirFor } from '../../electron/engine/statedir.js';
+import { BOB } from '../kernel/harness.js';
+import { setupSandbox, startHost, teardown, TEST_ORIGIN } from './harness.js';
+import type { Host, UiEnv } from './harness.js';
+
+const OWN = { url: `${TEST_ORIGIN}/index.html`, isMainFrame: true };
+const TRIAL = LIMITS.trialSeconds.min;
+
+let env: UiEnv | undefined;
+afterEach(async () => {
+  await teardown(env);
+  env = undefined;
+});
+
+type Answer = { ok: true; value: unknown } | { ok: false; error: { code: string; message: string } };
+
+async function call<T>(host: Host, op: string, req?: unknown): Promise<T> {
+  const r = (await host.call(op, OWN, req)) as Answer;
+  if (!r.ok) throw new Error(`${op}: ${r.error.code}: ${r.error.message}`);
+  return r.value as T;
+}
+
+const raw = (host: Host, op: string, req?: unknown) => host.call(op, OWN, req) as Promise<Answer>;
+
+async function start(): Promise<Host> {
+  env ??= await setupSandbox();
+  const host = await startHost({
+    sb: env.sb,
+    pinDir: env.pinDir,
+    policyFile: `${env.sb.dir}/gui/policy.yml`,
+    caps: true,
+  });
+  env.hosts.push(host);
+  return host;
+}
+
+const imds = { name: 'imdsv2', iface: ['ntf0'], range: ['169.254.169.254/32'], allow: ['alice'] };
+const GUARD: PolicyDoc = { endpoints: [imds], interfaces: { ntf0: { default: 'allow' } }, logging: {} };
+const DENY: PolicyDoc = { endpoints: [imds], interfaces: {}, logging: {} };
+
+const apply = (host: Host, doc: PolicyDoc, expectEpoch: number | null, extra: Record<string, unknown> = {}) =>
+  call<ApplyOutcome>(host, 'apply', { doc, expectEpoch, ...extra });
+
+const bobOut = () => env!.sb.probe(BOB, ['http', 'http://192.0.2.1/', '700']).ok === true;
+
+/** The host still answers (the worker neither crashed nor hangs). */
+async function alive(host: Host): Promise<void> {
+  const v = await call<EngineView>(host, 'getEngine');
+  expect(v.loaded).toBe(true);
+}
+
+describe('attacks on the rollout operations, on the real engine', () => {
+  it('explain: hostile flows are answered or refused as bad requests, never crash the worker', async () => {
+    const host = await start();
+    const flow = { iface: 'ntf0', uid: BOB, family: 4, proto: 'tcp', dst: '192.0.2.1', dport: 80 };
+    const hostile: Array<Record<string, unknown>> = [
+      { family: 4, dst: '2001:db8::1' },
+      { family: 6, dst: '192.0.2.1' },
+      { family: 4, dst: '::ffff:192.0.2.1' },
+      { family: 6, dst: 'fe80::1%ntf0' },
+      { family: 4, dst: '3232235777' },
+      { family: 4, dst: '0x7f.1' },
+      { family: 4, dst: '' },
+      { family: 4, dst: 'x'.repeat(LIMITS.text) },
+      { iface: '\u001b[31m\nfake line'.padEnd(LIMITS.text, 'y') },
+      { iface: '' },
+      { uid: 0xfffffffe },
+      { uid: null },
+      { proto: 'other', dport: 0 },
+      { proto: 'icmp', dport: 65535, sport: 0 },
+    ];
+    const check = async () => {
+      for (const h of hostile) {
+        const r = await raw(host, 'explain', { flow: { ...flow, ...h } });
+        if (!r.ok) expect(r.error.code, JSON.stringify(h)).toBe('bad-request');
+        else expect(typeof (r.value as ExplainResult).lines[0]).toBe('string');
+      }
+      // Shapes the schema refuses.
+      for (const bad of [
+        { flow: { ...flow, uid: 0xffffffff } },
+        { flow: { ...flow, uid: -1 } },
+        { flow: { ...flow, family: 5 } },
+        { flow: { ...flow, dport: 70000 } },
+        { flow: { ...flow, iface: 'x'.repeat(LIMITS.text + 1) } },
+        { flow: { ...flow, extra: 1 } },
+        { flow: [] },
+        null,
+      ])
+        expect((await raw(host, 'explain', bad)).ok).toBe(false);
+      await alive(host);
+    };
+    await check(); // nothing applied
+    await apply(host, DENY, null);
+    await check(); // a policy in force
+    // A family mismatch is refused, whatever the address looks like.
+    const mism = await raw(host, 'explain', { flow: { ...flow, family: 4, dst: '2001:db8::1' } });
+    expect(mism.ok).toBe(false);
+  }, 120_000);
+
+  it('historyEntry and listHistory: planted, foreign and corrupt files are skipped, never read or shown', async () => {
+    const host = await start();
+    const a = await apply(host, GUARD, null);
+    const dir = join(stateDirFor(env!.pinDir), 'history');
+    const secret = env!.sb.writeFile('secret.txt', 'TOP-SECRET-CONTENT\n');
+    symlinkSync(secret, join(dir, '000900.json'));
+    symlinkSync('/etc/shadow', join(dir, '000901.json'));
+    const foreign = join(dir, '000902.json');
+    const good = readFileSync(join(dir, '000001.json'), 'utf8').replace('"n": 1', '"n": 902');
+    writeFileSync(foreign, good, { mode: 0o600 });
+    chownSync(foreign, 1000, 1000);
+    writeFileSync(
+      join(dir, '000903.json'),
+      '{"format": "net-tc-filter history 1", "n": 903, "text": "\u001b[2J',
+      {
+        mode: 0o600,
+      },
+    );
+    const h = await call<HistoryListResult>(host, 'listHistory');
+    expect(h.entries.map((e) => e.n)).not.toContain(900);
+    expect(h.entries.map((e) => e.n)).not.toContain(902);
+    expect(h.warnings.length).toBeGreaterThanOrEqual(4);
+    const all = JSON.stringify(h);
+    expect(all).not.toMatch(/TOP-SECRET|root:/);
+    expect(all).not.toContain('\u001b');
+    for (const n of [900, 901, 902, 903]) {
+      const r = await raw(host, 'historyEntry', { n });
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.error.code).toBe('bad-request');
+      expect(JSON.stringify(r)).not.toMatch(/TOP-SECRET|root:/);
+    }
+    expect((await call<HistoryEntryResult>(host, 'historyEntry', { n: 1 })).entry.policy).toBe(a.epoch);
+    for (const bad of [{ n: 0 }, { n: -1 }, { n: 1.5 }, { n: '1' }, { n: 2 ** 60 }, {}, null])
+      expect((await raw(host, 'historyEntry', bad)).ok).toBe(false);
+    await alive(host);
+  }, 120_000);
+
+  it('revertTrial racing an apply made against the trial: the apply does not go through on a policy it was not made against', async () => {
+    const host = await start();
+    const a = await apply(host, GUARD, null);
+    const t = await apply(host, DENY, a.epoch, { trialSeconds: TRIAL });
+    const [rev, app] = await Promise.all([
+      raw(host, 'revertTrial'),
+      raw(host, 'apply', { doc: DENY, expectEpoch: t.epoch }),
+    ]);
+    expect(rev.ok).toBe(true);
+    expect(app.ok).toBe(false);
+    const v = await call<EngineView>(host, 'getEngine');
+    const e = await call<Enforced>(host, 'getEnforced');
+    expect(e.epoch).toBe(v.policy);
+    expect(e.doc).toEqual(GUARD);
+    expect(bobOut()).toBe(true);
+  }, 120_000);
+
+  it('confirm and revert at once, twice each: one wins, the others are conflicts, and the state agrees with the kernel', async () => {
+    const host = await start();
+    const a = await apply(host, GUARD, null);
+    await apply(host, DENY, a.epoch, { trialSeconds: TRIAL });
+    const rs = await Promise.all([
+      raw(host, 'confirmTrial'),
+      raw(host, 'revertTrial'),
+      raw(host, 'confirmTrial'),
+      raw(host, 'revertTrial'),
+    ]);
+    expect(rs.filter((r) => r.ok)).toHaveLength(1);
+    for (const r of rs) if (!r.ok) expect(['conflict', 'busy']).toContain(r.error.code);
+    const won = (rs.find((r) => r.ok) as { value: TrialResult }).value;
+    const v = await call<EngineView>(host, 'getEngine');
+    const e = await call<Enforced>(host, 'getEnforced');
+    expect(v.trial).toBeNull();
+    expect(e.epoch).toBe(v.policy);
+    expect(e.doc).toEqual(won.outcome === 'confirmed' ? DENY : GUARD);
+    expect(bobOut()).toBe(won.outcome !== 'confirmed');
+  }, 120_000);
+
+  it('trialSeconds at and beyond its bounds; a second trial while one is pending', async () => {
+    const host = await start();
+    const a = await apply(host, GUARD, null);
+    for (const s of [LIMITS.trialSeconds.min - 1, LIMITS.trialSeconds.max + 1, 10.5, -10, '60', 1e20])
+      expect((await raw(host, 'apply', { doc: DENY, expectEpoch: a.epoch, trialSeconds: s })).ok).toBe(false);
+    const t = await apply(host, DENY, a.epoch, { trialSeconds: LIMITS.trialSeconds.max });
+    expect(t.trial!.secondsLeft).toBeGreaterThan(LIMITS.trialSeconds.max - 30);
+    expect(t.trial!.secondsLeft).toBeLessThanOrEqual(LIMITS.trialSeconds.max);
+    const again = await raw(host, 'apply', { doc: GUARD, expectEpoch: t.epoch, trialSeconds: TRIAL });
+    expect(again.ok).toBe(false);
+    expect((await call<EngineView>(host, 'getEngine')).trial?.policy).toBe(t.epoch);
+    const back = await call<TrialResult>(host, 'revertTrial');
+    expect(back.outcome).toBe('reverted');
+    const m = await apply(host, DENY, back.inForce, { trialSeconds: LIMITS.trialSeconds.min });
+    expect(m.trial!.secondsLeft).toBeLessThanOrEqual(LIMITS.trialSeconds.min);
+    await call<TrialResult>(host, 'revertTrial');
+  }, 120_000);
+
+  it('a storm of getEngine calls: every one is answered, and traffic keeps coming', async () => {
+    const host = await start();
+    await apply(host, GUARD, null);
+    const storm = await Promise.all(Array.from({ length: 500 }, () => raw(host, 'getEngine')));
+    expect(storm.every((r) => r.ok)).toBe(true);
+    const t = await call<TrafficBatch>(host, 'nextTraffic', { after: 0 });
+    expect(t.counters).not.toBeNull();
+  }, 120_000);
+});
