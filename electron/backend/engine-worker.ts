@@ -240,16 +240,42 @@ function trialEvent(o: TrialOutcome): TrialEvent {
 
 const PENDING = 'a trial is pending: keep it or revert it first';
 
+/** The history entry `n` holds this policy (the text it would be recorded with): only then is an
+ * apply recorded as coming from it. The renderer's word for it is not enough: `history` and
+ * `apply --from-history` would show the admin an entry's policy that is not the one applied. */
+function fromHistoryMatches(n: number, text: string): boolean {
+  let entry: HistoryEntry | undefined;
+  try {
+    entry = listHistory(init.pinDir).entries.find((e) => e.n === n);
+  } catch {
+    return false;
+  }
+  if (!entry) return false;
+  if (entry.text === text) return true;
+  const parsed = parsePolicy(entry.text, `history ${n}`);
+  if (!parsed.policy || parsed.diagnostics.some((d) => d.severity === 'error')) return false;
+  const again = docToPolicy(policyToDoc(parsed.policy)).policy;
+  return again !== undefined && serializePolicy(again) === text;
+}
+
 function apply(doc: PolicyDoc, trialSeconds?: number, fromHistory?: number): ApplyReply {
   if (!engine || !host) throw new ReplyError('read-only', 'this instance does not own the engine');
   const { policy, resolved, diagnostics } = resolveDoc(doc, accountDb.reload());
+  const text = serializePolicy(policy);
+  const fromEntry = fromHistory !== undefined && fromHistoryMatches(fromHistory, text);
+  if (fromHistory !== undefined && !fromEntry)
+    diagnostics.push({
+      severity: 'warning',
+      message: `not recorded as coming from history ${fromHistory}: the policy applied is not that entry's (it was changed, or the entry is gone)`,
+      path: [],
+    });
   let applied;
   try {
     applied = host.apply(resolved, {
       origin: 'app',
-      text: serializePolicy(policy),
+      text,
       ...(trialSeconds ? { trialSeconds } : {}),
-      ...(fromHistory !== undefined ? { source: `history ${fromHistory}` } : {}),
+      ...(fromEntry ? { source: `history ${fromHistory}` } : {}),
     });
   } catch (err) {
     if (err instanceof TrialStateError) throw new ReplyError('conflict', PENDING);

@@ -154,6 +154,36 @@ describe('attacks on the rollout operations, on the real engine', () => {
     await alive(host);
   }, 120_000);
 
+  it('apply fromHistory with a document that is not that entry: the history does not claim it came from there', async () => {
+    const host = await start();
+    const a = await apply(host, DENY, null);
+    const b = await apply(host, GUARD, a.epoch);
+    const h = await call<HistoryListResult>(host, 'listHistory');
+    const denyEntry = h.entries.find((e) => e.policy === a.epoch)!;
+    // The renderer says "from history <DENY's entry>" but sends another policy.
+    const other: PolicyDoc = {
+      endpoints: [imds, { name: 'extra', iface: ['ntf0'], range: ['198.51.100.0/24'], allow: ['bob'] }],
+      interfaces: { ntf0: { default: 'allow' } },
+      logging: {},
+    };
+    const c = await apply(host, other, b.epoch, { fromHistory: denyEntry.n });
+    const newest = (await call<HistoryListResult>(host, 'listHistory')).entries[0]!;
+    expect(newest.policy).toBe(c.epoch);
+    expect(newest.source).not.toBe(`history ${denyEntry.n}`);
+    expect(c.diagnostics.some((d) => d.severity === 'warning' && /history/.test(d.message))).toBe(true);
+    // An entry that does not exist is no source either.
+    const d = await apply(host, DENY, c.epoch, { fromHistory: 999_999 });
+    const n2 = (await call<HistoryListResult>(host, 'listHistory')).entries[0]!;
+    expect(n2.policy).toBe(d.epoch);
+    expect(n2.source).not.toBe('history 999999');
+    // The honest case still records it.
+    const old = await call<HistoryEntryResult>(host, 'historyEntry', { n: denyEntry.n });
+    const e = await apply(host, old.doc!, d.epoch, { fromHistory: denyEntry.n });
+    const n3 = (await call<HistoryListResult>(host, 'listHistory')).entries[0]!;
+    expect(n3).toMatchObject({ policy: e.epoch, source: `history ${denyEntry.n}` });
+    expect(e.diagnostics.some((x) => /history/.test(x.message))).toBe(false);
+  }, 120_000);
+
   it('revertTrial racing an apply made against the trial: the apply does not go through on a policy it was not made against', async () => {
     const host = await start();
     const a = await apply(host, GUARD, null);
