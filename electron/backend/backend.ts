@@ -355,8 +355,38 @@ export class Backend {
   }
 
   async validate(doc: PolicyDoc): Promise<ValidateResult> {
-    const r = await this.call('validate', { doc });
+    const r = await this.latest('validate', () => this.call('validate', { doc }));
     return { ok: !r.diagnostics.some((d) => d.severity === 'error'), ...r };
+  }
+
+  /** Heavy requests (a policy compiled, a flow table decided: a second or more for a large policy)
+   * reach the worker one at a time, and only the newest one waits: each blocks the worker's
+   * traffic ticks while it runs, so a renderer sending them in a loop must not queue them without
+   * bound (nor hold the ring buffer undrained for the whole queue). A waiting request overtaken
+   * by a newer one is answered `busy`. */
+  private readonly gates = new Map<string, { running: boolean; waiting?: () => void; drop?: () => void }>();
+
+  private async latest<T>(op: 'validate' | 'preview', run: () => Promise<T>): Promise<T> {
+    let g = this.gates.get(op);
+    if (!g) this.gates.set(op, (g = { running: false }));
+    const gate = g;
+    if (gate.running) {
+      gate.drop?.();
+      await new Promise<void>((resolve, reject) => {
+        gate.waiting = resolve;
+        gate.drop = () => reject(new HandlerError('busy', `${op}: superseded by a newer ${op} request`));
+      });
+    }
+    gate.running = true;
+    try {
+      return await run();
+    } finally {
+      const next = gate.waiting;
+      gate.waiting = undefined;
+      gate.drop = undefined;
+      gate.running = false;
+      next?.();
+    }
   }
 
   async apply(
@@ -474,7 +504,7 @@ export class Backend {
   /** What applying `doc` would do (nothing changes): diagnostics, per-interface effects, the
    * recently observed flows whose verdict changes. */
   preview(doc: PolicyDoc): Promise<Preview> {
-    return this.call('preview', { doc });
+    return this.latest('preview', () => this.call('preview', { doc }));
   }
 
   /** Why the enforced policy decides `flow` as it does (the CLI's explain text). */

@@ -240,6 +240,34 @@ describe('attacks on the rollout operations, on the real engine', () => {
     await call<TrialResult>(host, 'revertTrial');
   }, 120_000);
 
+  it('previews of a large policy sent in a loop: one runs, only the newest waits, the ones it overtook are busy', async () => {
+    const host = await start();
+    await apply(host, GUARD, null);
+    // About 700 kB: 1000 endpoints of 40 ranges each (a second or more of the worker's time each).
+    const big: PolicyDoc = {
+      endpoints: Array.from({ length: 1000 }, (_, i) => ({
+        name: `e${i}`,
+        iface: ['ntf0'],
+        range: Array.from({ length: 40 }, (_, j) => `10.${i >> 8}.${i & 255}.${j}/32`),
+        allow: ['alice', 'bob'],
+      })),
+      interfaces: { ntf0: { default: 'allow' } },
+      logging: {},
+    };
+    expect(JSON.stringify({ doc: big }).length).toBeLessThan(LIMITS.policyBytes);
+    const rs = await Promise.all(Array.from({ length: 6 }, () => raw(host, 'preview', { doc: big })));
+    expect(rs.map((r) => (r.ok ? 'ok' : r.error.code))).toEqual(['ok', 'busy', 'busy', 'busy', 'busy', 'ok']);
+    const v = await Promise.all(Array.from({ length: 4 }, () => raw(host, 'validate', { doc: big })));
+    expect(v.map((r) => (r.ok ? 'ok' : r.error.code))).toEqual(['ok', 'busy', 'busy', 'ok']);
+    // One over the policy cap is refused before it is parsed.
+    const huge = { ...big, endpoints: [...big.endpoints, ...big.endpoints] };
+    expect(await raw(host, 'preview', { doc: huge })).toMatchObject({
+      ok: false,
+      error: { code: 'too-large' },
+    });
+    await alive(host);
+  }, 120_000);
+
   it('a storm of getEngine calls: every one is answered, and traffic keeps coming', async () => {
     const host = await start();
     await apply(host, GUARD, null);
