@@ -314,7 +314,7 @@ function DecisionsTable({ compact }: { compact: boolean }) {
         columns={columns}
         gridClass="traffic-cols"
         compact={compact}
-        rowKey={(r) => String(r.seq)}
+        rowKey={(r) => r.seq}
         rowClass={(r) => `row-${r.verdict}`}
         rowLabel={rowLabel}
         rowAttrs={(r) => ({

@@ -33,7 +33,8 @@ export interface VirtualTableProps<T> {
   gridClass: string;
   /** Leave out the optional columns. */
   compact?: boolean;
-  rowKey: (row: T) => string;
+  /** A row's identity (a number is cheaper for the virtualizer, which keys every row). */
+  rowKey: (row: T) => string | number;
   /** data-* and similar attributes of a row. */
   rowAttrs?: (row: T) => Record<string, string | number>;
   rowClass?: (row: T) => string;
@@ -85,7 +86,7 @@ export function VirtualTable<T>(p: VirtualTableProps<T>) {
     const target = e.target as HTMLElement;
     const onRow = target.dataset.vkey !== undefined;
     const current = onRow ? (target.dataset.vkey as string) : active;
-    let i = current === null ? -1 : rows.findIndex((r) => rowKey(r) === current);
+    let i = current === null ? -1 : rows.findIndex((r) => String(rowKey(r)) === current);
     // Read here, not while rendering: a layout read per render would cost a reflow per batch.
     const rowsInView = Math.max(
       1,
@@ -104,7 +105,7 @@ export function VirtualTable<T>(p: VirtualTableProps<T>) {
     else if (e.key === 'End') i = rows.length - 1;
     else return;
     e.preventDefault();
-    const key = rowKey(rows[i] as T);
+    const key = String(rowKey(rows[i] as T));
     setActive(key);
     focusNext.current = key;
     virtualizer.scrollToIndex(i, { align: 'auto' });
@@ -113,10 +114,10 @@ export function VirtualTable<T>(p: VirtualTableProps<T>) {
 
   // The row that takes the Tab stop: the one last moved to, else the selected one, else the first.
   const tabKey =
-    (active !== null && rows.some((r) => rowKey(r) === active) ? active : null) ??
+    (active !== null && rows.some((r) => String(rowKey(r)) === active) ? active : null) ??
     p.selectedKey ??
-    (rows[0] !== undefined ? rowKey(rows[0]) : null);
-  const tabRendered = tabKey !== null && items.some((v) => v.key === tabKey);
+    (rows[0] !== undefined ? String(rowKey(rows[0])) : null);
+  const tabRendered = tabKey !== null && items.some((v) => String(v.key) === tabKey);
 
   return (
     <div className="vtable" role="table" aria-label={p.label} aria-rowcount={rows.length + 1}>
