@@ -268,6 +268,37 @@ describe('attacks on the rollout operations, on the real engine', () => {
     await alive(host);
   }, 120_000);
 
+  it('historyEntry of two large, very different policies answers (no diff that holds the worker for minutes)', async () => {
+    const host = await start();
+    // Two policies of 20 000 guarded addresses each (about 450 kB of YAML, within the cap), no
+    // line in common: a full diff of them takes the worker minutes.
+    const wide = (b: number): PolicyDoc => ({
+      endpoints: [
+        {
+          name: 'wide',
+          iface: ['ntf0'],
+          range: Array.from({ length: 20_000 }, (_, i) => `10.${b}.${i >> 8}.${i & 255}/32`),
+          allow: ['alice'],
+        },
+      ],
+      interfaces: { ntf0: { default: 'allow' } },
+      logging: {},
+    });
+    const a = await apply(host, wide(1), null);
+    const b = await apply(host, wide(2), a.epoch);
+    const h = await call<HistoryListResult>(host, 'listHistory');
+    const n = h.entries.find((e) => e.policy === b.epoch)!.n;
+    const [entry, view] = await Promise.all([
+      call<HistoryEntryResult>(host, 'historyEntry', { n }),
+      call<EngineView>(host, 'getEngine'),
+    ]);
+    expect(view.policy).toBe(b.epoch);
+    expect(entry.previous).toBe(n - 1);
+    expect(entry.diff).toMatch(/too many to compare here/);
+    expect(entry.text).toContain('10.2.78.31/32');
+    await alive(host);
+  }, 60_000);
+
   it('a storm of getEngine calls: every one is answered, and traffic keeps coming', async () => {
     const host = await start();
     await apply(host, GUARD, null);
