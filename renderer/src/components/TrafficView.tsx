@@ -3,9 +3,10 @@
 // table component, their reasons in plain words, the counters and rates, and the details pane
 // of the row clicked.
 import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
-import type { FlowWire, TrafficRow } from '../../../electron/ipc/contract.js';
+import type { FlowWire, PolicyDoc, TrafficRow } from '../../../electron/ipc/contract.js';
 import { indexAccounts, senderLabel, type AccountIndex } from '../logic/accounts.js';
 import { formatBytes, formatCount, formatHostPort, formatTime } from '../logic/format.js';
+import { notListedEndpoint } from '../logic/guarding.js';
 import { reasonDetail, reasonText, VERDICT_WORDS, type TableVerdict } from '../logic/reasons.js';
 import { decisionTarget, flowTarget } from '../store/details.js';
 import { lostEvents, selectVisibleFlows, selectVisibleRows, type VerdictFilter } from '../store/traffic.js';
@@ -154,7 +155,7 @@ function Counters() {
   );
 }
 
-function decisionColumns(idx: AccountIndex | null): Array<Column<TrafficRow>> {
+function decisionColumns(idx: AccountIndex | null, enforced: PolicyDoc | null): Array<Column<TrafficRow>> {
   return [
     { id: 'time', header: 'Time', className: 'mono', cell: (r) => formatTime(r.time) },
     { id: 'iface', header: 'Interface', className: 'ellipsis', cell: (r) => r.iface, optional: true },
@@ -186,15 +187,15 @@ function decisionColumns(idx: AccountIndex | null): Array<Column<TrafficRow>> {
       id: 'reason',
       header: 'Reason',
       className: 'ellipsis reason-cell',
-      cell: (r) => reasonText(r),
-      title: (r) => reasonDetail(r),
+      cell: (r) => reasonText({ ...r, endpoint: notListedEndpoint(r, enforced) }),
+      title: (r) => reasonDetail({ ...r, endpoint: notListedEndpoint(r, enforced) }),
     },
     { id: 'verdict', header: 'Verdict', cell: (r) => <VerdictBadge verdict={r.verdict} /> },
     { id: 'bytes', header: 'Bytes', className: 'num mono', cell: (r) => r.bytes, optional: true },
   ];
 }
 
-function flowColumns(idx: AccountIndex | null): Array<Column<FlowWire>> {
+function flowColumns(idx: AccountIndex | null, enforced: PolicyDoc | null): Array<Column<FlowWire>> {
   return [
     { id: 'iface', header: 'Interface', className: 'ellipsis', cell: (f) => f.iface, optional: true },
     {
@@ -226,8 +227,8 @@ function flowColumns(idx: AccountIndex | null): Array<Column<FlowWire>> {
       id: 'reason',
       header: 'Reason',
       className: 'ellipsis reason-cell',
-      cell: (f) => reasonText(f),
-      title: (f) => reasonDetail(f),
+      cell: (f) => reasonText({ ...f, endpoint: notListedEndpoint(f, enforced) }),
+      title: (f) => reasonDetail({ ...f, endpoint: notListedEndpoint(f, enforced) }),
     },
     {
       id: 'endpoint',
@@ -276,7 +277,8 @@ function DecisionsTable({ compact }: { compact: boolean }) {
   const selectedKey = useApp((s) => (s.details?.target.kind === 'decision' ? s.details.target.key : null));
   const openDetails = useApp((s) => s.openDetails);
   const idx = useAccountIndex();
-  const columns = useMemo(() => decisionColumns(idx), [idx]);
+  const enforced = useApp((s) => s.enforced?.doc ?? null);
+  const columns = useMemo(() => decisionColumns(idx, enforced), [idx, enforced]);
   const rowLabel = useMemo(() => rowLabelOf(idx), [idx]);
   const parentRef = useRef<HTMLDivElement | null>(null);
   // Scrolled away from the newest rows, the table holds still (the store's snapshot).
@@ -348,7 +350,8 @@ function FlowsTable({ compact }: { compact: boolean }) {
   const selectedKey = useApp((s) => (s.details?.target.kind === 'flow' ? s.details.target.key : null));
   const openDetails = useApp((s) => s.openDetails);
   const idx = useAccountIndex();
-  const columns = useMemo(() => flowColumns(idx), [idx]);
+  const enforced = useApp((s) => s.enforced?.doc ?? null);
+  const columns = useMemo(() => flowColumns(idx, enforced), [idx, enforced]);
   const rowLabel = useMemo(() => rowLabelOf(idx), [idx]);
   return (
     <>
