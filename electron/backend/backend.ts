@@ -346,12 +346,12 @@ export class Backend {
   }
 
   async status(): Promise<StatusInfo> {
-    const s = await this.call('status', {});
+    const s = await this.shared('status', () => this.call('status', {}));
     return { ...s, state: this.state(), errors: [...this.errors] };
   }
 
   accounts(): Promise<Accounts> {
-    return this.call('accounts', {});
+    return this.shared('accounts', () => this.call('accounts', {}));
   }
 
   async validate(doc: PolicyDoc): Promise<ValidateResult> {
@@ -469,8 +469,21 @@ export class Backend {
     }
   }
 
+  /** Reads in flight, by what they read: an identical read sent meanwhile shares the answer
+   * instead of queueing another in the worker (a renderer polling in a loop, or a burst of them,
+   * would otherwise hold a Keep behind hundreds of reads until the trial's deadline passed). */
+  private readonly reads = new Map<string, Promise<unknown>>();
+
+  private shared<T>(key: string, run: () => Promise<T>): Promise<T> {
+    const inFlight = this.reads.get(key);
+    if (inFlight) return inFlight as Promise<T>;
+    const p = run().finally(() => this.reads.delete(key));
+    this.reads.set(key, p);
+    return p;
+  }
+
   engineView(): Promise<EngineView> {
-    return this.call('engine', {});
+    return this.shared('engine', () => this.call('engine', {}));
   }
 
   private async trialCall(cmd: 'confirm' | 'revert'): Promise<TrialResult> {
@@ -509,20 +522,22 @@ export class Backend {
 
   /** Why the enforced policy decides `flow` as it does (the CLI's explain text). */
   explain(flow: FlowQuery): Promise<ExplainResult> {
-    return this.call('explain', { flow });
+    return this.shared(`explain ${JSON.stringify(flow)}`, () => this.call('explain', { flow }));
   }
 
   /** The enforced policy plus endpoints for what was observed dropped or would-drop. Never applied. */
   propose(sinceMs: number | undefined): Promise<ProposeResult> {
-    return this.call('propose', sinceMs !== undefined ? { sinceMs } : {});
+    return this.shared(`propose ${sinceMs ?? ''}`, () =>
+      this.call('propose', sinceMs !== undefined ? { sinceMs } : {}),
+    );
   }
 
   listHistory(): Promise<HistoryListResult> {
-    return this.call('history', {});
+    return this.shared('history', () => this.call('history', {}));
   }
 
   historyEntry(n: number): Promise<HistoryEntryResult> {
-    return this.call('historyEntry', { n });
+    return this.shared(`historyEntry ${n}`, () => this.call('historyEntry', { n }));
   }
 
   async stopFiltering(): Promise<StopResult> {

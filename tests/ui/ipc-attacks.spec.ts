@@ -3,12 +3,15 @@
 // renderer (any request shape, order and timing through the real gateway) and from a confused
 // admin (two calls racing, planted history files), against the real Backend, engine worker and
 // kernel in a network-namespace sandbox (same harness as backend.spec.ts, no browser).
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { chownSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../electron/ipc/contract.js';
 import type {
   ApplyOutcome,
+  Preview,
   EngineView,
   Enforced,
   ExplainResult,
@@ -27,7 +30,9 @@ const OWN = { url: `${TEST_ORIGIN}/index.html`, isMainFrame: true };
 const TRIAL = LIMITS.trialSeconds.min;
 
 let env: UiEnv | undefined;
+const children: ChildProcess[] = [];
 afterEach(async () => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
   await teardown(env);
   env = undefined;
 });
@@ -298,6 +303,86 @@ describe('attacks on the rollout operations, on the real engine', () => {
     expect(entry.text).toContain('10.2.78.31/32');
     await alive(host);
   }, 60_000);
+
+  it("a listening process named with terminal escapes and a newline: the preview's server and warning carry it escaped", async () => {
+    const host = await start();
+    const a = await apply(host, GUARD, null);
+    const sb = env!.sb;
+    // Any user may name its process (prctl PR_SET_NAME, /proc/self/comm) and listen on a port.
+    const server = sb.writeFile(
+      'named-server.mjs',
+      "import net from 'node:net';\nimport { writeFileSync } from 'node:fs';\n" +
+        "writeFileSync('/proc/self/comm', '\\x1b[2J\\x1b]0;x\\x07\\nok');\n" +
+        "net.createServer((s) => s.pipe(s)).listen(2222, '0.0.0.0', () => console.log('up'));\n",
+    );
+    const client = sb.writeFile(
+      'named-client.mjs',
+      "import net from 'node:net';\n" +
+        "const s = net.connect(2222, '192.0.2.2', () => { console.log('up'); setInterval(() => s.write('x'), 100); });\n" +
+        "s.on('error', () => undefined);\n",
+    );
+    for (const [ns, file] of [
+      [sb.client, server],
+      [sb.server, client],
+    ] as const) {
+      const p = spawn('ip', ['netns', 'exec', ns, process.execPath, file], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      children.push(p);
+      await new Promise((r) => p.stdout?.once('data', r));
+    }
+    await expect
+      .poll(
+        async () =>
+          (await call<Preview>(host, 'preview', { doc: DENY })).impact?.newlyDropped[0]?.server?.port,
+        {
+          timeout: 10_000,
+        },
+      )
+      .toBe(2222);
+    const p = await call<Preview>(host, 'preview', { doc: DENY });
+    const first = p.impact!.newlyDropped[0]!;
+    expect(first.server?.command).toBeDefined();
+    // eslint-disable-next-line no-control-regex
+    const control = /[\u0000-\u001f\u007f]/;
+    expect(first.server!.command).not.toMatch(control);
+    expect(first.warning).not.toMatch(control);
+    expect(first.server!.command).toContain('\\x1b');
+    expect(a.epoch).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('a storm of history reads during a trial: Keep still lands before the deadline (identical reads share one answer)', async () => {
+    const host = await start();
+    const wide: PolicyDoc = {
+      endpoints: [
+        {
+          name: 'wide',
+          iface: ['ntf0'],
+          range: Array.from({ length: 20_000 }, (_, i) => `10.1.${i >> 8}.${i & 255}/32`),
+          allow: ['alice'],
+        },
+      ],
+      interfaces: { ntf0: { default: 'allow' } },
+      logging: {},
+    };
+    const a = await apply(host, wide, null);
+    // A full history of large policies (48 more copies of that entry, root's as the engine writes).
+    const dir = join(stateDirFor(env!.pinDir), 'history');
+    const first = readFileSync(join(dir, '000001.json'), 'utf8');
+    for (let n = 2; n <= 49; n++)
+      writeFileSync(join(dir, `${String(n).padStart(6, '0')}.json`), first.replace('"n": 1,', `"n": ${n},`), {
+        mode: 0o600,
+      });
+    expect((await call<HistoryListResult>(host, 'listHistory')).entries).toHaveLength(49);
+    const t = await apply(host, { ...wide, interfaces: {} }, a.epoch, { trialSeconds: TRIAL });
+    const storm = Array.from({ length: 300 }, () => raw(host, 'listHistory'));
+    const entries = Array.from({ length: 100 }, () => raw(host, 'historyEntry', { n: 20 }));
+    const keep = await raw(host, 'confirmTrial');
+    expect(keep).toMatchObject({ ok: true, value: { outcome: 'confirmed', policy: t.epoch } });
+    const all = await Promise.all([...storm, ...entries]);
+    expect(all.every((r) => r.ok)).toBe(true);
+    expect((await call<EngineView>(host, 'getEngine')).policy).toBe(t.epoch);
+  }, 180_000);
 
   it('a storm of getEngine calls: every one is answered, and traffic keeps coming', async () => {
     const host = await start();
