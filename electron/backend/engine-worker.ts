@@ -715,7 +715,7 @@ function flowDeltas(rows: FlowRow[], endpointName: (id: number) => string | null
   for (const f of rows) {
     const key = flowKey(f);
     live.add(key);
-    const sig = `${f.allowedPackets}/${f.droppedPackets}/${f.lastSeen}`;
+    const sig = `${f.allowedPackets}/${f.droppedPackets}/${f.wouldDropPackets}/${f.lastSeen}`;
     if (flowSigs.get(key) === sig) continue;
     if (out.length >= LIMITS.batchFlows) continue; // sent next time: its signature stays old
     flowSigs.set(key, sig);
@@ -733,6 +733,8 @@ function flowDeltas(rows: FlowRow[], endpointName: (id: number) => string | null
       allowedBytes: f.allowedBytes,
       droppedPackets: f.droppedPackets,
       droppedBytes: f.droppedBytes,
+      wouldDropPackets: f.wouldDropPackets,
+      wouldDropBytes: f.wouldDropBytes,
       firstSeen: f.firstSeen,
       lastSeen: f.lastSeen,
       verdict: f.verdict,

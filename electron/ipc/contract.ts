@@ -206,6 +206,9 @@ export interface FlowWire {
   allowedBytes: number;
   droppedPackets: number;
   droppedBytes: number;
+  /** Audit mode: packets the policy drops that were passed and reported. */
+  wouldDropPackets: number;
+  wouldDropBytes: number;
   firstSeen: number;
   lastSeen: number;
   verdict: 'allow' | 'drop' | 'would-drop';

@@ -253,6 +253,15 @@ function flowColumns(idx: AccountIndex | null, enforced: PolicyDoc | null): Arra
       title: (f) => `${formatCount(f.droppedPackets)} packets, ${formatBytes(f.droppedBytes)} dropped`,
     },
     {
+      id: 'would-drop',
+      header: 'Would drop',
+      className: 'num mono',
+      cell: (f) => formatCount(f.wouldDropPackets),
+      title: (f) =>
+        `${formatCount(f.wouldDropPackets)} packets, ${formatBytes(f.wouldDropBytes)} passed in audit mode that the policy would drop`,
+      optional: true,
+    },
+    {
       id: 'last',
       header: 'Last seen',
       className: 'mono',

@@ -125,11 +125,11 @@ export function matchRow(row: TrafficRow, f: TrafficFilters, uids: UserMatch = n
 }
 
 /** Whether a flow passes the filters: "allowed"/"dropped" hold for a flow with any packet of
- * that kind, "would drop" for one whose last verdict is a would-drop. */
+ * that kind, "would drop" likewise (audit mode). */
 export function matchFlow(flow: FlowWire, f: TrafficFilters, uids: UserMatch = null): boolean {
   if (f.verdict === 'allow' && flow.allowedPackets === 0) return false;
   if (f.verdict === 'drop' && flow.droppedPackets === 0) return false;
-  if (f.verdict === 'would-drop' && flow.verdict !== 'would-drop') return false;
+  if (f.verdict === 'would-drop' && flow.wouldDropPackets === 0) return false;
   if (!userMatches(flow.uid, flow.user, f.user, uids)) return false;
   const i = f.iface.trim().toLowerCase();
   if (i && !flow.iface.toLowerCase().includes(i)) return false;

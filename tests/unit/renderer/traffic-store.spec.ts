@@ -35,6 +35,8 @@ function flow(key: string, lastSeen: number, over: Partial<FlowWire> = {}): Flow
     allowedBytes: 60,
     droppedPackets: 0,
     droppedBytes: 0,
+    wouldDropPackets: 0,
+    wouldDropBytes: 0,
     firstSeen: 0,
     lastSeen,
     verdict: 'allow',
