@@ -167,7 +167,6 @@ describe('desktop UI against the real engine', () => {
     expect(await rows(page, '[data-user="alice"]').count()).toBeGreaterThan(0);
     await page.getByRole('textbox', { name: 'User' }).fill('');
     await expect.poll(() => rows(page, '[data-user="bob"]').count()).toBeGreaterThan(0);
-    await screenshot(page, 'live-traffic');
 
     // Scrolled away from the newest rows, the table holds still; "back to newest" shows them.
     env!.sb.probe(BOB, ['udp', '169.254.169.254', '7', '60', '300']);

@@ -199,7 +199,7 @@ export async function openApp(host: Host, opts: { colorScheme?: 'light' | 'dark'
   });
   try {
     const context = await browser.newContext({
-      viewport: { width: 1280, height: 800 },
+      viewport: { width: 1024, height: 700 }, // the smallest window the UI is laid out for
       colorScheme: opts.colorScheme ?? 'light',
     });
     // Nothing leaves the browser: our origin is served from dist/renderer, everything else fails.
