@@ -53,6 +53,12 @@ export interface BackendOptions {
 }
 
 const DEFAULT_BATCH_MS = 150;
+/** Requests that change the kernel's state (or end the worker): posted to the worker at once. */
+const CHANGES: ReadonlySet<string> = new Set(['apply', 'confirm', 'revert', 'stop', 'close']);
+/** Reads the worker holds at most at once; more wait here, in order. A keep, revert or apply is
+ * never held here, so it finds at most this many reads ahead of it in the worker, however many
+ * (distinct) reads a renderer sends: a Keep is not held past its trial's deadline. */
+const MAX_READS_IN_WORKER = 4;
 /** A long-poll for traffic answers (possibly empty) after this long. */
 const POLL_TIMEOUT_MS = 1000;
 const MAX_ERRORS = 50;
@@ -106,7 +112,14 @@ export class Backend {
   private enforcedState: Enforced = { epoch: null, doc: null, appliedAt: null };
   private readonly errors: Array<{ time: number; message: string }> = [];
   private nextId = 1;
-  private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly calls = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void; read: boolean }
+  >();
+  /** Reads posted to the worker and not answered yet (at most MAX_READS_IN_WORKER), and the ones
+   * waiting here for their turn. */
+  private readsInWorker = 0;
+  private readQueue: Array<() => void> = [];
   private pending: Pending = { decisions: [], flows: new Map(), counters: null, time: 0, fresh: false };
   private batchSeq = 0;
   /** Decisions dropped here because the renderer fetched too slowly. */
@@ -277,6 +290,8 @@ export class Backend {
   private failCalls(err: Error): void {
     for (const c of this.calls.values()) c.reject(err);
     this.calls.clear();
+    this.readQueue = [];
+    this.readsInWorker = 0;
   }
 
   private async stopWorker(): Promise<void> {
@@ -312,6 +327,7 @@ export class Backend {
       const c = this.calls.get(e.id);
       if (!c) return;
       this.calls.delete(e.id);
+      if (c.read) this.readDone();
       if (e.ok) c.resolve(e.value);
       else c.reject(new HandlerError((e.code as never) ?? 'failed', e.message, e.diagnostics));
     }
@@ -322,10 +338,23 @@ export class Backend {
     extra: Omit<Extract<WorkerRequest, { cmd: K }>, 'id' | 'cmd'>,
   ): Promise<WorkerReplies[K]> {
     const id = this.nextId++;
+    const read = !CHANGES.has(cmd);
     return new Promise((resolve, reject) => {
-      this.calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ id, cmd, ...extra });
+      this.calls.set(id, { resolve: resolve as (v: unknown) => void, reject, read });
+      const post = () => this.worker.postMessage({ id, cmd, ...extra });
+      if (!read) post();
+      else if (this.readsInWorker < MAX_READS_IN_WORKER) {
+        this.readsInWorker++;
+        post();
+      } else this.readQueue.push(post);
     });
+  }
+
+  /** A read answered: the next waiting one goes to the worker. */
+  private readDone(): void {
+    const next = this.readQueue.shift();
+    if (next) next();
+    else this.readsInWorker--;
   }
 
   recordError(message: string): void {

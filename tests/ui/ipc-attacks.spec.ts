@@ -384,6 +384,32 @@ describe('attacks on the rollout operations, on the real engine', () => {
     expect((await call<EngineView>(host, 'getEngine')).policy).toBe(t.epoch);
   }, 180_000);
 
+  it('distinct reads in a burst during a trial: Keep is not queued behind them', async () => {
+    const host = await start();
+    const a = await apply(host, GUARD, null);
+    // A full history of entries of about 1 MB each (a long comment in the policy text).
+    const dir = join(stateDirFor(env!.pinDir), 'history');
+    const entry = JSON.parse(readFileSync(join(dir, '000001.json'), 'utf8')) as Record<string, unknown>;
+    const text = `${String(entry.text)}# ${'x'.repeat(1_000_000)}\n`;
+    for (let n = 2; n <= 49; n++)
+      writeFileSync(join(dir, `${String(n).padStart(6, '0')}.json`), JSON.stringify({ ...entry, n, text }), {
+        mode: 0o600,
+      });
+    expect((await call<HistoryListResult>(host, 'listHistory')).entries).toHaveLength(49);
+    const t = await apply(host, DENY, a.epoch, { trialSeconds: TRIAL });
+    const burst = Array.from({ length: 49 }, (_, i) => raw(host, 'historyEntry', { n: i + 1 }));
+    const flows = Array.from({ length: 100 }, (_, i) =>
+      raw(host, 'explain', {
+        flow: { iface: 'ntf0', uid: BOB, family: 4, proto: 'tcp', dst: `192.0.2.${i + 1}`, dport: 80 },
+      }),
+    );
+    const keep = await raw(host, 'confirmTrial');
+    expect(keep).toMatchObject({ ok: true, value: { outcome: 'confirmed', policy: t.epoch } });
+    const all = await Promise.all([...burst, ...flows]);
+    expect(all.filter((r) => !r.ok)).toEqual([]);
+    expect(bobOut()).toBe(false);
+  }, 240_000);
+
   it('a storm of getEngine calls: every one is answered, and traffic keeps coming', async () => {
     const host = await start();
     await apply(host, GUARD, null);
