@@ -31,7 +31,7 @@ import { userName } from '../policy/resolve.js';
 import { explain } from '../policy/explain.js';
 import { dhcpPortsPrivileged } from '../engine/links.js';
 import ipaddr from 'ipaddr.js';
-import { hostPort } from '../policy/addr.js';
+import { formatAddr, hostPort } from '../policy/addr.js';
 import { historyRecorder } from '../engine/recorder.js';
 import { readFlows } from '../engine/flows.js';
 import type { FlowRow } from '../engine/flows.js';
@@ -528,7 +528,8 @@ function explainFlow(q: FlowQuery): ExplainResult {
     throw new ReplyError('bad-request', `${q.dst} is not an IPv${q.family} address`);
   const addr = { bytes };
   const ported = q.proto === 'tcp' || q.proto === 'udp';
-  const destination = hostPort(q.family, q.dst, ported ? q.dport : undefined);
+  // As the kernel's rows show it (never the request's spelling: 0x7f.1 is 127.0.0.1).
+  const destination = hostPort(q.family, formatAddr(q.family, bytes), ported ? q.dport : undefined);
   if (!resolved || !ref?.epoch) {
     const why =
       ref?.loaded && ref.epoch

@@ -115,6 +115,13 @@ describe('attacks on the rollout operations, on the real engine', () => {
       await alive(host);
     };
     await check(); // nothing applied
+    // The destination as the kernel's rows show it, whatever the request's spelling.
+    const odd = await call<ExplainResult>(host, 'explain', { flow: { ...flow, dst: '0x7f.1' } });
+    expect(odd).toMatchObject({ unknown: true, destination: '127.0.0.1:80' });
+    const v6 = await call<ExplainResult>(host, 'explain', {
+      flow: { ...flow, family: 6, dst: '2001:DB8:0:0:0:0:0:1' },
+    });
+    expect(v6.destination).toBe('[2001:db8::1]:80');
     await apply(host, DENY, null);
     await check(); // a policy in force
     // A family mismatch is refused, whatever the address looks like.
