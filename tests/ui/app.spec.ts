@@ -106,7 +106,6 @@ describe('desktop UI against the real engine', () => {
     await page.getByRole('textbox', { name: 'Add range' }).fill('fd00:ec2::254/128');
     await page.getByRole('textbox', { name: 'Add range' }).press('Enter');
     await page.locator('[data-testid="range-chip"]', { hasText: 'fd00:ec2::254/128' }).waitFor();
-    await screenshot(page, 'policy-edit');
 
     // An invalid range: inline error, Apply disabled until it is gone.
     const apply = page.getByRole('button', { name: 'Apply', exact: true });
