@@ -417,6 +417,30 @@ describe('attacks on the rollout operations, on the real engine', () => {
     expect(bobOut()).toBe(false);
   }, 240_000);
 
+  it('keep and revert after the kernel reverted: said, and the state agrees with the kernel', async () => {
+    const host = await start();
+    const a = await apply(host, GUARD, null);
+    const t = await apply(host, DENY, a.epoch, { trialSeconds: TRIAL });
+    expect(bobOut()).toBe(false);
+    await expect.poll(bobOut, { timeout: (TRIAL + 20) * 1000, interval: 500 }).toBe(true);
+    const [keep, back] = await Promise.all([raw(host, 'confirmTrial'), raw(host, 'revertTrial')]);
+    for (const r of [keep, back]) {
+      if (r.ok) expect(r.value).toMatchObject({ outcome: 'reverted', by: 'kernel', policy: t.epoch });
+      else expect(['conflict', 'busy']).toContain(r.error.code);
+    }
+    expect(keep.ok && (keep.value as TrialResult).outcome === 'confirmed').toBe(false);
+    const v = await call<EngineView>(host, 'getEngine');
+    const e = await call<Enforced>(host, 'getEnforced');
+    expect(v.trial).toBeNull();
+    expect(v.lastTrial).toMatchObject({ policy: t.epoch, outcome: 'reverted-by-kernel' });
+    expect(e).toMatchObject({ epoch: v.policy, doc: GUARD });
+    expect(bobOut()).toBe(true);
+    // The history says so too, and the next apply against the number in force goes through.
+    const h = await call<HistoryListResult>(host, 'listHistory');
+    expect(h.entries.find((x) => x.policy === t.epoch)).toMatchObject({ outcome: 'reverted-by-kernel' });
+    expect((await apply(host, GUARD, e.epoch)).trial).toBeNull();
+  }, 120_000);
+
   it('a storm of getEngine calls: every one is answered, and traffic keeps coming', async () => {
     const host = await start();
     await apply(host, GUARD, null);
