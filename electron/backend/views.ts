@@ -216,33 +216,6 @@ export function historyItem(e: HistoryEntry, current: HistoryEntry | undefined):
   };
 }
 
-/** Changed lines (of both texts, after their common first and last lines) above which the worker
- * does not diff: the diff's cost grows with the changed lines times the edit distance (two very
- * different 20 000-line policies, well within the policy size cap, take minutes), and while it
- * runs the worker answers nothing — not even a Keep before a trial's deadline. */
-export const MAX_DIFF_LINES = 3000;
-
-/** The unified diff of two entries' texts, or a one-line note when too many lines changed. */
-export function boundedDiff(older: string, newer: string, olderName: string, newerName: string): string {
-  if (older === newer) return '';
-  const a = older.split('\n');
-  const b = newer.split('\n');
-  let head = 0;
-  while (head < a.length && head < b.length && a[head] === b[head]) head++;
-  let tail = 0;
-  while (
-    tail < a.length - head &&
-    tail < b.length - head &&
-    a[a.length - 1 - tail] === b[b.length - 1 - tail]
-  )
-    tail++;
-  const removed = a.length - head - tail;
-  const added = b.length - head - tail;
-  if (removed + added > MAX_DIFF_LINES)
-    return `${removed} lines of ${olderName} and ${added} lines of ${newerName} differ: too many to compare here (the policy as applied is shown in full)\n`;
-  return historyDiff(older, newer, olderName, newerName);
-}
-
 /** One entry with its document and its diff against the entry before it (`entries`: newest first;
  * the previous one is the next older entry of the same pinned state). */
 export function historyEntryView(
@@ -259,6 +232,6 @@ export function historyEntryView(
     doc: failed || !parsed.policy ? null : policyToDoc(parsed.policy),
     diagnostics: parsed.diagnostics,
     previous: prev?.n ?? null,
-    diff: prev ? boundedDiff(prev.text, e.text, `history ${prev.n}`, `history ${e.n}`) : '',
+    diff: prev ? historyDiff(prev.text, e.text, `history ${prev.n}`, `history ${e.n}`) : '',
   };
 }

@@ -392,10 +392,20 @@ export function accountName(opts: { db?: AccountDb; uid?: number; env?: NodeJS.P
   return via.length ? `uid ${uid} (${via.join(', ')})` : `uid ${uid}`;
 }
 
-/** Unified diff from `older` to `newer` (YAML texts), headed with their names; '' when equal. */
+/** Lines changed beyond which two policies are not diffed: the diff's cost grows with the square
+ * of the changes (20,000 unlike lines a side took minutes), and such a diff is not read anyway. */
+export const MAX_DIFF_EDITS = 3000;
+
+/** Unified diff from `older` to `newer` (YAML texts), headed with their names; '' when equal; a
+ * one-line note when more than MAX_DIFF_EDITS lines changed. */
 export function historyDiff(older: string, newer: string, olderName = 'older', newerName = 'newer'): string {
   if (older === newer) return '';
-  const patch = createTwoFilesPatch(olderName, newerName, older, newer, '', '', { context: 3 });
+  const patch = createTwoFilesPatch(olderName, newerName, older, newer, '', '', {
+    context: 3,
+    maxEditLength: MAX_DIFF_EDITS,
+  });
+  if (patch === undefined)
+    return `${olderName} and ${newerName} differ in more than ${MAX_DIFF_EDITS} lines: too many to compare here (the policy as applied is shown in full)\n`;
   // jsdiff heads the patch with a line of '=' (and "Index:" for equal names): not diff -u's.
   return patch.replace(/^(Index: [^\n]*\n)?=+\n/, '');
 }

@@ -2,11 +2,10 @@
 // Environment: Node (vitest). The worker's answers shaped for the contract: the engine view, a
 // trial, the preview's lists and history items.
 import { describe, expect, it } from 'vitest';
+import { historyDiff, MAX_DIFF_EDITS } from '../../../electron/engine/history.js';
 import type { HistoryEntry } from '../../../electron/engine/history.js';
 import type { EngineStatus } from '../../../electron/engine/status.js';
 import {
-  boundedDiff,
-  MAX_DIFF_LINES,
   currentEntry,
   engineViewOf,
   historyEntryView,
@@ -256,20 +255,20 @@ describe('history views', () => {
   });
 });
 
-describe('boundedDiff', () => {
+describe('historyDiff of two entries', () => {
   const lines = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `- ${tag}${i}`).join('\n');
   it('diffs a few changed lines inside a long text (common head and tail are free)', () => {
     const a = `${lines(5000, 'a')}\nold\n${lines(5000, 'z')}\n`;
     const b = `${lines(5000, 'a')}\nnew\n${lines(5000, 'z')}\n`;
-    const d = boundedDiff(a, b, 'history 1', 'history 2');
+    const d = historyDiff(a, b, 'history 1', 'history 2');
     expect(d).toMatch(/^-old$/m);
     expect(d).toMatch(/^\+new$/m);
-    expect(boundedDiff(a, a, 'history 1', 'history 2')).toBe('');
+    expect(historyDiff(a, a, 'history 1', 'history 2')).toBe('');
   });
   it('says so instead of diffing when too many lines changed', () => {
-    const half = MAX_DIFF_LINES / 2 + 1;
-    expect(boundedDiff(lines(half, 'a'), lines(half, 'b'), 'history 1', 'history 2')).toBe(
-      `${half} lines of history 1 and ${half} lines of history 2 differ: too many to compare here (the policy as applied is shown in full)\n`,
+    const half = MAX_DIFF_EDITS / 2 + 1;
+    expect(historyDiff(lines(half, 'a'), lines(half, 'b'), 'history 1', 'history 2')).toBe(
+      `history 1 and history 2 differ in more than ${MAX_DIFF_EDITS} lines: too many to compare here (the policy as applied is shown in full)\n`,
     );
   });
 });
