@@ -269,6 +269,18 @@ function apply(doc: PolicyDoc, trialSeconds?: number, fromHistory?: number): App
       message: `not recorded as coming from history ${fromHistory}: the policy applied is not that entry's (it was changed, or the entry is gone)`,
       path: [],
     });
+  // The kernel went back from a trial that main still thinks pending: the draft was made against
+  // the trial's policy, so this apply is not what the admin previewed. Settle, say so, refuse.
+  const late = host.settle();
+  for (const w of late.warnings) post({ type: 'error', message: w });
+  if (late.outcome) {
+    const ev = trialEvent(late.outcome);
+    post({ type: 'trial', event: ev });
+    throw new ReplyError(
+      'conflict',
+      `not applied: ${ev.message}; review the changes against it and apply again`,
+    );
+  }
   let applied;
   try {
     applied = host.apply(resolved, {

@@ -213,6 +213,22 @@ describe('attacks on the rollout operations, on the real engine', () => {
     expect(bobOut()).toBe(true);
   }, 120_000);
 
+  it('an apply made against a trial, sent just after the kernel went back from it: refused, not applied over the policy before', async () => {
+    const host = await start();
+    const a = await apply(host, GUARD, null);
+    const t = await apply(host, DENY, a.epoch, { trialSeconds: TRIAL });
+    const deadline = t.trial?.deadline as number;
+    await new Promise((r) => setTimeout(r, Math.max(0, deadline + 30 - Date.now())));
+    const late = await raw(host, 'apply', { doc: DENY, expectEpoch: t.epoch });
+    expect(late.ok).toBe(false);
+    if (!late.ok) expect(late.error.code).toBe('conflict');
+    const v = await call<EngineView>(host, 'getEngine');
+    const e = await call<Enforced>(host, 'getEnforced');
+    expect(v.lastTrial).toMatchObject({ policy: t.epoch, outcome: 'reverted-by-kernel' });
+    expect(e).toMatchObject({ epoch: v.policy, doc: GUARD });
+    expect(bobOut()).toBe(true);
+  }, 120_000);
+
   it('confirm and revert at once, twice each: one wins, the others are conflicts, and the state agrees with the kernel', async () => {
     const host = await start();
     const a = await apply(host, GUARD, null);
