@@ -17,6 +17,7 @@ import type {
   ProposeResult,
   StatusInfo,
   StopResult,
+  TrialResult,
   TrafficBatch,
 } from '../ipc/contract.js';
 
@@ -59,22 +60,16 @@ export type ApplyReply = Omit<ApplyOutcome, 'enforced'> & {
   settled?: TrialEvent;
 };
 
-/** What a trial came to (confirm, revert, or the kernel at its deadline). */
-export interface TrialEvent {
-  outcome: 'confirmed' | 'reverted';
-  by?: 'revert' | 'kernel';
-  policy: number;
-  /** The effective epoch after it. */
-  inForce: number;
-  at: number;
-  message: string;
+/** What a trial came to (confirm, revert, or the kernel at its deadline): the answer main gives
+ * (TrialResult) before it adds the enforced state, and what the worker knows of the saved policy. */
+export type TrialEvent = Omit<TrialResult, 'enforced'> & {
   /** For a revert: the saved policy (WorkerInit.saved, or the last one this worker saved)
    * compiles to what the kernel enforces now. */
   savedEqual?: boolean;
   /** The policy in force now from the history, when the worker had to look it up (a trial it did
    * not start; a revert to a policy the policy file did not hold). It is in the file now. */
   doc?: PolicyDoc;
-}
+};
 
 export type TrialReply = TrialEvent;
 

@@ -164,21 +164,29 @@ export type ImportResult =
 
 export type ExportResult = { canceled: true } | { canceled: false; file: string; bytes: number };
 
-export interface TrafficRow {
+/** What identifies a packet's flow on the wire: decisions, flow entries, previewed flows. */
+export interface FlowFields {
+  iface: string;
+  /** The sender; null: no local socket (unowned). */
+  uid: number | null;
+  /** The engine's name of the sender: the user name, the uid as text when it has no name, or
+   * "(unowned)" (the renderer names it from the accounts: renderer/src/logic/accounts.ts). */
+  user: string;
+  family: 4 | 6;
+  proto: string;
+  dst: string;
+  dport: number;
+  /** The local source port (of the last packet, for a flow): replies of a local server leave from
+   * its listening port (sshd's 22). */
+  sport: number;
+}
+
+export interface TrafficRow extends FlowFields {
   /** Increasing id of the decision in this session. */
   seq: number;
   /** Wall-clock milliseconds. */
   time: number;
-  iface: string;
-  uid: number | null;
-  /** User name, the uid as text when it has no name, or "(unowned)". */
-  user: string;
-  family: 4 | 6;
-  proto: string;
   src: string;
-  sport: number;
-  dst: string;
-  dport: number;
   bytes: number;
   verdict: 'allow' | 'drop' | 'would-drop';
   /** The kernel's reason code: endpoint, not-listed, default-allow, default-deny, unowned-allow,
@@ -190,18 +198,9 @@ export interface TrafficRow {
   endpoint: string | null;
 }
 
-export interface FlowWire {
+export interface FlowWire extends FlowFields {
   /** Stable identity of the flow entry. */
   key: string;
-  iface: string;
-  uid: number | null;
-  user: string;
-  family: 4 | 6;
-  proto: string;
-  dst: string;
-  dport: number;
-  /** The last packet's local source port (replies of a local server leave from its port). */
-  sport: number;
   allowedPackets: number;
   allowedBytes: number;
   droppedPackets: number;
@@ -334,17 +333,7 @@ export interface EngineView {
 }
 
 /** A recently observed flow whose verdict the previewed policy changes (policy/impact.ts). */
-export interface PreviewFlow {
-  iface: string;
-  uid: number | null;
-  /** The account name (see TrafficRow.user). */
-  user: string;
-  family: 4 | 6;
-  proto: string;
-  dst: string;
-  dport: number;
-  /** The flow's last local source port (a server's replies leave from its listening port). */
-  sport: number;
+export interface PreviewFlow extends FlowFields {
   packets: number;
   bytes: number;
   lastSeen: number;

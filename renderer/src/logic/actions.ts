@@ -15,23 +15,13 @@
 //   iface-not-listed  "Allow bob to 169.254.169.254 on eth1": a new endpoint naming eth1 (an
 //                     interface the draft does not configure keeps allowing everything else)
 // A packet without a local socket (uid null) gets no per-user action.
-import type { ExplainResult, FlowQuery } from '../../../electron/ipc/contract.js';
+import type { ExplainResult, FlowFields, FlowQuery } from '../../../electron/ipc/contract.js';
 import type { EndpointDoc, PolicyDoc } from '../../../electron/policy/doc.js';
 import { rangeContains } from '../../../electron/policy/addr.js';
 import { checkEndpointName, parseAllowText, parseRangeText } from '../../../electron/policy/fields.js';
 
 /** The fields of a row the actions need (TrafficRow and FlowWire have them). */
-export interface ActionRow {
-  iface: string;
-  uid: number | null;
-  /** The engine's name of the sender ("bob", "4242" without an account, "(unowned)"). */
-  user: string;
-  family: 4 | 6;
-  proto: string;
-  dst: string;
-  dport: number;
-  sport?: number;
-}
+export type ActionRow = Omit<FlowFields, 'sport'> & { sport?: number };
 
 export type Action =
   | {
