@@ -623,7 +623,7 @@ let liveView: typeof UiLive | undefined;
 
 async function ui(): Promise<void> {
   liveView = await import('./ui-live.js');
-  const { measureLiveView, quantile, SCROLL_STEP } = liveView;
+  const { measureLiveView, quantile, SCROLL_STEP, VIEWPORT } = liveView;
   const common = { flood: tools.flood, rate: UI_RATE, windowMs: P.uiWindowMs, prefillSeconds: 3 };
   const r = await measureLiveView({
     ...common,
@@ -653,7 +653,7 @@ async function ui(): Promise<void> {
   say(`### 5. Live view: ${n(r.rate)} decisions/s for ${r.seconds} s in headless Chromium`);
   say();
   say(
-    `The built renderer in Debian's Chromium ${r.browser} (headless, 1280×800, \`--disable-gpu\`) against the real Backend in the sandbox (engine worker draining every 150 ms, batching, handler table, gateway), as in the browser tests. alice (allowed, \`logging.allowed: all\`) and bob (dropped) each send ${n(r.rate / 2)} 64-byte UDP datagrams/s, paced (\`udpflood -r\`), with the Backend's \`eventsPerUser: 0\` (no per-user event budget: every decision is reported). During the ${r.seconds} s load: ${n(r.sent)} datagrams sent (${n(r.sent / r.seconds)}/s); the engine's counters grew by ${n(r.decided)} decisions (${n(r.decided / r.seconds)}/s); the page received ${n(r.received)} decisions in ${n(r.batches)} batches (${n(r.received / Math.max(1, r.batches))} per batch); events lost: ${lost(r)} (kernel ring ${r.lostKernel}, batching ${r.lostBatching}). Batches reach the page as one JSON string parsed there (closer to Electron's structured clone than the harness's Playwright binding, whose cost is the last row of each table: a ${pw.seconds} s load measured the same way after the main one, ${n(pw.sent / pw.seconds)} datagrams/s, ${lost(pw)} lost).`,
+    `The built renderer in Debian's Chromium ${r.browser} (headless, ${VIEWPORT.width}×${VIEWPORT.height}, \`--disable-gpu\`) against the real Backend in the sandbox (engine worker draining every 150 ms, batching, handler table, gateway), as in the browser tests. alice (allowed, \`logging.allowed: all\`) and bob (dropped) each send ${n(r.rate / 2)} 64-byte UDP datagrams/s, paced (\`udpflood -r\`), with the Backend's \`eventsPerUser: 0\` (no per-user event budget: every decision is reported). During the ${r.seconds} s load: ${n(r.sent)} datagrams sent (${n(r.sent / r.seconds)}/s); the engine's counters grew by ${n(r.decided)} decisions (${n(r.decided / r.seconds)}/s); the page received ${n(r.received)} decisions in ${n(r.batches)} batches (${n(r.received / Math.max(1, r.batches))} per batch); events lost: ${lost(r)} (kernel ring ${r.lostKernel}, batching ${r.lostBatching}). Batches reach the page as one JSON string parsed there (closer to Electron's structured clone than the harness's Playwright binding, whose cost is the last row of each table: a ${pw.seconds} s load measured the same way after the main one, ${n(pw.sent / pw.seconds)} datagrams/s, ${lost(pw)} lost).`,
   );
   say();
   say(

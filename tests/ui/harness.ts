@@ -23,6 +23,8 @@ import { GROUP, PASSWD } from '../kernel/harness.js';
 export const TEST_ORIGIN = 'https://net-tc-filter.invalid';
 export const CHROMIUM = '/usr/bin/chromium';
 export const SCREENSHOTS = join(packageRoot(), 'docs/screenshots');
+/** The window size: the smallest the UI is laid out for (screenshots show it). */
+export const VIEWPORT = { width: 1024, height: 700 } as const;
 /** The CSP electron/main/protocol.ts sends; the page must work under it. */
 export const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; " +
@@ -174,6 +176,33 @@ export async function startHost(o: HostOptions): Promise<Host> {
   };
 }
 
+/** The app's own page as the gateway's sender. */
+export const OWN = { url: `${TEST_ORIGIN}/index.html`, isMainFrame: true } as const;
+
+/** An operation through the real gateway as the app's own page: its value, or an Error naming the
+ * operation, the code and the message. */
+export async function call<T>(host: Host, op: string, req?: unknown): Promise<T> {
+  const r = await host.call(op, OWN, req);
+  if (!r.ok) throw new Error(`${op}: ${r.error.code}: ${r.error.message}`);
+  return r.value as T;
+}
+
+/** The Backend host of `env`'s sandbox as the tests start it: its policy file in the sandbox. */
+export async function startSandboxHost(
+  env: UiEnv,
+  o: Partial<Omit<HostOptions, 'sb' | 'pinDir'>> = {},
+): Promise<Host> {
+  const host = await startHost({
+    sb: env.sb,
+    pinDir: env.pinDir,
+    policyFile: `${env.sb.dir}/gui/policy.yml`,
+    caps: true,
+    ...o,
+  });
+  env.hosts.push(host);
+  return host;
+}
+
 export interface App {
   browser: Browser;
   context: BrowserContext;
@@ -199,7 +228,7 @@ export async function openApp(host: Host, opts: { colorScheme?: 'light' | 'dark'
   });
   try {
     const context = await browser.newContext({
-      viewport: { width: 1024, height: 700 }, // the smallest window the UI is laid out for
+      viewport: VIEWPORT,
       colorScheme: opts.colorScheme ?? 'light',
     });
     // Nothing leaves the browser: our origin is served from dist/renderer, everything else fails.
