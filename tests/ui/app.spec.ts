@@ -8,11 +8,10 @@ import type { Page } from 'playwright-core';
 import { packageRoot } from '../../electron/engine/paths.js';
 import type { Enforced } from '../../electron/ipc/contract.js';
 import { ALICE, BOB } from '../kernel/harness.js';
-import { openApp, screenshot, setupSandbox, startHost, teardown, TEST_ORIGIN } from './harness.js';
+import { openApp, OWN, screenshot, setupSandbox, startHost, teardown } from './harness.js';
 import type { App, Host, UiEnv } from './harness.js';
 
 const SEED = join(packageRoot(), 'conf/net-tc-filter.yml');
-const OWN = { url: `${TEST_ORIGIN}/index.html`, isMainFrame: true };
 
 /** What Export must write for the edited seed policy: the original tool's format. */
 const EXPECTED_EXPORT = `endpoints:

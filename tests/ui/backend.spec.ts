@@ -22,10 +22,9 @@ import type {
   TrialResult,
 } from '../../electron/ipc/contract.js';
 import { ALICE, BOB, cliPath, GROUP, PASSWD } from '../kernel/harness.js';
-import { setupSandbox, startHost, teardown, TEST_ORIGIN } from './harness.js';
+import { call, OWN, setupSandbox, startHost, teardown } from './harness.js';
 import type { Host, UiEnv } from './harness.js';
 
-const OWN = { url: `${TEST_ORIGIN}/index.html`, isMainFrame: true };
 const TRIAL = LIMITS.trialSeconds.min;
 
 let env: UiEnv | undefined;
@@ -75,12 +74,6 @@ const imds = { name: 'imdsv2', iface: ['ntf0'], range: ['169.254.169.254/32'], a
 const GUARD: PolicyDoc = { endpoints: [imds], interfaces: { ntf0: { default: 'allow' } }, logging: {} };
 /** The original tool's policy: everything but the metadata range is dropped on ntf0. */
 const DENY: PolicyDoc = { endpoints: [imds], interfaces: {}, logging: {} };
-
-async function call<T>(host: Host, op: string, req?: unknown): Promise<T> {
-  const r = await host.call(op, OWN, req);
-  if (!r.ok) throw new Error(`${op}: ${r.error.code}: ${r.error.message}`);
-  return r.value as T;
-}
 
 async function refused(host: Host, op: string, req?: unknown): Promise<{ code: string; message: string }> {
   const r = await host.call(op, OWN, req);

@@ -7,10 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { ApplyOutcome, Enforced, HistoryListResult, PolicyDoc } from '../../electron/ipc/contract.js';
 import { BOB } from '../kernel/harness.js';
-import { openApp, screenshot, setupSandbox, startHost, teardown, TEST_ORIGIN } from './harness.js';
+import { call, openApp, screenshot, setupSandbox, startSandboxHost, teardown } from './harness.js';
 import type { App, Host, UiEnv } from './harness.js';
-
-const OWN = { url: `${TEST_ORIGIN}/index.html`, isMainFrame: true };
 
 let env: UiEnv | undefined;
 afterEach(async () => {
@@ -21,23 +19,11 @@ afterEach(async () => {
 /** `before`: what happens before the window opens (e.g. applies through the API). */
 async function start(before?: (host: Host) => Promise<void>): Promise<{ host: Host; app: App; page: Page }> {
   env = await setupSandbox();
-  const host = await startHost({
-    sb: env.sb,
-    pinDir: env.pinDir,
-    policyFile: `${env.sb.dir}/gui/policy.yml`,
-    caps: true,
-  });
-  env.hosts.push(host);
+  const host = await startSandboxHost(env);
   await before?.(host);
   const app = await openApp(host);
   env.apps.push(app);
   return { host, app, page: app.page };
-}
-
-async function call<T>(host: Host, op: string, req?: unknown): Promise<T> {
-  const r = await host.call(op, OWN, req);
-  if (!r.ok) throw new Error(`${op}: ${r.error.message}`);
-  return r.value as T;
 }
 
 /** The sandbox's metadata address guarded on ntf0 for `allow`; everything else passes. */

@@ -23,10 +23,9 @@ import type {
 } from '../../electron/ipc/contract.js';
 import { stateDirFor } from '../../electron/engine/statedir.js';
 import { BOB } from '../kernel/harness.js';
-import { setupSandbox, startHost, teardown, TEST_ORIGIN } from './harness.js';
+import { call, OWN, setupSandbox, startSandboxHost, teardown } from './harness.js';
 import type { Host, UiEnv } from './harness.js';
 
-const OWN = { url: `${TEST_ORIGIN}/index.html`, isMainFrame: true };
 const TRIAL = LIMITS.trialSeconds.min;
 
 let env: UiEnv | undefined;
@@ -39,23 +38,11 @@ afterEach(async () => {
 
 type Answer = { ok: true; value: unknown } | { ok: false; error: { code: string; message: string } };
 
-async function call<T>(host: Host, op: string, req?: unknown): Promise<T> {
-  const r = (await host.call(op, OWN, req)) as Answer;
-  if (!r.ok) throw new Error(`${op}: ${r.error.code}: ${r.error.message}`);
-  return r.value as T;
-}
-
 const raw = (host: Host, op: string, req?: unknown) => host.call(op, OWN, req) as Promise<Answer>;
 
 async function start(): Promise<Host> {
   env ??= await setupSandbox();
-  const host = await startHost({
-    sb: env.sb,
-    pinDir: env.pinDir,
-    policyFile: `${env.sb.dir}/gui/policy.yml`,
-    caps: true,
-  });
-  env.hosts.push(host);
+  const host = await startSandboxHost(env);
   return host;
 }
 

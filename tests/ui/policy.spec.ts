@@ -7,10 +7,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { Accounts, Enforced } from '../../electron/ipc/contract.js';
-import { openApp, screenshot, setupSandbox, startHost, teardown, TEST_ORIGIN } from './harness.js';
+import { call, openApp, screenshot, setupSandbox, startSandboxHost, teardown } from './harness.js';
 import type { App, Host, UiEnv } from './harness.js';
-
-const OWN = { url: `${TEST_ORIGIN}/index.html`, isMainFrame: true };
 
 let env: UiEnv | undefined;
 afterEach(async () => {
@@ -20,22 +18,10 @@ afterEach(async () => {
 
 async function start(): Promise<{ host: Host; app: App; page: Page }> {
   env = await setupSandbox();
-  const host = await startHost({
-    sb: env.sb,
-    pinDir: env.pinDir,
-    policyFile: `${env.sb.dir}/gui/policy.yml`,
-    caps: true,
-  });
-  env.hosts.push(host);
+  const host = await startSandboxHost(env);
   const app = await openApp(host);
   env.apps.push(app);
   return { host, app, page: app.page };
-}
-
-async function call<T>(host: Host, op: string, req?: unknown): Promise<T> {
-  const r = await host.call(op, OWN, req);
-  if (!r.ok) throw new Error(`${op}: ${r.error.message}`);
-  return r.value as T;
 }
 
 async function importFile(host: Host, page: Page, file: string): Promise<void> {

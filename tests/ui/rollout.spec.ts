@@ -15,11 +15,10 @@ import type { Page } from 'playwright-core';
 import { packageRoot } from '../../electron/engine/paths.js';
 import type { EngineView } from '../../electron/ipc/contract.js';
 import { BOB } from '../kernel/harness.js';
-import { openApp, screenshot, setupSandbox, startHost, teardown, TEST_ORIGIN } from './harness.js';
+import { openApp, OWN, screenshot, setupSandbox, startHost, teardown } from './harness.js';
 import type { App, Host, UiEnv } from './harness.js';
 
 const SEED = join(packageRoot(), 'conf/net-tc-filter.yml');
-const OWN = { url: `${TEST_ORIGIN}/index.html`, isMainFrame: true };
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The echo service (stands in for sshd): root, port 22 of the client namespace. */

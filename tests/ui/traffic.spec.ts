@@ -7,10 +7,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Locator, Page } from 'playwright-core';
 import type { Enforced, PolicyDoc } from '../../electron/ipc/contract.js';
 import { ALICE, BOB } from '../kernel/harness.js';
-import { openApp, screenshot, setupSandbox, startHost, teardown, TEST_ORIGIN } from './harness.js';
+import { call, openApp, screenshot, setupSandbox, startSandboxHost, teardown } from './harness.js';
 import type { App, Host, UiEnv } from './harness.js';
 
-const OWN = { url: `${TEST_ORIGIN}/index.html`, isMainFrame: true };
 const IMDS = '169.254.169.254';
 /** The sandbox's peer on ntf0, two of its addresses (no endpoint guards them: ntf0's default decides). */
 const PEER = '192.0.2.1';
@@ -28,24 +27,12 @@ afterEach(async () => {
   env = undefined;
 });
 
-async function call<T>(host: Host, op: string, req: unknown): Promise<T> {
-  const r = await host.call(op, OWN, req);
-  if (!r.ok) throw new Error(`${op}: ${r.error.message}`);
-  return r.value as T;
-}
-
 const enforced = (host: Host) => call<Enforced>(host, 'getEnforced', undefined);
 
 /** A sandbox with `doc` applied before the window opens (the draft starts as the enforced policy). */
 async function start(doc: PolicyDoc): Promise<{ host: Host; app: App; page: Page }> {
   env = await setupSandbox();
-  const host = await startHost({
-    sb: env.sb,
-    pinDir: env.pinDir,
-    policyFile: `${env.sb.dir}/gui/policy.yml`,
-    caps: true,
-  });
-  env.hosts.push(host);
+  const host = await startSandboxHost(env);
   await call(host, 'apply', { doc, expectEpoch: null });
   const app = await openApp(host);
   env.apps.push(app);
