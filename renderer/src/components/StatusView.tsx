@@ -32,7 +32,7 @@ function StopFiltering() {
       </h2>
       <p className="pad small">
         Enforcement continues when this window closes. Stopping detaches the program from every interface and
-        removes its pinned state: every user can then reach every destination.
+        removes its state from the kernel: every user can then reach every destination.
       </p>
       <div className="pad">
         {!confirming ? (
@@ -137,7 +137,7 @@ export function StatusView() {
               </span>
             </Row>
             <Row label="User">{state ? `${state.user} (uid ${state.uid})` : '…'}</Row>
-            <Row label="Pin directory">
+            <Row label="Kernel state (bpffs)">
               <code>{state?.pinDir ?? '…'}</code>
             </Row>
             <Row label="Policy file">

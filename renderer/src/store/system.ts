@@ -49,7 +49,7 @@ export const createSystemSlice: Slice<SystemSlice> =
         set({ stopResult });
         get().setNotice({
           kind: 'ok',
-          text: `Filtering stopped: removed ${stopResult.filtersRemoved.length} filter(s) and ${stopResult.pinsRemoved} pin(s).`,
+          text: `Filtering stopped: removed the filter from ${stopResult.filtersRemoved.length} interface(s) and its state from the kernel (${stopResult.pinsRemoved} objects).`,
         });
         return true;
       } catch (err) {
