@@ -220,8 +220,8 @@ export class Backend {
       }
       if (!this.enforcedState.doc && opened.adopted) {
         this.enforcedState.note = offer?.doc
-          ? 'A policy is enforced from the pinned state; the editor shows the saved policy as pending changes, and Keep what is enforced leaves the kernel as it is.'
-          : `A policy is enforced from the pinned state, but it was not applied from this app (e.g. by net-tc-filter run), so its source is not known here; the Status view shows what is loaded.`;
+          ? 'A policy is in force in the kernel (it outlived the last window); the editor shows the saved policy as pending changes, and Keep what is enforced leaves the kernel as it is.'
+          : `A policy is in force in the kernel, but it was not applied from this app (e.g. by net-tc-filter run), so its source is not known here; the Status view shows what is loaded.`;
       }
       if (missing.length)
         this.recordError(`missing ${missing.join(', ')}: loading may fail on kernels that require it`);
@@ -246,7 +246,7 @@ export class Backend {
       this.appState.readOnly = {
         reason: 'engine-error',
         message: `Read-only: the filter could not be loaded: ${opened.message}`,
-        howTo: 'See the Status view for details; `net-tc-filter status` shows the pinned state.',
+        howTo: 'See the Status view for details; `net-tc-filter status` shows what the kernel holds.',
         missing,
       };
       this.recordError(opened.message);
