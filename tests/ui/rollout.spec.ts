@@ -348,6 +348,9 @@ describe('safe rollout in the app, against the real engine', () => {
   it('the header: not filtering, nothing protected when eth0 is absent, nothing to apply', async () => {
     const { host, app, page } = await start();
     await expect.poll(() => headerText(page)).toBe('Not filtering');
+    expect(await page.getByTestId('engine-detail').textContent()).toMatch(
+      /^Nothing is filtered: every packet passes\./,
+    );
     await importSeed(host, page);
     await expect.poll(() => headerText(page)).toMatch(/^Not filtering · \d+ pending$/);
     // The seed unchanged: eth0 does not exist in the sandbox. The preview says so first.

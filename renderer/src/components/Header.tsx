@@ -62,7 +62,10 @@ function ReadOnlyLine() {
 
 /** Per interface, what the kernel does there (the reserved line when nothing else needs it). */
 function engineDetail(engine: EngineView | null): string {
-  if (!engine?.loaded || engine.policy === null) return '';
+  if (!engine) return '';
+  if (engine.unreadable) return `What the kernel does cannot be read here: ${engine.unreadable}`;
+  if (!engine.loaded || engine.policy === null)
+    return 'Nothing is filtered: every packet passes. Audit mode (Interface settings → Mode) shows what a policy would drop before it drops anything.';
   const parts = engine.configured.map((c) => {
     const what = !c.present
       ? 'absent, nothing filtered until it appears'
