@@ -423,17 +423,13 @@ export class Backend {
     expectEpoch: number | null,
     how: { trialSeconds?: number; fromHistory?: number } = {},
   ): Promise<ApplyOutcome> {
-    if (this.readOnly()) throw new HandlerError('read-only', 'this window is read-only');
-    if (this.applying)
-      throw new HandlerError('busy', 'an apply, keep or revert is in progress; try again once it is done');
-    if (expectEpoch !== this.enforcedState.epoch) {
-      throw new HandlerError(
-        'conflict',
-        `the enforced policy changed (policy ${this.enforcedState.epoch ?? 'none'}, your changes were made against ${expectEpoch ?? 'none'}); reload it and apply again`,
-      );
-    }
-    this.applying = true;
-    try {
+    return this.change(async () => {
+      if (expectEpoch !== this.enforcedState.epoch) {
+        throw new HandlerError(
+          'conflict',
+          `the enforced policy changed (policy ${this.enforcedState.epoch ?? 'none'}, your changes were made against ${expectEpoch ?? 'none'}); reload it and apply again`,
+        );
+      }
       const { settled, ...r } = await this.call('apply', {
         doc,
         ...(how.trialSeconds ? { trialSeconds: how.trialSeconds } : {}),
@@ -450,10 +446,24 @@ export class Backend {
         this.savedDoc = structuredClone(doc);
       }
       return { ...r, enforced: this.enforced() };
-    } catch (err) {
-      if (!(err instanceof HandlerError && (err.code === 'invalid-policy' || err.code === 'conflict')))
+    }).catch((err: unknown) => {
+      if (!(
+        err instanceof HandlerError && ['invalid-policy', 'conflict', 'busy', 'read-only'].includes(err.code)
+      ))
         this.recordError(`apply: ${(err as Error).message}`);
       throw err;
+    });
+  }
+
+  /** One change of the kernel's policy at a time (apply, keep, revert): an apply sent while a
+   * revert is on its way would otherwise pass the epoch check against the trial and go through. */
+  private async change<T>(run: () => Promise<T>): Promise<T> {
+    if (this.readOnly()) throw new HandlerError('read-only', 'this window is read-only');
+    if (this.applying)
+      throw new HandlerError('busy', 'an apply, keep or revert is in progress; try again once it is done');
+    this.applying = true;
+    try {
+      return await run();
     } finally {
       this.applying = false;
     }
@@ -515,14 +525,8 @@ export class Backend {
     return this.shared('engine', () => this.call('engine', {}));
   }
 
-  private async trialCall(cmd: 'confirm' | 'revert'): Promise<TrialResult> {
-    if (this.readOnly()) throw new HandlerError('read-only', 'this window is read-only');
-    if (this.applying)
-      throw new HandlerError('busy', 'an apply, keep or revert is in progress; try again once it is done');
-    // One change of the kernel's policy at a time: an apply sent while a revert is on its way
-    // would otherwise pass the epoch check against the trial and go through for good.
-    this.applying = true;
-    try {
+  private trialCall(cmd: 'confirm' | 'revert'): Promise<TrialResult> {
+    return this.change(async () => {
       const { savedEqual, doc, ...e } = await this.call(cmd, {});
       this.trialEnded({
         ...e,
@@ -530,9 +534,7 @@ export class Backend {
         ...(doc ? { doc } : {}),
       });
       return { ...e, enforced: this.enforced() };
-    } finally {
-      this.applying = false;
-    }
+    });
   }
 
   confirmTrial(): Promise<TrialResult> {

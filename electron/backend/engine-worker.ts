@@ -19,7 +19,6 @@ import { checkStateDir } from '../engine/statedir.js';
 import { listHistory } from '../engine/history.js';
 import type { HistoryEntry } from '../engine/history.js';
 import { policyToDoc } from '../policy/doc.js';
-import { parsePolicy } from '../policy/yaml.js';
 import { plural } from '../policy/propose.js';
 import { loadEnforcedPolicy, proposeFrom } from '../engine/enforced.js';
 import type { EnforcedLoad, EnforcedRef } from '../engine/enforced.js';
@@ -42,6 +41,7 @@ import { CapacityError, compilePolicy } from '../policy/compile.js';
 import { docToPolicy } from '../policy/doc.js';
 import type { FieldDiagnostic, PolicyDoc } from '../policy/doc.js';
 import { resolvePolicy } from '../policy/resolve.js';
+import { policyOfText } from '../policy/load.js';
 import type { AccountDb } from '../policy/resolve.js';
 import type { Diagnostic, Policy, ResolvedPolicy } from '../policy/types.js';
 import { serializePolicy } from '../policy/yaml.js';
@@ -178,23 +178,26 @@ function inForceFromHistory(): { policy: Policy; resolved: ResolvedPolicy; doc: 
   const ref = enforcedRef();
   const l = ref && enforcedLoad(ref);
   if (!l?.resolved || l.text === undefined) return undefined;
-  const parsed = parsePolicy(l.text, 'history');
-  if (!parsed.policy || parsed.diagnostics.some((d) => d.severity === 'error')) return undefined;
-  return { policy: parsed.policy, resolved: l.resolved, doc: policyToDoc(parsed.policy) };
+  const policy = policyOfText(l.text, 'history');
+  return policy && { policy, resolved: l.resolved, doc: policyToDoc(policy) };
 }
 
 /** The policy file holds what is in force: written with a kept trial, or after a revert when it
  * held something else. */
-function saveInForce(p: { policy: Policy; resolved: ResolvedPolicy }, what: string): void {
+function saveInForce(p: { policy: Policy; resolved: ResolvedPolicy }, what: string): string | undefined {
   try {
     savePolicy(p.policy);
     savedResolved = p.resolved;
+    return undefined;
   } catch (err) {
-    post({
-      type: 'error',
-      message: `${what}, but could not save it to ${init.policyFile}: ${(err as Error).message}`,
-    });
+    return `${what}, but could not save it to ${init.policyFile}: ${(err as Error).message}`;
   }
+}
+
+/** saveInForce, its warning posted as an error event (outside any request's answer). */
+function saveInForceOrSay(p: { policy: Policy; resolved: ResolvedPolicy }, what: string): void {
+  const w = saveInForce(p, what);
+  if (w) post({ type: 'error', message: w });
 }
 
 /** What a trial came to, for the main thread; forgets the policy on trial (saved if kept). A trial
@@ -207,11 +210,11 @@ function trialEvent(o: TrialOutcome): TrialEvent {
   let savedEqual: boolean | undefined;
   if (o.type === 'confirmed') {
     if (onTrial) {
-      saveInForce(onTrial, 'kept');
+      saveInForceOrSay(onTrial, 'kept');
     } else {
       const known = inForceFromHistory();
       if (known) {
-        saveInForce(known, 'kept');
+        saveInForceOrSay(known, 'kept');
         doc = known.doc;
       }
     }
@@ -220,7 +223,7 @@ function trialEvent(o: TrialOutcome): TrialEvent {
     if (!savedEqual) {
       const known = inForceFromHistory();
       if (known) {
-        saveInForce(known, 'reverted');
+        saveInForceOrSay(known, 'reverted');
         doc = known.doc;
       }
     }
@@ -252,9 +255,9 @@ function fromHistoryMatches(n: number, text: string): boolean {
   }
   if (!entry) return false;
   if (entry.text === text) return true;
-  const parsed = parsePolicy(entry.text, `history ${n}`);
-  if (!parsed.policy || parsed.diagnostics.some((d) => d.severity === 'error')) return false;
-  const again = docToPolicy(policyToDoc(parsed.policy)).policy;
+  const policy = policyOfText(entry.text, `history ${n}`);
+  if (!policy) return false;
+  const again = docToPolicy(policyToDoc(policy)).policy;
   return again !== undefined && serializePolicy(again) === text;
 }
 
@@ -270,17 +273,8 @@ function apply(doc: PolicyDoc, trialSeconds?: number, fromHistory?: number): App
       path: [],
     });
   // The kernel went back from a trial that main still thinks pending: the draft was made against
-  // the trial's policy, so this apply is not what the admin previewed. Settle, say so, refuse.
-  const late = host.settle();
-  for (const w of late.warnings) post({ type: 'error', message: w });
-  if (late.outcome) {
-    const ev = trialEvent(late.outcome);
-    post({ type: 'trial', event: ev });
-    throw new ReplyError(
-      'conflict',
-      `not applied: ${ev.message}; review the changes against it and apply again`,
-    );
-  }
+  // the trial's policy, so this apply is not what the admin previewed.
+  settleLate((m) => `not applied: ${m}; review the changes against it and apply again`);
   let applied;
   try {
     applied = host.apply(resolved, {
@@ -300,16 +294,8 @@ function apply(doc: PolicyDoc, trialSeconds?: number, fromHistory?: number): App
   if (r.trial) {
     onTrial = { policy, resolved };
   } else {
-    try {
-      savePolicy(policy);
-      savedResolved = resolved;
-    } catch (err) {
-      diagnostics.push({
-        severity: 'warning',
-        message: `applied, but could not save it to ${init.policyFile}: ${(err as Error).message}`,
-        path: [],
-      });
-    }
+    const w = saveInForce({ policy, resolved }, 'applied');
+    if (w) diagnostics.push({ severity: 'warning', message: w, path: [] });
   }
   return {
     epoch: r.epoch,
@@ -324,16 +310,21 @@ function apply(doc: PolicyDoc, trialSeconds?: number, fromHistory?: number): App
   };
 }
 
+/** Settles a trial the kernel ended that main does not know of yet: records it, tells main, and
+ * refuses the request that found it (`refusal` words the outcome's message). */
+function settleLate(refusal: (message: string) => string): void {
+  const { outcome, warnings } = (host as EngineHost).settle();
+  for (const w of warnings) post({ type: 'error', message: w });
+  if (!outcome) return;
+  const ev = trialEvent(outcome);
+  post({ type: 'trial', event: ev });
+  throw new ReplyError('conflict', refusal(ev.message));
+}
+
 function confirm(): TrialEvent {
   if (!engine || !host) throw new ReplyError('read-only', 'this instance does not own the engine');
   // The kernel's revert first, recorded (confirming after the deadline is too late).
-  const { outcome: late, warnings } = host.settle();
-  for (const w of warnings) post({ type: 'error', message: w });
-  if (late) {
-    const ev = trialEvent(late);
-    post({ type: 'trial', event: ev });
-    throw new ReplyError('conflict', `too late to keep it: ${ev.message}`);
-  }
+  settleLate((m) => `too late to keep it: ${m}`);
   try {
     const r = host.confirm();
     for (const w of r.warnings) post({ type: 'error', message: w });
@@ -538,7 +529,6 @@ function explainFlow(q: FlowQuery): ExplainResult {
   const bytes = ipaddr.isValid(q.dst) ? Uint8Array.from(ipaddr.parse(q.dst).toByteArray()) : undefined;
   if (!bytes || bytes.length !== (q.family === 4 ? 4 : 16))
     throw new ReplyError('bad-request', `${q.dst} is not an IPv${q.family} address`);
-  const addr = { bytes };
   const ported = q.proto === 'tcp' || q.proto === 'udp';
   // As the kernel's rows show it (never the request's spelling: 0x7f.1 is 127.0.0.1).
   const destination = hostPort(q.family, formatAddr(q.family, bytes), ported ? q.dport : undefined);
@@ -569,8 +559,8 @@ function explainFlow(q: FlowQuery): ExplainResult {
     uid: q.uid,
     nameOf: (u) => userName(db, u),
     family: q.family,
-    daddr: addr.bytes,
-    ...(q.proto === 'tcp' || q.proto === 'udp' ? { port: q.dport } : {}),
+    daddr: bytes,
+    ...(ported ? { port: q.dport } : {}),
     ...(q.proto !== 'other' ? { proto: q.proto } : {}),
     ...(q.sport !== undefined ? { sport: q.sport } : {}),
     iface: q.iface,
@@ -672,11 +662,8 @@ function propose(sinceMs: number | undefined): ProposeResult {
     db,
     ...(sinceMs !== undefined ? { sinceMs } : {}),
   });
-  const parsed = parsePolicy(result.yaml, 'proposal');
-  const doc =
-    parsed.policy && !parsed.diagnostics.some((d) => d.severity === 'error')
-      ? policyToDoc(parsed.policy)
-      : null;
+  const proposed = policyOfText(result.yaml, 'proposal');
+  const doc = proposed ? policyToDoc(proposed) : null;
   return {
     doc,
     observed: observed.length,

@@ -74,3 +74,9 @@ export function loadPolicyFile(file: string, db: AccountDb = loadAccountDb()): L
 export function hasErrors(d: readonly Diagnostic[]): boolean {
   return d.some((x) => x.severity === 'error');
 }
+
+/** The policy a YAML text holds, or undefined when it has errors (`where` names it in them). */
+export function policyOfText(text: string, where: string): Policy | undefined {
+  const parsed = parsePolicy(text, where);
+  return parsed.policy && !hasErrors(parsed.diagnostics) ? parsed.policy : undefined;
+}

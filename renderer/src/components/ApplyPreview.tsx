@@ -11,7 +11,7 @@ import { hostPort } from '../../../electron/policy/addr.js';
 import { formatBytes, formatCount } from '../logic/format.js';
 import { DEFAULT_TRIAL_SECONDS } from '../store/engine.js';
 import { applyBlockers } from '../store/selectors.js';
-import { useApp } from './hooks.js';
+import { keepTabInside, useApp } from './hooks.js';
 
 type TrialLimits = (typeof LIMITS)['trialSeconds'];
 /** LIMITS.trialSeconds (a type-only import: the renderer bundle takes no values from the contract;
@@ -166,14 +166,6 @@ function guardCandidates(p: Preview): string[] {
     .map((e) => e.iface as string);
 }
 
-function focusables(root: HTMLElement): HTMLElement[] {
-  return [
-    ...root.querySelectorAll<HTMLElement>(
-      'button:not(:disabled), select:not(:disabled), input:not(:disabled), [href], [tabindex]:not([tabindex="-1"])',
-    ),
-  ];
-}
-
 export function ApplyPreview() {
   const open = useApp((s) => s.previewOpen);
   if (!open) return null;
@@ -222,20 +214,7 @@ function PreviewDialog() {
   const guards = preview && !errors.length ? guardCandidates(preview) : [];
   const failed = result && result.kind !== 'ok' ? result : null;
 
-  const onKeyDown = (e: KeyboardEvent<HTMLDialogElement>) => {
-    if (e.key !== 'Tab' || !ref.current) return;
-    const all = focusables(ref.current);
-    if (!all.length) return;
-    const first = all[0]!;
-    const last = all[all.length - 1]!;
-    if (e.shiftKey && (document.activeElement === first || document.activeElement === ref.current)) {
-      e.preventDefault();
-      last.focus();
-    } else if (!e.shiftKey && document.activeElement === last) {
-      e.preventDefault();
-      first.focus();
-    }
-  };
+  const onKeyDown = (e: KeyboardEvent<HTMLDialogElement>) => keepTabInside(e, ref.current);
 
   const trialButton = (
     <button

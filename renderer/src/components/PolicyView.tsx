@@ -9,7 +9,7 @@ import { applyBlockers, validateDraft } from '../store/selectors.js';
 import { ApplyBar } from './ApplyBar.js';
 import { EndpointEditor } from './EndpointEditor.js';
 import { EndpointList } from './EndpointList.js';
-import { useApp } from './hooks.js';
+import { keepTabInside, useApp } from './hooks.js';
 import { InterfaceSettingsPanel } from './InterfaceSettings.js';
 import { PendingChanges } from './PendingChanges.js';
 import '../styles/policy.css';
@@ -168,14 +168,7 @@ function ImportDialog() {
           if (e.key === 'Escape') {
             e.stopPropagation();
             resolve('cancel');
-          } else if (e.key === 'Tab') {
-            // Focus stays in the dialog: Tab and Shift+Tab cycle through its buttons.
-            const buttons = [...e.currentTarget.querySelectorAll('button')];
-            const i = buttons.indexOf(document.activeElement as HTMLButtonElement);
-            const next = e.shiftKey ? (i <= 0 ? buttons.length - 1 : i - 1) : (i + 1) % buttons.length;
-            e.preventDefault();
-            buttons[next]?.focus();
-          }
+          } else keepTabInside(e, e.currentTarget); // focus stays in the dialog
         }}
       >
         <h2 id="import-dialog-title">Import {choice.file}</h2>

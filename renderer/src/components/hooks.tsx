@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: renderer. The store reaches components through context, so each test or window
-// can have its own store.
-import { createContext, useContext, type ReactNode } from 'react';
+// can have its own store. Also the one focus trap of the modal dialogs.
+import { createContext, useContext, type KeyboardEvent, type ReactNode } from 'react';
 import { useStore } from 'zustand';
 import type { AppStore, Store } from '../store/index.js';
 
@@ -20,4 +20,30 @@ export function useStoreApi(): AppStore {
 /** Select one value from the store (use useShallow for derived arrays/objects). */
 export function useApp<T>(selector: (s: Store) => T): T {
   return useStore(useStoreApi(), selector);
+}
+
+function focusables(root: HTMLElement): HTMLElement[] {
+  return [
+    ...root.querySelectorAll<HTMLElement>(
+      'button:not(:disabled), select:not(:disabled), input:not(:disabled), [href], [tabindex]:not([tabindex="-1"])',
+    ),
+  ];
+}
+
+/** A modal dialog's Tab key: Tab and Shift+Tab cycle through what `root` can focus, never out of it. */
+export function keepTabInside(e: KeyboardEvent<HTMLElement>, root: HTMLElement | null): void {
+  if (e.key !== 'Tab' || !root) return;
+  const all = focusables(root);
+  const first = all[0];
+  const last = all[all.length - 1];
+  if (!first || !last) return;
+  const at = document.activeElement;
+  const inside = at !== root && all.includes(at as HTMLElement);
+  if (e.shiftKey && (at === first || !inside)) {
+    e.preventDefault();
+    last.focus();
+  } else if (!e.shiftKey && (at === last || !inside)) {
+    e.preventDefault();
+    first.focus();
+  }
 }

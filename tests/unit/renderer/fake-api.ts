@@ -5,6 +5,7 @@ import { OPERATIONS } from '../../../electron/ipc/channels.js';
 import type {
   AppState,
   Enforced,
+  FlowWire,
   IpcError,
   IpcResult,
   NetTcFilterApi,
@@ -99,6 +100,33 @@ export function standInApi(): StandIn {
 }
 
 let seq = 0;
+/** A flow entry as the main process sends it (`over` replaces fields). */
+export function flow(key: string, lastSeen: number, over: Partial<FlowWire> = {}): FlowWire {
+  return {
+    key,
+    iface: 'eth0',
+    uid: 1000,
+    user: 'alice',
+    family: 4,
+    proto: 'tcp',
+    dst: '192.0.2.1',
+    dport: 443,
+    sport: 40000,
+    allowedPackets: 1,
+    allowedBytes: 60,
+    droppedPackets: 0,
+    droppedBytes: 0,
+    wouldDropPackets: 0,
+    wouldDropBytes: 0,
+    firstSeen: 0,
+    lastSeen,
+    verdict: 'allow',
+    reason: 'default-allow',
+    endpoint: null,
+    ...over,
+  };
+}
+
 export function row(over: Partial<TrafficRow> = {}): TrafficRow {
   seq++;
   return {

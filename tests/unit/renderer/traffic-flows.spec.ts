@@ -2,36 +2,10 @@
 // The flow filter beside the decision filter, the user filter by the uid behind any name, and
 // the memo caches that belong to each store.
 import { describe, expect, it } from 'vitest';
-import type { Accounts, FlowWire } from '../../../electron/ipc/contract.js';
+import type { Accounts } from '../../../electron/ipc/contract.js';
 import { createAppStore } from '../../../renderer/src/store/index.js';
 import { selectVisibleFlows, selectVisibleRows } from '../../../renderer/src/store/traffic.js';
-import { batch, ok, row, standInApi } from './fake-api.js';
-
-function flow(key: string, lastSeen: number, over: Partial<FlowWire> = {}): FlowWire {
-  return {
-    key,
-    iface: 'eth0',
-    uid: 1000,
-    user: 'alice',
-    family: 4,
-    proto: 'tcp',
-    dst: '192.0.2.1',
-    dport: 443,
-    sport: 40000,
-    allowedPackets: 1,
-    allowedBytes: 60,
-    droppedPackets: 0,
-    droppedBytes: 0,
-    wouldDropPackets: 0,
-    wouldDropBytes: 0,
-    firstSeen: 0,
-    lastSeen,
-    verdict: 'allow',
-    reason: 'default-allow',
-    endpoint: null,
-    ...over,
-  };
-}
+import { batch, flow, ok, row, standInApi } from './fake-api.js';
 
 const ACCOUNTS: Accounts = {
   users: [

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { FlowWire, TrafficBatch, TrafficCounters } from '../../../electron/ipc/contract.js';
+import type { TrafficBatch, TrafficCounters } from '../../../electron/ipc/contract.js';
 import { Ring } from '../../../renderer/src/logic/ring.js';
 import { createAppStore } from '../../../renderer/src/store/index.js';
 import { lostEvents, matchRow, NO_FILTERS, selectVisibleRows } from '../../../renderer/src/store/traffic.js';
-import { batch, fail, ok, row, standInApi } from './fake-api.js';
+import { batch, fail, flow, ok, row, standInApi } from './fake-api.js';
 
 const counters = (over: Partial<TrafficCounters> = {}): TrafficCounters => ({
   allowed: 0,
@@ -19,32 +19,6 @@ const counters = (over: Partial<TrafficCounters> = {}): TrafficCounters => ({
   flowsEvicted: 0,
   ...over,
 });
-
-function flow(key: string, lastSeen: number, over: Partial<FlowWire> = {}): FlowWire {
-  return {
-    key,
-    iface: 'eth0',
-    uid: 1000,
-    user: 'alice',
-    family: 4,
-    proto: 'tcp',
-    dst: '192.0.2.1',
-    dport: 443,
-    sport: 40000,
-    allowedPackets: 1,
-    allowedBytes: 60,
-    droppedPackets: 0,
-    droppedBytes: 0,
-    wouldDropPackets: 0,
-    wouldDropBytes: 0,
-    firstSeen: 0,
-    lastSeen,
-    verdict: 'allow',
-    reason: 'default-allow',
-    endpoint: null,
-    ...over,
-  };
-}
 
 describe('Ring', () => {
   it('keeps the newest `capacity` items, newest first', () => {
