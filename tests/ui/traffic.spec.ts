@@ -181,6 +181,12 @@ describe('Live traffic against the real engine', () => {
     await inView(page, page.getByRole('columnheader', { name: 'Last seen' }));
     const body = page.getByRole('rowgroup', { name: 'Flow rows' });
     expect(await body.evaluate((el) => el.scrollWidth - el.clientWidth)).toBeLessThanOrEqual(0);
+    // Every column has its place in the one header line (none wraps onto a second grid row).
+    const tops = await page
+      .getByRole('table', { name: 'Flows' })
+      .getByRole('columnheader')
+      .evaluateAll((els) => els.map((e) => e.getBoundingClientRect().top));
+    expect(Math.max(...tops) - Math.min(...tops)).toBeLessThan(4); // sub-pixel, not a row (28 px)
     await screenshot(page, 'flows');
     // A flow opens the details too.
     await dropped.click();
