@@ -432,6 +432,7 @@ export class Backend {
       }
       const { settled, ...r } = await this.call('apply', {
         doc,
+        expectEpoch,
         ...(how.trialSeconds ? { trialSeconds: how.trialSeconds } : {}),
         ...(how.fromHistory !== undefined ? { fromHistory: how.fromHistory } : {}),
       });

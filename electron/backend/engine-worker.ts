@@ -261,7 +261,12 @@ function fromHistoryMatches(n: number, text: string): boolean {
   return again !== undefined && serializePolicy(again) === text;
 }
 
-function apply(doc: PolicyDoc, trialSeconds?: number, fromHistory?: number): ApplyReply {
+function apply(
+  doc: PolicyDoc,
+  expectEpoch: number | null,
+  trialSeconds?: number,
+  fromHistory?: number,
+): ApplyReply {
   if (!engine || !host) throw new ReplyError('read-only', 'this instance does not own the engine');
   const { policy, resolved, diagnostics } = resolveDoc(doc, accountDb.reload());
   const text = serializePolicy(policy);
@@ -275,6 +280,14 @@ function apply(doc: PolicyDoc, trialSeconds?: number, fromHistory?: number): App
   // The kernel went back from a trial that main still thinks pending: the draft was made against
   // the trial's policy, so this apply is not what the admin previewed.
   settleLate((m) => `not applied: ${m}; review the changes against it and apply again`);
+  // Main checked the number too, but its copy lags a trial this worker settled a moment ago
+  // (the event is still on its way): the engine's own number is the one that counts.
+  const now = engine.epoch() || null;
+  if (now !== expectEpoch)
+    throw new ReplyError(
+      'conflict',
+      `not applied: the enforced policy changed (policy ${now ?? 'none'}, your changes were made against ${expectEpoch ?? 'none'}); review the changes against it and apply again`,
+    );
   let applied;
   try {
     applied = host.apply(resolved, {
@@ -909,7 +922,7 @@ function close(): null {
 function handle(req: WorkerRequest): unknown {
   switch (req.cmd) {
     case 'apply':
-      return apply(req.doc, req.trialSeconds, req.fromHistory);
+      return apply(req.doc, req.expectEpoch, req.trialSeconds, req.fromHistory);
     case 'engine':
       return engineView();
     case 'preview':

@@ -35,7 +35,16 @@ export interface WorkerInit {
 }
 
 export type WorkerRequest =
-  | { id: number; cmd: 'apply'; doc: PolicyDoc; trialSeconds?: number; fromHistory?: number }
+  | {
+      id: number;
+      cmd: 'apply';
+      doc: PolicyDoc;
+      /** The policy number the changes were made against (null: none loaded); the worker checks
+       * it again after settling, since main's copy can lag a revert the kernel made. */
+      expectEpoch: number | null;
+      trialSeconds?: number;
+      fromHistory?: number;
+    }
   | { id: number; cmd: 'engine' }
   | { id: number; cmd: 'confirm' }
   | { id: number; cmd: 'revert' }
