@@ -35,9 +35,16 @@ export const LAYOUTS = {
     ifindex: [8, 'u32'],
     addr: [12, 'bytes16'],
   }),
-  setKey: layout('ntf_set_key', 12, { gen: [0, 'u32'], set_id: [4, 'u32'], uid: [8, 'u32'] }),
+  setKey: layout('ntf_set_key', 16, {
+    gen: [0, 'u32'],
+    set_id: [4, 'u32'],
+    uid: [8, 'u32'],
+    cg: [12, 'u32'],
+  }),
+  cgroupKey: layout('ntf_cgroup_key', 16, { gen: [0, 'u32'], id: [8, 'u64'] }),
+  sk: layout('ntf_sk', 8, { uid: [0, 'u32'], flags: [4, 'u32'] }),
   ifaceKey: layout('ntf_iface_key', 8, { gen: [0, 'u32'], ifindex: [4, 'u32'] }),
-  ifaceCfg: layout('ntf_iface_cfg', 8, {
+  ifaceCfg: layout('ntf_iface_cfg', 12, {
     default_allow: [0, 'u8'],
     unowned_allow: [1, 'u8'],
     essentials: [2, 'u8'],
@@ -45,13 +52,14 @@ export const LAYOUTS = {
     l2_len: [4, 'u8'],
     dhcp_unicast: [5, 'u8'],
     audit: [6, 'u8'],
+    cg_levels: [8, 'u32'],
   }),
   state: layout('ntf_state', 24, {
     epoch: [0, 'u64'],
     trial_deadline_ns: [8, 'u64'],
     fallback_epoch: [16, 'u64'],
   }),
-  flowKey: layout('ntf_flow_key', 32, {
+  flowKey: layout('ntf_flow_key', 40, {
     ifindex: [0, 'u32'],
     uid: [4, 'u32'],
     family: [8, 'u8'],
@@ -59,6 +67,7 @@ export const LAYOUTS = {
     dport: [10, 'u16'],
     unowned: [12, 'u8'],
     daddr: [16, 'bytes16'],
+    cgroup: [32, 'u64'],
   }),
   flowVal: layout('ntf_flow_val', 88, {
     cached: [0, 'u64'],
@@ -73,7 +82,7 @@ export const LAYOUTS = {
     would_drop_bytes: [72, 'u64'],
     sport: [80, 'u16'],
   }),
-  counters: layout('ntf_counters', 112, {
+  counters: layout('ntf_counters', 120, {
     allowed_packets: [0, 'u64'],
     allowed_bytes: [8, 'u64'],
     dropped_packets: [16, 'u64'],
@@ -88,6 +97,7 @@ export const LAYOUTS = {
     flows_created: [88, 'u64'],
     would_drop_packets: [96, 'u64'],
     would_drop_bytes: [104, 'u64'],
+    uid_unrecorded_packets: [112, 'u64'],
   }),
   config: layout('ntf_config', 24, {
     overflow_uid: [0, 'u32'],
@@ -96,7 +106,7 @@ export const LAYOUTS = {
   }),
   budgetKey: layout('ntf_budget_key', 8, { uid: [0, 'u32'], unowned: [4, 'u32'] }),
   budgetVal: layout('ntf_budget_val', 16, { tat: [0, 'u64'], suppressed: [8, 'u64'] }),
-  event: layout('ntf_event', 72, {
+  event: layout('ntf_event', 80, {
     ts_ns: [0, 'u64'],
     ifindex: [8, 'u32'],
     uid: [12, 'u32'],
@@ -111,6 +121,7 @@ export const LAYOUTS = {
     flags: [32, 'u8'],
     saddr: [36, 'bytes16'],
     daddr: [52, 'bytes16'],
+    cgroup: [72, 'u64'],
   }),
   attach: layout('ntf_attach', 24, { ifindex: [0, 'u32'], flags: [4, 'u32'], ifname: [8, 'bytes16'] }),
 } as const satisfies Record<string, Layout>;
@@ -118,6 +129,8 @@ export const LAYOUTS = {
 // Constants from bpf/net_tc_filter.h (checked against the header by the same test).
 export const NTF = {
   UID_ANY: 0xffffffff,
+  CG_ANY: 0,
+  CG_LEVELS: 16,
   VERDICT_ALLOW: 1,
   VERDICT_DROP: 2,
   VERDICT_WOULD_DROP: 3,
@@ -136,15 +149,18 @@ export const NTF = {
   LPM6_ENTRIES: 262144,
   SET_ENTRIES: 1048576,
   IFACE_ENTRIES: 2048,
+  CGROUP_ENTRIES: 65536,
   LOG_OFF: 0,
   LOG_SAMPLE: 1,
   LOG_ALL: 2,
   EVENT_UNOWNED: 0x1,
   EVENT_NEW_FLOW: 0x2,
   EVENT_ROUTED: 0x4,
+  EVENT_UID_UNRECORDED: 0x8,
   AF_INET: 2,
   AF_INET6: 10,
   ATTACH_QDISC_OURS: 0x1,
+  SK_RECORDED: 0x1,
   MAX_ENDPOINT_ID: 0xffffff,
   L2_UNKNOWN: 0xff,
 } as const;
@@ -179,12 +195,46 @@ export function encodeLpmKey(
   return b;
 }
 
-export function encodeSetKey(gen: number, setId: number, uid: number): Buffer {
+/** @param cg the policy's cgroup slot (1..), or NTF.CG_ANY */
+export function encodeSetKey(gen: number, setId: number, uid: number, cg: number = NTF.CG_ANY): Buffer {
   const b = Buffer.alloc(LAYOUTS.setKey.size);
   b.writeUInt32LE(gen, 0);
   b.writeUInt32LE(setId, 4);
   b.writeUInt32LE(uid >>> 0, 8);
+  b.writeUInt32LE(cg >>> 0, 12);
   return b;
+}
+
+/** struct ntf_cgroup_key: (generation, cgroup v2 id); the value is the cgroup's slot (u32). */
+export interface CgroupKey {
+  gen: number;
+  /** The cgroup v2 id: the inode number of the cgroup's directory. */
+  id: number;
+}
+
+export function encodeCgroupKey(gen: number, id: number): Buffer {
+  if (!Number.isSafeInteger(id) || id < 0)
+    throw new RangeError(`cgroup id ${id}: not a safe non-negative integer`);
+  const b = Buffer.alloc(LAYOUTS.cgroupKey.size);
+  b.writeUInt32LE(gen, 0);
+  b.writeBigUInt64LE(BigInt(id), 8);
+  return b;
+}
+
+export function decodeCgroupKey(b: Buffer): CgroupKey {
+  return { gen: b.readUInt32LE(0), id: Number(b.readBigUInt64LE(8)) };
+}
+
+/** struct ntf_sk: what the program recorded about a socket at its creation. */
+export interface SockRecord {
+  /** The creating task's uid. */
+  uid: number;
+  /** NTF.SK_* bits. */
+  flags: number;
+}
+
+export function decodeSk(b: Buffer): SockRecord {
+  return { uid: b.readUInt32LE(0), flags: b.readUInt32LE(4) };
 }
 
 export function encodeIfaceKey(gen: number, ifindex: number): Buffer {
@@ -205,9 +255,14 @@ export interface IfaceCfg {
   dhcpUnicast: boolean;
   /** Audit mode: decide, drop nothing (would-drop). */
   audit: boolean;
+  /** Bit i: the policy names a cgroup at level i of the hierarchy (root: 0). */
+  cgLevels: number;
 }
 
-export function encodeIfaceCfg(c: IfaceCfg): Buffer {
+/** encodeIfaceCfg's input: cgLevels defaults to 0 (no cgroup entries). */
+export type IfaceCfgInput = Omit<IfaceCfg, 'cgLevels'> & { cgLevels?: number };
+
+export function encodeIfaceCfg(c: IfaceCfgInput): Buffer {
   const b = Buffer.alloc(LAYOUTS.ifaceCfg.size);
   b.set([
     c.defaultAllow ? 1 : 0,
@@ -218,6 +273,7 @@ export function encodeIfaceCfg(c: IfaceCfg): Buffer {
     c.dhcpUnicast ? 1 : 0,
     c.audit ? 1 : 0,
   ]);
+  b.writeUInt32LE((c.cgLevels ?? 0) >>> 0, 8);
   return b;
 }
 
@@ -230,6 +286,7 @@ export function decodeIfaceCfg(b: Buffer): IfaceCfg {
     l2Len: b[4] ?? NTF.L2_UNKNOWN,
     dhcpUnicast: b[5] === 1,
     audit: b[6] === 1,
+    cgLevels: b.readUInt32LE(8),
   };
 }
 
@@ -310,6 +367,8 @@ export interface FlowKey {
   dport: number;
   unowned: boolean;
   daddr: Uint8Array;
+  /** The sending socket's cgroup v2 id (0: none known). */
+  cgroup: number;
 }
 
 export function decodeFlowKey(b: Buffer): FlowKey {
@@ -322,6 +381,7 @@ export function decodeFlowKey(b: Buffer): FlowKey {
     dport: b.readUInt16LE(10),
     unowned: b[12] === 1,
     daddr: Uint8Array.from(b.subarray(16, family === NTF.AF_INET ? 20 : 32)),
+    cgroup: b.readUInt32LE(32) + b.readUInt32LE(36) * 2 ** 32,
   };
 }
 
@@ -376,6 +436,7 @@ export const COUNTER_NAMES = [
   'flows_created',
   'would_drop_packets',
   'would_drop_bytes',
+  'uid_unrecorded_packets',
 ] as const;
 export type Counters = Record<(typeof COUNTER_NAMES)[number], bigint>;
 
@@ -406,6 +467,8 @@ export interface RawEvent {
   flags: number;
   saddr: Uint8Array;
   daddr: Uint8Array;
+  /** The sending socket's cgroup v2 id (0: none known). */
+  cgroup: number;
 }
 
 export function decodeEvent(b: Buffer, off = 0): RawEvent {
@@ -426,6 +489,7 @@ export function decodeEvent(b: Buffer, off = 0): RawEvent {
     flags: b[off + 32] ?? 0,
     saddr: Uint8Array.from(b.subarray(off + 36, off + 36 + n)),
     daddr: Uint8Array.from(b.subarray(off + 52, off + 52 + n)),
+    cgroup: b.readUInt32LE(off + 72) + b.readUInt32LE(off + 76) * 2 ** 32,
   };
 }
 
