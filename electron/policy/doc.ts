@@ -6,6 +6,7 @@
 // codec (fields.ts), so the editor, the IPC layer and files accept exactly the same policies.
 // Problems are located by path (['endpoints', 0, 'range', 1]) instead of line and column.
 import { checkEndpointName, checkInterfaceName, parseAllowText, parseRangeText, quote } from './fields.js';
+import { parseWindowText, windowsError } from './when.js';
 import type {
   AllowEntry,
   Endpoint,
@@ -15,6 +16,7 @@ import type {
   Policy,
   Range,
   Verdict,
+  Window,
 } from './types.js';
 
 export interface EndpointDoc {
@@ -22,6 +24,8 @@ export interface EndpointDoc {
   iface: string[];
   range: string[];
   allow: string[];
+  /** Time windows (when.ts); absent: always open. */
+  when?: string[];
 }
 
 export interface InterfaceDoc {
@@ -67,6 +71,7 @@ export function policyToDoc(p: Policy): PolicyDoc {
       iface: [...e.iface],
       range: e.range.map((r) => r.text),
       allow: e.allow.map((a) => a.text),
+      ...(e.when ? { when: e.when.map((w) => w.text) } : {}),
     })),
     interfaces,
     logging: p.logging.allowed !== undefined ? { allowed: p.logging.allowed } : {},
@@ -112,7 +117,8 @@ export function docToPolicy(doc: PolicyDoc): { policy?: Policy; diagnostics: Fie
       if (a.error || !a.entry) error([...at, 'allow', j], a.error ?? `invalid allow entry ${quote(t)}`);
       else allow.push(a.entry);
     });
-    return { name: e.name, iface: [...e.iface], range, allow };
+    const when = e.when === undefined ? undefined : docWindows(e.when, [...at, 'when'], error);
+    return { name: e.name, iface: [...e.iface], range, allow, ...(when ? { when } : {}) };
   });
   const interfaces: Record<string, Partial<InterfaceSettings>> = {};
   for (const [name, s] of Object.entries(doc.interfaces)) {
@@ -134,4 +140,19 @@ export function docToPolicy(doc: PolicyDoc): { policy?: Policy; diagnostics: Fie
     doc.logging.allowed !== undefined ? { allowed: doc.logging.allowed } : {};
   const failed = diagnostics.some((d) => d.severity === 'error');
   return failed ? { diagnostics } : { policy: { endpoints, interfaces, logging }, diagnostics };
+}
+
+/** An endpoint's `when` texts as windows; problems at their item, the list's limits at the list. */
+function docWindows(texts: string[], at: DocPath, error: (path: DocPath, message: string) => void): Window[] {
+  const windows: Window[] = [];
+  texts.forEach((t, j) => {
+    const w = parseWindowText(t);
+    if (!w.window) error([...at, j], w.error ?? `invalid time window ${quote(t)}`);
+    else windows.push(w.window);
+  });
+  if (windows.length === texts.length) {
+    const err = windowsError(windows);
+    if (err) error(at, err);
+  }
+  return windows;
 }

@@ -14,6 +14,8 @@
 
 import { rangeContains } from './addr.js';
 import { SET_NONE, UID_ANY } from './types.js';
+import { hostEvalTime, inSegments, secondOfWeek } from './when.js';
+import type { EvalTime } from './when.js';
 import type {
   CompiledLpmEntry,
   CompiledPolicy,
@@ -149,13 +151,18 @@ export interface Trace {
   listing: ResolvedEndpoint[];
   /** Of those covering, the ones that list '*'. */
   listingAny: ResolvedEndpoint[];
+  /** Of those covering, the ones outside their `when:` windows at the evaluation time: they still
+   * guard, but grant nothing (not in listing or listingAny). */
+  closed: ResolvedEndpoint[];
 }
 
-/** The policy's meaning for one packet, by brute force over the endpoints, with its reasons. */
+/** The policy's meaning for one packet, by brute force over the endpoints, with its reasons.
+ * `at`: when it is sent (for `when:` windows); default now, in the host's time zone. */
 export function referenceTrace(
   p: ResolvedPolicy,
   ifindexOf: (name: string) => number | undefined,
   pkt: Packet,
+  at?: EvalTime,
 ): Trace {
   let iface: Trace['iface'];
   for (const [name, settings] of p.interfaces) {
@@ -173,11 +180,19 @@ export function referenceTrace(
     .filter((g) => g.ranges.length > 0);
   const covering = iface ? guarding.map((g) => g.endpoint).filter((e) => e.ifaces.includes(iface.name)) : [];
   const uid = pkt.uid;
+  // Outside its windows an endpoint grants nothing (the time is read only when one has windows).
+  let time = at;
+  const closed = covering.filter((e) => {
+    if (!e.when) return false;
+    time ??= hostEvalTime();
+    return !inSegments(e.when.segments, secondOfWeek(time.nowSec, time.tz));
+  });
+  const granting = closed.length === 0 ? covering : covering.filter((e) => !closed.includes(e));
   // A listed uid equal to UID_ANY is reserved for '*' and does not count as an explicit listing.
-  const listing = uid === null || uid === UID_ANY ? [] : covering.filter((e) => e.uids.includes(uid));
-  const listingAny = covering.filter((e) => e.any);
+  const listing = uid === null || uid === UID_ANY ? [] : granting.filter((e) => e.uids.includes(uid));
+  const listingAny = granting.filter((e) => e.any);
   const audit = iface ? iface.settings.mode === 'audit' : guardOnlyAudit(p.interfaces);
-  const trace = { iface, audit, guarding, covering, listing, listingAny };
+  const trace = { iface, audit, guarding, covering, listing, listingAny, closed };
   return { ...trace, decision: audited(referenceDecide(trace, uid), audit) };
 }
 
@@ -212,6 +227,7 @@ export function referenceEvaluate(
   p: ResolvedPolicy,
   ifindexOf: (name: string) => number | undefined,
   pkt: Packet,
+  at?: EvalTime,
 ): Decision {
-  return referenceTrace(p, ifindexOf, pkt).decision;
+  return referenceTrace(p, ifindexOf, pkt, at).decision;
 }

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { adviceWarnings } from './advice.js';
 import { loadSubuid, subuidWarnings } from './subid.js';
+import { weekSegments } from './when.js';
 import type { ListedUid, SubIdDb } from './subid.js';
 import { DEFAULT_INTERFACE_SETTINGS } from './types.js';
 import type {
@@ -275,6 +276,7 @@ export function resolvePolicy(policy: Policy, db: AccountDb): ResolveResult {
       ranges: ep.range,
       uids: [...uids].sort((a, b) => a - b),
       any,
+      ...(ep.when ? { when: { windows: ep.when.map((w) => w.text), segments: weekSegments(ep.when) } } : {}),
     };
   });
 

@@ -44,11 +44,31 @@ export interface Range {
   pos?: SourcePos;
 }
 
+/** One `when:` time window (when.ts parses it): on these days (bit 0 = Monday … bit 6 = Sunday),
+ * from `start` to `end` seconds of the local day; end < start crosses midnight into the next day. */
+export interface Window {
+  /** As written, kept for export ("Mon-Fri 08:00-18:00"). */
+  text: string;
+  days: number;
+  start: number;
+  /** 1..86400 (24:00). */
+  end: number;
+  pos?: SourcePos;
+}
+
+/** [start, end) seconds of the local week, Monday 00:00 = 0 … 604800 (when.ts weekSegments). */
+export interface WeekSegment {
+  start: number;
+  end: number;
+}
+
 export interface Endpoint {
   name: string;
   iface: string[];
   range: Range[];
   allow: AllowEntry[];
+  /** Time windows; absent: always open. Outside them the endpoint grants nothing. */
+  when?: Window[];
   pos?: SourcePos;
 }
 
@@ -91,6 +111,8 @@ export interface ResolvedEndpoint {
   uids: number[];
   /** True when `*` is listed. */
   any: boolean;
+  /** `when:` windows: their texts and their union over the local week (absent: always open). */
+  when?: { windows: string[]; segments: WeekSegment[] };
 }
 
 export interface ResolvedPolicy {

@@ -37,6 +37,8 @@ import type {
   Verdict,
 } from './types.js';
 import { INTERFACE_MODES } from './types.js';
+import type { Window } from './types.js';
+import { WHEN_EMPTY, WINDOW_EXAMPLE, parseWindowText, windowsError } from './when.js';
 
 /** Larger input is refused before it is parsed: the one input cap of a policy, whatever carries it
  * (a file, an import, an IPC request). */
@@ -52,6 +54,8 @@ export const MAX_DIAGNOSTICS = 50;
 
 const TOP_KEYS = ['endpoints', 'interfaces', 'logging'] as const;
 const ENDPOINT_KEYS = ['iface', 'range', 'allow'] as const;
+/** Keys an endpoint may have besides the required ones. */
+const OPTIONAL_ENDPOINT_KEYS = ['when'] as const;
 const INTERFACE_KEYS = ['default', 'unowned', 'essentials', 'mode'] as const;
 const LOGGING_KEYS = ['allowed'] as const;
 const LOG_ALLOWED_VALUES: readonly LogAllowed[] = ['off', 'sample', 'all'];
@@ -616,8 +620,13 @@ function readEndpoint(
           return { ...res.entry, pos: r.pos(nAt) };
         },
       );
+    } else if (key === 'when') {
+      endpoint.when = readWhen(p.value, kAt, r);
     } else {
-      r.error(kAt, `unknown key ${quote(key)} in ${label}; allowed keys: ${listKeys(ENDPOINT_KEYS)}`);
+      r.error(
+        kAt,
+        `unknown key ${quote(key)} in ${label}; allowed keys: ${listKeys([...ENDPOINT_KEYS, ...OPTIONAL_ENDPOINT_KEYS])}`,
+      );
     }
   }
   const expected: Record<(typeof ENDPOINT_KEYS)[number], string> = {
@@ -629,6 +638,42 @@ function readEndpoint(
     if (!present.has(k)) r.error(keyAt, `${label} is missing "${k}": ${expected[k]}`);
   }
   return { endpoint, name, keyNode };
+}
+
+/** `when:` windows (when.ts): each located at the character it is wrong at; the list's limits at the key. */
+function readWhen(value: unknown, keyAt: number, r: Reporter): Window[] {
+  if (isNull(value) || (isSeq(value) && value.items.length === 0)) {
+    r.error(isNull(value) ? keyAt : start(value, keyAt), WHEN_EMPTY);
+    return [];
+  }
+  const errors = r.errors;
+  const windows = readList(value, 'when', keyAt, `time windows such as ${WINDOW_EXAMPLE}`, r, (node, nAt) => {
+    const text = itemText(node, nAt, `a time window such as ${WINDOW_EXAMPLE}`, r);
+    if (text === undefined) return undefined;
+    const res = parseWindowText(text);
+    if (!res.window) {
+      r.error(
+        nAt + innerOffset(node, text, res.index ?? 0),
+        res.error ?? `invalid time window ${quote(text)}`,
+      );
+      return undefined;
+    }
+    return { ...res.window, pos: r.pos(nAt) };
+  });
+  const err = r.errors === errors ? windowsError(windows) : undefined;
+  if (err) r.error(keyAt, err);
+  return windows;
+}
+
+/** Where character `index` of a scalar's text is, from the scalar's start, when the source
+ * holds the text unchanged (plain, or quoted without escapes); else 0 (the scalar's start). */
+function innerOffset(node: unknown, text: string, index: number): number {
+  if (!isScalar(node) || !node.range) return 0;
+  const len = node.range[1] - node.range[0];
+  if (node.type === Scalar.PLAIN && len === text.length) return index;
+  if ((node.type === Scalar.QUOTE_SINGLE || node.type === Scalar.QUOTE_DOUBLE) && len === text.length + 2)
+    return index + 1;
+  return 0;
 }
 
 /** The text of a list item that must be a scalar; numbers count as written (uids, odd names). */
@@ -776,6 +821,7 @@ export function serializePolicy(policy: Policy): string {
     body.add(doc.createPair('iface', flowList(ep.iface)));
     body.add(doc.createPair('range', flowList(ep.range.map((rg) => rg.text))));
     body.add(doc.createPair('allow', flowList(ep.allow.map((a) => (a.kind === 'uid' ? a.uid : a.text)))));
+    if (ep.when) body.add(doc.createPair('when', flowList(ep.when.map((w) => w.text))));
     const item = doc.createNode({}) as YAMLMap;
     item.add(doc.createPair(ep.name, body));
     // A blank line between endpoints keeps long files readable.
