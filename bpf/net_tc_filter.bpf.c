@@ -66,6 +66,24 @@ struct {
 	__type(value, __u32);
 } ntf_sets SEC(".maps");
 
+/* The cgroups the policy's unit:/cgroup: entries stand for: (generation, cgroup id) -> slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NTF_CGROUP_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ntf_cgroup_key);
+	__type(value, __u32);
+} ntf_cgroups SEC(".maps");
+
+/* Per socket: who created it (ntf_sock_create). Cloned into the sockets accept() returns, which
+ * the kernel makes from the listening socket rather than through socket(2). */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, struct ntf_sk);
+} ntf_sk SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NTF_IFACE_ENTRIES);
@@ -432,8 +450,53 @@ struct decision {
 	__u8 reason;
 };
 
-static __always_inline void decide(__u32 gen, const struct ntf_iface_cfg *cfg, __u32 *set_id, __u32 uid,
-				   int unowned, struct decision *d)
+/* The set entry for (uid or NTF_UID_ANY) in the cgroup slot `cg`: the listed uid first. */
+static __always_inline __u32 *set_lookup(__u32 gen, __u32 set_id, __u32 uid, __u32 cg)
+{
+	struct ntf_set_key sk = { .gen = gen, .set_id = set_id, .uid = uid, .cg = cg };
+	__u32 *ep = bpf_map_lookup_elem(&ntf_sets, &sk);
+
+	if (!ep) {
+		sk.uid = NTF_UID_ANY;
+		ep = bpf_map_lookup_elem(&ntf_sets, &sk);
+	}
+	return ep;
+}
+
+/*
+ * The policy's unit:/cgroup: entries: the sending socket's cgroup and its ancestors, at the levels
+ * the policy names a cgroup at (cfg->cg_levels), each looked up in ntf_cgroups; a slot found
+ * there is tried like the plain entries. *consulted is set when a level was checked: a drop then
+ * depends on ids user space keeps current and is not cached (a restarted unit's first packets
+ * would otherwise keep its drop after the engine has added its new cgroup).
+ */
+static __always_inline __u32 *cgroup_lookup(struct __sk_buff *skb, __u32 gen, __u32 levels, __u32 set_id,
+					    __u32 uid, int *consulted)
+{
+	for (int level = 0; level < NTF_CG_LEVELS; level++) {
+		if (!(levels & (1u << level)))
+			continue;
+		__u64 id = bpf_skb_ancestor_cgroup_id(skb, level);
+
+		*consulted = 1;
+		if (id == 0)
+			break; /* the socket's cgroup is above this level */
+
+		struct ntf_cgroup_key ck = { .gen = gen, .id = id };
+		__u32 *slot = bpf_map_lookup_elem(&ntf_cgroups, &ck);
+
+		if (!slot)
+			continue;
+		__u32 *ep = set_lookup(gen, set_id, uid, *slot);
+
+		if (ep)
+			return ep;
+	}
+	return NULL;
+}
+
+static __always_inline void decide(struct __sk_buff *skb, __u32 gen, const struct ntf_iface_cfg *cfg,
+				   __u32 *set_id, __u32 uid, int unowned, struct decision *d, int *consulted)
 {
 	d->endpoint_id = 0;
 	if (!set_id) {
@@ -463,13 +526,10 @@ static __always_inline void decide(__u32 gen, const struct ntf_iface_cfg *cfg, _
 		return;
 	}
 
-	struct ntf_set_key sk = { .gen = gen, .set_id = *set_id, .uid = uid };
-	__u32 *ep = bpf_map_lookup_elem(&ntf_sets, &sk);
+	__u32 *ep = set_lookup(gen, *set_id, uid, NTF_CG_ANY);
 
-	if (!ep) {
-		sk.uid = NTF_UID_ANY;
-		ep = bpf_map_lookup_elem(&ntf_sets, &sk);
-	}
+	if (!ep && cfg->cg_levels)
+		ep = cgroup_lookup(skb, gen, cfg->cg_levels, *set_id, uid, consulted);
 	if (ep) {
 		d->verdict = NTF_VERDICT_ALLOW;
 		d->reason = NTF_REASON_ENDPOINT;
@@ -509,7 +569,7 @@ static __always_inline int within_budget(struct ntf_counters *cnt, __u32 uid, in
 }
 
 static __always_inline void emit(struct ntf_counters *cnt, const struct pkt *p, __u64 now, __u32 ifindex,
-				 __u32 uid, __u32 len, const struct decision *d, __u8 flags)
+				 __u32 uid, __u64 cgroup, __u32 len, const struct decision *d, __u8 flags)
 {
 	if (!within_budget(cnt, uid, (flags & NTF_EVENT_UNOWNED) != 0, now))
 		return;
@@ -533,6 +593,7 @@ static __always_inline void emit(struct ntf_counters *cnt, const struct pkt *p, 
 	e->verdict = d->verdict;
 	e->reason = d->reason;
 	e->flags = flags;
+	e->cgroup = cgroup;
 	__builtin_memcpy(e->saddr, p->saddr, 16);
 	__builtin_memcpy(e->daddr, p->daddr, 16);
 	bpf_ringbuf_submit(e, 0);
@@ -600,20 +661,44 @@ int ntf_egress(struct __sk_buff *skb)
 
 	__u64 now = bpf_ktime_get_ns();
 	__u32 len = skb->len;
-	__u32 uid = bpf_get_socket_uid(skb);
+	__u32 uid = 0;
+	__u64 cgroup = 0;
 	int unowned = 0;
 	struct bpf_sock *sk = skb->sk;
 
-	/* No socket (forwarded) or no full socket (time-wait): the uid is the
-	 * overflow uid, which must not be mistaken for a real user 65534. */
-	if (!sk)
-		unowned = 1;
-	else if (uid == config.overflow_uid && !bpf_sk_fullsock(sk))
-		unowned = 1;
+	if (!sk) {
+		unowned = 1; /* forwarded, or sent by the kernel without a socket */
+	} else {
+		/* The uid recorded when the socket was created (ntf_sock_create); a request socket
+		 * (a SYN-ACK) is its listener's. Without a record (a socket older than the program,
+		 * or one the kernel made): the socket's current owner. */
+		struct bpf_sock *full = bpf_sk_fullsock(sk);
+		struct ntf_sk *rec = NULL;
+
+		if (!full)
+			full = bpf_get_listener_sock(sk);
+		if (full)
+			rec = bpf_sk_storage_get(&ntf_sk, full, 0, 0);
+		if (rec && (rec->flags & NTF_SK_RECORDED)) {
+			uid = rec->uid;
+		} else {
+			uid = bpf_get_socket_uid(skb);
+			/* No full socket (time-wait): the overflow uid, which must not be mistaken
+			 * for a real user 65534. */
+			if (!full && uid == config.overflow_uid)
+				unowned = 1;
+			else
+				flags |= NTF_EVENT_UID_UNRECORDED;
+		}
+		if (!unowned)
+			cgroup = bpf_skb_cgroup_id(skb);
+	}
 	if (unowned) {
 		uid = 0;
 		cnt->unowned_packets++;
 		flags |= NTF_EVENT_UNOWNED;
+	} else if (flags & NTF_EVENT_UID_UNRECORDED) {
+		cnt->uid_unrecorded_packets++;
 	}
 
 	/* Only for packets a local socket sent: forwarded traffic (a routed container or VM,
@@ -636,7 +721,7 @@ int ntf_egress(struct __sk_buff *skb)
 			cnt->allowed_packets++;
 			cnt->allowed_bytes += len;
 			if (cfg->log_allowed != NTF_LOG_OFF)
-				emit(cnt, &p, now, ifindex, uid, len, &d, flags);
+				emit(cnt, &p, now, ifindex, uid, cgroup, len, &d, flags);
 			return NTF_PASS;
 		}
 	}
@@ -653,7 +738,7 @@ int ntf_egress(struct __sk_buff *skb)
 			cnt->dropped_packets++;
 			cnt->dropped_bytes += len;
 		}
-		emit(cnt, &p, now, ifindex, uid, len, &d, flags);
+		emit(cnt, &p, now, ifindex, uid, cgroup, len, &d, flags);
 		return cfg->audit ? NTF_PASS : NTF_DROP;
 	}
 
@@ -665,12 +750,14 @@ int ntf_egress(struct __sk_buff *skb)
 	fk.proto = p.proto;
 	fk.dport = p.dport;
 	fk.unowned = unowned;
+	fk.cgroup = cgroup;
 	/* For a routed packet, the address judged: a flow to it has the same verdict. */
 	__builtin_memcpy(fk.daddr, p.daddr, 16);
 
 	struct ntf_flow_val *fv = bpf_map_lookup_elem(&ntf_flows, &fk);
 	__u64 cached = fv ? *(volatile __u64 *)&fv->cached : 0;
 	int fresh = 0;
+	int consulted = 0;
 	int report;
 
 	if (fv && NTF_CACHE_EPOCH(cached) == (__u32)epoch && NTF_CACHE_VERDICT(cached)) {
@@ -681,13 +768,16 @@ int ntf_egress(struct __sk_buff *skb)
 	} else {
 		if (!looked_up)
 			set_id = lpm_lookup(gen, lpm_if, p.family, p.daddr);
-		decide(gen, cfg, set_id, uid, unowned, &d);
+		decide(skb, gen, cfg, set_id, uid, unowned, &d, &consulted);
 		/* Audit mode: the same decision, but nothing is dropped. (Cached as would-drop: the
 		 * mode belongs to the policy generation, so switching it is a new epoch.) */
 		if (d.verdict == NTF_VERDICT_DROP && cfg->audit)
 			d.verdict = NTF_VERDICT_WOULD_DROP;
 		cached = NTF_CACHE_PACK(epoch, d.endpoint_id, d.reason, d.verdict);
 		fresh = 1;
+		/* A drop that the cgroup ids decided is decided again next packet (cgroup_lookup). */
+		if (consulted && d.verdict != NTF_VERDICT_ALLOW)
+			cached = 0;
 		if (fv) {
 			*(volatile __u64 *)&fv->cached = cached;
 		} else {
@@ -735,9 +825,27 @@ int ntf_egress(struct __sk_buff *skb)
 			fv->last_event_ns = now;
 	}
 	if (report)
-		emit(cnt, &p, now, ifindex, uid, len, &d, flags | (fresh ? NTF_EVENT_NEW_FLOW : 0));
+		emit(cnt, &p, now, ifindex, uid, cgroup, len, &d, flags | (fresh ? NTF_EVENT_NEW_FLOW : 0));
 
 	return d.verdict == NTF_VERDICT_DROP ? NTF_DROP : NTF_PASS;
+}
+
+/*
+ * Records who creates each socket, for ntf_egress: the creating task's uid as root sees it.
+ * Attached to the root of the cgroup v2 hierarchy (every socket a process creates with socket(2)),
+ * never refuses one. fchown(2) on the socket later changes the kernel's idea of its owner
+ * (bpf_get_socket_uid), not this record.
+ */
+SEC("cgroup/sock_create")
+int ntf_sock_create(struct bpf_sock *sk)
+{
+	struct ntf_sk *rec = bpf_sk_storage_get(&ntf_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+
+	if (rec) {
+		rec->uid = (__u32)bpf_get_current_uid_gid();
+		rec->flags = NTF_SK_RECORDED;
+	}
+	return 1;
 }
 
 /*

@@ -10,6 +10,14 @@
 /* Set-map uid meaning "any user" ('*'). (uid_t)-1 is never a real uid. */
 #define NTF_UID_ANY 0xffffffffu
 
+/* Set-map cgroup slot meaning "whatever cgroup the socket is in" (entries that name no unit or
+ * cgroup). Slots 1.. stand for the policy's unit:/cgroup: entries (ntf_cgroups maps ids to them). */
+#define NTF_CG_ANY 0u
+
+/* Levels of the cgroup v2 hierarchy the program checks against ntf_cgroups (the root is level 0;
+ * ntf_iface_cfg.cg_levels has one bit per level the policy names a cgroup at). */
+#define NTF_CG_LEVELS 16
+
 #define NTF_VERDICT_ALLOW 1
 #define NTF_VERDICT_DROP 2
 #define NTF_VERDICT_WOULD_DROP 3 /* audit mode: the policy drops it, the program passed it */
@@ -37,6 +45,7 @@
 #define NTF_LPM6_ENTRIES 262144
 #define NTF_SET_ENTRIES 1048576
 #define NTF_IFACE_ENTRIES 2048
+#define NTF_CGROUP_ENTRIES 65536
 
 /* Addresses of an IPv6 routing header checked against the guarded ranges. */
 #define NTF_RH_MAX 8
@@ -54,6 +63,9 @@
 #define NTF_EVENT_NEW_FLOW 0x2 /* first packet of this flow under this policy */
 #define NTF_EVENT_ROUTED 0x4   /* daddr is an address from the packet's IPv6 routing header (the
 				* packet would reach it), not the IPv6 header's destination */
+#define NTF_EVENT_UID_UNRECORDED 0x8 /* the socket has no creation record (it existed before the
+				      * program was loaded, or the kernel made it): uid is its current
+				      * owner (bpf_get_socket_uid), not the uid that created it */
 
 #define NTF_AF_INET 2
 #define NTF_AF_INET6 10
@@ -77,12 +89,30 @@ struct ntf_lpm6_key {
 	__u8 addr[16];
 };
 
-/* (generation, user set, uid or NTF_UID_ANY) -> endpoint id */
+/* (generation, user set, uid or NTF_UID_ANY, cgroup slot or NTF_CG_ANY) -> endpoint id */
 struct ntf_set_key {
 	__u32 gen;
 	__u32 set_id;
 	__u32 uid;
+	__u32 cg;
 };
+
+/* (generation, cgroup v2 id) -> cgroup slot (1..): the cgroups a policy's unit:/cgroup: entries
+ * stand for now. User space keeps the ids current (a restarted unit gets a new cgroup). */
+struct ntf_cgroup_key {
+	__u32 gen;
+	__u32 pad;
+	__u64 id;
+};
+
+/* What the program records about a socket when it is created (socket-local storage, written by
+ * the cgroup/sock_create program, cloned into accepted sockets). */
+struct ntf_sk {
+	__u32 uid;   /* the creating task's uid (global, as root sees it): fchown cannot change it */
+	__u32 flags; /* NTF_SK_* */
+};
+
+#define NTF_SK_RECORDED 0x1
 
 struct ntf_iface_key {
 	__u32 gen;
@@ -103,6 +133,7 @@ struct ntf_iface_cfg {
 			    * 68/546 needs privilege on this host); 0: only broadcast/multicast */
 	__u8 audit;	   /* 1: decide as usual but drop nothing; drops become NTF_VERDICT_WOULD_DROP */
 	__u8 pad;
+	__u32 cg_levels; /* bit i: the policy names a cgroup at level i (checked in ntf_cgroups) */
 };
 
 /*
@@ -131,6 +162,7 @@ struct ntf_flow_key {
 	__u8 unowned;
 	__u8 pad[3];
 	__u8 daddr[16]; /* IPv4 in the first 4 bytes */
+	__u64 cgroup;	/* the sending socket's cgroup v2 id (0: none known) */
 };
 
 /*
@@ -177,6 +209,8 @@ struct ntf_counters {
 	__u64 flows_created;	 /* ntf_flows entries inserted; minus the entries present = evicted */
 	__u64 would_drop_packets; /* audit mode (NTF_VERDICT_WOULD_DROP): passed, not counted as allowed */
 	__u64 would_drop_bytes;
+	__u64 uid_unrecorded_packets; /* owned packets whose socket has no creation record (uid: its
+				       * current owner; NTF_EVENT_UID_UNRECORDED) */
 };
 
 /* The program's load-time settings (its .rodata), set by the engine before load. */
@@ -216,6 +250,7 @@ struct ntf_event {
 	__u8 saddr[16];
 	__u8 daddr[16];
 	__u32 pad2;
+	__u64 cgroup; /* the sending socket's cgroup v2 id (0: none known) */
 };
 
 /* Attachment record kept in a pinned map so that status/unload know what we did. */
@@ -229,17 +264,19 @@ struct ntf_attach {
 
 _Static_assert(sizeof(struct ntf_lpm4_key) == 16, "ntf_lpm4_key size");
 _Static_assert(sizeof(struct ntf_lpm6_key) == 28, "ntf_lpm6_key size");
-_Static_assert(sizeof(struct ntf_set_key) == 12, "ntf_set_key size");
+_Static_assert(sizeof(struct ntf_set_key) == 16, "ntf_set_key size");
+_Static_assert(sizeof(struct ntf_cgroup_key) == 16, "ntf_cgroup_key size");
+_Static_assert(sizeof(struct ntf_sk) == 8, "ntf_sk size");
 _Static_assert(sizeof(struct ntf_iface_key) == 8, "ntf_iface_key size");
-_Static_assert(sizeof(struct ntf_iface_cfg) == 8, "ntf_iface_cfg size");
+_Static_assert(sizeof(struct ntf_iface_cfg) == 12, "ntf_iface_cfg size");
 _Static_assert(sizeof(struct ntf_state) == 24, "ntf_state size");
-_Static_assert(sizeof(struct ntf_flow_key) == 32, "ntf_flow_key size");
+_Static_assert(sizeof(struct ntf_flow_key) == 40, "ntf_flow_key size");
 _Static_assert(sizeof(struct ntf_flow_val) == 88, "ntf_flow_val size");
-_Static_assert(sizeof(struct ntf_counters) == 112, "ntf_counters size");
+_Static_assert(sizeof(struct ntf_counters) == 120, "ntf_counters size");
 _Static_assert(sizeof(struct ntf_config) == 24, "ntf_config size");
 _Static_assert(sizeof(struct ntf_budget_key) == 8, "ntf_budget_key size");
 _Static_assert(sizeof(struct ntf_budget_val) == 16, "ntf_budget_val size");
-_Static_assert(sizeof(struct ntf_event) == 72, "ntf_event size");
+_Static_assert(sizeof(struct ntf_event) == 80, "ntf_event size");
 _Static_assert(sizeof(struct ntf_attach) == 24, "ntf_attach size");
 
 #endif /* __NET_TC_FILTER_H */

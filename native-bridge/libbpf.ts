@@ -109,6 +109,8 @@ function declare(path: string) {
       'int bpf_obj_get_info_by_fd(int fd, _Inout_ uint8_t *info, _Inout_ uint32_t *len)',
     ),
     bpf_prog_get_fd_by_id: so.func('int bpf_prog_get_fd_by_id(uint32_t id)'),
+    bpf_link_create: so.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)'),
+    bpf_link_update: so.func('int bpf_link_update(int link_fd, int new_prog_fd, void *opts)'),
     bpf_prog_test_run_opts: so.func(
       'int bpf_prog_test_run_opts(int prog_fd, _Inout_ bpf_test_run_opts *opts)',
     ),

@@ -110,12 +110,9 @@ export class BpfObject {
             throw new PinMismatchError(path, { type, keySize, valueSize }, pinned.info);
           }
           const want = l.bpf_map__max_entries(m) as number;
-          if (
-            !name.includes('events') &&
-            pinned.info.maxEntries !== want &&
-            opts.maxEntries?.[name] === undefined
-          ) {
-            // Keep the pinned size: the pinned contents are what we adopt.
+          if (!name.includes('events') && pinned.info.maxEntries !== want) {
+            // Keep the pinned size, also over a requested one (maxEntries is for fresh maps): the
+            // pinned map, its contents and its size are what we adopt.
             check('bpf_map__set_max_entries', l.bpf_map__set_max_entries(m, pinned.info.maxEntries), name);
           }
           check('bpf_map__reuse_fd', l.bpf_map__reuse_fd(m, pinned.fd), name);

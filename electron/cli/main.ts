@@ -11,6 +11,8 @@ import type { FlowRow } from '../engine/flows.js';
 import { loadAccountDb } from '../policy/resolve.js';
 import type { AccountDb } from '../policy/resolve.js';
 import { hasErrors, loadPolicyFile } from '../policy/load.js';
+import { MAX_POLICY_BYTES } from '../policy/yaml.js';
+import { DEFAULT_LIMITS } from '../policy/compile.js';
 import { diagnosticText, senderName } from './format.js';
 import { hostPort } from '../policy/addr.js';
 import { runCommand } from './run.js';
@@ -30,6 +32,12 @@ commands:
                               count per SEC (default 10); 0 prints every decision
         [--events-per-user N] decisions the kernel reports per sending user per
                               second (default ${DEFAULT_EVENTS_PER_USER}; the rest is counted); 0: all
+        [--max-policy-bytes N] the largest policy file read (default ${MAX_POLICY_BYTES},
+                              64 MiB; also for check and apply)
+        [--range-entries N] [--set-entries N]  range entries (per IP family) and
+                              user-set entries one policy may use (default ${DEFAULT_LIMITS.lpm4}
+                              and ${DEFAULT_LIMITS.sets}); sizes the kernel maps when they are
+                              created (also for apply); existing maps keep their size
   check --config FILE validate FILE; exit 0 when valid, 1 with file:line:col messages
         [--impact [--json] [--pin-dir DIR]]  list the recorded flows whose verdict
                               FILE would change (read-only, works beside run); exit 0
@@ -70,6 +78,9 @@ const OPTIONS = {
   'log-interval': { type: 'string' },
   'ring-bytes': { type: 'string' },
   'events-per-user': { type: 'string' },
+  'max-policy-bytes': { type: 'string' },
+  'range-entries': { type: 'string' },
+  'set-entries': { type: 'string' },
   json: { type: 'boolean' },
   force: { type: 'boolean' },
   flows: { type: 'boolean' },
@@ -96,9 +107,12 @@ const ALLOWED: Record<string, ReadonlyArray<keyof typeof OPTIONS>> = {
     'log-interval',
     'ring-bytes',
     'events-per-user',
+    'max-policy-bytes',
+    'range-entries',
+    'set-entries',
   ],
-  check: ['config', 'impact', 'json', 'pin-dir'],
-  apply: ['config', 'from-history', 'confirm', 'pin-dir'],
+  check: ['config', 'impact', 'json', 'pin-dir', 'max-policy-bytes'],
+  apply: ['config', 'from-history', 'confirm', 'pin-dir', 'max-policy-bytes', 'range-entries', 'set-entries'],
   reload: ['confirm', 'pin-dir'],
   confirm: ['pin-dir'],
   revert: ['pin-dir'],
@@ -150,6 +164,23 @@ export function parseDuration(name: string, v: string | undefined): number | und
   if (!Number.isFinite(ms) || ms <= 0 || ms > 366 * 86_400_000)
     throw new UsageError(`--${name} must be a duration such as 90s, 30m, 2h or 7d: ${v}`);
   return ms;
+}
+
+/** The largest --max-policy-bytes: a longer file would not fit in one JavaScript string. */
+export const MAX_POLICY_BYTES_FLAG = 256 * 2 ** 20;
+
+/** The size flags: the input cap, and the map sizes (undefined: the kernel object's own). */
+export function sizes(v: Parsed['values']): {
+  maxPolicyBytes: number;
+  rangeEntries: number | undefined;
+  setEntries: number | undefined;
+} {
+  return {
+    maxPolicyBytes:
+      integer('max-policy-bytes', v['max-policy-bytes'], 1024, MAX_POLICY_BYTES_FLAG) ?? MAX_POLICY_BYTES,
+    rangeEntries: integer('range-entries', v['range-entries'], 1, 2 ** 30),
+    setEntries: integer('set-entries', v['set-entries'], 1, 2 ** 30),
+  };
 }
 
 /** Parses argv (without node and script). Throws UsageError with a one-line reason. */
@@ -211,6 +242,7 @@ export async function main(argv: string[]): Promise<number> {
     parseDuration('since', cmd.values.since);
     positiveNumber('ring-bytes', cmd.values['ring-bytes'], 1 << 22, 1 << 30);
     nonNegativeNumber('events-per-user', cmd.values['events-per-user'], DEFAULT_EVENTS_PER_USER, 1_000_000);
+    sizes(cmd.values);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`net-tc-filter: ${err.message}\n${USAGE}\n`);
@@ -220,6 +252,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const v = cmd.values;
   const pinDir = v['pin-dir'] ?? DEFAULT_PIN_DIR;
+  const { maxPolicyBytes, rangeEntries, setEntries } = sizes(v);
   switch (cmd.command) {
     case 'help':
       process.stdout.write(`${USAGE}\n`);
@@ -227,7 +260,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'check': {
       const file = v.config as string;
       const db = loadAccountDb();
-      const r = loadPolicyFile(file, db);
+      const r = loadPolicyFile(file, db, maxPolicyBytes);
       for (const d of r.diagnostics) process.stderr.write(`${diagnosticText(d)}\n`);
       if (hasErrors(r.diagnostics) || !r.resolved) return 1;
       // check runs on the machine the policy is for: what this host does to its meaning.
@@ -256,6 +289,9 @@ export async function main(argv: string[]): Promise<number> {
           DEFAULT_EVENTS_PER_USER,
           1_000_000,
         ),
+        maxPolicyBytes,
+        ...(rangeEntries !== undefined ? { rangeEntries } : {}),
+        ...(setEntries !== undefined ? { setEntries } : {}),
       });
     case 'status': {
       const s = readStatus(pinDir, { flows: v.flows ?? false, lastTrial: true });
@@ -291,6 +327,9 @@ export async function main(argv: string[]): Promise<number> {
         ...(v.config !== undefined ? { config: v.config } : {}),
         ...(v['from-history'] !== undefined ? { fromHistory: Number(v['from-history']) } : {}),
         ...(v.confirm !== undefined ? { confirmS: Number(v.confirm) } : {}),
+        maxPolicyBytes,
+        ...(rangeEntries !== undefined ? { rangeEntries } : {}),
+        ...(setEntries !== undefined ? { setEntries } : {}),
       });
     case 'reload':
       return reloadCommand({ pinDir, ...(v.confirm !== undefined ? { confirmS: Number(v.confirm) } : {}) });

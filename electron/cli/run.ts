@@ -38,6 +38,11 @@ export interface RunOptions {
   logIntervalMs: number;
   ringBytes?: number;
   eventsPerUser?: number;
+  /** The input cap of the config file (default MAX_POLICY_BYTES). */
+  maxPolicyBytes?: number;
+  /** Map sizes for freshly created state (EngineOptions). */
+  rangeEntries?: number;
+  setEntries?: number;
 }
 
 const DRAIN_INTERVAL_MS = 100;
@@ -86,7 +91,13 @@ export async function runCommand(o: RunOptions): Promise<number> {
 
   let engine: Engine;
   try {
-    engine = Engine.open({ pinDir: o.pinDir, ringBytes: o.ringBytes, eventsPerUser: o.eventsPerUser });
+    engine = Engine.open({
+      pinDir: o.pinDir,
+      ringBytes: o.ringBytes,
+      eventsPerUser: o.eventsPerUser,
+      rangeEntries: o.rangeEntries,
+      setEntries: o.setEntries,
+    });
   } catch (err) {
     process.stderr.write(`net-tc-filter: ${(err as Error).message}\n`);
     unlisten();
@@ -100,9 +111,12 @@ export async function runCommand(o: RunOptions): Promise<number> {
   });
   // The config's text as applied: the history keeps it (comments and all).
   const readConfig = (): { text: string; loaded: LoadedPolicy } => {
-    const r = readConfigText(o.config);
+    const r = readConfigText(o.config, o.maxPolicyBytes);
     if (r.text === undefined) return { text: '', loaded: { diagnostics: r.diagnostics } };
-    return { text: r.text, loaded: loadPolicyText(r.text, o.config, host.reloadAccounts()) };
+    return {
+      text: r.text,
+      loaded: loadPolicyText(r.text, o.config, host.reloadAccounts(), o.maxPolicyBytes),
+    };
   };
   const first = readConfig();
   report(first.loaded.diagnostics);

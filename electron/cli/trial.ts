@@ -20,6 +20,11 @@ export interface ApplyOptions {
   config?: string;
   fromHistory?: number;
   confirmS?: number;
+  /** The input cap of the config file (default MAX_POLICY_BYTES). */
+  maxPolicyBytes?: number;
+  /** Map sizes for freshly created state (EngineOptions). */
+  rangeEntries?: number;
+  setEntries?: number;
 }
 
 /** How long reload waits for run's answer (it applies, which takes well under a second). */
@@ -61,7 +66,7 @@ export async function applyCommand(o: ApplyOptions): Promise<number> {
     source = `history ${o.fromHistory}`;
   } else {
     const file = o.config as string;
-    const r = readConfigText(file);
+    const r = readConfigText(file, o.maxPolicyBytes);
     if (r.text === undefined) {
       for (const d of r.diagnostics) process.stderr.write(`${diagnosticText(d)}\n`);
       return 1;
@@ -83,13 +88,13 @@ export async function applyCommand(o: ApplyOptions): Promise<number> {
 
   let engine: Engine;
   try {
-    engine = Engine.open({ pinDir: o.pinDir });
+    engine = Engine.open({ pinDir: o.pinDir, rangeEntries: o.rangeEntries, setEntries: o.setEntries });
   } catch (err) {
     complain((err as Error).message);
     return err instanceof EngineLockedError ? 3 : 2;
   }
   const host = new EngineHost(engine, { history: historyRecorder(o.pinDir) });
-  const loaded = loadPolicyText(text, source, host.reloadAccounts());
+  const loaded = loadPolicyText(text, source, host.reloadAccounts(), o.maxPolicyBytes);
   for (const d of loaded.diagnostics) process.stderr.write(`${diagnosticText(d)}\n`);
   if (hasErrors(loaded.diagnostics) || !loaded.resolved) {
     process.stderr.write(`${source}: not applied (errors above)\n`);

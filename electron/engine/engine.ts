@@ -33,6 +33,8 @@ import {
   encodeIfaceKey,
   encodeLpmKey,
   encodeSetKey,
+  encodeCgroupKey,
+  decodeCgroupKey,
   encodeState,
   ifIndexToName,
   ifNameToIndex,
@@ -61,6 +63,14 @@ import { monotonicToWallNs, readFlows, verdictName } from './flows.js';
 import type { FlowRow, Verdict } from './flows.js';
 import { protoName } from './proto.js';
 import { compilePolicy, stabilizeSetIds } from '../policy/compile.js';
+import { cgroup2Mount, NO_CGROUP2 } from '../policy/cgroups.js';
+import {
+  BPF_CGROUP_INET_SOCK_CREATE,
+  BPF_LINK_TYPE_CGROUP,
+  linkCgroup,
+  linkInfo,
+  updateLink,
+} from '../../native-bridge/link.js';
 import type { CompileLimits } from '../policy/compile.js';
 import { dhcpPortsPrivileged, listInterfaces } from './links.js';
 import type { CompiledPolicy, ResolvedPolicy } from '../policy/types.js';
@@ -107,8 +117,14 @@ export const PINNED_MAPS = [
   'ntf_attach',
   'ntf_sync_inner',
   'ntf_sync',
+  'ntf_cgroups',
+  'ntf_sk',
 ] as const;
 const PROG_NAME = 'ntf_egress';
+/** The program that records who creates each socket, and the pin of its link to the root of the
+ * cgroup v2 hierarchy (it stays attached while the pin exists). */
+const SOCK_PROG = 'ntf_sock_create';
+export const SOCK_LINK = 'ntf_sock_link';
 /** The syscall program through which the engine writes ntf_state. */
 const SET_STATE_PROG = 'ntf_set_state';
 
@@ -215,6 +231,12 @@ export interface EngineOptions {
   /** Ring buffer bytes (power of two, >= page size). Only for freshly created state. */
   ringBytes?: number;
   flowEntries?: number;
+  /** Range entries (each trie: ntf_lpm4, ntf_lpm6) and user-set entries (ntf_sets) one policy may
+   * use. The maps hold two generations, so they are created with twice as many. Only for freshly
+   * created state: pinned maps keep the size they were created with (limits() reads it).
+   * Defaults: half of NTF.LPM4_ENTRIES, NTF.LPM6_ENTRIES, NTF.SET_ENTRIES. */
+  rangeEntries?: number;
+  setEntries?: number;
   /** Reported decisions per sending user per second on average (the kernel counts the rest as
    * suppressed, per user); 0 = no budget. Default DEFAULT_EVENTS_PER_USER. */
   eventsPerUser?: number;
@@ -314,7 +336,7 @@ function assertBpffs(dir: string): void {
 }
 
 /** The maps whose keys carry the policy generation, and where in the key it sits. */
-const POLICY_MAPS = { ntf_lpm4: 4, ntf_lpm6: 4, ntf_sets: 0, ntf_ifaces: 0 } as const;
+const POLICY_MAPS = { ntf_lpm4: 4, ntf_lpm6: 4, ntf_sets: 0, ntf_ifaces: 0, ntf_cgroups: 0 } as const;
 type PolicyMap = keyof typeof POLICY_MAPS;
 
 /**
@@ -411,6 +433,8 @@ export class Engine {
       const maxEntries: Record<string, number> = {};
       if (opts.ringBytes) maxEntries.ntf_events = opts.ringBytes;
       if (opts.flowEntries) maxEntries.ntf_flows = opts.flowEntries;
+      if (opts.rangeEntries) maxEntries.ntf_lpm4 = maxEntries.ntf_lpm6 = 2 * opts.rangeEntries;
+      if (opts.setEntries) maxEntries.ntf_sets = 2 * opts.setEntries;
       const reused = obj.load({ rodata, maxEntries, reusePinsFrom: pinDir, pinnedMaps: PINNED_MAPS });
       for (const name of PINNED_MAPS) {
         if (reused.includes(name)) continue;
@@ -420,6 +444,7 @@ export class Engine {
       const engine = new Engine(pinDir, obj, lockFd, reused.includes('ntf_state'), shared);
       engine.adoptAttachments();
       engine.pinProgram();
+      engine.recordSockets(trust);
       return engine;
     } catch (err) {
       obj?.close();
@@ -427,6 +452,49 @@ export class Engine {
       throw err;
     }
   }
+
+  /**
+   * Attaches the socket-creation program to the root of the cgroup v2 hierarchy (or swaps it
+   * into the link an earlier run pinned), so that every socket created from now on carries the
+   * uid that created it. Without a cgroup v2 hierarchy sockets keep today's lookup (their
+   * current owner); `socketRecords` says why.
+   */
+  private recordSockets(trust: PinDirTrust): void {
+    const root = cgroup2Mount();
+    if (root === undefined) {
+      this.socketRecords = { root: undefined, note: NO_CGROUP2 };
+      return;
+    }
+    const progFd = this.obj.programFd(SOCK_PROG);
+    const path = `${this.pinDir}/${SOCK_LINK}`;
+    if (checkPin(trust, SOCK_LINK)) {
+      const fd = lib().bpf_obj_get(path) as number;
+      if (fd >= 0) {
+        try {
+          if (linkInfo(fd).type === BPF_LINK_TYPE_CGROUP) {
+            updateLink(fd, progFd);
+            this.socketRecords = { root };
+            return;
+          }
+        } finally {
+          closeFd(fd);
+        }
+      }
+      unlinkSync(path);
+    }
+    const fd = linkCgroup(progFd, root, BPF_CGROUP_INET_SOCK_CREATE);
+    try {
+      pinFd(fd, path);
+      if (this.sharedPins) chmodNoFollow(path, 0o660);
+    } finally {
+      closeFd(fd);
+    }
+    this.socketRecords = { root };
+  }
+
+  /** Where sockets are recorded at creation (the cgroup v2 root the program is attached to);
+   * `root` undefined: nowhere, `note` says why. */
+  socketRecords: { root: string | undefined; note?: string } = { root: undefined };
 
   private pinProgram(): void {
     const path = `${this.pinDir}/${PROG_NAME}`;
@@ -641,20 +709,24 @@ export class Engine {
       ntf_lpm6: new Map(),
       ntf_sets: new Map(),
       ntf_ifaces: new Map(),
+      ntf_cgroups: new Map(),
     };
     for (const e of c.lpm) {
       const k = encodeLpmKey(0, e.ifindex, e.family, e.prefix, e.addr).toString('latin1');
       out[e.family === 4 ? 'ntf_lpm4' : 'ntf_lpm6'].set(k, u32(e.setId));
     }
     for (const x of c.sets)
-      out.ntf_sets.set(encodeSetKey(0, x.setId, x.uid).toString('latin1'), u32(x.endpointId));
+      out.ntf_sets.set(encodeSetKey(0, x.setId, x.uid, x.cg).toString('latin1'), u32(x.endpointId));
+    for (const g of c.cgroups)
+      if (g.id !== undefined) out.ntf_cgroups.set(encodeCgroupKey(0, g.id).toString('latin1'), u32(g.slot));
+    const cgLevels = c.cgLevels;
     for (const i of c.ifaces) {
-      const cfg = encodeIfaceCfg({ ...i, l2Len: l2Len(i.name), dhcpUnicast });
+      const cfg = encodeIfaceCfg({ ...i, l2Len: l2Len(i.name), dhcpUnicast, cgLevels });
       out.ntf_ifaces.set(encodeIfaceKey(0, i.ifindex).toString('latin1'), cfg.toString('latin1'));
     }
     if (c.anyIface) {
       // Many kinds of interface share these settings: headers are read with the helper.
-      const cfg = encodeIfaceCfg({ ...c.anyIface, l2Len: NTF.L2_UNKNOWN, dhcpUnicast });
+      const cfg = encodeIfaceCfg({ ...c.anyIface, l2Len: NTF.L2_UNKNOWN, dhcpUnicast, cgLevels });
       out.ntf_ifaces.set(encodeIfaceKey(0, c.anyIface.ifindex).toString('latin1'), cfg.toString('latin1'));
     }
     return out;
@@ -1088,7 +1160,7 @@ export class Engine {
    */
   compareEnforced(resolved: ResolvedPolicy): EnforcedComparison {
     this.assertOpen();
-    const result = compilePolicy(resolved, ifNameToIndex);
+    const result = compilePolicy(resolved, ifNameToIndex, this.limits());
     const have = this.readGen(this.effectiveEpoch() & 1);
     const want = Engine.want(
       result.compiled,
@@ -1187,6 +1259,7 @@ function unexpectedEntries(gen: number, have: GenState, expected: GenState): str
 function valueText(name: PolicyMap, v: string): string {
   const b = Buffer.from(v, 'latin1');
   if (name === 'ntf_sets') return `endpoint ${b.readUInt32LE(0)}`;
+  if (name === 'ntf_cgroups') return `cgroup slot ${b.readUInt32LE(0)}`;
   if (name === 'ntf_ifaces') return `settings ${b.toString('hex')}`;
   return `set ${b.readUInt32LE(0)}`;
 }
@@ -1201,6 +1274,8 @@ function entryText(name: PolicyMap, k: string, v: string): string {
     }
     case 'ntf_ifaces':
       return `ifindex ${b.readUInt32LE(4)} ${valueText(name, v)}`;
+    case 'ntf_cgroups':
+      return `cgroup id ${decodeCgroupKey(b).id} → ${valueText(name, v)}`;
     default: {
       const fam = name === 'ntf_lpm4' ? 4 : 6;
       const l = decodeLpmKey(b, fam);
@@ -1275,7 +1350,7 @@ function removeAll(pinDir: string, attachments: AttachmentStatus[], shared: bool
     if (a.qdiscOurs && !otherFiltersPresent(a.name)) tcHookDestroy(a.ifindex, a.name);
   }
   // Only our own pins: a mistyped --pin-dir must never delete other tools' objects.
-  for (const f of [...PINNED_MAPS, PROG_NAME]) {
+  for (const f of [...PINNED_MAPS, PROG_NAME, SOCK_LINK]) {
     if (existsSync(`${pinDir}/${f}`)) unlinkSync(`${pinDir}/${f}`);
   }
   // A shared directory is the administrator's (prepared by the launcher), and its parent is not

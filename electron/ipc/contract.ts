@@ -9,14 +9,15 @@ import type { Operation } from './channels.js';
 import type { CapName } from '../main/caps.js';
 import type { Diagnostic, Verdict } from '../policy/types.js';
 import type { FieldDiagnostic, PolicyDoc } from '../policy/doc.js';
-import { MAX_POLICY_BYTES } from '../policy/yaml.js';
+import { MAX_IMPORT_BYTES } from '../policy/yaml.js';
 
 export type { EndpointDoc, FieldDiagnostic, InterfaceDoc, PolicyDoc } from '../policy/doc.js';
 
 /** Bounds of one request. Larger payloads are refused before they are parsed. */
 export const LIMITS = {
-  /** Serialized size of a policy request: the policy file's cap. */
-  policyBytes: MAX_POLICY_BYTES,
+  /** Serialized size of a policy request, and of a file the app imports (1 MiB: the CLI reads
+   * larger files, up to MAX_POLICY_BYTES or its --max-policy-bytes). */
+  policyBytes: MAX_IMPORT_BYTES,
   /** Serialized size of any other request. */
   smallBytes: 4096,
   endpoints: 4096,

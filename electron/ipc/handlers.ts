@@ -9,6 +9,7 @@ import { docToPolicy, policyToDoc } from '../policy/doc.js';
 import { readConfigText } from '../policy/load.js';
 import { parsePolicy, serializePolicy } from '../policy/yaml.js';
 import type { Handlers } from './contract.js';
+import { LIMITS } from './contract.js';
 import { HandlerError } from './gateway.js';
 
 export interface Dialogs {
@@ -19,6 +20,10 @@ export interface Dialogs {
 }
 
 export const EXPORT_NAME = 'net-tc-filter.yml';
+
+/** What a file over the import cap is told, after the cap itself (policyTooLarge). */
+export const IMPORT_RAISE =
+  'the desktop app imports no larger policy; apply a larger one with net-tc-filter apply --config FILE';
 
 export function createHandlers(backend: Backend, dialogs: Dialogs): Handlers {
   return {
@@ -36,9 +41,9 @@ export function createHandlers(backend: Backend, dialogs: Dialogs): Handlers {
     importYaml: async () => {
       const file = await dialogs.openYaml();
       if (file === undefined) return { canceled: true };
-      const read = readConfigText(file);
+      const read = readConfigText(file, LIMITS.policyBytes, IMPORT_RAISE);
       if (read.text === undefined) return { canceled: false, file, doc: null, diagnostics: read.diagnostics };
-      const parsed = parsePolicy(read.text, file);
+      const parsed = parsePolicy(read.text, file, { maxBytes: LIMITS.policyBytes, raise: IMPORT_RAISE });
       const failed = !parsed.policy || parsed.diagnostics.some((d) => d.severity === 'error');
       return {
         canceled: false,

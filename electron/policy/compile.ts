@@ -10,6 +10,7 @@
 import { NTF } from '../../native-bridge/layouts.js';
 import { LOG_ALLOWED_CODE, SET_NONE, UID_ANY } from './types.js';
 import type {
+  CompiledCgroup,
   CompiledIface,
   CompiledLpmEntry,
   CompiledPolicy,
@@ -33,7 +34,9 @@ export const DEFAULT_LIMITS: Readonly<CompileLimits> = Object.freeze({
 });
 
 /** The policy needs more map entries than the kernel maps hold. Thrown as soon as the output
- * exceeds the limit, so a small hostile file cannot make the compiler build millions of entries. */
+ * exceeds the limit, so a small hostile file cannot make the compiler build millions of entries.
+ * The message names the limit, the map and the knob that sizes it (the CLI's flags; the maps are
+ * sized when they are created, docs/datapath.md "Policy size"). */
 export class CapacityError extends Error {
   constructor(
     readonly map: 'lpm4' | 'lpm6' | 'sets',
@@ -43,7 +46,12 @@ export class CapacityError extends Error {
       map === 'sets'
         ? `user-set entries (ntf_sets; one per user per distinct combination of endpoints covering a range)`
         : `IPv${map === 'lpm4' ? 4 : 6} range entries (ntf_${map}; one per range per interface, plus one for the other interfaces)`;
-    super(`the policy needs more than ${limit} ${what}, the most one policy may use`);
+    const knob = map === 'sets' ? '--set-entries' : '--range-entries';
+    super(
+      `the policy needs more than ${limit} ${what}, the most one policy may use here; raise it with ` +
+        `${knob} N (net-tc-filter run/apply), which sizes the kernel maps when they are created: ` +
+        `existing maps keep their size until net-tc-filter unload`,
+    );
     this.name = 'CapacityError';
   }
 }
@@ -165,7 +173,26 @@ class SetTable {
   constructor(
     private readonly endpoints: readonly ResolvedEndpoint[],
     private readonly limit: number,
+    private readonly slots: CgroupSlots,
   ) {}
+
+  /** The (uid, slot) → endpoint entries of the covering endpoints' unit:/cgroup: entries. */
+  private cgroupMapping(cover: number[]): CompiledSetEntry[] {
+    const byKey = new Map<string, CompiledSetEntry>();
+    for (const idx of cover) {
+      const e = this.endpoints[idx] as ResolvedEndpoint;
+      for (const c of e.cgroups ?? []) {
+        const cg = this.slots.slotOf(c.kind, c.name);
+        for (const uid of c.uids ?? [UID_ANY]) {
+          const key = `${cg}:${uid}`;
+          const cur = byKey.get(key);
+          if (cur === undefined || e.id < cur.endpointId) byKey.set(key, { setId: 0, uid, cg, endpointId: e.id });
+          if (byKey.size > this.limit) throw new CapacityError('sets', this.limit);
+        }
+      }
+    }
+    return [...byKey.values()].sort((a, b) => a.cg - b.cg || a.uid - b.uid);
+  }
 
   setIdFor(cover: number[]): number {
     if (cover.length === 0) return SET_NONE;
@@ -193,10 +220,11 @@ class SetTable {
     }
     const mapping: CompiledSetEntry[] = [];
     for (const uid of [...byUid.keys()].sort((x, y) => x - y)) {
-      mapping.push({ setId: 0, uid, endpointId: byUid.get(uid) as number });
+      mapping.push({ setId: 0, uid, cg: NTF.CG_ANY, endpointId: byUid.get(uid) as number });
     }
-    if (anyId !== undefined) mapping.push({ setId: 0, uid: UID_ANY, endpointId: anyId });
-    const mappingKey = mapping.map((m) => `${m.uid}:${m.endpointId}`).join(',');
+    if (anyId !== undefined) mapping.push({ setId: 0, uid: UID_ANY, cg: NTF.CG_ANY, endpointId: anyId });
+    if (this.slots.any) mapping.push(...this.cgroupMapping(cover));
+    const mappingKey = mapping.map(setEntryText).join(',');
 
     let setId = this.byMapping.get(mappingKey);
     if (setId === undefined) {
@@ -207,6 +235,63 @@ class SetTable {
     }
     this.byCover.set(coverKey, setId);
     return setId;
+  }
+}
+
+/** A set entry's meaning, without its set id ("uid:endpoint", "uid/slot:endpoint"). */
+function setEntryText(m: CompiledSetEntry): string {
+  return m.cg === NTF.CG_ANY ? `${m.uid}:${m.endpointId}` : `${m.uid}/${m.cg}:${m.endpointId}`;
+}
+
+/** Every level below NTF_CG_LEVELS: where a cgroup is not known now, it may appear at any. */
+const ALL_CG_LEVELS = (2 ** NTF.CG_LEVELS - 1) >>> 0;
+
+/** The cgroups the policy's unit:/cgroup: entries name, one slot per kind and name. */
+class CgroupSlots {
+  readonly list: CompiledCgroup[] = [];
+  private readonly byName = new Map<string, CompiledCgroup>();
+
+  constructor(endpoints: readonly ResolvedEndpoint[]) {
+    for (const e of endpoints)
+      for (const c of e.cgroups ?? []) {
+        const key = `${c.kind}:${c.name}`;
+        if (this.byName.has(key)) continue;
+        // Two names for one cgroup (unit:x and cgroup:/system.slice/x.service) share its slot:
+        // ntf_cgroups maps an id to one slot.
+        const same = c.now && this.list.find((s) => s.id === c.now?.id);
+        if (same) {
+          this.byName.set(key, same);
+          continue;
+        }
+        const slot: CompiledCgroup = {
+          slot: this.list.length + 1,
+          kind: c.kind,
+          name: c.name,
+          id: c.now?.id,
+          level: c.now?.level,
+        };
+        this.byName.set(key, slot);
+        this.list.push(slot);
+      }
+  }
+
+  get any(): boolean {
+    return this.list.length > 0;
+  }
+
+  slotOf(kind: 'unit' | 'cgroup', name: string): number {
+    return (this.byName.get(`${kind}:${name}`) as CompiledCgroup).slot;
+  }
+
+  /** ntf_iface_cfg.cg_levels: the levels of the cgroups known now, every level while one is not
+   * (a unit that starts later may land at any depth), none without unit:/cgroup: entries. */
+  levels(): number {
+    let mask = 0;
+    for (const c of this.list) {
+      if (c.level === undefined || c.level >= NTF.CG_LEVELS) return ALL_CG_LEVELS;
+      mask |= 1 << c.level;
+    }
+    return mask >>> 0;
   }
 }
 
@@ -316,7 +401,8 @@ export function compilePolicy(
     for (const r of e.ranges) checkRange(e, r);
   }
 
-  const sets = new SetTable(p.endpoints, limits.sets);
+  const slots = new CgroupSlots(p.endpoints);
+  const sets = new SetTable(p.endpoints, limits.sets, slots);
   const lpm: CompiledLpmEntry[] = [];
   const counts = { lpm4: 0, lpm6: 0 };
   for (const iface of ifaces) {
@@ -343,7 +429,18 @@ export function compilePolicy(
     compileFamily(p, NTF.IFINDEX_ANY, undefined, 4, sets, lpm, counts, limits);
     compileFamily(p, NTF.IFINDEX_ANY, undefined, 6, sets, lpm, counts, limits);
   }
-  return { compiled: { lpm, sets: sets.entries, ifaces, anyIface, endpointNames }, missingIfaces };
+  return {
+    compiled: {
+      lpm,
+      sets: sets.entries,
+      ifaces,
+      anyIface,
+      endpointNames,
+      cgroups: slots.list,
+      cgLevels: slots.levels(),
+    },
+    missingIfaces,
+  };
 }
 
 // ---- diff ----
@@ -354,7 +451,7 @@ function setContents(c: CompiledPolicy): Map<number, string> {
   for (const s of c.sets) {
     let list = parts.get(s.setId);
     if (list === undefined) parts.set(s.setId, (list = []));
-    list.push(`${s.uid}:${s.endpointId}`);
+    list.push(setEntryText(s));
   }
   const out = new Map<number, string>();
   for (const [id, list] of parts) out.set(id, list.sort().join(','));

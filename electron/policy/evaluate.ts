@@ -12,6 +12,7 @@
 // Audit mode: a drop on an interface in audit mode is a would-drop (same reason and endpoint);
 // on interfaces no endpoint names, audit holds when every configured interface audits.
 
+import { NTF } from '../../native-bridge/layouts.js';
 import { rangeContains } from './addr.js';
 import { SET_NONE, UID_ANY } from './types.js';
 import { hostEvalTime, inSegments, secondOfWeek } from './when.js';
@@ -21,6 +22,7 @@ import type {
   CompiledPolicy,
   InterfaceSettings,
   Range,
+  ResolvedCgroupEntry,
   ResolvedEndpoint,
   ResolvedPolicy,
 } from './types.js';
@@ -32,6 +34,9 @@ export type Packet = {
   daddr: Uint8Array;
   /** Sending user; null when the packet has no local socket (unowned). */
   uid: number | null;
+  /** The sending socket's cgroup v2 id and its ancestors', by level (index 0: the root); absent:
+   * not known (no unit:/cgroup: entry can match). */
+  cgroups?: readonly number[];
 };
 
 export type DecisionReason =
@@ -117,9 +122,18 @@ function compiledDecide(
     const setId = best.setId;
     if (setId === SET_NONE) return decide('drop', 'iface-not-listed');
     const uid = pkt.uid;
-    const hit =
-      c.sets.find((s) => s.setId === setId && s.uid === uid) ??
-      c.sets.find((s) => s.setId === setId && s.uid === UID_ANY);
+    const lookup = (cg: number) =>
+      c.sets.find((s) => s.setId === setId && s.uid === uid && s.cg === cg) ??
+      c.sets.find((s) => s.setId === setId && s.uid === UID_ANY && s.cg === cg);
+    let hit = lookup(NTF.CG_ANY);
+    // The socket's cgroup and its ancestors, shallowest first, at the levels the policy names.
+    for (let level = 0; hit === undefined && level < NTF.CG_LEVELS; level++) {
+      if ((c.cgLevels & (1 << level)) === 0) continue;
+      const id = pkt.cgroups?.[level];
+      if (id === undefined) break;
+      const slot = c.cgroups.find((g) => g.id === id);
+      if (slot) hit = lookup(slot.slot);
+    }
     return hit !== undefined ? decide('allow', 'endpoint', hit.endpointId) : decide('drop', 'not-listed');
   }
 
@@ -151,6 +165,10 @@ export interface Trace {
   listing: ResolvedEndpoint[];
   /** Of those covering, the ones that list '*'. */
   listingAny: ResolvedEndpoint[];
+  /** Of those covering, the unit:/cgroup: entries the sending socket's cgroup is in (its own or
+   * an ancestor's) and whose `as` (if any) names the sender: shallowest cgroup first, then those
+   * limited to the sender before those for any account, then endpoint order. */
+  listingCgroup: Array<{ endpoint: ResolvedEndpoint; entry: ResolvedCgroupEntry }>;
   /** Of those covering, the ones outside their `when:` windows at the evaluation time: they still
    * guard, but grant nothing (not in listing or listingAny). */
   closed: ResolvedEndpoint[];
@@ -191,8 +209,9 @@ export function referenceTrace(
   // A listed uid equal to UID_ANY is reserved for '*' and does not count as an explicit listing.
   const listing = uid === null || uid === UID_ANY ? [] : granting.filter((e) => e.uids.includes(uid));
   const listingAny = granting.filter((e) => e.any);
+  const listingCgroup = cgroupListing(granting, pkt);
   const audit = iface ? iface.settings.mode === 'audit' : guardOnlyAudit(p.interfaces);
-  const trace = { iface, audit, guarding, covering, listing, listingAny, closed };
+  const trace = { iface, audit, guarding, covering, listing, listingAny, listingCgroup, closed };
   return { ...trace, decision: audited(referenceDecide(trace, uid), audit) };
 }
 
@@ -219,7 +238,28 @@ function referenceDecide(t: Omit<Trace, 'decision'>, uid: number | null): Decisi
   if (uid === null) return unownedDecision(unownedAllow);
   if (t.listing.length > 0) return decide('allow', 'endpoint', Math.min(...t.listing.map((e) => e.id)));
   if (t.listingAny.length > 0) return decide('allow', 'endpoint', Math.min(...t.listingAny.map((e) => e.id)));
+  const first = t.listingCgroup[0];
+  if (first) return decide('allow', 'endpoint', first.endpoint.id);
   return decide('drop', 'not-listed');
+}
+
+/** Trace.listingCgroup: the granting endpoints' unit:/cgroup: entries that take the packet. */
+function cgroupListing(granting: ResolvedEndpoint[], pkt: Packet): Trace['listingCgroup'] {
+  const uid = pkt.uid;
+  const ids = pkt.cgroups;
+  if (uid === null || !ids) return [];
+  const out: Array<{ endpoint: ResolvedEndpoint; entry: ResolvedCgroupEntry; level: number }> = [];
+  for (const endpoint of granting)
+    for (const entry of endpoint.cgroups ?? []) {
+      const now = entry.now;
+      if (!now || ids[now.level] !== now.id) continue;
+      if (entry.uids && (uid === UID_ANY || !entry.uids.includes(uid))) continue;
+      out.push({ endpoint, entry, level: now.level });
+    }
+  const rank = (x: (typeof out)[number]) => (x.entry.uids ? 0 : 1);
+  return out
+    .sort((a, b) => a.level - b.level || rank(a) - rank(b) || a.endpoint.id - b.endpoint.id)
+    .map(({ endpoint, entry }) => ({ endpoint, entry }));
 }
 
 /** The policy's meaning for one packet: referenceTrace's decision. */

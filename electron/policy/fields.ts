@@ -6,7 +6,7 @@
 // editor accepts is a value the file accepts.
 import ipaddr from 'ipaddr.js';
 import { formatAddr } from './addr.js';
-import type { AllowEntry, Range } from './types.js';
+import type { AccountRef, AllowEntry, Range } from './types.js';
 
 export function quote(s: string): string {
   return JSON.stringify(s);
@@ -92,8 +92,81 @@ export function parseRangeText(text: string): { range?: RangeValue; error?: stri
 
 export type AllowValue = AllowEntry extends infer E ? (E extends AllowEntry ? Omit<E, 'pos'> : never) : never;
 
-/** Parses one `allow` entry: a user name, a decimal uid, `@group` or `*`. */
+/** Unit types that have a cgroup of their own (a service's, a scope's processes, a slice's units). */
+export const CGROUP_UNIT_SUFFIXES = ['.service', '.scope', '.slice'] as const;
+// systemd's unit name characters (unit_name_is_valid): ASCII letters, digits, ":-_.\", "@" once.
+const UNIT_NAME_RE = /^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?$/;
+const MAX_UNIT_NAME = 255;
+const MAX_CGROUP_PATH = 4096;
+const AS_RE = /^(\S+)\s+as\s+(\S+)$/;
+
+/** The account part of an entry, or why it is none. */
+function parseAccount(text: string): { account?: AccountRef; error?: string } {
+  const r = parseAllowText(text);
+  if (r.error) return { error: r.error };
+  const e = r.entry;
+  if (e?.kind === 'user') return { account: { kind: 'user', name: e.name } };
+  if (e?.kind === 'uid') return { account: { kind: 'uid', uid: e.uid } };
+  if (e?.kind === 'group') return { account: { kind: 'group', name: e.name } };
+  return { error: `after "as" comes a user name, a uid or an @group, not ${quote(text)}` };
+}
+
+/** The full name of a `unit:` entry's unit ("backup" is "backup.service"), or why it is invalid. */
+export function unitName(name: string): { unit?: string; error?: string } {
+  const example = 'e.g. unit:backup.service';
+  if (name.length === 0) return { error: `"unit:" needs a unit name, ${example}` };
+  if (name.length > MAX_UNIT_NAME || !UNIT_NAME_RE.test(name))
+    return { error: `${quote(name)} is not a systemd unit name; ${example}` };
+  const dot = name.lastIndexOf('.');
+  const suffix = dot > 0 ? name.slice(dot) : '';
+  if ((CGROUP_UNIT_SUFFIXES as readonly string[]).includes(suffix)) return { unit: name };
+  if (/^\.(socket|timer|target|mount|automount|swap|path|device)$/.test(suffix))
+    return {
+      error: `unit ${quote(name)}: only ${CGROUP_UNIT_SUFFIXES.join(', ')} units have processes of their own; name the service it starts`,
+    };
+  return { unit: `${name}.service` };
+}
+
+/** Why `path` is not a cgroup path below the hierarchy's root, or undefined. */
+export function checkCgroupPath(path: string): string | undefined {
+  const example = 'e.g. cgroup:/system.slice/backup.service';
+  if (!path.startsWith('/'))
+    return `cgroup path ${quote(path)} must start with "/" (below the cgroup v2 root), ${example}`;
+  if (path.length > MAX_CGROUP_PATH) return `cgroup path is longer than ${MAX_CGROUP_PATH} characters`;
+  if (/[\s\0]/u.test(path)) return `cgroup path ${quote(path)} contains whitespace or a NUL character`;
+  const parts = path.split('/').slice(1);
+  if (path !== '/' && parts.some((p) => p === '' || p === '.' || p === '..'))
+    return `cgroup path ${quote(path)} has an empty, "." or ".." component; ${example}`;
+  return undefined;
+}
+
+/** Parses one `allow` entry: a user name, a decimal uid, `@group`, `*`, `unit:NAME` or
+ * `cgroup:PATH`, the last two optionally followed by `as ACCOUNT`. */
 export function parseAllowText(text: string): { entry?: AllowValue; error?: string } {
+  if (text.startsWith('unit:') || text.startsWith('cgroup:')) {
+    const m = AS_RE.exec(text);
+    const head = m ? (m[1] as string) : text;
+    let as: AccountRef | undefined;
+    if (m) {
+      const a = parseAccount(m[2] as string);
+      if (a.error) return { error: `${quote(text)}: ${a.error}` };
+      as = a.account;
+    } else if (/\s/u.test(text)) {
+      return { error: `${quote(text)}: expected "unit:NAME", "cgroup:PATH" or either followed by "as USER"` };
+    }
+    const extra = as ? { as } : {};
+    if (head.startsWith('unit:')) {
+      const u = unitName(head.slice('unit:'.length));
+      if (u.error) return { error: u.error };
+      return { entry: { kind: 'unit', unit: u.unit as string, ...extra, text } };
+    }
+    const path = head.slice('cgroup:'.length);
+    const bad = checkCgroupPath(path);
+    if (bad) return { error: bad };
+    return {
+      entry: { kind: 'cgroup', path: path.length > 1 ? path.replace(/\/+$/, '') : path, ...extra, text },
+    };
+  }
   if (text === '*') return { entry: { kind: 'any', text } };
   if (/^[0-9]+$/.test(text)) {
     // Leading zeros are refused: YAML 1.1 tools read 0755 as octal, YAML 1.2 as decimal.
@@ -112,5 +185,5 @@ export function parseAllowText(text: string): { entry?: AllowValue; error?: stri
   }
   if (text.length <= MAX_ACCOUNT_NAME && ACCOUNT_NAME_RE.test(text))
     return { entry: { kind: 'user', name: text, text } };
-  return { error: `${quote(text)} is not a user name, a uid, an @group or *` };
+  return { error: `${quote(text)} is not a user name, a uid, an @group, *, unit:NAME or cgroup:PATH` };
 }

@@ -7,15 +7,21 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { adviceWarnings } from './advice.js';
+import { systemCgroupTree } from './cgroups.js';
+import type { CgroupTree } from './cgroups.js';
+import { NTF } from '../../native-bridge/layouts.js';
 import { loadSubuid, subuidWarnings } from './subid.js';
 import { weekSegments } from './when.js';
 import type { ListedUid, SubIdDb } from './subid.js';
 import { DEFAULT_INTERFACE_SETTINGS } from './types.js';
 import type {
+  AccountRef,
+  AllowEntry,
   Diagnostic,
   Endpoint,
   InterfaceSettings,
   Policy,
+  ResolvedCgroupEntry,
   ResolvedEndpoint,
   ResolvedPolicy,
   SourcePos,
@@ -33,6 +39,9 @@ export interface AccountDb {
   lookupGroup?: (name: string) => { gid: number; members: string[] } | undefined;
   /** Subordinate uid ranges (/etc/subuid); absent: listed uids are not checked against them. */
   subuid?: SubIdDb;
+  /** Where unit:/cgroup: entries are looked up (a string: why there is nowhere); absent: this
+   * host's cgroup v2 hierarchy (systemCgroupTree). */
+  cgroups?: () => CgroupTree | string;
 }
 
 /** Absolute: the privileged process never resolves a command through PATH. */
@@ -203,6 +212,40 @@ function groupUids(db: AccountDb, group: { gid: number; members: string[] }): nu
   return [...uids];
 }
 
+/** The cgroup a unit:/cgroup: entry stands for now (`now` undefined: none yet), or undefined
+ * after an error. */
+function resolveCgroupEntry(
+  entry: Extract<AllowEntry, { kind: 'unit' | 'cgroup' }>,
+  tree: CgroupTree | string,
+  where: string,
+  error: (message: string, pos: SourcePos | undefined) => void,
+  warning: (message: string, pos: SourcePos | undefined) => void,
+  fallback: SourcePos | undefined,
+): Omit<ResolvedCgroupEntry, 'uids'> | undefined {
+  const pos = entry.pos ?? fallback;
+  if (typeof tree === 'string') {
+    error(`${entry.text} ${where}: ${tree}`, pos);
+    return undefined;
+  }
+  const name = entry.kind === 'unit' ? entry.unit : entry.path;
+  const now = entry.kind === 'unit' ? tree.unit(name) : tree.path(name);
+  if (!now) {
+    const what =
+      entry.kind === 'unit' ? `unit ${name} is not running` : `there is no cgroup ${tree.root}${name}`;
+    warning(
+      `${entry.text} ${where}: ${what} now; it matches nothing until it exists (a running engine adds it when it appears)`,
+      pos,
+    );
+  } else if (now.level >= NTF.CG_LEVELS) {
+    error(
+      `${entry.text} ${where}: the cgroup ${now.path} is ${now.level} levels deep; the filter checks the first ${NTF.CG_LEVELS - 1}`,
+      pos,
+    );
+    return undefined;
+  }
+  return { text: entry.text, kind: entry.kind, name, now };
+}
+
 export interface ResolveResult {
   /** Present only when there are no errors (warnings allowed). */
   resolved?: ResolvedPolicy;
@@ -211,6 +254,8 @@ export interface ResolveResult {
 
 export function resolvePolicy(policy: Policy, db: AccountDb): ResolveResult {
   const diagnostics: Diagnostic[] = [];
+  let cgroupTree: CgroupTree | string | undefined;
+  const tree = (): CgroupTree | string => (cgroupTree ??= (db.cgroups ?? systemCgroupTree)());
   const error = (message: string, pos: SourcePos | undefined): void => {
     diagnostics.push(pos ? { severity: 'error', message, pos } : { severity: 'error', message });
   };
@@ -227,45 +272,53 @@ export function resolvePolicy(policy: Policy, db: AccountDb): ResolveResult {
       if (!origins.has(uid)) origins.set(uid, via === undefined ? { uid, entry } : { uid, entry, via });
     };
     let any = false;
+    const cgroups: ResolvedCgroupEntry[] = [];
     const where = `in endpoint ${JSON.stringify(ep.name)}`;
-    for (const entry of ep.allow) {
-      switch (entry.kind) {
-        case 'any':
-          any = true;
-          break;
+    /** The uids an account stands for (noted for the subordinate-range check), or undefined. */
+    const accountUids = (ref: AccountRef, entry: AllowEntry): number[] | undefined => {
+      const pos = entry.pos ?? ep.pos;
+      switch (ref.kind) {
         case 'uid':
           // A uid with no account is legitimate (containers, services created later).
-          uids.add(entry.uid);
-          note(entry.uid, entry);
-          break;
+          note(ref.uid, entry);
+          return [ref.uid];
         case 'user': {
-          const u = findUser(db, entry.name);
-          if (u) {
-            uids.add(u.uid);
-            note(u.uid, entry, entry.name);
-          } else error(`unknown user ${JSON.stringify(entry.name)} ${where}`, entry.pos ?? ep.pos);
-          break;
+          const u = findUser(db, ref.name);
+          if (!u) {
+            error(`unknown user ${JSON.stringify(ref.name)} ${where}`, pos);
+            return undefined;
+          }
+          note(u.uid, entry, ref.name);
+          return [u.uid];
         }
         case 'group': {
-          const g = findGroup(db, entry.name);
+          const g = findGroup(db, ref.name);
           if (!g) {
-            error(`unknown group ${JSON.stringify(entry.name)} ${where}`, entry.pos ?? ep.pos);
-            break;
+            error(`unknown group ${JSON.stringify(ref.name)} ${where}`, pos);
+            return undefined;
           }
           const members = groupUids(db, g);
-          if (members.length === 0) {
-            warning(
-              `group ${JSON.stringify(entry.name)} has no members; it allows nobody`,
-              entry.pos ?? ep.pos,
-            );
-          }
+          if (members.length === 0)
+            warning(`group ${JSON.stringify(ref.name)} has no members; it allows nobody`, pos);
           for (const uid of members) {
-            uids.add(uid);
             const name = db.uidToName.get(uid);
-            note(uid, entry, `${name ? `${name}, ` : ''}member of @${entry.name}`);
+            note(uid, entry, `${name ? `${name}, ` : ''}member of @${ref.name}`);
           }
-          break;
+          return members;
         }
+      }
+    };
+    for (const entry of ep.allow) {
+      if (entry.kind === 'any') {
+        any = true;
+      } else if (entry.kind === 'unit' || entry.kind === 'cgroup') {
+        const c = resolveCgroupEntry(entry, tree(), where, error, warning, ep.pos);
+        if (!c) continue;
+        const limited = entry.as ? accountUids(entry.as, entry) : undefined;
+        if (entry.as && !limited) continue;
+        cgroups.push({ ...c, uids: limited?.slice().sort((a, b) => a - b) });
+      } else {
+        for (const uid of accountUids(entry, entry) ?? []) uids.add(uid);
       }
     }
     listed[i] = [...origins.values()];
@@ -276,6 +329,7 @@ export function resolvePolicy(policy: Policy, db: AccountDb): ResolveResult {
       ranges: ep.range,
       uids: [...uids].sort((a, b) => a - b),
       any,
+      ...(cgroups.length > 0 ? { cgroups } : {}),
       ...(ep.when ? { when: { windows: ep.when.map((w) => w.text), segments: weekSegments(ep.when) } } : {}),
     };
   });

@@ -26,11 +26,20 @@ export type LogAllowed = 'off' | 'sample' | 'all';
 export type InterfaceMode = 'enforce' | 'audit';
 export const INTERFACE_MODES: readonly InterfaceMode[] = ['enforce', 'audit'];
 
+/** The account part of an entry: a user name, a uid or `@group`. */
+export type AccountRef =
+  { kind: 'user'; name: string } | { kind: 'uid'; uid: number } | { kind: 'group'; name: string };
+
 export type AllowEntry =
   | { kind: 'user'; name: string; text: string; pos?: SourcePos }
   | { kind: 'uid'; uid: number; text: string; pos?: SourcePos }
   | { kind: 'group'; name: string; text: string; pos?: SourcePos }
-  | { kind: 'any'; text: string; pos?: SourcePos };
+  | { kind: 'any'; text: string; pos?: SourcePos }
+  /** `unit:NAME` (a systemd system unit: its cgroup and everything below), `… as ACCOUNT` limits it
+   * to the unit's processes running as that account. `unit` is the full name ("backup.service"). */
+  | { kind: 'unit'; unit: string; as?: AccountRef; text: string; pos?: SourcePos }
+  /** `cgroup:PATH` (a cgroup v2 directory below the hierarchy's root, and everything below it). */
+  | { kind: 'cgroup'; path: string; as?: AccountRef; text: string; pos?: SourcePos };
 
 /** One destination range, normalised (host bits cleared). */
 export interface Range {
@@ -113,6 +122,29 @@ export interface ResolvedEndpoint {
   any: boolean;
   /** `when:` windows: their texts and their union over the local week (absent: always open). */
   when?: { windows: string[]; segments: WeekSegment[] };
+  /** The unit:/cgroup: entries, in the order written (absent: none). */
+  cgroups?: ResolvedCgroupEntry[];
+}
+
+/** A unit:/cgroup: entry with the cgroup it stands for now. */
+export interface ResolvedCgroupEntry {
+  /** The entry as written ("unit:backup.service as alice"). */
+  text: string;
+  /** What to look for again when the cgroup changes (a unit restarts in a new cgroup). */
+  kind: 'unit' | 'cgroup';
+  /** The unit's full name, or the cgroup's path below the hierarchy's root. */
+  name: string;
+  /** Now: the cgroup's path, id (its directory's inode number) and depth (the root is 0);
+   * undefined when there is none (the unit is not running, the directory does not exist). */
+  now: CgroupNode | undefined;
+  /** The accounts it is limited to (`as`); undefined: any account. */
+  uids: number[] | undefined;
+}
+
+export interface CgroupNode {
+  path: string;
+  id: number;
+  level: number;
 }
 
 export interface ResolvedPolicy {
@@ -137,6 +169,8 @@ export interface CompiledSetEntry {
   setId: number;
   /** A uid, or UID_ANY. */
   uid: number;
+  /** A cgroup slot (CompiledCgroup.slot), or NTF.CG_ANY (whatever cgroup). */
+  cg: number;
   /** Endpoint id reported when this entry allows a packet. */
   endpointId: number;
 }
@@ -156,6 +190,16 @@ export interface CompiledIface {
  * may reach it there (the kernel drops with reason iface-not-listed, without a set lookup). */
 export const SET_NONE = 0;
 
+/** One cgroup the policy's unit:/cgroup: entries name, by slot (1..). Entries with the same kind and
+ * name share a slot. `id` undefined: no such cgroup now (nothing in ntf_cgroups for it). */
+export interface CompiledCgroup {
+  slot: number;
+  kind: 'unit' | 'cgroup';
+  name: string;
+  id: number | undefined;
+  level: number | undefined;
+}
+
 /** Generation-free map contents; the engine adds the generation when it writes them. */
 export interface CompiledPolicy {
   /** Entries with ifindex IFINDEX_ANY (0) are the guarded ranges on every interface no endpoint names. */
@@ -167,4 +211,8 @@ export interface CompiledPolicy {
   anyIface: CompiledIface | undefined;
   /** Endpoint id → name, for reporting. */
   endpointNames: Map<number, string>;
+  /** The cgroups unit:/cgroup: entries name (slots from 1). */
+  cgroups: CompiledCgroup[];
+  /** ntf_iface_cfg.cg_levels: the levels to look up (0: the policy names no cgroup). */
+  cgLevels: number;
 }

@@ -40,11 +40,33 @@ import { INTERFACE_MODES } from './types.js';
 import type { Window } from './types.js';
 import { WHEN_EMPTY, WINDOW_EXAMPLE, parseWindowText, windowsError } from './when.js';
 
-/** Larger input is refused before it is parsed: the one input cap of a policy, whatever carries it
- * (a file, an import, an IPC request). */
-export const MAX_POLICY_BYTES = 1 << 20;
-/** What a policy over MAX_POLICY_BYTES is told (at 1:1 of the file). */
-export const POLICY_TOO_LARGE = `the file is larger than ${MAX_POLICY_BYTES} bytes (1 MiB); a policy file is much smaller`;
+/** Larger input is refused before it is parsed, by default: the cap of a policy file read by the
+ * CLI (`--max-policy-bytes` changes it) or kept in the history. A guard against hostile input that
+ * still fits a million (range, user) pairs (about 18 MB of YAML for IPv4, 22 MB for IPv6; parsing
+ * such a file takes a few seconds and about 1.5 GB of heap, docs/datapath.md "Policy size"). */
+export const MAX_POLICY_BYTES = 64 * 2 ** 20;
+/** The cap of a policy the desktop app imports or sends through IPC (electron/ipc/contract.ts). */
+export const MAX_IMPORT_BYTES = 2 ** 20;
+/** How to raise the cap, said when it is reached (the CLI's flag). */
+export const RAISE_POLICY_BYTES = 'net-tc-filter check/apply/run take --max-policy-bytes N to raise it';
+
+/** What a policy over `max` bytes is told (at 1:1 of the file), with how to raise the limit. */
+export function policyTooLarge(max: number, raise: string = RAISE_POLICY_BYTES): string {
+  const size =
+    max % 2 ** 20 === 0 ? ` (${max / 2 ** 20} MiB)` : max % 1024 === 0 ? ` (${max / 1024} KiB)` : '';
+  return `the file is larger than ${max} bytes${size}, the most a policy may be here; ${raise}`;
+}
+/** What a policy over MAX_POLICY_BYTES is told. */
+export const POLICY_TOO_LARGE = policyTooLarge(MAX_POLICY_BYTES);
+
+export interface ParseOptions {
+  /** The input cap in UTF-8 bytes (default MAX_POLICY_BYTES). */
+  maxBytes?: number;
+  /** How to raise it, for the message (default RAISE_POLICY_BYTES). */
+  raise?: string;
+  /** false: the yaml library reads every list (tests compare both ways; see quickLists). */
+  quickLists?: boolean;
+}
 /** Deepest nesting accepted; the format itself needs 5 levels. */
 export const MAX_NESTING = 16;
 /** Bound of the cheap lexer pass; it may undercount, the exact CST pass enforces MAX_NESTING. */
@@ -72,7 +94,17 @@ class Reporter {
   constructor(
     private readonly file: string,
     private readonly lines: LineCounter | undefined,
+    /** The quick lists (quickLists) not read yet, by the offset of their `[`. */
+    readonly lists?: Map<number, Scalar[]>,
   ) {}
+
+  /** The items of a quick list, when `value` is one (its blanked, empty flow sequence). */
+  listAt(value: unknown): Scalar[] | undefined {
+    if (!this.lists || !isSeq(value) || value.items.length > 0 || !value.range) return undefined;
+    const items = this.lists.get(value.range[0]);
+    this.lists.delete(value.range[0]);
+    return items;
+  }
 
   pos(offset: number): SourcePos {
     const lc = this.lines?.linePos(offset);
@@ -112,9 +144,9 @@ export interface ParseResult {
 }
 
 /** Parses and validates a policy file. Never throws. */
-export function parsePolicy(text: string, file: string): ParseResult {
+export function parsePolicy(text: string, file: string, opts: ParseOptions = {}): ParseResult {
   try {
-    return parseUnchecked(text, file);
+    return parseUnchecked(text, file, opts);
   } catch (e) {
     // Defensive: every known failure is a diagnostic already; this keeps the promise of no throw.
     const message = `could not parse this file: ${e instanceof Error ? e.message : String(e)}`;
@@ -122,16 +154,78 @@ export function parsePolicy(text: string, file: string): ParseResult {
   }
 }
 
-function parseUnchecked(text: string, file: string): ParseResult {
-  // text.length counts UTF-16 units, each at least one UTF-8 byte: a cheap first check.
-  if (text.length > MAX_POLICY_BYTES || new TextEncoder().encode(text).length > MAX_POLICY_BYTES) {
+function parseUnchecked(text: string, file: string, opts: ParseOptions): ParseResult {
+  const max = opts.maxBytes ?? MAX_POLICY_BYTES;
+  // text.length counts UTF-16 units, each one to three UTF-8 bytes: cheap checks first.
+  if (text.length > max || (text.length * 3 > max && new TextEncoder().encode(text).length > max)) {
     const r = new Reporter(file, undefined);
-    r.error(0, POLICY_TOO_LARGE);
+    r.error(0, policyTooLarge(max, opts.raise));
     return { diagnostics: r.diagnostics };
   }
+  const quick = opts.quickLists === false ? undefined : quickLists(text);
+  if (quick) {
+    const lines = new LineCounter();
+    const r = new Reporter(file, lines, quick.lists);
+    const res = parseText(quick.text, lines, r);
+    // Every blanked list was read as the list it is: the result is the original text's.
+    if (quick.lists.size === 0) return res;
+  }
   const lines = new LineCounter();
-  const r = new Reporter(file, lines);
+  return parseText(text, lines, new Reporter(file, lines));
+}
 
+/**
+ * The yaml library spends about 20 µs on each item of a flow list (a million-pair policy: 24 s
+ * of 29), so the items of the long lists are read here, not by it: `range:`, `allow:` and
+ * `iface:` flow lists on one line whose items are all plain words the core schema reads as
+ * written (a string, or a number or boolean, whose source scalarText takes), e.g.
+ * `range: [10.0.0.0/8, 2001:db8::/32]`, `allow: [alice, 1001]`. Their items are blanked out (the
+ * same length: every offset, line and column stays), the library parses an empty list there, and
+ * readList takes the items from the Reporter. A blanked list the document does not read as such
+ * a list (one inside a comment, a quoted or block scalar, a key, an unknown key, a file with
+ * syntax errors) leaves the map non-empty, and the caller parses the original text instead.
+ * Lists with any other item (quoted, `@group`, `*`, `null`, `a:`, empty, tabs) are left alone.
+ */
+function quickLists(text: string): { text: string; lists: Map<number, Scalar[]> } | undefined {
+  const lists = new Map<number, Scalar[]>();
+  const parts: string[] = [];
+  let last = 0;
+  for (const m of text.matchAll(QUICK_LIST)) {
+    const content = m[1]!;
+    const open = m.index + m[0].length - content.length - 2; // offset of `[`
+    const items: Scalar[] = [];
+    let at = open + 1;
+    for (const piece of content.split(',')) {
+      const w = QUICK_ITEM.exec(piece);
+      const word = w?.[2];
+      if (word === undefined || word.endsWith(':') || QUICK_NULL.test(word)) {
+        items.length = 0;
+        break;
+      }
+      const s = new Scalar(word);
+      const from = at + w![1]!.length;
+      s.range = [from, from + word.length, from + word.length];
+      items.push(s);
+      at += piece.length + 1;
+    }
+    if (items.length === 0) continue;
+    lists.set(open, items);
+    parts.push(text.slice(last, open + 1), ' '.repeat(content.length));
+    last = open + 1 + content.length;
+  }
+  if (lists.size === 0) return undefined;
+  parts.push(text.slice(last));
+  return { text: parts.join(''), lists };
+}
+
+/** A line with only a `range`, `allow` or `iface` key and a flow list; group 1: the list's inside. */
+const QUICK_LIST = /^[ \t]*(?:range|allow|iface)[ \t]*:[ \t]*\[([^\]\n]*)\]/gm;
+/** An item of such a list: spaces, a plain word, spaces. */
+const QUICK_ITEM = /^( *)([A-Za-z0-9_][A-Za-z0-9_.:/+-]*) *$/;
+/** Words the core schema reads as null (`~` cannot start a quick item). */
+const QUICK_NULL = /^(?:null|Null|NULL)$/;
+
+function parseText(text: string, lines: LineCounter, r: Reporter): ParseResult {
   const tooDeep = prescanNesting(text);
   if (tooDeep !== undefined) {
     // The text up to that point is nested at most ~2 × PRESCAN_NESTING deep, so parsing it is
@@ -705,7 +799,7 @@ function readList<T>(
     r.error(start(value, keyAt), `"${key}" must be a list of ${what}, found a mapping`);
     return [];
   }
-  const items: unknown[] = isSeq(value) ? value.items : [value];
+  const items: unknown[] = r.listAt(value) ?? (isSeq(value) ? value.items : [value]);
   if (items.length === 0) {
     r.error(start(value, keyAt), `"${key}" is an empty list; expected a list of ${what}`);
     return [];

@@ -143,7 +143,7 @@ describe('compilePolicy: hand-written cases', () => {
       // The same range for every other interface, reachable by nobody there.
       { ifindex: 0, family: 4, prefix: 32, addr: Uint8Array.from([169, 254, 169, 254]), setId: SET_NONE },
     ]);
-    expect(compiled.sets).toEqual([{ setId: 1, uid: ALICE, endpointId: 1 }]);
+    expect(compiled.sets).toEqual([{ setId: 1, uid: ALICE, cg: 0, endpointId: 1 }]);
     expect(compiled.ifaces).toEqual([
       {
         ifindex: 1,
@@ -259,8 +259,8 @@ describe('compilePolicy: hand-written cases', () => {
       '0|192.0.2.0/24→-',
     ]);
     expect(compiled.sets).toEqual([
-      { setId: 1, uid: ALICE, endpointId: 1 },
-      { setId: 2, uid: BOB, endpointId: 2 },
+      { setId: 1, uid: ALICE, cg: 0, endpointId: 1 },
+      { setId: 2, uid: BOB, cg: 0, endpointId: 2 },
     ]);
     expect(compiled.anyIface).toEqual(ANY_IFACE(1));
 
@@ -307,8 +307,8 @@ describe('compilePolicy: hand-written cases', () => {
       '0|10.1.0.0/16→-',
     ]);
     expect(compiled.sets).toEqual([
-      { setId: 1, uid: ALICE, endpointId: 1 },
-      { setId: 2, uid: BOB, endpointId: 2 },
+      { setId: 1, uid: ALICE, cg: 0, endpointId: 1 },
+      { setId: 2, uid: BOB, cg: 0, endpointId: 2 },
     ]);
     expect(verdict(p, pkt('eth0', '10.1.2.3', ALICE))).toEqual(allow(1));
     expect(verdict(p, pkt('eth0', '10.1.2.3', BOB))).toEqual(NOT_LISTED);
@@ -347,7 +347,7 @@ describe('compilePolicy: hand-written cases', () => {
       endpoint(2, 'nobody', ['eth0'], ['203.0.113.0/24'], []),
     ]);
     const { compiled } = compilePolicy(p, ifindexOf);
-    expect(compiled.sets).toEqual([{ setId: 1, uid: UID_ANY, endpointId: 1 }]);
+    expect(compiled.sets).toEqual([{ setId: 1, uid: UID_ANY, cg: 0, endpointId: 1 }]);
     expect(distinctSetIds(compiled)).toEqual(new Set([1, 2]));
     // "Nobody" on eth0 is a real, empty set (2), not SET_NONE: the reason differs.
     expect(lpmText(compiled)).toEqual([
@@ -487,9 +487,9 @@ describe('compilePolicy: hand-written cases', () => {
     expect(setOf(0, '192.0.2.0')).toBe(SET_NONE);
     expect(setOf(0, '192.0.2.128')).toBe(SET_NONE);
     expect(compiled.sets).toEqual([
-      { setId: 1, uid: ALICE, endpointId: 1 },
-      { setId: 2, uid: ALICE, endpointId: 2 },
-      { setId: 3, uid: ALICE, endpointId: 3 },
+      { setId: 1, uid: ALICE, cg: 0, endpointId: 1 },
+      { setId: 2, uid: ALICE, cg: 0, endpointId: 2 },
+      { setId: 3, uid: ALICE, cg: 0, endpointId: 3 },
     ]);
     const q = policy([
       endpoint(1, 'a', ['eth0'], ['192.0.2.0/25', '198.51.100.0/24'], [ALICE]),
@@ -497,9 +497,9 @@ describe('compilePolicy: hand-written cases', () => {
     ]);
     // 198.51.100.0/24 maps ALICE→1, BOB→2; 192.0.2.0/25 maps ALICE→1.
     expect(compilePolicy(q, ifindexOf).compiled.sets).toEqual([
-      { setId: 1, uid: ALICE, endpointId: 1 },
-      { setId: 2, uid: ALICE, endpointId: 1 },
-      { setId: 2, uid: BOB, endpointId: 2 },
+      { setId: 1, uid: ALICE, cg: 0, endpointId: 1 },
+      { setId: 2, uid: ALICE, cg: 0, endpointId: 1 },
+      { setId: 2, uid: BOB, cg: 0, endpointId: 2 },
     ]);
   });
 
@@ -533,7 +533,7 @@ describe('compilePolicy: hand-written cases', () => {
       '0|192.0.2.1/32→-',
       '0|198.51.100.0/24→-',
     ]);
-    expect(compiled.sets).toEqual([{ setId: 1, uid: ALICE, endpointId: 1 }]);
+    expect(compiled.sets).toEqual([{ setId: 1, uid: ALICE, cg: 0, endpointId: 1 }]);
     expect(verdict(p, pkt('eth0', '198.51.100.1', BOB))).toEqual(IFACE_NOT_LISTED);
   });
 

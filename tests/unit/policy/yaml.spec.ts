@@ -6,8 +6,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
+  MAX_IMPORT_BYTES,
   MAX_POLICY_BYTES,
   POLICY_TOO_LARGE,
+  policyTooLarge,
   parsePolicy,
   serializePolicy,
 } from '../../../electron/policy/yaml.js';
@@ -396,7 +398,7 @@ describe('errors with positions', () => {
       endpointYaml('      iface: [eth0]\n      range: [10.0.0.0/8]\n      allow: [a, "bad user"]\n'),
       5,
       18,
-      /"bad user" is not a user name, a uid, an @group or \*/,
+      /"bad user" is not a user name, a uid, an @group, \*, unit:NAME or cgroup:PATH/,
     ],
     [
       'uid out of range',
@@ -545,34 +547,54 @@ describe('errors with positions', () => {
 });
 
 describe('hostile input', () => {
-  it('rejects input over 1 MiB at 1:1 without parsing it', () => {
+  it('rejects input over the cap at 1:1 without parsing it, naming the cap and the knob', () => {
     const big = `# ${'x'.repeat(MAX_POLICY_BYTES)}\n`;
     const r = parsePolicy(big, 'big.yml');
     expect(r.policy).toBeUndefined();
     expect(r.diagnostics).toEqual([
       {
         severity: 'error',
-        message: expect.stringMatching(/larger than 1048576 bytes/),
+        message: expect.stringMatching(/larger than 67108864 bytes \(64 MiB\).*--max-policy-bytes N/),
         pos: { file: 'big.yml', line: 1, col: 1 },
       },
     ]);
+    // A stated, configurable limit.
+    const small = parsePolicy(`# ${'x'.repeat(MAX_IMPORT_BYTES)}\n`, 'small.yml', {
+      maxBytes: MAX_IMPORT_BYTES,
+      raise: 'import it with the CLI',
+    });
+    expect(small.diagnostics[0]!.message).toBe(
+      'the file is larger than 1048576 bytes (1 MiB), the most a policy may be here; import it with the CLI',
+    );
+    expect(
+      parsePolicy('endpoints: []\n'.repeat(20), 'ok.yml', { maxBytes: 100 }).diagnostics[0]!.message,
+    ).toMatch(/larger than 100 bytes, the most/);
     // Counted in UTF-8 bytes, not characters.
-    const wide = `# ${'é'.repeat(MAX_POLICY_BYTES / 2)}\n`;
-    expect(parsePolicy(wide, 'wide.yml').diagnostics[0]!.message).toMatch(/larger than/);
+    const wide = `# ${'é'.repeat(MAX_IMPORT_BYTES / 2)}\n`;
+    expect(wide.length).toBeLessThan(MAX_IMPORT_BYTES);
+    expect(parsePolicy(wide, 'wide.yml', { maxBytes: MAX_IMPORT_BYTES }).diagnostics[0]!.message).toMatch(
+      /larger than/,
+    );
   });
 
-  it('a file, a parsed text and an IPC request share the one cap and its message', () => {
-    expect(LIMITS.policyBytes).toBe(MAX_POLICY_BYTES);
+  it('a file and a parsed text share the cap and its message; an IPC request has the import cap', () => {
+    expect(LIMITS.policyBytes).toBe(MAX_IMPORT_BYTES);
+    expect(MAX_IMPORT_BYTES).toBe(1 << 20);
+    expect(MAX_POLICY_BYTES).toBe(64 << 20);
+    const cap = MAX_IMPORT_BYTES; // the same code for every cap; a small one keeps the files small
     const dir = mkdtempSync(join(tmpdir(), 'ntf-cap-'));
     try {
       const file = join(dir, 'big.yml');
-      writeFileSync(file, `# ${'x'.repeat(MAX_POLICY_BYTES - 3)}\n`); // exactly the cap: read whole
-      expect(readConfigText(file).text).toHaveLength(MAX_POLICY_BYTES);
-      writeFileSync(file, `# ${'x'.repeat(MAX_POLICY_BYTES - 2)}\n`); // one byte over
-      expect(loadPolicyFile(file, { users: new Map(), uidToName: new Map(), groups: new Map() })).toEqual({
-        diagnostics: [{ severity: 'error', message: POLICY_TOO_LARGE, pos: { file, line: 1, col: 1 } }],
+      writeFileSync(file, `# ${'x'.repeat(cap - 3)}\n`); // exactly the cap: read whole
+      expect(readConfigText(file, cap).text).toHaveLength(cap);
+      expect(readConfigText(file).text).toHaveLength(cap); // far under the default
+      writeFileSync(file, `# ${'x'.repeat(cap - 2)}\n`); // one byte over
+      const noAccounts = { users: new Map(), uidToName: new Map(), groups: new Map() };
+      expect(loadPolicyFile(file, noAccounts, cap)).toEqual({
+        diagnostics: [{ severity: 'error', message: policyTooLarge(cap), pos: { file, line: 1, col: 1 } }],
       });
-      expect(POLICY_TOO_LARGE).toMatch(/larger than 1048576 bytes \(1 MiB\)/);
+      expect(POLICY_TOO_LARGE).toBe(policyTooLarge(MAX_POLICY_BYTES));
+      expect(POLICY_TOO_LARGE).toMatch(/larger than 67108864 bytes \(64 MiB\)/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
