@@ -406,6 +406,7 @@ function statusText(s: ReturnType<typeof readStatus>, db: AccountDb | undefined)
   lines.push(
     `policy:    ${s.ranges.v4} IPv4 + ${s.ranges.v6} IPv6 range entries, ${s.setEntries} user-set entries`,
   );
+  for (const w of s.windows ?? []) lines.push(`window:    ${w.endpoint} (${w.when.join(', ')}): ${w.state}`);
   for (const i of s.interfaces) {
     const st = i.settings;
     lines.push(

@@ -36,7 +36,10 @@ import {
 import type { FlowTableStatus, TrialInfo } from './engine.js';
 import { readFlows } from './flows.js';
 import { checkPin, checkPinDir } from './pintrust.js';
-import { listHistory } from './history.js';
+import { enforcedPolicy, listHistory } from './history.js';
+import { parsePolicy } from '../policy/yaml.js';
+import { hostEvalTime, windowStatus } from '../policy/when.js';
+import type { WindowStatus } from '../policy/when.js';
 import type { FlowRow } from './flows.js';
 
 export interface InterfaceStatus {
@@ -68,6 +71,9 @@ export interface EngineStatus {
   stateId?: string;
   /** A pending trial, or one the kernel ended that no process of ours has settled yet. */
   trial?: Omit<TrialInfo, 'deadlineNs'>;
+  /** The enforced policy's endpoints with `when:` windows: open now, and when that changes
+   * (host time zone; from the history's text of the effective epoch). */
+  windows?: WindowStatus[];
   /** The last trial, when it did not stay: what became of it (from the history). */
   lastTrial?: { epoch: number; outcome: string; time: string; historyN: number };
   owner?: { pid: number; command: string };
@@ -100,6 +106,20 @@ function lastTrial(pinDir: string, state: string): Pick<EngineStatus, 'lastTrial
         historyN: latest.n,
       },
     };
+  } catch {
+    return {};
+  }
+}
+
+/** The enforced policy's windows (parsed only when its text has any). The history is a record:
+ * unreadable, it just says nothing here. */
+function enforcedWindows(pinDir: string, state: string, epoch: number): Pick<EngineStatus, 'windows'> {
+  try {
+    const text = enforcedPolicy(pinDir, state, epoch)?.text;
+    if (text === undefined || !text.includes('when')) return {};
+    const policy = parsePolicy(text, 'the enforced policy').policy;
+    const windows = policy ? windowStatus(policy.endpoints, hostEvalTime()) : [];
+    return windows.length > 0 ? { windows } : {};
   } catch {
     return {};
   }
@@ -211,6 +231,7 @@ export function readStatus(
       epoch,
       stateId,
       ...(opts.lastTrial ? lastTrial(pinDir, stateId) : {}),
+      ...enforcedWindows(pinDir, stateId, epoch),
       ...(trial ? { trial: jsonTrial(trial) } : {}),
       owner: lockHolder(pinDir),
       interfaces,

@@ -10,6 +10,8 @@ import { formatAddr, hostPort } from './addr.js';
 import { referenceTrace } from './evaluate.js';
 import type { Decision, DecisionReason, Trace } from './evaluate.js';
 import type { InterfaceSettings, ResolvedEndpoint, ResolvedPolicy } from './types.js';
+import { hostEvalTime, openAt, openStateText } from './when.js';
+import type { EvalTime } from './when.js';
 
 /** A trial apply that is pending: the kernel goes back to `previousEpoch` in `secondsLeft` s. */
 export interface TrialDescription {
@@ -41,6 +43,8 @@ export interface ExplainQuery {
   /** Binding the DHCP client ports needs privilege on this host (links.ts dhcpPortsPrivileged):
    * unicast DHCP is exempt too. Default false: only what a client broadcasts. */
   dhcpUnicast?: boolean;
+  /** When the packet is sent, for `when:` windows; default: now, in the host's time zone. */
+  at?: EvalTime;
 }
 
 export type ExplainReason = DecisionReason | 'essential';
@@ -121,7 +125,8 @@ export function explain(q: ExplainQuery): Explanation {
     return i < 0 ? undefined : i + 1;
   };
   const ifindex = configured ? (ifindexOf(q.iface as string) as number) : OTHER_IFINDEX;
-  const t = referenceTrace(p, ifindexOf, { ifindex, family: q.family, daddr: q.daddr, uid: q.uid });
+  const at = q.at ?? (p.endpoints.some((e) => e.when) ? hostEvalTime() : undefined);
+  const t = referenceTrace(p, ifindexOf, { ifindex, family: q.family, daddr: q.daddr, uid: q.uid }, at);
   const addr = formatAddr(q.family, q.daddr);
   const user = q.uid === null ? '(unowned)' : (q.nameOf(q.uid) ?? String(q.uid));
   const who = q.uid === null ? 'a packet without a local socket' : (q.nameOf(q.uid) ?? `uid ${q.uid}`);
@@ -155,10 +160,11 @@ export function explain(q: ExplainQuery): Explanation {
   }
 
   // What guards the address.
-  lines.push(...guardLines(q, t, addr));
+  lines.push(...guardLines(q, t, addr, at));
 
   // The decision.
   lines.push(...decisionLines(q, t, who, ifWords));
+  if (at) lines.push(...closedLines(q, t, who, at));
 
   const decision = t.decision;
   let verdict = decision.verdict;
@@ -240,7 +246,7 @@ export function explain(q: ExplainQuery): Explanation {
   };
 }
 
-function guardLines(q: ExplainQuery, t: Trace, addr: string): string[] {
+function guardLines(q: ExplainQuery, t: Trace, addr: string, at: EvalTime | undefined): string[] {
   if (t.guarding.length === 0) {
     if (!t.iface) return [`No endpoint guards ${addr}.`];
     return [
@@ -255,7 +261,7 @@ function guardLines(q: ExplainQuery, t: Trace, addr: string): string[] {
     const e = g.endpoint;
     out.push(
       `  ${e.name} (${g.ranges.map((r) => r.text).join(', ')}) lets ${listed(e, q.nameOf)} reach it ` +
-        `through ${joinWords(e.ifaces, 'or')}.`,
+        `through ${joinWords(e.ifaces, 'or')}${at ? windowWords(e, at) : ''}.`,
     );
   }
   return out;
@@ -330,6 +336,29 @@ function decisionLines(q: ExplainQuery, t: Trace, who: string, ifWords: string):
   ) {
     out.push(
       'Some configured interfaces are in audit mode, but not all: the guarded ranges stay enforced on interfaces no endpoint names.',
+    );
+  }
+  return out;
+}
+
+/** `, only Mon-Fri 08:00-18:00: open now, closes …` for an endpoint with `when:` windows. */
+function windowWords(e: ResolvedEndpoint, at: EvalTime): string {
+  if (!e.when) return '';
+  const state = openAt(e.when.segments, at.nowSec, at.tz);
+  return `, only ${joinWords(e.when.windows, 'or')}: ${openStateText(state, at.nowSec, at.tz)}`;
+}
+
+/** The endpoints that would grant this sender but are outside their windows now. */
+function closedLines(q: ExplainQuery, t: Trace, who: string, at: EvalTime): string[] {
+  const uid = q.uid;
+  if (uid === null) return [];
+  const out: string[] = [];
+  for (const e of t.closed) {
+    if (!e.when || !(e.any || e.uids.includes(uid))) continue;
+    const state = openAt(e.when.segments, at.nowSec, at.tz);
+    out.push(
+      `${e.name} would allow ${who}, but only ${joinWords(e.when.windows, 'or')}: ` +
+        `${openStateText(state, at.nowSec, at.tz)}; outside its windows it grants nothing.`,
     );
   }
   return out;

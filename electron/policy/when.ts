@@ -461,9 +461,40 @@ export function durationWords(sec: number): string {
   return h % 24 ? `${d} d ${h % 24} h` : `${d} d`;
 }
 
-/** `open now, closes Mon 18:00 (in 2 h 13 min)` / `closed, opens Mon 08:00 (in 14 h)`. */
+/** `open now, closes Mon 18:00 (in 2 h 13 min)` / `closed now, opens Mon 08:00 (in 14 h)`. */
 export function openStateText(s: OpenState, nowSec: number, table: TzTable): string {
-  if (s.nextChange === null) return s.open ? 'open now (at all times)' : 'closed (never opens)';
+  if (s.nextChange === null) return s.open ? 'open now (at all times)' : 'closed now (never opens)';
   const when = `${localDayTime(s.nextChange, table)} (in ${durationWords(s.nextChange - Math.floor(nowSec))})`;
-  return s.open ? `open now, closes ${when}` : `closed, opens ${when}`;
+  return s.open ? `open now, closes ${when}` : `closed now, opens ${when}`;
+}
+
+/** An endpoint's windows and their state, as status shows them. */
+export interface WindowStatus {
+  endpoint: string;
+  when: string[];
+  open: boolean;
+  /** ISO 8601 (UTC) of the next change; null: none. */
+  nextChange: string | null;
+  /** openStateText's words. */
+  state: string;
+}
+
+/** The windowed endpoints of a policy, each open or closed at `at` and when that changes. */
+export function windowStatus(
+  endpoints: ReadonlyArray<{ name: string; when?: readonly WindowValue[] }>,
+  at: EvalTime,
+): WindowStatus[] {
+  const out: WindowStatus[] = [];
+  for (const e of endpoints) {
+    if (!e.when) continue;
+    const s = openAt(weekSegments(e.when), at.nowSec, at.tz);
+    out.push({
+      endpoint: e.name,
+      when: e.when.map((w) => w.text),
+      open: s.open,
+      nextChange: s.nextChange === null ? null : new Date(s.nextChange * 1000).toISOString(),
+      state: openStateText(s, at.nowSec, at.tz),
+    });
+  }
+  return out;
 }

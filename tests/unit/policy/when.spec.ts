@@ -22,6 +22,7 @@ import {
   secondOfWeek,
   tzTable,
   weekSegments,
+  windowStatus,
   windowsError,
 } from '../../../electron/policy/when.js';
 import type { TzTable, WindowValue } from '../../../electron/policy/when.js';
@@ -31,6 +32,8 @@ import { resolvePolicy } from '../../../electron/policy/resolve.js';
 import type { AccountDb } from '../../../electron/policy/resolve.js';
 import { referenceEvaluate, referenceTrace } from '../../../electron/policy/evaluate.js';
 import type { ResolvedPolicy } from '../../../electron/policy/types.js';
+import { explain } from '../../../electron/policy/explain.js';
+import type { ExplainQuery } from '../../../electron/policy/explain.js';
 
 const utc = (y: number, mo: number, d: number, h = 0, mi = 0, s = 0): number =>
   Date.UTC(y, mo - 1, d, h, mi, s) / 1000;
@@ -429,7 +432,7 @@ describe('openAt', () => {
     );
     const fri = utc(2027, 6, 18, 17); // Friday 19:00 CEST
     expect(openStateText(openAt(w, fri, berlin()), fri, berlin())).toBe(
-      'closed, opens Mon 08:00 (in 2 d 13 h)',
+      'closed now, opens Mon 08:00 (in 2 d 13 h)',
     );
     expect(openStateText({ open: true, nextChange: null }, 0, berlin())).toBe('open now (at all times)');
     expect(durationWords(59)).toBe('59 s');
@@ -662,5 +665,80 @@ describe('evaluation with windows', () => {
       if (saved === undefined) delete process.env.TZ;
       else process.env.TZ = saved;
     }
+  });
+});
+
+describe('explain with windows', () => {
+  const db: AccountDb = {
+    users: new Map([['alice', { uid: 1000, gid: 1000 }]]),
+    uidToName: new Map([[1000, 'alice']]),
+    groups: new Map(),
+  };
+  const p = resolvePolicy(
+    parsePolicy(POLICY('      when: [Mon-Fri 08:00-18:00]\n'), 'w.yml').policy!,
+    db,
+  ).resolved!;
+  const query = (nowSec: number): ExplainQuery => ({
+    policy: p,
+    source: 'w.yml',
+    uid: 1000,
+    nameOf: (u) => db.uidToName.get(u),
+    family: 4,
+    daddr: Uint8Array.from([169, 254, 169, 254]),
+    iface: 'eth0',
+    at: { nowSec, tz: table('Europe/Berlin') },
+  });
+
+  it('says a granting endpoint is closed now and when it opens', () => {
+    const e = explain(query(utc(2027, 6, 18, 17))); // Friday 19:00 CEST
+    expect(e.verdict).toBe('drop');
+    expect(e.reason).toBe('not-listed');
+    expect(e.lines).toContain(
+      '  imdsv2 (169.254.169.254/32) lets alice reach it through eth0, only Mon-Fri 08:00-18:00: ' +
+        'closed now, opens Mon 08:00 (in 2 d 13 h).',
+    );
+    expect(e.lines).toContain(
+      'imdsv2 would allow alice, but only Mon-Fri 08:00-18:00: closed now, opens Mon 08:00 (in 2 d 13 h); ' +
+        'outside its windows it grants nothing.',
+    );
+  });
+
+  it('says when an open endpoint closes', () => {
+    const e = explain(query(utc(2027, 6, 16, 13, 47))); // Wednesday 15:47 CEST
+    expect(e.verdict).toBe('allow');
+    expect(e.endpoint).toBe('imdsv2');
+    expect(e.lines.join('\n')).toContain(
+      'only Mon-Fri 08:00-18:00: open now, closes Wed 18:00 (in 2 h 13 min).',
+    );
+    expect(e.lines.join('\n')).not.toContain('would allow');
+  });
+});
+
+describe('windowStatus (status)', () => {
+  it('lists each windowed endpoint, open or closed now, with its next change', () => {
+    const p = parsePolicy(
+      POLICY('      when: [Mon-Fri 08:00-18:00]\n') +
+        '  - always:\n      iface: [eth0]\n      range: [10.0.0.0/8]\n      allow: ["*"]\n' +
+        '  - nights:\n      iface: [eth0]\n      range: [10.1.0.0/16]\n      allow: ["*"]\n' +
+        "      when: ['daily 22:00-06:00', 'Sat 10:00-12:30']\n",
+      'w.yml',
+    ).policy!;
+    const at = { nowSec: utc(2027, 6, 16, 13, 47), tz: table('Europe/Berlin') }; // Wed 15:47 CEST
+    expect(windowStatus(p.endpoints, at)).toEqual([
+      {
+        endpoint: 'imdsv2',
+        when: ['Mon-Fri 08:00-18:00'],
+        open: true,
+        nextChange: '2027-06-16T16:00:00.000Z',
+        state: 'open now, closes Wed 18:00 (in 2 h 13 min)',
+      },
+      {
+        endpoint: 'nights',
+        when: ['daily 22:00-06:00', 'Sat 10:00-12:30'],
+        open: false,
+        nextChange: '2027-06-16T20:00:00.000Z',
+        state: 'closed now, opens Wed 22:00 (in 6 h 13 min)',
+      },
+    ]);
   });
 });
