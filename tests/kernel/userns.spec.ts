@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Environment: Node (vitest), as root. The attack behind the subordinate-range warning, performed:
+// Environment: Node (vitest), as root. The attacks behind the subordinate-range warning, performed:
 // an unprivileged user in a user namespace mapped from their subordinate uid range fchown(2)s a
-// socket to a uid of that range, and the kernel reports that uid as the socket's owner.
+// socket to a uid of that range — the kernel then reports that uid as the socket's owner, but the
+// filter decides by the uid recorded when the socket was created (ntf_sock_create) —, and then
+// becomes that uid, which the warning is about.
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -51,7 +53,11 @@ const send = (chown, count) => new Promise((resolve) => {
 const uid = process.getuid();
 const asCreated = await send(false, 2);
 const borrowed = await send(true, 3);
-process.stdout.write(JSON.stringify({ uid, asCreated, borrowed }) + '\\n');
+// Becoming the uid (as the namespace's root may): its sockets are then that uid's from creation.
+process.setgid(Number(inner));
+process.setuid(Number(inner));
+const became = await send(false, 2);
+process.stdout.write(JSON.stringify({ uid, asCreated, borrowed, became }) + '\\n');
 process.exit(0);
 `;
 
@@ -59,6 +65,7 @@ interface Borrow {
   uid: number;
   asCreated: { sent: number; received: number; chownError: string | null };
   borrowed: { sent: number; received: number; chownError: string | null };
+  became: { sent: number; received: number; chownError: string | null };
 }
 
 async function borrowUid(env: Env): Promise<Borrow> {
@@ -116,7 +123,7 @@ afterEach(async () => {
 });
 
 describe('a listed uid borrowed through a user namespace', () => {
-  it('bob takes a listed uid from his subordinate range: the kernel reports it, check and run warn', async () => {
+  it('bob takes a listed uid from his subordinate range: fchown on a socket no longer moves it (the uid recorded at creation counts), becoming that uid does; check and run warn', async () => {
     env = await setup();
     const subuid = env.sb.writeFile('subuid', `bob:${SUB_START}:${SUB_COUNT}\n`);
     vi.stubEnv('NET_TC_FILTER_SUBUID', subuid); // read by check and by run (env.cli, startEngine)
@@ -145,19 +152,23 @@ describe('a listed uid borrowed through a user namespace', () => {
     expect(udp(env, BOB, '192.0.2.1')).toMatchObject({ sent: 3, received: 0 }); // bob himself: dropped
     const r = await borrowUid(env);
     expect(r.uid).toBe(0); // root of the namespace, i.e. bob outside
-    expect(r.asCreated).toEqual({ sent: 2, received: 0, chownError: null }); // still bob's socket
-    expect(r.borrowed).toEqual({ sent: 3, received: 3, chownError: null }); // now the listed uid's
+    expect(r.asCreated).toEqual({ sent: 2, received: 0, chownError: null }); // bob's socket
+    // The kernel took the fchown (before the creation record, this socket counted as the listed
+    // uid and got through), but the socket is still the one bob created.
+    expect(r.borrowed).toEqual({ sent: 3, received: 0, chownError: null });
+    // Really running as the listed uid (the warning's point): allowed.
+    expect(r.became).toEqual({ sent: 2, received: 2, chownError: null });
 
     const lines = await stop(e);
     const to = (uid: number) =>
       decisions(lines, (d) => d.uid === uid && d.dst === '192.0.2.1' && d.proto === 'udp');
-    expect(to(BOB).map((d) => d.verdict)).toEqual(['drop', 'drop', 'drop', 'drop', 'drop']);
+    expect(to(BOB).map((d) => d.verdict)).toEqual(Array<string>(8).fill('drop'));
     expect(to(LISTED)[0]).toMatchObject({ verdict: 'allow', endpoint: 'imds', user: String(LISTED) });
     const status = JSON.parse(env.cli(['status', '--json', '--flows', '--pin-dir', env.pinDir]).stdout) as {
       flows: Array<Record<string, unknown>>;
     };
     expect(status.flows.filter((f) => f.uid === LISTED && f.dst === '192.0.2.1')).toEqual([
-      expect.objectContaining({ allowedPackets: 3, droppedPackets: 0, verdict: 'allow' }),
+      expect.objectContaining({ allowedPackets: 2, droppedPackets: 0, verdict: 'allow' }),
     ]);
   });
 });
