@@ -43,12 +43,12 @@ export default tseslint.config(
             {
               regex: '(^|/)electron/(engine|backend|main|cli|demo|preload)(/|$)',
               message:
-                'Only electron/policy/{doc,fields,addr,types,diagnostics,advice} and the IPC contract types are for the renderer.',
+                'Only electron/policy/{doc,fields,addr,types,diagnostics,advice,when} and the IPC contract types are for the renderer.',
             },
             {
-              regex: '(^|/)electron/policy/(?!(doc|fields|addr|types|diagnostics|advice)(\\.js)?$)',
+              regex: '(^|/)electron/policy/(?!(doc|fields|addr|types|diagnostics|advice|when)(\\.js)?$)',
               message:
-                'Only electron/policy/{doc,fields,addr,types,diagnostics,advice} are pure enough for the renderer.',
+                'Only electron/policy/{doc,fields,addr,types,diagnostics,advice,when} are pure enough for the renderer.',
             },
             {
               regex: '(^|/)electron/ipc/contract(\\.js)?$',

@@ -2,6 +2,7 @@
 // Environment: Node (vitest). Time windows: the text, the week, time zones, and the evaluation
 // the kernel's arithmetic (secondOfWeek) defines. Zones are named explicitly; the tests of the
 // host default set TZ themselves.
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   DAY_NAMES,
@@ -739,6 +740,30 @@ describe('windowStatus (status)', () => {
         nextChange: '2027-06-16T20:00:00.000Z',
         state: 'closed now, opens Wed 22:00 (in 6 h 13 min)',
       },
+    ]);
+  });
+});
+
+describe('the documented examples', () => {
+  const root = new URL('../../../', import.meta.url);
+  const yamlBlock = (file: string, after: string): string => {
+    const text = readFileSync(new URL(file, root), 'utf8');
+    const from = text.indexOf(after);
+    const m = /```yaml\n([\s\S]*?)```/.exec(text.slice(from));
+    if (from < 0 || !m) throw new Error(`no yaml block after ${after} in ${file}`);
+    return m[1]!;
+  };
+  it("README's policy example and docs/datapath.md's Time windows example parse, with their windows", () => {
+    const readme = parsePolicy(yamlBlock('README.md', '## Policy'), 'README.md');
+    expect(readme.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    expect(readme.policy!.endpoints[0]!.when!.map((w) => w.text)).toEqual(['Mon-Fri 08:00-18:00']);
+    const fragment = yamlBlock('docs/datapath.md', '## Time windows');
+    const doc = parsePolicy(`endpoints:\n${fragment.replace(/^/gm, '  ')}`, 'datapath.md');
+    expect(doc.diagnostics).toEqual([]);
+    expect(doc.policy!.endpoints[0]!.when!.map(formatWindow)).toEqual([
+      'Mon-Fri 08:00-18:00',
+      'Sat 10:00-12:30',
+      'Mon,Wed,Fri 22:00-06:00',
     ]);
   });
 });
