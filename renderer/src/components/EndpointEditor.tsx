@@ -1,12 +1,57 @@
 // SPDX-License-Identifier: Apache-2.0
-// Environment: renderer. The editor of one endpoint: name, interfaces, ranges, users.
+// Environment: renderer. The editor of one endpoint: name, interfaces, ranges, users, time windows.
+import { useEffect, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { checkInterfaceName, parseAllowText, parseRangeText } from '../../../electron/policy/fields.js';
+import {
+  formatWindow,
+  hostEvalTime,
+  hostZone,
+  openAt,
+  openStateText,
+  parseWindowText,
+  weekSegments,
+  type WindowValue,
+} from '../../../electron/policy/when.js';
+import { checkWindow } from '../store/policy.js';
 import { indexAccounts } from '../logic/accounts.js';
 import { accountWarning, interfaceWarning } from '../logic/advice.js';
 import { adviceFor, diagnosticAt, selectShownDiagnostics, userPicks } from '../store/selectors.js';
 import { useApp } from './hooks.js';
 import { ListEditor } from './ListEditor.js';
+
+/** Re-renders every `ms` while mounted (the open/closed line counts down). */
+function useTick(ms: number): void {
+  const [, setN] = useState(0);
+  useEffect(() => {
+    const t = setInterval(() => setN((n) => n + 1), ms);
+    return () => clearInterval(t);
+  }, [ms]);
+}
+
+/** Whether the windows are open now and when that changes, in this computer's time zone. */
+function WindowState({ texts }: { texts: string[] | undefined }) {
+  useTick(15_000);
+  if (!texts || texts.length === 0) {
+    return (
+      <p className="muted small" data-testid="window-state">
+        No time windows: always open.
+      </p>
+    );
+  }
+  const windows: WindowValue[] = [];
+  for (const t of texts) {
+    const w = parseWindowText(t).window;
+    if (w) windows.push(w);
+  }
+  const at = hostEvalTime();
+  const state = openStateText(openAt(weekSegments(windows), at.nowSec, at.tz), at.nowSec, at.tz);
+  return (
+    <p className="muted small" data-testid="window-state">
+      {state[0]!.toUpperCase() + state.slice(1)} ({hostZone()} time).
+    </p>
+  );
+}
 
 function FamilyBadge({ family }: { family: 4 | 6 }) {
   return <span className={`fam fam${family}`}>v{family}</span>;
@@ -20,6 +65,8 @@ export function EndpointEditor({ index }: { index: number }) {
   const rename = useApp((s) => s.renameEndpoint);
   const addItem = useApp((s) => s.addItem);
   const removeItem = useApp((s) => s.removeItem);
+  const addWindow = useApp((s) => s.addWindow);
+  const removeWindow = useApp((s) => s.removeWindow);
   const removeEndpoint = useApp((s) => s.removeEndpoint);
   const fresh = useApp(
     (s) => s.draft.endpoints[index] !== undefined && s.freshEndpoints.has(s.draft.endpoints[index]),
@@ -152,6 +199,31 @@ export function EndpointEditor({ index }: { index: number }) {
           onAdd={(t) => addItem(index, 'allow', t)}
           onRemove={(j) => removeItem(index, 'allow', j)}
         />
+        <ListEditor
+          title="Time windows"
+          hint="days and times; none: always open"
+          inputLabel="Add time window"
+          inputKey="when"
+          placeholder="Mon-Fri 08:00-18:00 or daily 22:00-06:00"
+          chipTestId="when-chip"
+          listError={diagnosticAt(diags, [...at, 'when'], 'error')}
+          chips={(endpoint.when ?? []).map((t, j) => {
+            const w = parseWindowText(t).window;
+            const canonical = w ? formatWindow(w) : t;
+            return {
+              value: t,
+              decoration: canonical !== t ? <span className="kind">{canonical}</span> : undefined,
+              error: diagnosticAt(diags, [...at, 'when', j], 'error'),
+            };
+          })}
+          check={(t) => {
+            const error = checkWindow(t, endpoint.when);
+            return error ? { error } : {};
+          }}
+          onAdd={(t) => addWindow(index, t)}
+          onRemove={(j) => removeWindow(index, j)}
+        />
+        <WindowState texts={endpoint.when} />
       </div>
       {advice.length > 0 && (
         <ul className="advice-list">

@@ -7,6 +7,7 @@ import type { ApplyOutcome, Enforced, ProposeResult } from '../../../electron/ip
 import type { EndpointDoc, FieldDiagnostic, PolicyDoc } from '../../../electron/policy/doc.js';
 import { emptyDoc } from '../../../electron/policy/doc.js';
 import { checkInterfaceName, parseAllowText, parseRangeText } from '../../../electron/policy/fields.js';
+import { parseWindowText, windowsError, type WindowValue } from '../../../electron/policy/when.js';
 import type { Diagnostic, InterfaceSettings, LogAllowed } from '../../../electron/policy/types.js';
 import { ApiError, errorMessage } from '../api.js';
 import { diffPolicy, type ListName } from '../logic/diff.js';
@@ -99,6 +100,10 @@ export interface PolicySlice {
   /** Adds a value to a list; returns why it was refused, or null when added. */
   addItem(index: number, list: ListName, text: string): string | null;
   removeItem(index: number, list: ListName, item: number): void;
+  /** Adds a `when:` time window (the files' parser and limits); returns why not, or null. */
+  addWindow(index: number, text: string): string | null;
+  /** Removes a window; without windows the endpoint is always open (no `when`). */
+  removeWindow(index: number, item: number): void;
   setInterfaceSetting<K extends keyof InterfaceSettings>(
     iface: string,
     key: K,
@@ -140,6 +145,20 @@ export function checkItem(list: ListName, text: string, existing: string[]): str
   if (err) return err;
   if (existing.includes(text)) return `${text} is already listed`;
   return null;
+}
+
+/** Why `text` cannot be added to an endpoint's windows (syntax, duplicate, limits), or null. */
+export function checkWindow(text: string, existing: string[] = []): string | null {
+  if (text === '') return 'enter a time window, e.g. Mon-Fri 08:00-18:00';
+  const w = parseWindowText(text);
+  if (!w.window) return w.error ?? 'not a time window';
+  if (existing.includes(text)) return `${text} is already listed`;
+  const all: WindowValue[] = [];
+  for (const t of existing) {
+    const x = parseWindowText(t).window;
+    if (x) all.push(x);
+  }
+  return windowsError([...all, w.window]) ?? null;
 }
 
 const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
@@ -263,6 +282,23 @@ export const createPolicySlice: Slice<PolicySlice> =
 
       removeItem: (index, list, item) =>
         editEndpoint(index, (e) => ({ ...e, [list]: e[list].filter((_, j) => j !== item) })),
+
+      addWindow: (index, raw) => {
+        const text = raw.trim();
+        const e = get().draft.endpoints[index];
+        if (!e) return 'no such endpoint';
+        const err = checkWindow(text, e.when);
+        if (err) return err;
+        editEndpoint(index, (x) => ({ ...x, when: [...(x.when ?? []), text] }));
+        return null;
+      },
+
+      removeWindow: (index, item) =>
+        editEndpoint(index, (e) => {
+          const { when, ...rest } = e;
+          const left = (when ?? []).filter((_, j) => j !== item);
+          return left.length > 0 ? { ...rest, when: left } : rest;
+        }),
 
       setInterfaceSetting: (iface, key, value) => {
         const { draft } = get();
