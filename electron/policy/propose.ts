@@ -29,10 +29,11 @@ import { isMap, isSeq, parseDocument } from 'yaml';
 import type { Pair, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import type { ObservedFlow } from '../engine/observations.js';
 import { checkEndpointName, MAX_UID, parseAllowText, parseRangeText } from './fields.js';
-import { guardOnlyAudit, referenceEvaluate } from './evaluate.js';
+import { guardOnlyAudit, referenceEvaluate, referenceTrace } from './evaluate.js';
 import type { DecisionReason } from './evaluate.js';
 import type { InterfaceSettings, ResolvedEndpoint, ResolvedPolicy } from './types.js';
 import { DEFAULT_INTERFACE_SETTINGS } from './types.js';
+import { hostTzTable } from './when.js';
 
 export interface ProposeInput {
   /** The current policy's YAML source (the one `resolved` was resolved from). */
@@ -158,6 +159,9 @@ export function proposePolicy(input: ProposeInput): ProposeResult {
   const index = new Map(names.map((n, i) => [n, i + 1]));
   const ifindexOf = (n: string) => index.get(n);
 
+  // `when:` windows are read at input.now, in the host's time zone.
+  const nowSec = Math.floor(input.now / 1000);
+  const at = resolved.endpoints.some((e) => e.when) ? { nowSec, tz: hostTzTable(nowSec) } : undefined;
   const grants = new Map<string, Grant>();
   for (const f of input.observed) {
     if (f.uid === null) {
@@ -186,14 +190,26 @@ export function proposePolicy(input: ProposeInput): ProposeResult {
       skipped.push({ flow: f, why: `not an IPv${f.family} address: ${JSON.stringify(f.dst)}` });
       continue;
     }
-    const d = referenceEvaluate(resolved, ifindexOf, {
-      ifindex: ifindexOf(f.iface)!,
-      family: f.family,
-      daddr: range.addr,
-      uid: f.uid,
-    });
+    const trace = referenceTrace(
+      resolved,
+      ifindexOf,
+      { ifindex: ifindexOf(f.iface)!, family: f.family, daddr: range.addr, uid: f.uid },
+      at,
+    );
+    const d = trace.decision;
     if (d.verdict === 'allow' || d.verdict === 'pass') {
       skipped.push({ flow: f, why: 'the current policy allows it already (it changed since)' });
+      continue;
+    }
+    // Denied only because an endpoint listing the sender is outside its `when:` windows now: the
+    // windows are the policy's intent; an always-open grant would undo them.
+    const uid = f.uid;
+    const closed = trace.closed.find((e) => e.when && uid !== null && (e.any || e.uids.includes(uid)));
+    if (closed?.when) {
+      skipped.push({
+        flow: f,
+        why: `${closed.name} allows it only ${closed.when.windows.join(', ')}; widen its windows to allow it at other times`,
+      });
       continue;
     }
     const text = `${f.dst}/${f.family === 4 ? 32 : 128}`;

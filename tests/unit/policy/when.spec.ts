@@ -34,6 +34,8 @@ import type { AccountDb } from '../../../electron/policy/resolve.js';
 import { referenceEvaluate, referenceTrace } from '../../../electron/policy/evaluate.js';
 import type { ResolvedPolicy } from '../../../electron/policy/types.js';
 import { explain } from '../../../electron/policy/explain.js';
+import { proposePolicy } from '../../../electron/policy/propose.js';
+import type { ObservedFlow } from '../../../electron/engine/observations.js';
 import type { ExplainQuery } from '../../../electron/policy/explain.js';
 
 const utc = (y: number, mo: number, d: number, h = 0, mi = 0, s = 0): number =>
@@ -764,6 +766,58 @@ describe('the documented examples', () => {
       'Mon-Fri 08:00-18:00',
       'Sat 10:00-12:30',
       'Mon,Wed,Fri 22:00-06:00',
+    ]);
+  });
+});
+
+describe('propose with windows', () => {
+  const db: AccountDb = {
+    users: new Map([['alice', { uid: 1000, gid: 1000 }]]),
+    uidToName: new Map([[1000, 'alice']]),
+    groups: new Map(),
+  };
+  const text = POLICY('      when: [Mon-Fri 08:00-18:00]\n');
+  const flow = (lastSeen: number): ObservedFlow => ({
+    iface: 'eth0',
+    uid: 1000,
+    family: 4,
+    proto: 'tcp',
+    dst: '169.254.169.254',
+    dport: 80,
+    sport: 40000,
+    verdict: 'drop',
+    reason: 'not-listed',
+    packets: 3,
+    bytes: 180,
+    firstSeen: lastSeen - 60_000,
+    lastSeen,
+  });
+  const run = (nowMs: number) => {
+    const saved = process.env.TZ;
+    process.env.TZ = 'Europe/Berlin';
+    try {
+      return proposePolicy({
+        text,
+        resolved: resolvePolicy(parsePolicy(text, 'w.yml').policy!, db).resolved!,
+        observed: [flow(nowMs - 1000)],
+        userName: (u) => db.uidToName.get(u),
+        now: nowMs,
+      });
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    }
+  };
+
+  it('does not propose an always-open grant for a flow denied only outside an endpoint’s windows', () => {
+    const r = run(utc(2027, 6, 18, 17) * 1000); // Friday 19:00 CEST: closed
+    expect(r.added).toBe(0);
+    expect(r.skipped.map((x) => x.why)).toEqual([
+      'imdsv2 allows it only Mon-Fri 08:00-18:00; widen its windows to allow it at other times',
+    ]);
+    // Inside the window the policy allows it already.
+    expect(run(utc(2027, 6, 16, 8) * 1000).skipped.map((x) => x.why)).toEqual([
+      'the current policy allows it already (it changed since)',
     ]);
   });
 });
