@@ -2,23 +2,43 @@
 // Environment: Node (main process and CLI). No Electron import.
 //
 // Byte layouts of the structs in bpf/net_tc_filter.h, with encoders and decoders.
-// tests/unit/native-bridge/layouts.spec.ts checks every size and offset here against
-// the BTF of the built object, so the two cannot drift apart silently.
+// LAYOUTS is the one place that knows an offset: every codec below reads and writes through it
+// (readFields/writeFields, or offsets taken from it once at load for the per-record decoders).
+// tests/unit/native-bridge/layouts.spec.ts checks every size, offset and field size here against
+// the header as the C compiler lays it out, and runs every codec on buffers built field by field
+// from this table, so neither can drift from the other silently.
 
 type FieldType = 'u8' | 'u16' | 'u32' | 'u64' | `bytes${number}`;
+type FieldSpec = readonly [offset: number, type: FieldType];
+
+export interface Field {
+  offset: number;
+  type: FieldType;
+}
 
 export interface Layout {
   /** The C struct name. */
   struct: string;
   size: number;
-  fields: Record<string, { offset: number; type: FieldType }>;
+  fields: Readonly<Record<string, Field>>;
 }
 
-function layout(struct: string, size: number, fields: Record<string, [number, FieldType]>): Layout {
+/** A layout whose field names and types TypeScript knows. */
+export interface TypedLayout<F extends Record<string, FieldSpec>> extends Layout {
+  fields: { readonly [K in keyof F]: { readonly offset: number; readonly type: F[K][1] } };
+}
+
+function layout<const F extends Record<string, FieldSpec>>(
+  struct: string,
+  size: number,
+  fields: F,
+): TypedLayout<F> {
   return {
     struct,
     size,
-    fields: Object.fromEntries(Object.entries(fields).map(([k, [offset, type]]) => [k, { offset, type }])),
+    fields: Object.freeze(
+      Object.fromEntries(Object.entries(fields).map(([k, [offset, type]]) => [k, { offset, type }])),
+    ) as TypedLayout<F>['fields'],
   };
 }
 
@@ -177,7 +197,117 @@ export const REASON_NAMES: Record<number, string> = {
   [NTF.REASON_ROUTING_HEADER]: 'routing-header',
 };
 
-// ---- encoders (little-endian host: x86_64 and arm64) ----
+// ---- reading and writing fields by name (little-endian host: x86_64 and arm64) ----
+
+type ValueOf<T extends FieldType> = T extends 'u64'
+  ? bigint
+  : T extends 'u8' | 'u16' | 'u32'
+    ? number
+    : Uint8Array;
+
+/** A struct's fields by their C names, as stored: u64 as bigint, byte arrays as Uint8Array. */
+export type RawStruct<L extends Layout> = {
+  -readonly [K in keyof L['fields']]: ValueOf<L['fields'][K]['type']>;
+};
+
+/** Bytes a field of this type takes. */
+export function fieldSize(type: FieldType): number {
+  switch (type) {
+    case 'u8':
+      return 1;
+    case 'u16':
+      return 2;
+    case 'u32':
+      return 4;
+    case 'u64':
+      return 8;
+    default:
+      return Number(type.slice('bytes'.length));
+  }
+}
+
+/** A copy of `len` bytes (a plain Uint8Array, not a view of `b`). */
+function copyBytes(b: Buffer, at: number, len: number): Uint8Array {
+  return new Uint8Array(b.subarray(at, at + len));
+}
+
+/** Every field of the struct at `off` in `b`. */
+export function readFields<L extends Layout>(l: L, b: Buffer, off = 0): RawStruct<L> {
+  const out: Record<string, number | bigint | Uint8Array> = {};
+  for (const [name, { offset, type }] of Object.entries(l.fields)) {
+    const at = off + offset;
+    switch (type) {
+      case 'u8':
+        out[name] = b.readUInt8(at);
+        break;
+      case 'u16':
+        out[name] = b.readUInt16LE(at);
+        break;
+      case 'u32':
+        out[name] = b.readUInt32LE(at);
+        break;
+      case 'u64':
+        out[name] = b.readBigUInt64LE(at);
+        break;
+      default:
+        out[name] = copyBytes(b, at, fieldSize(type));
+    }
+  }
+  return out as RawStruct<L>;
+}
+
+/**
+ * The struct with the given fields written, the rest (fields not given, padding) zero. Integers
+ * out of their field's range and byte arrays longer than their field throw.
+ */
+export function writeFields<L extends Layout>(l: L, values: Partial<RawStruct<L>>): Buffer {
+  const b = Buffer.alloc(l.size);
+  for (const [name, v] of Object.entries(values) as Array<[string, number | bigint | Uint8Array]>) {
+    const f = l.fields[name];
+    if (!f) throw new Error(`struct ${l.struct} has no field ${name}`);
+    switch (f.type) {
+      case 'u8':
+        b.writeUInt8(v as number, f.offset);
+        break;
+      case 'u16':
+        b.writeUInt16LE(v as number, f.offset);
+        break;
+      case 'u32':
+        b.writeUInt32LE(v as number, f.offset);
+        break;
+      case 'u64':
+        b.writeBigUInt64LE(v as bigint, f.offset);
+        break;
+      default: {
+        const bytes = v as Uint8Array;
+        const room = fieldSize(f.type);
+        if (bytes.length > room)
+          throw new RangeError(`struct ${l.struct}.${name}: ${bytes.length} bytes, room for ${room}`);
+        b.set(bytes, f.offset);
+      }
+    }
+  }
+  return b;
+}
+
+/** Each field's offset by name: for decoders that run per record, taken once at load. */
+function offsets<L extends Layout>(l: L): { readonly [K in keyof L['fields']]: number } {
+  return Object.fromEntries(Object.entries(l.fields).map(([k, f]) => [k, f.offset])) as {
+    [K in keyof L['fields']]: number;
+  };
+}
+
+/** A u64 that a double holds exactly (ids, inode numbers), without a BigInt: lo + hi·2³². */
+function u64Number(b: Buffer, at: number): number {
+  return b.readUInt32LE(at) + b.readUInt32LE(at + 4) * 0x1_0000_0000;
+}
+
+// ---- codecs ----
+
+/** The bits LPM matching covers before the address: prefixlen counts every bit after itself. */
+function lpmHeadBits(l: typeof LAYOUTS.lpm4Key | typeof LAYOUTS.lpm6Key): number {
+  return (l.fields.addr.offset - l.fields.prefixlen.offset - fieldSize(l.fields.prefixlen.type)) * 8;
+}
 
 export function encodeLpmKey(
   gen: number,
@@ -187,22 +317,39 @@ export function encodeLpmKey(
   addr: Uint8Array,
 ): Buffer {
   const l = family === 4 ? LAYOUTS.lpm4Key : LAYOUTS.lpm6Key;
-  const b = Buffer.alloc(l.size);
-  b.writeUInt32LE(64 + prefix, 0);
-  b.writeUInt32LE(gen, 4);
-  b.writeUInt32LE(ifindex, 8);
-  b.set(addr, 12);
-  return b;
+  return writeFields<Layout>(l, { prefixlen: lpmHeadBits(l) + prefix, gen, ifindex, addr });
+}
+
+export interface LpmKey {
+  gen: number;
+  ifindex: number;
+  family: 4 | 6;
+  prefix: number;
+  addr: Uint8Array;
+}
+
+export function decodeLpmKey(b: Buffer, family: 4 | 6): LpmKey {
+  const l = family === 4 ? LAYOUTS.lpm4Key : LAYOUTS.lpm6Key;
+  const r = readFields(l, b);
+  return { prefix: r.prefixlen - lpmHeadBits(l), gen: r.gen, ifindex: r.ifindex, family, addr: r.addr };
+}
+
+/** struct ntf_set_key: (generation, user set, uid or NTF.UID_ANY, cgroup slot or NTF.CG_ANY). */
+export interface SetKey {
+  gen: number;
+  setId: number;
+  uid: number;
+  cg: number;
 }
 
 /** @param cg the policy's cgroup slot (1..), or NTF.CG_ANY */
 export function encodeSetKey(gen: number, setId: number, uid: number, cg: number = NTF.CG_ANY): Buffer {
-  const b = Buffer.alloc(LAYOUTS.setKey.size);
-  b.writeUInt32LE(gen, 0);
-  b.writeUInt32LE(setId, 4);
-  b.writeUInt32LE(uid >>> 0, 8);
-  b.writeUInt32LE(cg >>> 0, 12);
-  return b;
+  return writeFields(LAYOUTS.setKey, { gen, set_id: setId, uid: uid >>> 0, cg: cg >>> 0 });
+}
+
+export function decodeSetKey(b: Buffer): SetKey {
+  const r = readFields(LAYOUTS.setKey, b);
+  return { gen: r.gen, setId: r.set_id, uid: r.uid, cg: r.cg };
 }
 
 /** struct ntf_cgroup_key: (generation, cgroup v2 id); the value is the cgroup's slot (u32). */
@@ -215,14 +362,12 @@ export interface CgroupKey {
 export function encodeCgroupKey(gen: number, id: number): Buffer {
   if (!Number.isSafeInteger(id) || id < 0)
     throw new RangeError(`cgroup id ${id}: not a safe non-negative integer`);
-  const b = Buffer.alloc(LAYOUTS.cgroupKey.size);
-  b.writeUInt32LE(gen, 0);
-  b.writeBigUInt64LE(BigInt(id), 8);
-  return b;
+  return writeFields(LAYOUTS.cgroupKey, { gen, id: BigInt(id) });
 }
 
 export function decodeCgroupKey(b: Buffer): CgroupKey {
-  return { gen: b.readUInt32LE(0), id: Number(b.readBigUInt64LE(8)) };
+  const r = readFields(LAYOUTS.cgroupKey, b);
+  return { gen: r.gen, id: Number(r.id) };
 }
 
 /** struct ntf_sk: what the program recorded about a socket at its creation. */
@@ -234,14 +379,21 @@ export interface SockRecord {
 }
 
 export function decodeSk(b: Buffer): SockRecord {
-  return { uid: b.readUInt32LE(0), flags: b.readUInt32LE(4) };
+  return readFields(LAYOUTS.sk, b);
+}
+
+/** struct ntf_iface_key: (generation, ifindex or NTF.IFINDEX_ANY). */
+export interface IfaceKey {
+  gen: number;
+  ifindex: number;
 }
 
 export function encodeIfaceKey(gen: number, ifindex: number): Buffer {
-  const b = Buffer.alloc(LAYOUTS.ifaceKey.size);
-  b.writeUInt32LE(gen, 0);
-  b.writeUInt32LE(ifindex, 4);
-  return b;
+  return writeFields(LAYOUTS.ifaceKey, { gen, ifindex });
+}
+
+export function decodeIfaceKey(b: Buffer): IfaceKey {
+  return readFields(LAYOUTS.ifaceKey, b);
 }
 
 export interface IfaceCfg {
@@ -263,30 +415,29 @@ export interface IfaceCfg {
 export type IfaceCfgInput = Omit<IfaceCfg, 'cgLevels'> & { cgLevels?: number };
 
 export function encodeIfaceCfg(c: IfaceCfgInput): Buffer {
-  const b = Buffer.alloc(LAYOUTS.ifaceCfg.size);
-  b.set([
-    c.defaultAllow ? 1 : 0,
-    c.unownedAllow ? 1 : 0,
-    c.essentials ? 1 : 0,
-    c.logAllowed,
-    c.l2Len,
-    c.dhcpUnicast ? 1 : 0,
-    c.audit ? 1 : 0,
-  ]);
-  b.writeUInt32LE((c.cgLevels ?? 0) >>> 0, 8);
-  return b;
+  return writeFields(LAYOUTS.ifaceCfg, {
+    default_allow: c.defaultAllow ? 1 : 0,
+    unowned_allow: c.unownedAllow ? 1 : 0,
+    essentials: c.essentials ? 1 : 0,
+    log_allowed: c.logAllowed,
+    l2_len: c.l2Len,
+    dhcp_unicast: c.dhcpUnicast ? 1 : 0,
+    audit: c.audit ? 1 : 0,
+    cg_levels: (c.cgLevels ?? 0) >>> 0,
+  });
 }
 
 export function decodeIfaceCfg(b: Buffer): IfaceCfg {
+  const r = readFields(LAYOUTS.ifaceCfg, b);
   return {
-    defaultAllow: b[0] === 1,
-    unownedAllow: b[1] === 1,
-    essentials: b[2] === 1,
-    logAllowed: b[3] ?? 0,
-    l2Len: b[4] ?? NTF.L2_UNKNOWN,
-    dhcpUnicast: b[5] === 1,
-    audit: b[6] === 1,
-    cgLevels: b.readUInt32LE(8),
+    defaultAllow: r.default_allow === 1,
+    unownedAllow: r.unowned_allow === 1,
+    essentials: r.essentials === 1,
+    logAllowed: r.log_allowed,
+    l2Len: r.l2_len,
+    dhcpUnicast: r.dhcp_unicast === 1,
+    audit: r.audit === 1,
+    cgLevels: r.cg_levels,
   };
 }
 
@@ -300,14 +451,15 @@ export interface ProgramConfig {
 }
 
 export function encodeConfig(c: ProgramConfig): Buffer {
-  const b = Buffer.alloc(LAYOUTS.config.size);
-  b.writeUInt32LE(c.overflowUid >>> 0, 0);
   const interval = c.eventsPerUser > 0 ? BigInt(Math.max(1, Math.round(1e9 / c.eventsPerUser))) : 0n;
-  b.writeBigUInt64LE(interval, 8);
-  b.writeBigUInt64LE(interval * BigInt(Math.max(1, Math.round(c.eventBurst))), 16);
-  return b;
+  return writeFields(LAYOUTS.config, {
+    overflow_uid: c.overflowUid >>> 0,
+    event_interval_ns: interval,
+    event_burst_ns: interval * BigInt(Math.max(1, Math.round(c.eventBurst))),
+  });
 }
 
+/** A u32 map value (set ids, endpoint ids, cgroup slots) or a u32 array-map key. */
 export function u32Buf(v: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(v >>> 0, 0);
@@ -323,40 +475,16 @@ export interface PolicyState {
 }
 
 export function encodeState(s: PolicyState): Buffer {
-  const b = Buffer.alloc(LAYOUTS.state.size);
-  b.writeBigUInt64LE(s.epoch, 0);
-  b.writeBigUInt64LE(s.trialDeadlineNs, 8);
-  b.writeBigUInt64LE(s.fallbackEpoch, 16);
-  return b;
+  return writeFields(LAYOUTS.state, {
+    epoch: s.epoch,
+    trial_deadline_ns: s.trialDeadlineNs,
+    fallback_epoch: s.fallbackEpoch,
+  });
 }
 
 export function decodeState(b: Buffer): PolicyState {
-  return {
-    epoch: b.readBigUInt64LE(0),
-    trialDeadlineNs: b.readBigUInt64LE(8),
-    fallbackEpoch: b.readBigUInt64LE(16),
-  };
-}
-
-// ---- decoders ----
-
-export interface LpmKey {
-  gen: number;
-  ifindex: number;
-  family: 4 | 6;
-  prefix: number;
-  addr: Uint8Array;
-}
-
-export function decodeLpmKey(b: Buffer, family: 4 | 6): LpmKey {
-  const n = family === 4 ? 4 : 16;
-  return {
-    prefix: b.readUInt32LE(0) - 64,
-    gen: b.readUInt32LE(4),
-    ifindex: b.readUInt32LE(8),
-    family,
-    addr: Uint8Array.from(b.subarray(12, 12 + n)),
-  };
+  const r = readFields(LAYOUTS.state, b);
+  return { epoch: r.epoch, trialDeadlineNs: r.trial_deadline_ns, fallbackEpoch: r.fallback_epoch };
 }
 
 export interface FlowKey {
@@ -371,17 +499,20 @@ export interface FlowKey {
   cgroup: number;
 }
 
+const FK = offsets(LAYOUTS.flowKey);
+const FK_DADDR_LEN = fieldSize(LAYOUTS.flowKey.fields.daddr.type);
+
 export function decodeFlowKey(b: Buffer): FlowKey {
-  const family = b[8] ?? 0;
+  const family = b.readUInt8(FK.family);
   return {
-    ifindex: b.readUInt32LE(0),
-    uid: b.readUInt32LE(4),
+    ifindex: b.readUInt32LE(FK.ifindex),
+    uid: b.readUInt32LE(FK.uid),
     family,
-    proto: b[9] ?? 0,
-    dport: b.readUInt16LE(10),
-    unowned: b[12] === 1,
-    daddr: Uint8Array.from(b.subarray(16, family === NTF.AF_INET ? 20 : 32)),
-    cgroup: b.readUInt32LE(32) + b.readUInt32LE(36) * 2 ** 32,
+    proto: b.readUInt8(FK.proto),
+    dport: b.readUInt16LE(FK.dport),
+    unowned: b.readUInt8(FK.unowned) === 1,
+    daddr: copyBytes(b, FK.daddr, family === NTF.AF_INET ? 4 : FK_DADDR_LEN),
+    cgroup: u64Number(b, FK.cgroup),
   };
 }
 
@@ -402,54 +533,72 @@ export interface FlowVal {
   sport: number;
 }
 
+const FV = offsets(LAYOUTS.flowVal);
+
 export function decodeFlowVal(b: Buffer): FlowVal {
-  const cached = b.readBigUInt64LE(0);
+  // cached (NTF_CACHE_PACK): bits 63..32 epoch, 31..8 endpoint id, 7..4 reason, 3..0 verdict.
+  const lo = b.readUInt32LE(FV.cached);
   return {
-    epoch32: Number(cached >> 32n),
-    endpointId: Number((cached >> 8n) & 0xffffffn),
-    reason: Number((cached >> 4n) & 0xfn),
-    verdict: Number(cached & 0xfn),
-    firstNs: b.readBigUInt64LE(8),
-    lastNs: b.readBigUInt64LE(16),
-    allowedPackets: b.readBigUInt64LE(32),
-    allowedBytes: b.readBigUInt64LE(40),
-    droppedPackets: b.readBigUInt64LE(48),
-    droppedBytes: b.readBigUInt64LE(56),
-    wouldDropPackets: b.readBigUInt64LE(64),
-    wouldDropBytes: b.readBigUInt64LE(72),
-    sport: b.readUInt16LE(80),
+    epoch32: b.readUInt32LE(FV.cached + 4),
+    endpointId: lo >>> 8,
+    reason: (lo >>> 4) & 0xf,
+    verdict: lo & 0xf,
+    firstNs: b.readBigUInt64LE(FV.first_ns),
+    lastNs: b.readBigUInt64LE(FV.last_ns),
+    allowedPackets: b.readBigUInt64LE(FV.allowed_packets),
+    allowedBytes: b.readBigUInt64LE(FV.allowed_bytes),
+    droppedPackets: b.readBigUInt64LE(FV.dropped_packets),
+    droppedBytes: b.readBigUInt64LE(FV.dropped_bytes),
+    wouldDropPackets: b.readBigUInt64LE(FV.would_drop_packets),
+    wouldDropBytes: b.readBigUInt64LE(FV.would_drop_bytes),
+    sport: b.readUInt16LE(FV.sport),
   };
 }
 
-export const COUNTER_NAMES = [
-  'allowed_packets',
-  'allowed_bytes',
-  'dropped_packets',
-  'dropped_bytes',
-  'unowned_packets',
-  'nonip_packets',
-  'essential_packets',
-  'events_sent',
-  'events_lost',
-  'flow_cache_hits',
-  'events_suppressed',
-  'flows_created',
-  'would_drop_packets',
-  'would_drop_bytes',
-  'uid_unrecorded_packets',
-] as const;
-export type Counters = Record<(typeof COUNTER_NAMES)[number], bigint>;
+export type CounterName = keyof typeof LAYOUTS.counters.fields;
+/** The fields of struct ntf_counters, in their order. */
+export const COUNTER_NAMES = Object.keys(LAYOUTS.counters.fields) as readonly CounterName[];
+export type Counters = Record<CounterName, bigint>;
 
-/** Sums a per-CPU counters value (one struct per possible CPU; all fields are u64 in order). */
+const COUNTER_OFFSETS = COUNTER_NAMES.map((n) => {
+  const f = LAYOUTS.counters.fields[n];
+  if (f.type !== 'u64') throw new Error(`ntf_counters.${n}: decodeCounters reads u64 fields only`);
+  return f.offset;
+});
+
+/** Sums a per-CPU counters value (one struct per possible CPU, each LAYOUTS.counters.size). */
 export function decodeCounters(b: Buffer, cpus: number): Counters {
-  const out = Object.fromEntries(COUNTER_NAMES.map((n) => [n, 0n])) as Counters;
-  for (let cpu = 0; cpu < cpus; cpu++) {
-    const base = cpu * LAYOUTS.counters.size;
-    COUNTER_NAMES.forEach((n, i) => {
-      out[n] += b.readBigUInt64LE(base + i * 8);
-    });
+  const out = {} as Counters;
+  for (let i = 0; i < COUNTER_NAMES.length; i++) {
+    const at = COUNTER_OFFSETS[i] ?? 0;
+    let sum = 0n;
+    for (let cpu = 0; cpu < cpus; cpu++) sum += b.readBigUInt64LE(cpu * LAYOUTS.counters.size + at);
+    out[COUNTER_NAMES[i] as CounterName] = sum;
   }
   return out;
+}
+
+/** struct ntf_budget_key: a sender of events (uid, or unowned traffic). */
+export interface BudgetKey {
+  uid: number;
+  unowned: boolean;
+}
+
+export function decodeBudgetKey(b: Buffer): BudgetKey {
+  const r = readFields(LAYOUTS.budgetKey, b);
+  return { uid: r.uid, unowned: r.unowned !== 0 };
+}
+
+/** struct ntf_budget_val: a sender's event budget (theoretical arrival time) and what it cost. */
+export interface BudgetVal {
+  tatNs: bigint;
+  /** Events not reported because the sender was over its budget. */
+  suppressed: bigint;
+}
+
+export function decodeBudgetVal(b: Buffer): BudgetVal {
+  const r = readFields(LAYOUTS.budgetVal, b);
+  return { tatNs: r.tat, suppressed: r.suppressed };
 }
 
 export interface RawEvent {
@@ -471,25 +620,29 @@ export interface RawEvent {
   cgroup: number;
 }
 
+const EV = offsets(LAYOUTS.event);
+const EV_ADDR_LEN = fieldSize(LAYOUTS.event.fields.saddr.type);
+
+/** The event at `off` in `b` (ring buffer records: LAYOUTS.event.size each). */
 export function decodeEvent(b: Buffer, off = 0): RawEvent {
-  const family = b[off + 28] ?? 0;
-  const n = family === NTF.AF_INET ? 4 : 16;
+  const family = b.readUInt8(off + EV.family);
+  const n = family === NTF.AF_INET ? 4 : EV_ADDR_LEN;
   return {
-    tsNs: b.readBigUInt64LE(off),
-    ifindex: b.readUInt32LE(off + 8),
-    uid: b.readUInt32LE(off + 12),
-    len: b.readUInt32LE(off + 16),
-    endpointId: b.readUInt32LE(off + 20),
-    sport: b.readUInt16LE(off + 24),
-    dport: b.readUInt16LE(off + 26),
+    tsNs: b.readBigUInt64LE(off + EV.ts_ns),
+    ifindex: b.readUInt32LE(off + EV.ifindex),
+    uid: b.readUInt32LE(off + EV.uid),
+    len: b.readUInt32LE(off + EV.len),
+    endpointId: b.readUInt32LE(off + EV.endpoint_id),
+    sport: b.readUInt16LE(off + EV.sport),
+    dport: b.readUInt16LE(off + EV.dport),
     family,
-    proto: b[off + 29] ?? 0,
-    verdict: b[off + 30] ?? 0,
-    reason: b[off + 31] ?? 0,
-    flags: b[off + 32] ?? 0,
-    saddr: Uint8Array.from(b.subarray(off + 36, off + 36 + n)),
-    daddr: Uint8Array.from(b.subarray(off + 52, off + 52 + n)),
-    cgroup: b.readUInt32LE(off + 72) + b.readUInt32LE(off + 76) * 2 ** 32,
+    proto: b.readUInt8(off + EV.proto),
+    verdict: b.readUInt8(off + EV.verdict),
+    reason: b.readUInt8(off + EV.reason),
+    flags: b.readUInt8(off + EV.flags),
+    saddr: copyBytes(b, off + EV.saddr, n),
+    daddr: copyBytes(b, off + EV.daddr, n),
+    cgroup: u64Number(b, off + EV.cgroup),
   };
 }
 
@@ -499,16 +652,22 @@ export interface AttachRecord {
   ifname: string;
 }
 
+const ATTACH_IFNAME = LAYOUTS.attach.fields.ifname;
+
 export function encodeAttach(a: AttachRecord): Buffer {
-  const b = Buffer.alloc(LAYOUTS.attach.size);
-  b.writeUInt32LE(a.ifindex, 0);
-  b.writeUInt32LE(a.flags, 4);
-  b.write(a.ifname, 8, 15, 'utf8'); // IFNAMSIZ - 1 bytes; names may be any UTF-8
-  return b;
+  // IFNAMSIZ - 1 bytes and a NUL; names may be any UTF-8 (Buffer.write never splits a character).
+  const name = Buffer.alloc(fieldSize(ATTACH_IFNAME.type) - 1);
+  const len = name.write(a.ifname, 'utf8');
+  return writeFields(LAYOUTS.attach, { ifindex: a.ifindex, flags: a.flags, ifname: name.subarray(0, len) });
 }
 
 export function decodeAttach(b: Buffer): AttachRecord {
-  return { ifindex: b.readUInt32LE(0), flags: b.readUInt32LE(4), ifname: cString(b, 8, 16, 'utf8') };
+  const r = readFields(LAYOUTS.attach, b);
+  return {
+    ifindex: r.ifindex,
+    flags: r.flags,
+    ifname: cString(b, ATTACH_IFNAME.offset, fieldSize(ATTACH_IFNAME.type), 'utf8'),
+  };
 }
 
 /** A NUL-terminated C string of at most `len` bytes at `off`. */
