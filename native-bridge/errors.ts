@@ -5,8 +5,15 @@
 // pointer functions return NULL and set errno.
 import { constants } from 'node:os';
 
+/**
+ * errno values by name: libc's (os.constants.errno), and ENOTSUPP (524), the kernel's internal
+ * "not supported" that BPF syscalls return to user space although no libc header defines it.
+ * The one place an errno number is written; compare with `-ERRNO.X` for libbpf's int returns.
+ */
+export const ERRNO = { ...constants.errno, ENOTSUPP: 524 } as const;
+
 const errnoNames = new Map<number, string>(
-  Object.entries(constants.errno).map(([name, value]) => [value, name] as [number, string]),
+  Object.entries(ERRNO).map(([name, value]) => [value, name] as [number, string]),
 );
 
 export function errnoName(errno: number): string {
@@ -39,6 +46,7 @@ function hintFor(op: string, errno: number): string | undefined {
       return op === 'bpf_object__load' ? 'the verifier rejected the program; see the log below' : undefined;
     case 'ENOTSUP':
     case 'EOPNOTSUPP':
+    case 'ENOTSUPP':
       return 'the kernel does not support this operation';
     default:
       return undefined;

@@ -4,7 +4,8 @@
 // A BPF map by file descriptor: element and batch operations on Buffers laid out as in
 // bpf/net_tc_filter.h (see layouts.ts).
 import { readFileSync } from 'node:fs';
-import { BpfError, check } from './errors.js';
+import koffi from 'koffi';
+import { BpfError, check, ERRNO } from './errors.js';
 import { BPF_ANY, lib, MapBatchOpts } from './libbpf.js';
 import { cString } from './layouts.js';
 
@@ -21,6 +22,11 @@ export interface MapInfo {
 const BPF_MAP_TYPE_PERCPU_HASH = 5;
 const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
 const BPF_MAP_TYPE_LRU_PERCPU_HASH = 10;
+
+const { ENOENT } = ERRNO;
+/** What a batch operation returns for a map type without batch support. */
+const NO_BATCH = [ERRNO.EINVAL, ERRNO.EOPNOTSUPP, ERRNO.ENOTSUPP];
+const BATCH_OPTS_SZ = koffi.sizeof(MapBatchOpts);
 
 let possibleCpus: number | undefined;
 
@@ -97,7 +103,7 @@ export class BpfMap {
   lookup(key: Buffer): Buffer | undefined {
     const value = Buffer.alloc(this.valueBytes);
     const ret = lib().bpf_map_lookup_elem(this.fd, key, value);
-    if (ret === -2) return undefined; // ENOENT
+    if (ret === -ENOENT) return undefined;
     check('bpf_map_lookup_elem', ret, this.name);
     return value;
   }
@@ -105,7 +111,7 @@ export class BpfMap {
   /** Deletes a key; returns false when it was absent. */
   delete(key: Buffer): boolean {
     const ret = lib().bpf_map_delete_elem(this.fd, key);
-    if (ret === -2) return false;
+    if (ret === -ENOENT) return false;
     check('bpf_map_delete_elem', ret, this.name);
     return true;
   }
@@ -118,7 +124,7 @@ export class BpfMap {
     for (let i = 0; i < limit; i++) {
       const next = Buffer.alloc(this.info.keySize);
       const ret: number = lib().bpf_map_get_next_key(this.fd, prev, next);
-      if (ret === -2) break; // ENOENT: end of map
+      if (ret === -ENOENT) break; // end of map
       check('bpf_map_get_next_key', ret, this.name);
       out.push(next);
       prev = next;
@@ -147,16 +153,16 @@ export class BpfMap {
     const values = Buffer.alloc(vs * chunk);
     const token = Buffer.alloc(Math.max(ks, 8));
     const out: Array<[Buffer, Buffer]> = [];
-    const opts = { sz: 24, elem_flags: 0, flags: 0 };
+    const opts = { sz: BATCH_OPTS_SZ, elem_flags: 0, flags: 0 };
     let inBatch: Buffer | null = null;
     for (let round = 0; round <= this.info.maxEntries / chunk + 1; round++) {
       const count = [chunk];
       const outBatch = Buffer.alloc(token.length);
       const ret: number = lib().bpf_map_lookup_batch(this.fd, inBatch, outBatch, keys, values, count, opts);
       const n = count[0] ?? 0;
-      if (ret < 0 && ret !== -2) {
-        if (round === 0 && [22, 95, 524].includes(-ret)) {
-          this.batchWorks = false; // EINVAL/EOPNOTSUPP/ENOTSUPP: this map type has no batch ops
+      if (ret < 0 && ret !== -ENOENT) {
+        if (round === 0 && NO_BATCH.includes(-ret)) {
+          this.batchWorks = false; // this map type has no batch ops
           return undefined;
         }
         check('bpf_map_lookup_batch', ret, this.name);
@@ -168,7 +174,7 @@ export class BpfMap {
           Buffer.from(values.subarray(i * vs, (i + 1) * vs)),
         ]);
       }
-      if (ret === -2) break; // ENOENT: that was the last batch
+      if (ret === -ENOENT) break; // that was the last batch
       inBatch = outBatch;
     }
     return out;
@@ -182,7 +188,7 @@ export class BpfMap {
       const values = Buffer.concat(entries.map((e) => e[1]));
       const count = [entries.length];
       const ret: number = lib().bpf_map_update_batch(this.fd, keys, values, count, {
-        sz: 24,
+        sz: BATCH_OPTS_SZ,
         elem_flags: flags,
         flags: 0,
       });
@@ -190,7 +196,7 @@ export class BpfMap {
         this.batchWorks = true;
         return;
       }
-      if (![22, 95, 524].includes(-ret) || this.batchWorks === true) {
+      if (!NO_BATCH.includes(-ret) || this.batchWorks === true) {
         check('bpf_map_update_batch', ret, this.name);
       }
       this.batchWorks = false;
@@ -206,19 +212,18 @@ export class BpfMap {
       const all = Buffer.concat(keys);
       const count = [keys.length];
       const ret: number = lib().bpf_map_delete_batch(this.fd, all, count, {
-        sz: 24,
+        sz: BATCH_OPTS_SZ,
         elem_flags: 0,
         flags: 0,
       });
       if (ret === 0) return;
       const done = count[0] ?? 0;
-      if (ret === -2) {
+      if (ret === -ENOENT) {
         // A key was absent: continue one by one after it.
         for (const k of keys.slice(done)) this.delete(k);
         return;
       }
-      if (![22, 95, 524].includes(-ret) || this.batchWorks === true)
-        check('bpf_map_delete_batch', ret, this.name);
+      if (!NO_BATCH.includes(-ret) || this.batchWorks === true) check('bpf_map_delete_batch', ret, this.name);
       this.batchWorks = false;
     }
     for (const k of keys) this.delete(k);

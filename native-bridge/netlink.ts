@@ -6,7 +6,7 @@
 // interface that appears is guarded within milliseconds instead of at the next periodic check.
 // (Node cannot wait on a netlink socket; one non-blocking recv per poll costs a syscall.)
 import koffi from 'koffi';
-import { errnoName } from './errors.js';
+import { ERRNO, errnoName } from './errors.js';
 
 const AF_NETLINK = 16;
 const SOCK_RAW = 3;
@@ -14,7 +14,7 @@ const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
 const NETLINK_ROUTE = 0;
 const RTMGRP_LINK = 1;
-const ENOBUFS = 105;
+const { ENOBUFS } = ERRNO;
 
 interface Libc {
   socket: (d: number, t: number, p: number) => number;

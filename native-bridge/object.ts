@@ -4,7 +4,7 @@
 // Opening and loading a BPF object file, with the verifier log captured and maps either
 // created fresh or reused from pins.
 import { existsSync } from 'node:fs';
-import { BpfError, check } from './errors.js';
+import { BpfError, check, ERRNO } from './errors.js';
 import { lastErrno, lib } from './libbpf.js';
 import { BpfMap } from './map.js';
 
@@ -65,7 +65,8 @@ export class BpfObject {
 
   private mapHandle(name: string): unknown {
     const m = lib().bpf_object__find_map_by_name(this.handle(), name);
-    if (!m) throw new BpfError('bpf_object__find_map_by_name', lastErrno() || 2, { context: name });
+    if (!m)
+      throw new BpfError('bpf_object__find_map_by_name', lastErrno() || ERRNO.ENOENT, { context: name });
     return m;
   }
 
@@ -146,7 +147,8 @@ export class BpfObject {
 
   programFd(name: string): number {
     const p = lib().bpf_object__find_program_by_name(this.handle(), name);
-    if (!p) throw new BpfError('bpf_object__find_program_by_name', lastErrno() || 2, { context: name });
+    if (!p)
+      throw new BpfError('bpf_object__find_program_by_name', lastErrno() || ERRNO.ENOENT, { context: name });
     return check('bpf_program__fd', lib().bpf_program__fd(p), name);
   }
 

@@ -5,7 +5,7 @@
 // network namespace, program info, an advisory lock, capability reading.
 import { closeSync, constants, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import koffi from 'koffi';
-import { BpfError, check, errnoName } from './errors.js';
+import { BpfError, check, ERRNO, errnoName } from './errors.js';
 import { lib, TestRunOpts } from './libbpf.js';
 import { cString } from './layouts.js';
 import { objInfo } from './map.js';
@@ -130,7 +130,7 @@ export function tryLockDir(dir: string): number | undefined {
   if (libcFlock(fd, LOCK_EX | LOCK_NB) === 0) return fd;
   const errno = koffi.errno();
   closeSync(fd);
-  if (errno === 11) return undefined; // EWOULDBLOCK
+  if (errno === ERRNO.EWOULDBLOCK) return undefined;
   throw new BpfError('flock', errno, { context: dir });
 }
 

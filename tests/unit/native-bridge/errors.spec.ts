@@ -2,7 +2,7 @@
 // Environment: Node (vitest). The hints an administrator reads when a libbpf call fails.
 import { constants } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { BpfError, check } from '../../../native-bridge/errors.js';
+import { BpfError, check, ERRNO, errnoName } from '../../../native-bridge/errors.js';
 
 const { EACCES, EPERM, ENOENT } = constants.errno;
 
@@ -28,5 +28,16 @@ describe('BpfError hints', () => {
     expect(() => check('bpf_obj_get', -ENOENT, '/x')).toThrow(
       /bpf_obj_get\(\/x\): ENOENT — nothing is pinned there/,
     );
+  });
+});
+
+describe('ERRNO', () => {
+  it("is libc's errno table plus the kernel's ENOTSUPP, which error messages name", () => {
+    for (const [name, value] of Object.entries(constants.errno))
+      expect({ name, value: ERRNO[name as keyof typeof ERRNO] }).toEqual({ name, value });
+    expect(ERRNO.ENOTSUPP).toBe(524);
+    expect(errnoName(ERRNO.ENOTSUPP)).toBe('ENOTSUPP');
+    expect(new BpfError('bpf_map_lookup_batch', ERRNO.ENOTSUPP).hint).toContain('does not support');
+    expect(errnoName(ERRNO.ENOENT)).toBe('ENOENT');
   });
 });

@@ -12,7 +12,9 @@ import { describe, expect, it } from 'vitest';
 import * as L from '../../../native-bridge/layouts.js';
 import { LAYOUTS, NTF } from '../../../native-bridge/layouts.js';
 import type { Layout } from '../../../native-bridge/layouts.js';
+import koffi from 'koffi';
 import { packageRoot } from '../../../electron/engine/paths.js';
+import { MapBatchOpts, TcHook, TcOpts, TestRunOpts } from '../../../native-bridge/libbpf.js';
 
 const CONSTANTS: Record<keyof typeof NTF, string> = {
   UID_ANY: 'NTF_UID_ANY',
@@ -53,23 +55,29 @@ const CONSTANTS: Record<keyof typeof NTF, string> = {
 };
 
 function cLayouts(): Record<string, number> {
-  const lines: string[] = [
-    '#include <stdio.h>',
-    '#include <stddef.h>',
-    '#include <linux/types.h>',
-    '#include "net_tc_filter.h"',
-    'int main(void) {',
-  ];
+  const body: string[] = [];
   for (const l of Object.values(LAYOUTS)) {
-    lines.push(`printf("${l.struct} %zu\\n", sizeof(struct ${l.struct}));`);
+    body.push(`printf("${l.struct} %zu\\n", sizeof(struct ${l.struct}));`);
     for (const [f] of Object.entries(l.fields)) {
-      lines.push(`printf("${l.struct}.${f} %zu\\n", offsetof(struct ${l.struct}, ${f}));`);
-      lines.push(`printf("${l.struct}.${f}#size %zu\\n", sizeof(((struct ${l.struct} *)0)->${f}));`);
+      body.push(`printf("${l.struct}.${f} %zu\\n", offsetof(struct ${l.struct}, ${f}));`);
+      body.push(`printf("${l.struct}.${f}#size %zu\\n", sizeof(((struct ${l.struct} *)0)->${f}));`);
     }
   }
   for (const [k, c] of Object.entries(CONSTANTS))
-    lines.push(`printf("${k} %llu\\n", (unsigned long long)(${c}));`);
-  lines.push('return 0; }');
+    body.push(`printf("${k} %llu\\n", (unsigned long long)(${c}));`);
+  return cPrint(['<linux/types.h>', '"net_tc_filter.h"'], body);
+}
+
+/** Runs a C program made of `body` (statements printing "name value" lines) and parses them. */
+function cPrint(includes: string[], body: string[]): Record<string, number> {
+  const lines = [
+    '#include <stdio.h>',
+    '#include <stddef.h>',
+    ...includes.map((h) => `#include ${h}`),
+    'int main(void) {',
+    ...body,
+    'return 0; }',
+  ];
   const dir = mkdtempSync(join(tmpdir(), 'ntf-layout-'));
   try {
     writeFileSync(join(dir, 'l.c'), lines.join('\n'));
@@ -103,6 +111,32 @@ describe('native-bridge layouts match bpf/net_tc_filter.h', () => {
   it('constants', () => {
     for (const [k, v] of Object.entries(NTF)) expect({ k, v }).toEqual({ k, v: c[k] });
   });
+});
+
+// The option structs libbpf.ts declares for koffi (their `sz` tells libbpf which fields we know).
+describe('libbpf option structs match /usr/include/bpf', () => {
+  const structs = {
+    bpf_tc_hook: TcHook,
+    bpf_tc_opts: TcOpts,
+    bpf_map_batch_opts: MapBatchOpts,
+    bpf_test_run_opts: TestRunOpts,
+  };
+  const members = (t: unknown) =>
+    Object.keys(
+      (koffi.type(t as Parameters<typeof koffi.type>[0]) as unknown as { members: object }).members,
+    );
+  const body: string[] = [];
+  for (const [name, t] of Object.entries(structs)) {
+    body.push(`printf("${name} %zu\\n", sizeof(struct ${name}));`);
+    for (const m of members(t)) body.push(`printf("${name}.${m} %zu\\n", offsetof(struct ${name}, ${m}));`);
+  }
+  const c = cPrint(['<bpf/libbpf.h>', '<bpf/bpf.h>'], body);
+  for (const [name, t] of Object.entries(structs))
+    it(`struct ${name}`, () => {
+      expect(koffi.sizeof(t)).toBe(c[name]);
+      for (const m of members(t))
+        expect({ m, offset: koffi.offsetof(t, m) }).toEqual({ m, offset: c[`${name}.${m}`] });
+    });
 });
 
 // ---- every codec against the table ----
