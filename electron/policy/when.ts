@@ -260,9 +260,39 @@ function edgesOf(segments: readonly WeekSegment[]): number[] {
 // ---------------------------------------------------------------------------------------------
 // Time zones.
 
-/** The process's time zone (TZ, else /etc/localtime), as Intl resolves it. */
+function validZone(zone: string | undefined): zone is string {
+  if (!zone || zone === 'Etc/Unknown') return false;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The process's time zone (TZ, else /etc/localtime), as Intl resolves it. TZ may name a zone
+ * (`Europe/Berlin`, `:Europe/Berlin`) or its file under /usr/share/zoneinfo; a POSIX rule
+ * (`EST5EDT,M3.2.0,M11.1.0`), which Intl would silently read as UTC while libc follows it, or
+ * anything else Intl does not know is an error that says so.
+ */
 export function hostZone(): string {
-  return new Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC';
+  const resolved = new Intl.DateTimeFormat().resolvedOptions().timeZone as string | undefined;
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const tz = env?.TZ;
+  if (tz === undefined) {
+    if (validZone(resolved)) return resolved;
+    throw new Error(
+      "the host's time zone is not known (Intl cannot read /etc/localtime); set TZ to a zone name such as Europe/Berlin",
+    );
+  }
+  if (/^:?(UTC|GMT)0?$/.test(tz)) return 'UTC';
+  const name = tz.replace(/^:/, '').replace(/^\/usr\/share\/zoneinfo\//, '');
+  if (validZone(name)) return validZone(resolved) ? resolved : name;
+  throw new Error(
+    `TZ=${q(tz)} is not a time zone name (POSIX rules and other files are not read here); ` +
+      'set TZ to a zone name such as Europe/Berlin, or unset it to use /etc/localtime',
+  );
 }
 
 /** UTC offset (seconds) of a zone at one instant, through Intl. */

@@ -458,6 +458,23 @@ describe('the host time zone (TZ)', () => {
     expect(hostZone()).toBe('America/New_York');
     expect(hostEvalTime().tz.length).toBeGreaterThan(1);
   });
+  it('reads zone names, :names and zoneinfo paths, and refuses what Intl would misread', () => {
+    process.env.TZ = ':Europe/Berlin';
+    expect(hostZone()).toBe('Europe/Berlin');
+    // Intl itself reads a path as a fixed offset (no DST): the name is taken from the path.
+    process.env.TZ = '/usr/share/zoneinfo/Europe/Berlin';
+    expect(hostZone()).toBe('Europe/Berlin');
+    process.env.TZ = 'UTC0';
+    expect(hostZone()).toBe('UTC');
+    // A POSIX rule: libc follows it, Intl would say UTC.
+    process.env.TZ = 'EST5EDT,M3.2.0,M11.1.0';
+    expect(() => hostZone()).toThrow(
+      'TZ="EST5EDT,M3.2.0,M11.1.0" is not a time zone name (POSIX rules and other files are not read here); ' +
+        'set TZ to a zone name such as Europe/Berlin, or unset it to use /etc/localtime',
+    );
+    process.env.TZ = 'Mars/Olympus';
+    expect(() => hostZone()).toThrow('TZ="Mars/Olympus" is not a time zone name');
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
