@@ -24,7 +24,11 @@ import {
   decodeCounters,
   decodeEvent,
   decodeIfaceCfg,
+  decodeBudgetKey,
+  decodeBudgetVal,
+  decodeIfaceKey,
   decodeLpmKey,
+  decodeSetKey,
   decodeState,
   encodeAttach,
   encodeConfig,
@@ -336,7 +340,13 @@ function assertBpffs(dir: string): void {
 }
 
 /** The maps whose keys carry the policy generation, and where in the key it sits. */
-const POLICY_MAPS = { ntf_lpm4: 4, ntf_lpm6: 4, ntf_sets: 0, ntf_ifaces: 0, ntf_cgroups: 0 } as const;
+const POLICY_MAPS = {
+  ntf_lpm4: LAYOUTS.lpm4Key.fields.gen.offset,
+  ntf_lpm6: LAYOUTS.lpm6Key.fields.gen.offset,
+  ntf_sets: LAYOUTS.setKey.fields.gen.offset,
+  ntf_ifaces: LAYOUTS.ifaceKey.fields.gen.offset,
+  ntf_cgroups: LAYOUTS.cgroupKey.fields.gen.offset,
+} as const;
 type PolicyMap = keyof typeof POLICY_MAPS;
 
 /**
@@ -1109,8 +1119,9 @@ export class Engine {
     const gen = this.effectiveEpoch() & 1;
     return this.maps.ntf_ifaces
       .entries()
-      .filter(([k]) => k.readUInt32LE(0) === gen)
-      .map(([k, v]) => ({ ifindex: k.readUInt32LE(4), cfg: decodeIfaceCfg(v) }));
+      .map(([k, v]) => ({ key: decodeIfaceKey(k), v }))
+      .filter(({ key }) => key.gen === gen)
+      .map(({ key, v }) => ({ ifindex: key.ifindex, cfg: decodeIfaceCfg(v) }));
   }
 
   /** LPM entries of the active generation (for status and tests). */
@@ -1171,10 +1182,9 @@ export class Engine {
     const members = (g: GenState) => {
       const out = new Map<number, string[]>();
       for (const [k, v] of g.ntf_sets) {
-        const b = Buffer.from(k, 'latin1');
-        const id = b.readUInt32LE(4);
+        const { setId: id, uid } = decodeSetKey(Buffer.from(k, 'latin1'));
         const list = out.get(id) ?? [];
-        list.push(`${b.readUInt32LE(8)}:${Buffer.from(v, 'latin1').readUInt32LE(0)}`);
+        list.push(`${uid}:${Buffer.from(v, 'latin1').readUInt32LE(0)}`);
         out.set(id, list);
       }
       return new Map([...out].map(([id, l]) => [id, l.sort().join(',')]));
@@ -1269,11 +1279,12 @@ function entryText(name: PolicyMap, k: string, v: string): string {
   const b = Buffer.from(k, 'latin1');
   switch (name) {
     case 'ntf_sets': {
-      const uid = b.readUInt32LE(8);
-      return `set ${b.readUInt32LE(4)} uid ${uid === NTF.UID_ANY ? '*' : uid} → ${valueText(name, v)}`;
+      const { setId, uid, cg } = decodeSetKey(b);
+      const slot = cg === NTF.CG_ANY ? '' : ` cgroup slot ${cg}`;
+      return `set ${setId} uid ${uid === NTF.UID_ANY ? '*' : uid}${slot} → ${valueText(name, v)}`;
     }
     case 'ntf_ifaces':
-      return `ifindex ${b.readUInt32LE(4)} ${valueText(name, v)}`;
+      return `ifindex ${decodeIfaceKey(b).ifindex} ${valueText(name, v)}`;
     case 'ntf_cgroups':
       return `cgroup id ${decodeCgroupKey(b).id} → ${valueText(name, v)}`;
     default: {
@@ -1308,9 +1319,10 @@ export function evictedFlows(c: Counters, entriesNow: number): number {
 export function readSuppressed(budget: BpfMap): Array<{ uid: number | null; events: bigint }> {
   const out: Array<{ uid: number | null; events: bigint }> = [];
   for (const [k, v] of budget.entries()) {
-    const events = v.readBigUInt64LE(8); // ntf_budget_val.suppressed
+    const events = decodeBudgetVal(v).suppressed;
     if (events === 0n) continue;
-    out.push({ uid: k.readUInt32LE(4) ? null : k.readUInt32LE(0), events });
+    const sender = decodeBudgetKey(k);
+    out.push({ uid: sender.unowned ? null : sender.uid, events });
   }
   return out.sort((a, b) => (b.events > a.events ? 1 : b.events < a.events ? -1 : 0));
 }

@@ -11,6 +11,7 @@ import {
   decodeAttach,
   decodeCounters,
   decodeIfaceCfg,
+  decodeIfaceKey,
   decodeState,
   LAYOUTS,
   lib,
@@ -179,7 +180,8 @@ export function readStatus(
     }
     const cfgs = new Map<number, ReturnType<typeof decodeIfaceCfg>>();
     for (const [k, v] of open('ntf_ifaces').entries()) {
-      if (k.readUInt32LE(0) === gen) cfgs.set(k.readUInt32LE(4), decodeIfaceCfg(v));
+      const key = decodeIfaceKey(k);
+      if (key.gen === gen) cfgs.set(key.ifindex, decodeIfaceCfg(v));
     }
     const interfaces: InterfaceStatus[] = open('ntf_attach')
       .entries()
@@ -205,7 +207,9 @@ export function readStatus(
         };
       });
     const names = new Map(interfaces.map((i) => [i.ifindex, i.name]));
-    const countGen = (m: BpfMap, off: number) => m.keys().filter((k) => k.readUInt32LE(off) === gen).length;
+    // Keys of generation `gen` (its field's offset in the map's key layout).
+    const countGen = (m: BpfMap, key: { fields: { gen: { offset: number } } }) =>
+      m.keys().filter((k) => k.readUInt32LE(key.fields.gen.offset) === gen).length;
     // Counters just before the flow table: a flow inserted in between is never counted as evicted.
     const cv = open('ntf_counters').lookup(u32Buf(0));
     const counters = cv ? decodeCounters(cv, cv.length / LAYOUTS.counters.size) : undefined;
@@ -235,8 +239,11 @@ export function readStatus(
       ...(trial ? { trial: jsonTrial(trial) } : {}),
       owner: lockHolder(pinDir),
       interfaces,
-      ranges: { v4: countGen(open('ntf_lpm4'), 4), v6: countGen(open('ntf_lpm6'), 4) },
-      setEntries: countGen(open('ntf_sets'), 0),
+      ranges: {
+        v4: countGen(open('ntf_lpm4'), LAYOUTS.lpm4Key),
+        v6: countGen(open('ntf_lpm6'), LAYOUTS.lpm6Key),
+      },
+      setEntries: countGen(open('ntf_sets'), LAYOUTS.setKey),
       ...(flows ? { flows } : {}),
       ...(suppressed ? { suppressed } : {}),
       ...(flowTable ? { flowTable } : {}),
