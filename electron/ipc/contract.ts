@@ -10,6 +10,7 @@ import type { CapName } from '../main/caps.js';
 import type { Diagnostic, Verdict } from '../policy/types.js';
 import type { FieldDiagnostic, PolicyDoc } from '../policy/doc.js';
 import { MAX_IMPORT_BYTES } from '../policy/yaml.js';
+import { MAX_WINDOWS } from '../policy/when.js';
 
 export type { EndpointDoc, FieldDiagnostic, InterfaceDoc, PolicyDoc } from '../policy/doc.js';
 
@@ -45,6 +46,7 @@ export const PolicyDocSchema = z.strictObject({
         iface: z.array(text).max(LIMITS.listPerEndpoint),
         range: z.array(text).max(LIMITS.listPerEndpoint),
         allow: z.array(text).max(LIMITS.listPerEndpoint),
+        when: z.array(text).max(MAX_WINDOWS).optional(),
       }),
     )
     .max(LIMITS.endpoints),

@@ -3,7 +3,7 @@
 import { selectDiff, selectShownDiagnostics } from '../store/selectors.js';
 import { useApp } from './hooks.js';
 
-const LIST_LABEL = { iface: 'interfaces', range: 'ranges', allow: 'users' } as const;
+const LIST_LABEL = { iface: 'interfaces', range: 'ranges', allow: 'users', when: 'time windows' } as const;
 const SETTING_LABEL = {
   default: 'default',
   unowned: 'unowned',
@@ -55,7 +55,7 @@ export function PendingChanges() {
             <li key={`c-${c.name}`} className="diff-changed">
               <span className="diff-sign">~</span> endpoint <strong>{c.name}</strong>
               <ul>
-                {(['iface', 'range', 'allow'] as const).map((l) => {
+                {(['iface', 'range', 'allow', 'when'] as const).map((l) => {
                   const d = c.lists[l];
                   if (!d) return null;
                   return (

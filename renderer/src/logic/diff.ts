@@ -21,7 +21,8 @@ export interface ListChange {
 
 export interface EndpointChange {
   name: string;
-  lists: Partial<Record<ListName, ListChange>>;
+  /** `when`: time windows added or removed (all removed: the endpoint is always open now). */
+  lists: Partial<Record<ListName | 'when', ListChange>>;
 }
 
 export interface SettingChange {
@@ -82,6 +83,11 @@ export function diffPolicy(baseDoc: PolicyDoc | null, draft: PolicyDoc): PolicyD
         lists[l] = d;
         count += d.added.length + d.removed.length;
       }
+    }
+    const w = listDiff(b.when ?? [], e.when ?? []);
+    if (w) {
+      lists.when = w;
+      count += w.added.length + w.removed.length;
     }
     if (Object.keys(lists).length) changed.push({ name: e.name, lists });
   }

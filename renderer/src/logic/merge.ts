@@ -54,7 +54,9 @@ function setOwn<T>(rec: Record<string, T>, key: string, value: T): void {
 }
 
 function copyEndpoint(e: EndpointDoc): EndpointDoc {
-  return { name: e.name, iface: [...e.iface], range: [...e.range], allow: [...e.allow] };
+  const copy: EndpointDoc = { name: e.name, iface: [...e.iface], range: [...e.range], allow: [...e.allow] };
+  if (e.when) copy.when = [...e.when];
+  return copy;
 }
 
 /** `incoming` merged into `base`. */
@@ -74,16 +76,19 @@ export function mergeDocs(base: PolicyDoc, incoming: PolicyDoc): MergeResult {
       continue;
     }
     const cur = endpoints[i] as EndpointDoc;
-    const next = {
+    const next: EndpointDoc = {
       name: cur.name,
       iface: union(cur.iface, e.iface),
       range: union(cur.range, e.range),
       allow: union(cur.allow, e.allow),
     };
+    // Time windows unite too; either without windows (always open) makes the union always open.
+    if (cur.when && e.when) next.when = union(cur.when, e.when);
     if (
       next.iface.length !== cur.iface.length ||
       next.range.length !== cur.range.length ||
-      next.allow.length !== cur.allow.length
+      next.allow.length !== cur.allow.length ||
+      next.when?.length !== cur.when?.length
     ) {
       endpoints[i] = next;
       if (!summary.extended.includes(e.name)) summary.extended.push(e.name);
@@ -116,7 +121,14 @@ export function additions(base: PolicyDoc | null, proposed: PolicyDoc): PolicyDo
   const endpoints = proposed.endpoints
     .filter((e) => {
       const o = baseBy.get(e.name);
-      return !o || !same(o.iface, e.iface) || !same(o.range, e.range) || !same(o.allow, e.allow);
+      return (
+        !o ||
+        !same(o.iface, e.iface) ||
+        !same(o.range, e.range) ||
+        !same(o.allow, e.allow) ||
+        !same(o.when ?? [], e.when ?? []) ||
+        (o.when === undefined) !== (e.when === undefined)
+      );
     })
     .map(copyEndpoint);
   const interfaces: Record<string, InterfaceDoc> = {};
@@ -138,7 +150,7 @@ export function sameDoc(a: PolicyDoc, b: PolicyDoc): boolean {
 
 function normal(d: PolicyDoc): unknown {
   return {
-    e: d.endpoints.map((e) => [e.name, e.iface, e.range, e.allow]),
+    e: d.endpoints.map((e) => [e.name, e.iface, e.range, e.allow, e.when ?? null]),
     i: Object.keys(d.interfaces)
       .sort()
       .map((k) => {
