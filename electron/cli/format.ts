@@ -20,7 +20,7 @@ export interface LineFold {
 
 /** The flow a decision is folded into: every field of the decision but time, source and size. */
 export function flowKey(d: Decision): string {
-  return `${d.iface}\0${d.uid ?? 'unowned'}\0${d.family}\0${d.proto}\0${d.dst}\0${d.dport}\0${d.verdict}\0${d.reason}\0${d.endpointId}\0${d.routed}`;
+  return `${d.iface}\0${d.uid ?? 'unowned'}\0${d.cgroupId}\0${d.family}\0${d.proto}\0${d.dst}\0${d.dport}\0${d.verdict}\0${d.reason}\0${d.endpointId}\0${d.routed}`;
 }
 
 /** A `{"type":"decision"}` line; with `fold`, `count` (and `firstTime` on summaries) follow. */
@@ -41,6 +41,10 @@ export function decisionJson(d: NamedDecision, fold?: LineFold): string {
     verdict: d.verdict,
     reason: d.reason,
     endpoint: d.endpoint,
+    unit: d.unit,
+    cgroup: d.cgroup,
+    // Only when the socket has no creation record: the uid is its current owner (docs/datapath.md).
+    ...(d.uid !== null && !d.uidRecorded ? { uidRecorded: false } : {}),
     // Only when set: dst came from an IPv6 routing header (the packet would reach it).
     ...(d.routed ? { routed: true } : {}),
     ...(fold ? { count: fold.count } : {}),
@@ -55,7 +59,7 @@ const VERDICT_TEXT = { allow: 'ALLOW     ', drop: 'DROP      ', 'would-drop': 'W
 export function decisionText(d: NamedDecision, fold?: LineFold): string {
   const t = new Date(d.time).toISOString().slice(11, 23);
   const verdict = VERDICT_TEXT[d.verdict];
-  const who = d.user;
+  const who = d.unit ? `${d.user} (${d.unit})` : d.user;
   const dst = hostPort(d.family, d.dst, d.dport, d.proto);
   const why = `${d.endpoint ? `${d.reason} ${d.endpoint}` : d.reason}${d.routed ? ' (via routing header)' : ''}`;
   const since =

@@ -6,7 +6,7 @@
 // and leave enforcement pinned unless --unload-on-exit. Repeated decisions of a flow are folded
 // into one line per --log-interval (fold.ts).
 import { Engine, EngineLockedError, LINK_POLL_MS, trialText } from '../engine/engine.js';
-import type { ApplyResult, Decision, GuardedNow, TrialOutcome } from '../engine/engine.js';
+import type { ApplyResult, CgroupMove, Decision, GuardedNow, TrialOutcome } from '../engine/engine.js';
 import { EngineHost, FLOW_INTERVAL_MS, openObservations } from '../engine/host.js';
 import type { ApplyHow } from '../engine/host.js';
 import { answerRequest, takeRequests } from '../engine/requests.js';
@@ -144,6 +144,20 @@ export async function runCommand(o: RunOptions): Promise<number> {
       );
   };
 
+  // A unit:/cgroup: entry's cgroup appeared, went or was made again (a unit restarted).
+  const cgroupMoved = (m: CgroupMove) =>
+    emit(
+      {
+        type: 'cgroup',
+        entry: `${m.kind}:${m.name}`,
+        path: m.path ?? null,
+        id: m.to ?? null,
+        was: m.from ?? null,
+      },
+      m.to === undefined
+        ? `${m.kind}:${m.name}: its cgroup is gone; the entry matches nothing until it is back`
+        : `${m.kind}:${m.name}: now cgroup ${m.path} (id ${m.to}${m.from === undefined ? '' : `, was ${m.from}`})`,
+    );
   const warn = (message: string) =>
     json ? out(JSON.stringify({ type: 'warning', message })) : process.stderr.write(`warning: ${message}\n`);
   const trialOutcome = (t: TrialOutcome) =>
@@ -511,6 +525,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
       for (const e of host.tick()) {
         if (e.type === 'applied') applied(e.result, 'applied');
         else if (e.type === 'guarding') guardedNow(e.result);
+        else if (e.type === 'cgroups') for (const m of e.moved) cgroupMoved(m);
         else if (e.type === 'trial') {
           flushFolded();
           trialOutcome(e.outcome);

@@ -67,7 +67,8 @@ import { monotonicToWallNs, readFlows, verdictName } from './flows.js';
 import type { FlowRow, Verdict } from './flows.js';
 import { protoName } from './proto.js';
 import { compilePolicy, stabilizeSetIds } from '../policy/compile.js';
-import { cgroup2Mount, NO_CGROUP2 } from '../policy/cgroups.js';
+import { CgroupNames, cgroup2Mount, locate, NO_CGROUP2, systemCgroupTree, watchDirs } from '../policy/cgroups.js';
+import { CgroupWatch } from './cgroup-watch.js';
 import {
   BPF_CGROUP_INET_SOCK_CREATE,
   BPF_LINK_TYPE_CGROUP,
@@ -77,7 +78,7 @@ import {
 } from '../../native-bridge/link.js';
 import type { CompileLimits } from '../policy/compile.js';
 import { dhcpPortsPrivileged, listInterfaces } from './links.js';
-import type { CompiledPolicy, ResolvedPolicy } from '../policy/types.js';
+import type { CompiledPolicy, ResolvedCgroupEntry, ResolvedPolicy } from '../policy/types.js';
 import { ingressQdiscKind, otherFiltersPresent } from './tcshow.js';
 import { defaultObjectPath } from './paths.js';
 import { FILTER_ID_HANDLE } from './filterid.js';
@@ -134,6 +135,16 @@ const SET_STATE_PROG = 'ntf_set_state';
 
 /** A trial (apply --confirm): the kernel program goes back to the policy before it at the
  * deadline unless it is confirmed. */
+/** A unit:/cgroup: entry's cgroup changed (a unit restarted, started or stopped). */
+export interface CgroupMove {
+  kind: 'unit' | 'cgroup';
+  name: string;
+  /** The cgroup ids before and now (undefined: none). */
+  from: number | undefined;
+  to: number | undefined;
+  path: string | undefined;
+}
+
 export interface TrialInfo {
   /** The trial policy's epoch. */
   epoch: number;
@@ -309,6 +320,11 @@ export interface Decision {
   /** `dst` is an address from the packet's IPv6 routing header (the packet would reach it), not
    * the IPv6 header's destination. */
   routed: boolean;
+  /** The sending socket's cgroup v2 id (0: none known, e.g. unowned). */
+  cgroupId: number;
+  /** The uid is the one recorded when the socket was created; false: the socket has no record
+   * (it is older than the program, or the kernel made it) and the uid is its current owner. */
+  uidRecorded: boolean;
 }
 
 export interface AttachmentStatus {
@@ -355,6 +371,21 @@ type PolicyMap = keyof typeof POLICY_MAPS;
  * description serves both generations and comparing two is cheap.
  */
 type GenState = Record<PolicyMap, Map<string, string>>;
+
+const POLICY_MAP_NAMES = Object.keys(POLICY_MAPS) as PolicyMap[];
+
+function emptyGen(): GenState {
+  return Object.fromEntries(POLICY_MAP_NAMES.map((n) => [n, new Map<string, string>()])) as GenState;
+}
+
+/**
+ * Policy maps holding more entries than this (both generations together) are not read back before
+ * each write: reading a trie costs about 0.7 µs per entry in the kernel (2.8 s for the 4 M entries of
+ * a million pairs), so there the engine trusts what it wrote. Smaller maps are read every time
+ * (entries written behind the engine's back are reported and put right); every map is read when
+ * the engine does not know it (after adopting pinned state). docs/datapath.md "Policy size".
+ */
+export const VERIFY_ENTRIES = 65_536;
 
 export class Engine {
   readonly pinDir: string;
@@ -452,6 +483,8 @@ export class Engine {
         if (shared) chmodNoFollow(`${pinDir}/${name}`, 0o660);
       }
       const engine = new Engine(pinDir, obj, lockFd, reused.includes('ntf_state'), shared);
+      // Policy maps created just now are empty: nothing to read back before the first apply.
+      if (!POLICY_MAP_NAMES.some((n) => reused.includes(n))) engine.mirror = [emptyGen(), emptyGen()];
       engine.adoptAttachments();
       engine.pinProgram();
       engine.recordSockets(trust);
@@ -651,6 +684,78 @@ export class Engine {
     }
   }
 
+  private cgroupWatch: CgroupWatch | undefined;
+  /** Names the cgroup ids of decisions and flows (paths below the cgroup v2 root). */
+  readonly cgroupNames = new CgroupNames();
+
+  /** The policies in the kernel's generations now, each with the generations that hold it. */
+  private livePolicies(): Array<{ gens: number[]; compiled: CompiledPolicy; resolved: ResolvedPolicy | undefined }> {
+    if (!this.compiled) return [];
+    const s = this.policyState();
+    const cur = Number(s.epoch & 1n);
+    if (s.trialDeadlineNs === 0n) return [{ gens: [cur, cur ^ 1], compiled: this.compiled, resolved: this.desired }];
+    const out = [{ gens: [cur], compiled: this.compiled, resolved: this.desired }];
+    if (this.previous?.compiled)
+      out.push({ gens: [cur ^ 1], compiled: this.previous.compiled, resolved: this.previous.desired });
+    return out;
+  }
+
+  /**
+   * Follows the cgroups the policy's unit:/cgroup: entries name; call every LINK_POLL_MS. A unit
+   * that restarted runs in a new cgroup with a new id: it is written into ntf_cgroups of every
+   * generation in use, in place — a slot means what it meant, so no new policy number is needed
+   * —, the new id first, then the old one goes. A cgroup that turns up at a level the program does
+   * not look at takes a new apply of the policy (outside a trial). Undefined: nothing moved.
+   */
+  tickCgroups(now = performance.now()): { moved: CgroupMove[]; applied?: ApplyResult } | undefined {
+    const live = this.livePolicies().filter((l) => l.compiled.cgroups.length > 0);
+    if (live.length === 0) {
+      this.cgroupWatch?.close();
+      this.cgroupWatch = undefined;
+      return undefined;
+    }
+    const tree = systemCgroupTree();
+    if (typeof tree === 'string') return undefined;
+    this.cgroupWatch ??= new CgroupWatch(tree);
+    if (!this.cgroupWatch.due(now)) return undefined;
+    const moved: CgroupMove[] = [];
+    let relevel = false;
+    const entries: ResolvedCgroupEntry[] = [];
+    for (const l of live) {
+      const resolvedEntries = (l.resolved?.endpoints ?? []).flatMap((e) => e.cgroups ?? []);
+      entries.push(...resolvedEntries);
+      for (const g of l.compiled.cgroups) {
+        const at = locate(tree, g.kind, g.name);
+        if (at?.id === g.id) continue;
+        for (const e of resolvedEntries) if (e.kind === g.kind && e.name === g.name) e.now = at;
+        if (at && (l.compiled.cgLevels & (1 << at.level)) === 0) {
+          relevel = true;
+          continue;
+        }
+        for (const gen of l.gens) this.moveCgroup(gen, g.slot, g.id, at?.id);
+        moved.push({ kind: g.kind, name: g.name, from: g.id, to: at?.id, path: at?.path });
+        g.id = at?.id;
+        g.level = at?.level;
+      }
+    }
+    this.cgroupWatch.arm(watchDirs(tree, entries));
+    const applied = relevel && this.desired && this.trial() === undefined ? this.apply(this.desired) : undefined;
+    return moved.length > 0 || applied ? { moved, ...(applied ? { applied } : {}) } : undefined;
+  }
+
+  /** ntf_cgroups of generation `gen`: slot `slot` is the cgroup `to` now, no longer `from`. */
+  private moveCgroup(gen: number, slot: number, from: number | undefined, to: number | undefined): void {
+    const mirror = this.mirror[gen]?.ntf_cgroups;
+    if (to !== undefined) {
+      this.maps.ntf_cgroups.update(encodeCgroupKey(gen, to), u32Buf(slot));
+      mirror?.set(encodeCgroupKey(0, to).toString('latin1'), u32Buf(slot).toString('latin1'));
+    }
+    if (from !== undefined && from !== to) {
+      this.maps.ntf_cgroups.delete(encodeCgroupKey(gen, from));
+      mirror?.delete(encodeCgroupKey(0, from).toString('latin1'));
+    }
+  }
+
   /** The policy last applied by this engine (undefined after adopt until the first apply). */
   policy(): { resolved: ResolvedPolicy; compiled: CompiledPolicy } | undefined {
     return this.desired && this.compiled ? { resolved: this.desired, compiled: this.compiled } : undefined;
@@ -698,17 +803,46 @@ export class Engine {
   }
 
   private readGen(gen: number): GenState {
-    const out = {} as GenState;
-    for (const [name, off] of Object.entries(POLICY_MAPS) as Array<[PolicyMap, number]>) {
-      const m = new Map<string, string>();
+    return this.readGens(POLICY_MAP_NAMES)[gen === 1 ? 1 : 0] as GenState;
+  }
+
+  /** Both generations of the given maps, in one pass over each map. */
+  private readGens(names: readonly PolicyMap[]): [Partial<GenState>, Partial<GenState>] {
+    const out: [Partial<GenState>, Partial<GenState>] = [{}, {}];
+    for (const name of names) {
+      const off = POLICY_MAPS[name];
+      const m: [Map<string, string>, Map<string, string>] = [new Map(), new Map()];
       for (const [k, v] of this.maps[name].entries()) {
-        if (k.readUInt32LE(off) !== gen) continue;
+        const g = k.readUInt32LE(off);
+        if (g !== 0 && g !== 1) continue;
         k.writeUInt32LE(0, off);
-        m.set(k.toString('latin1'), v.toString('latin1'));
+        m[g].set(k.toString('latin1'), v.toString('latin1'));
       }
-      out[name] = m;
+      out[0][name] = m[0];
+      out[1][name] = m[1];
     }
     return out;
+  }
+
+  /** Learns the generations this engine does not know (after adopting pinned state), reading each
+   * map once for both. */
+  private learnMirrors(): void {
+    if (this.mirror[0] && this.mirror[1]) return;
+    const read = this.readGens(POLICY_MAP_NAMES);
+    this.mirror[0] ??= read[0] as GenState;
+    this.mirror[1] ??= read[1] as GenState;
+  }
+
+  /** What generation `gen` holds: read back from the kernel, except for the maps above
+   * VERIFY_ENTRIES, where the engine's own record `expected` stands for it. */
+  private haveGen(gen: number, expected: GenState | undefined): GenState {
+    const other = this.mirror[gen ^ 1];
+    const trusted = (n: PolicyMap) =>
+      expected !== undefined && other !== undefined && expected[n].size + other[n].size > VERIFY_ENTRIES;
+    const read = this.readGens(POLICY_MAP_NAMES.filter((n) => !trusted(n)))[gen === 1 ? 1 : 0];
+    return Object.fromEntries(
+      POLICY_MAP_NAMES.map((n) => [n, trusted(n) ? (expected as GenState)[n] : read[n]]),
+    ) as GenState;
   }
 
   /** The map contents a compiled policy needs (generation-free). */
@@ -721,9 +855,21 @@ export class Engine {
       ntf_ifaces: new Map(),
       ntf_cgroups: new Map(),
     };
+    // Millions of entries: encodeLpmKey runs once per interface, family and length, for the key
+    // around the address; each entry's address goes in at the layout's offset.
+    const heads = new Map<number, Buffer>();
+    const values = new Map<number, string>();
     for (const e of c.lpm) {
-      const k = encodeLpmKey(0, e.ifindex, e.family, e.prefix, e.addr).toString('latin1');
-      out[e.family === 4 ? 'ntf_lpm4' : 'ntf_lpm6'].set(k, u32(e.setId));
+      const hk = e.ifindex * 512 + (e.family === 4 ? 0 : 256) + e.prefix;
+      let head = heads.get(hk);
+      if (head === undefined) {
+        head = encodeLpmKey(0, e.ifindex, e.family, e.prefix, new Uint8Array(e.family === 4 ? 4 : 16));
+        heads.set(hk, head);
+      }
+      head.set(e.addr, (e.family === 4 ? LAYOUTS.lpm4Key : LAYOUTS.lpm6Key).fields.addr.offset);
+      let v = values.get(e.setId);
+      if (v === undefined) values.set(e.setId, (v = u32(e.setId)));
+      out[e.family === 4 ? 'ntf_lpm4' : 'ntf_lpm6'].set(head.toString('latin1'), v);
     }
     for (const x of c.sets)
       out.ntf_sets.set(encodeSetKey(0, x.setId, x.uid, x.cg).toString('latin1'), u32(x.endpointId));
@@ -747,27 +893,33 @@ export class Engine {
   private syncGen(gen: number, want: GenState): number {
     // What the kernel holds, not what we believe it holds: whoever could open the pins may have
     // written entries since our last apply. Those are reported and, like everything else not in
-    // `want`, removed.
-    const have = this.readGen(gen);
+    // `want`, removed (maps above VERIFY_ENTRIES: what this engine wrote, see haveGen).
+    const have = this.haveGen(gen, this.mirror[gen]);
     const expected = this.mirror[gen];
     this.mirror[gen] = undefined; // unknown until this completes
     if (expected) this.unexpected.push(...unexpectedEntries(gen, have, expected));
     let changes = 0;
     for (const [name, off] of Object.entries(POLICY_MAPS) as Array<[PolicyMap, number]>) {
-      const key = (k: string) => {
-        const b = Buffer.from(k, 'latin1');
-        b.writeUInt32LE(gen, off);
-        return b;
-      };
+      const key = (b: Buffer, at: number) => b.writeUInt32LE(gen, at + off);
       const h = have[name];
       const w = want[name];
-      const dels: Buffer[] = [];
-      for (const k of h.keys()) if (!w.has(k)) dels.push(key(k));
-      const ups: Array<[Buffer, Buffer]> = [];
-      for (const [k, v] of w) if (h.get(k) !== v) ups.push([key(k), Buffer.from(v, 'latin1')]);
-      // Deletes first: they make room in a nearly full map.
-      this.maps[name].deleteMany(dels);
-      this.maps[name].updateMany(ups);
+      const dels: string[] = [];
+      for (const k of h.keys()) if (!w.has(k)) dels.push(k);
+      const ups: string[] = [];
+      for (const [k, v] of w) if (h.get(k) !== v) ups.push(k);
+      // Deletes first: they make room in a nearly full map. Keys and values go to the kernel
+      // packed, one buffer each (no Buffer per entry).
+      const m = this.maps[name];
+      m.deletePacked(packed(dels, m.info.keySize, key), dels.length);
+      m.updatePacked(
+        packed(ups, m.info.keySize, key),
+        packed(
+          ups.map((k) => w.get(k) as string),
+          m.valueBytes,
+          () => {},
+        ),
+        ups.length,
+      );
       changes += dels.length + ups.length;
     }
     this.mirror[gen] = want;
@@ -831,6 +983,7 @@ export class Engine {
           unguarded.push({ name: l.name, error: (err as Error).message });
         }
       }
+      this.learnMirrors();
       changes = this.syncGen(nxt, want);
     } catch (err) {
       // Nothing of the new policy is active: the inactive generation is left for the next
@@ -1075,6 +1228,8 @@ export class Engine {
       endpointId: e.endpointId,
       newFlow: (e.flags & NTF.EVENT_NEW_FLOW) !== 0,
       routed: (e.flags & NTF.EVENT_ROUTED) !== 0,
+      cgroupId: e.cgroup,
+      uidRecorded: (e.flags & (NTF.EVENT_UID_UNRECORDED | NTF.EVENT_UNOWNED)) === 0,
     };
   }
 
@@ -1102,7 +1257,7 @@ export class Engine {
 
   /** The flow counters (snapshot), most recently seen first. */
   flows(): FlowRow[] {
-    return readFlows(this.maps.ntf_flows, (i) => this.ifaceName(i), this.monoOffsetNs);
+    return readFlows(this.maps.ntf_flows, (i) => this.ifaceName(i), this.monoOffsetNs, this.cgroupNames);
   }
 
   private ifaceName(ifindex: number): string {
@@ -1244,11 +1399,22 @@ export interface EnforcedComparison {
 const MAX_UNEXPECTED_SHOWN = 20;
 
 /** The entries of generation `gen` that differ from what the engine last wrote there. */
+/** Latin1 strings of `size` bytes each, back to back in one buffer; `fix` patches each in place. */
+function packed(items: readonly string[], size: number, fix: (b: Buffer, at: number) => void): Buffer {
+  const b = Buffer.allocUnsafe(items.length * size);
+  items.forEach((s, i) => {
+    if (b.write(s, i * size, 'latin1') !== size) throw new RangeError(`a ${s.length}-byte entry where ${size} belong`);
+    fix(b, i * size);
+  });
+  return b;
+}
+
 function unexpectedEntries(gen: number, have: GenState, expected: GenState): string[] {
   const out: string[] = [];
   for (const name of Object.keys(POLICY_MAPS) as PolicyMap[]) {
     const h = have[name];
     const e = expected[name];
+    if (h === e) continue; // not read back (haveGen): the engine's own record
     for (const [k, v] of h) {
       const was = e.get(k);
       if (was === v) continue;

@@ -6,6 +6,7 @@ import { decodeFlowKey, decodeFlowVal, NTF, REASON_NAMES } from '../../native-br
 import type { BpfMap } from '../../native-bridge/index.js';
 import { formatAddr } from '../policy/addr.js';
 import { protoName } from './proto.js';
+import { CgroupNames, unitOfPath } from '../policy/cgroups.js';
 
 /** What the program did with a packet: would-drop is audit mode's drop (the packet passed). */
 export type Verdict = 'allow' | 'drop' | 'would-drop';
@@ -42,6 +43,10 @@ export interface FlowRow {
   verdict: Verdict;
   reason: string;
   endpointId: number;
+  /** The sending socket's cgroup v2 id (0: none known), its path below the root and its unit. */
+  cgroupId: number;
+  cgroup: string | null;
+  unit: string | null;
 }
 
 /** Offset from CLOCK_MONOTONIC (bpf_ktime_get_ns, process.hrtime) to wall-clock, in ns. */
@@ -54,6 +59,7 @@ export function readFlows(
   map: BpfMap,
   ifname: (ifindex: number) => string,
   offsetNs = monotonicToWallNs(),
+  cgroups: CgroupNames = new CgroupNames(),
 ): FlowRow[] {
   const ms = (ns: bigint) => Number((ns + offsetNs) / 1_000_000n);
   return map
@@ -62,6 +68,7 @@ export function readFlows(
       const k = decodeFlowKey(kb);
       const v = decodeFlowVal(vb);
       const family = k.family === NTF.AF_INET ? 4 : 6;
+      const cgroup = cgroups.path(k.cgroup);
       return {
         ifindex: k.ifindex,
         iface: ifname(k.ifindex),
@@ -82,6 +89,9 @@ export function readFlows(
         verdict: verdictName(v.verdict),
         reason: REASON_NAMES[v.reason] ?? String(v.reason),
         endpointId: v.endpointId,
+        cgroupId: k.cgroup,
+        cgroup,
+        unit: cgroup === null ? null : unitOfPath(cgroup),
       };
     })
     .sort((a, b) => b.lastSeen - a.lastSeen);

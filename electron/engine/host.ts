@@ -7,7 +7,7 @@
 // what the kernel did to a trial, and reads the flow table. The hosts only decide what to do with
 // the results: print lines, or post batches to a window.
 import { DRAIN_BATCH, evictedFlows, tooLate } from './engine.js';
-import type { ApplyResult, Decision, Engine, GuardedNow, TrialOutcome } from './engine.js';
+import type { ApplyResult, CgroupMove, Decision, Engine, GuardedNow, TrialOutcome } from './engine.js';
 import type { ResolvedPolicy } from '../policy/types.js';
 import type { Origin } from './history.js';
 import { Observations } from './observations.js';
@@ -15,6 +15,7 @@ import { checkStateDir } from './statedir.js';
 import type { FlowRow } from './flows.js';
 import { loadAccountDb, userName } from '../policy/resolve.js';
 import type { AccountDb } from '../policy/resolve.js';
+import { unitOfPath } from '../policy/cgroups.js';
 
 /** How a sender is named everywhere: its account, its uid without one, or packets without a
  * local socket. */
@@ -24,10 +25,14 @@ export function senderName(db: AccountDb, uid: number | null): string {
   return uid === null ? UNOWNED_NAME : (userName(db, uid) ?? String(uid));
 }
 
-/** A decision with the names a reader needs (user, endpoint). */
+/** A decision with the names a reader needs (user, endpoint, the socket's cgroup and unit). */
 export interface NamedDecision extends Decision {
   user: string;
   endpoint: string | null;
+  /** The sending socket's cgroup, as a path below the cgroup v2 root (null: not known). */
+  cgroup: string | null;
+  /** The systemd unit that cgroup belongs to (null: none, or not known). */
+  unit: string | null;
 }
 
 /** Accounts are read again this often (new users, renamed ones). */
@@ -59,6 +64,8 @@ export type HostEvent =
   | { type: 'guarding'; result: GuardedNow }
   /** A trial ended (the kernel went back by itself, or confirm/revert). */
   | { type: 'trial'; outcome: TrialOutcome }
+  /** The cgroups of unit:/cgroup: entries changed (a unit restarted): followed in place. */
+  | { type: 'cgroups'; moved: CgroupMove[] }
   | { type: 'error'; message: string };
 
 /** Where an applied policy came from (the history's record of it). */
@@ -165,7 +172,14 @@ export class EngineHost {
   }
 
   named(d: Decision): NamedDecision {
-    return { ...d, user: this.senderName(d.uid), endpoint: this.engine.endpointName(d.endpointId) };
+    const cgroup = this.engine.cgroupNames.path(d.cgroupId);
+    return {
+      ...d,
+      user: this.senderName(d.uid),
+      endpoint: this.engine.endpointName(d.endpointId),
+      cgroup,
+      unit: cgroup === null ? null : unitOfPath(cgroup),
+    };
   }
 
   /** Takes decisions from the ring buffer: at most `maxCalls` batches of DRAIN_BATCH, fewer once
@@ -198,6 +212,13 @@ export class EngineHost {
       else if (r) events.push({ type: 'guarding', result: r });
     } catch (err) {
       events.push({ type: 'error', message: `re-attach failed: ${(err as Error).message}` });
+    }
+    try {
+      const c = this.engine.tickCgroups(now);
+      if (c?.moved.length) events.push({ type: 'cgroups', moved: c.moved });
+      if (c?.applied) events.push({ type: 'applied', result: c.applied });
+    } catch (err) {
+      events.push({ type: 'error', message: `following unit:/cgroup: entries: ${(err as Error).message}` });
     }
     return events;
   }

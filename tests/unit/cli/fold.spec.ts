@@ -24,6 +24,8 @@ function decision(over: Partial<Decision> = {}): Decision {
     endpointId: 0,
     newFlow: false,
     routed: false,
+    cgroupId: 0,
+    uidRecorded: true,
     ...over,
   };
 }
@@ -213,7 +215,7 @@ describe('DecisionFolder', () => {
 });
 
 describe('folded lines', () => {
-  const named = { ...decision({ bytes: 5800 }), user: 'bob', endpoint: null };
+  const named = { ...decision({ bytes: 5800 }), user: 'bob', endpoint: null, cgroup: null, unit: null };
   it('JSON: count on every line, firstTime on summaries (time is the last decision’s)', () => {
     expect(JSON.parse(decisionJson(named, { count: 1 }))).toMatchObject({
       type: 'decision',

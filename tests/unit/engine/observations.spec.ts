@@ -33,6 +33,9 @@ function row(over: Partial<FlowRow> = {}): FlowRow {
     verdict: 'would-drop',
     reason: 'default-deny',
     endpointId: 0,
+    cgroupId: 0,
+    cgroup: null,
+    unit: null,
     ...over,
   };
 }

@@ -71,6 +71,9 @@ function flow(over: Partial<ImpactFlow> & { dst: string }): ImpactFlow {
     verdict: 'allow',
     reason: 'default-allow',
     endpointId: 0,
+    cgroupId: 0,
+    cgroup: null,
+    unit: null,
     ...over,
   };
 }
