@@ -183,12 +183,28 @@ export class BpfMap {
   /** Writes many entries: one batch syscall where the kernel supports it for this map type. */
   updateMany(entries: ReadonlyArray<readonly [Buffer, Buffer]>, flags: number = BPF_ANY): void {
     if (entries.length === 0) return;
+    this.updatePacked(
+      Buffer.concat(entries.map((e) => e[0])),
+      Buffer.concat(entries.map((e) => e[1])),
+      entries.length,
+      flags,
+    );
+  }
+
+  /** Writes `count` entries given as one buffer of keys and one of values, back to back (no
+   * Buffer per entry: a million-pair policy writes millions). */
+  updatePacked(keys: Buffer, values: Buffer, count: number, flags: number = BPF_ANY): void {
+    if (count === 0) return;
+    const ks = this.info.keySize;
+    const vs = this.valueBytes;
+    if (keys.length !== count * ks || values.length !== count * vs)
+      throw new RangeError(
+        `${this.name}: ${count} entries need ${count * ks} key and ${count * vs} value bytes`,
+      );
     if (this.batchWorks !== false) {
-      const keys = Buffer.concat(entries.map((e) => e[0]));
-      const values = Buffer.concat(entries.map((e) => e[1]));
-      const count = [entries.length];
-      const ret: number = lib().bpf_map_update_batch(this.fd, keys, values, count, {
-        sz: BATCH_OPTS_SZ,
+      const n = [count];
+      const ret: number = lib().bpf_map_update_batch(this.fd, keys, values, n, {
+        sz: 24,
         elem_flags: flags,
         flags: 0,
       });
@@ -196,37 +212,48 @@ export class BpfMap {
         this.batchWorks = true;
         return;
       }
-      if (!NO_BATCH.includes(-ret) || this.batchWorks === true) {
+      if (![22, 95, 524].includes(-ret) || this.batchWorks === true) {
         check('bpf_map_update_batch', ret, this.name);
       }
       this.batchWorks = false;
       // Entries before `count` may already be written; rewriting them below is harmless.
     }
-    for (const [k, v] of entries) this.update(k, v, flags);
+    for (let i = 0; i < count; i++)
+      this.update(keys.subarray(i * ks, (i + 1) * ks), values.subarray(i * vs, (i + 1) * vs), flags);
   }
 
   /** Deletes many keys; absent keys are ignored. */
   deleteMany(keys: readonly Buffer[]): void {
     if (keys.length === 0) return;
+    this.deletePacked(Buffer.concat(keys), keys.length);
+  }
+
+  /** Deletes `count` keys given back to back in one buffer; absent keys are ignored. */
+  deletePacked(keys: Buffer, count: number): void {
+    if (count === 0) return;
+    const ks = this.info.keySize;
+    if (keys.length !== count * ks)
+      throw new RangeError(`${this.name}: ${count} keys need ${count * ks} bytes`);
+    const key = (i: number) => keys.subarray(i * ks, (i + 1) * ks);
     if (this.batchWorks !== false) {
-      const all = Buffer.concat(keys);
-      const count = [keys.length];
-      const ret: number = lib().bpf_map_delete_batch(this.fd, all, count, {
-        sz: BATCH_OPTS_SZ,
+      const n = [count];
+      const ret: number = lib().bpf_map_delete_batch(this.fd, keys, n, {
+        sz: 24,
         elem_flags: 0,
         flags: 0,
       });
       if (ret === 0) return;
-      const done = count[0] ?? 0;
-      if (ret === -ENOENT) {
+      const done = n[0] ?? 0;
+      if (ret === -2) {
         // A key was absent: continue one by one after it.
-        for (const k of keys.slice(done)) this.delete(k);
+        for (let i = done; i < count; i++) this.delete(key(i));
         return;
       }
-      if (!NO_BATCH.includes(-ret) || this.batchWorks === true) check('bpf_map_delete_batch', ret, this.name);
+      if (![22, 95, 524].includes(-ret) || this.batchWorks === true)
+        check('bpf_map_delete_batch', ret, this.name);
       this.batchWorks = false;
     }
-    for (const k of keys) this.delete(k);
+    for (let i = 0; i < count; i++) this.delete(key(i));
   }
 
   pin(path: string): void {

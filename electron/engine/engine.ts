@@ -484,7 +484,10 @@ export class Engine {
       }
       const engine = new Engine(pinDir, obj, lockFd, reused.includes('ntf_state'), shared);
       // Policy maps created just now are empty: nothing to read back before the first apply.
-      if (!POLICY_MAP_NAMES.some((n) => reused.includes(n))) engine.mirror = [emptyGen(), emptyGen()];
+      if (!POLICY_MAP_NAMES.some((n) => reused.includes(n))) {
+        const empty = emptyGen(); // one object for both: the diffs of the first apply are shared
+        engine.mirror = [empty, empty];
+      }
       engine.adoptAttachments();
       engine.pinProgram();
       engine.recordSockets(trust);
@@ -903,10 +906,20 @@ export class Engine {
       const key = (b: Buffer, at: number) => b.writeUInt32LE(gen, at + off);
       const h = have[name];
       const w = want[name];
-      const dels: string[] = [];
-      for (const k of h.keys()) if (!w.has(k)) dels.push(k);
-      const ups: string[] = [];
-      for (const [k, v] of w) if (h.get(k) !== v) ups.push(k);
+      // The second sync of an apply brings the other generation from the same contents to the
+      // same contents (both mirrored the policy before): the same difference, computed once.
+      const known = DIFFS.get(w);
+      let dels: string[];
+      let ups: string[];
+      if (known?.from === h) {
+        ({ dels, ups } = known);
+      } else {
+        dels = [];
+        for (const k of h.keys()) if (!w.has(k)) dels.push(k);
+        ups = [];
+        for (const [k, v] of w) if (h.get(k) !== v) ups.push(k);
+        DIFFS.set(w, { from: h, dels, ups });
+      }
       // Deletes first: they make room in a nearly full map. Keys and values go to the kernel
       // packed, one buffer each (no Buffer per entry).
       const m = this.maps[name];
@@ -1399,6 +1412,9 @@ export interface EnforcedComparison {
 const MAX_UNEXPECTED_SHOWN = 20;
 
 /** The entries of generation `gen` that differ from what the engine last wrote there. */
+/** The last difference computed towards each wanted map contents (syncGen). */
+const DIFFS = new WeakMap<Map<string, string>, { from: Map<string, string>; dels: string[]; ups: string[] }>();
+
 /** Latin1 strings of `size` bytes each, back to back in one buffer; `fix` patches each in place. */
 function packed(items: readonly string[], size: number, fix: (b: Buffer, at: number) => void): Buffer {
   const b = Buffer.allocUnsafe(items.length * size);

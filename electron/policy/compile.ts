@@ -122,19 +122,6 @@ function checkRange(e: ResolvedEndpoint, r: Range): void {
 
 // ---- compiler ----
 
-/** One distinct prefix on one interface and family, with the endpoints (by index) that name it directly. */
-interface PrefixNode {
-  prefix: number;
-  addr: Uint8Array;
-  own: number[];
-}
-
-/** The enclosing-prefix stack of the sweep: a node and the sorted indexes of every endpoint covering it. */
-interface StackFrame {
-  node: PrefixNode;
-  cover: number[];
-}
-
 /** Sorted union of two sorted, duplicate-free index lists; returns `a` itself when b adds nothing. */
 function mergeSorted(a: number[], b: number[]): number[] {
   if (b.every((x) => a.includes(x))) return a;
@@ -186,7 +173,8 @@ class SetTable {
         for (const uid of c.uids ?? [UID_ANY]) {
           const key = `${cg}:${uid}`;
           const cur = byKey.get(key);
-          if (cur === undefined || e.id < cur.endpointId) byKey.set(key, { setId: 0, uid, cg, endpointId: e.id });
+          if (cur === undefined || e.id < cur.endpointId)
+            byKey.set(key, { setId: 0, uid, cg, endpointId: e.id });
           if (byKey.size > this.limit) throw new CapacityError('sets', this.limit);
         }
       }
@@ -295,11 +283,97 @@ class CgroupSlots {
   }
 }
 
+/** The distinct prefixes of one family in sweep order: the same on every interface, so built once
+ * per compile (compileFamily). */
+interface PrefixTable {
+  /** Sorted by address then length. */
+  nodes: Array<{ prefix: number; addr: Uint8Array }>;
+  /** The nearest enclosing node of each (-1: none). */
+  parent: Int32Array;
+  /** Per endpoint (by index), the node of each of its ranges of this family. */
+  of: number[][];
+}
+
+/** `addr` itself when no bit after the first `bits` is set (the usual case), else a masked copy. */
+function masked(addr: Uint8Array, bits: number): Uint8Array {
+  if (addr.constructor !== Uint8Array) return maskAddr(addr, bits);
+  const full = bits >> 3;
+  const rem = bits & 7;
+  if (rem !== 0 && ((addr[full] ?? 0) & (0xff >> rem)) !== 0) return maskAddr(addr, bits);
+  for (let i = full + (rem !== 0 ? 1 : 0); i < addr.length; i++)
+    if (addr[i] !== 0) return maskAddr(addr, bits);
+  return addr;
+}
+
+/** No endpoint: shared, never modified (setIdFor and mergeSorted only read their lists). */
+const NO_ENDPOINTS: number[] = [];
+
+function prefixTable(
+  p: ResolvedPolicy,
+  family: 4 | 6,
+  which: 'lpm4' | 'lpm6',
+  limit: number,
+  used: number,
+): PrefixTable {
+  const byKey = new Map<string, number>();
+  const raw: Array<{ prefix: number; addr: Uint8Array }> = [];
+  const keys: string[] = [];
+  const of = p.endpoints.map((e) => {
+    const list: number[] = [];
+    for (const r of e.ranges) {
+      if (r.family !== family) continue;
+      // Masked again so that stray host bits can never create two entries the kernel trie treats as one.
+      const addr = masked(r.addr, r.prefix);
+      // Address bytes, then the length: ordered as compareAddr, then prefix, would order them.
+      const key =
+        family === 4
+          ? String.fromCharCode(addr[0]!, addr[1]!, addr[2]!, addr[3]!, r.prefix)
+          : String.fromCharCode(...addr, r.prefix);
+      let i = byKey.get(key);
+      if (i === undefined) {
+        if (used + raw.length + 1 > limit) throw new CapacityError(which, limit);
+        i = raw.length;
+        byKey.set(key, i);
+        raw.push({ prefix: r.prefix, addr });
+        keys.push(key);
+      }
+      list.push(i);
+    }
+    return list;
+  });
+  // Sorted by address then length, every prefix comes after all prefixes that contain it, and the
+  // prefixes between a container and its contents are inside the container (prefixes never partly
+  // overlap). So a stack of enclosing prefixes gives each node its chain of containers in O(n log n).
+  const order = Array.from(raw.keys()).sort((a, b) => {
+    const x = keys[a] as string;
+    const y = keys[b] as string;
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+  const rank = new Int32Array(raw.length);
+  order.forEach((o, k) => (rank[o] = k));
+  const nodes = order.map((o) => raw[o]!);
+  const parent = new Int32Array(nodes.length);
+  const stack: number[] = [];
+  nodes.forEach((node, i) => {
+    let top = stack[stack.length - 1];
+    while (top !== undefined) {
+      const t = nodes[top]!;
+      if (t.prefix <= node.prefix && prefixBitsEqual(t.addr, node.addr, t.prefix)) break;
+      stack.pop();
+      top = stack[stack.length - 1];
+    }
+    parent[i] = top ?? -1;
+    stack.push(i);
+  });
+  return { nodes, parent, of: of.map((list) => list.map((i) => rank[i]!)) };
+}
+
 /**
  * The trie entries of one interface and family. Every range of every endpoint is an entry on
  * every interface (a guarded range is guarded everywhere); only endpoints that name the
  * interface contribute users to it. A prefix no such endpoint covers gets SET_NONE.
- * `ifname` undefined: the interfaces no endpoint names (ifindex IFINDEX_ANY).
+ * `ifname` undefined: the interfaces no endpoint names (ifindex IFINDEX_ANY). `tables` keeps the
+ * prefix table of each family for the other interfaces of the same compile.
  */
 function compileFamily(
   p: ResolvedPolicy,
@@ -310,51 +384,37 @@ function compileFamily(
   out: CompiledLpmEntry[],
   counts: { lpm4: number; lpm6: number },
   limits: CompileLimits,
+  tables: Map<4 | 6, PrefixTable> = new Map(),
 ): void {
   const which = family === 4 ? 'lpm4' : 'lpm6';
-  // Distinct prefixes, each with the endpoints that name it directly (and this interface).
-  const nodes = new Map<string, PrefixNode>();
-  p.endpoints.forEach((e, idx) => {
-    const names = ifname !== undefined && e.ifaces.includes(ifname);
-    for (const r of e.ranges) {
-      if (r.family !== family) continue;
-      // Masked again so that stray host bits can never create two entries the kernel trie treats as one.
-      const addr = maskAddr(r.addr, r.prefix);
-      const key = `${r.prefix}/${addr.join('.')}`;
-      let node = nodes.get(key);
-      if (node === undefined) {
-        if (++counts[which] > limits[which]) throw new CapacityError(which, limits[which]);
-        node = { prefix: r.prefix, addr, own: [] };
-        nodes.set(key, node);
+  let t = tables.get(family);
+  if (t === undefined) {
+    t = prefixTable(p, family, which, limits[which], counts[which]);
+    tables.set(family, t);
+  }
+  counts[which] += t.nodes.length;
+  if (counts[which] > limits[which]) throw new CapacityError(which, limits[which]);
+  // The endpoints that name each prefix directly (and this interface), in index order.
+  const own: Array<number[] | undefined> = new Array<number[] | undefined>(t.nodes.length);
+  if (ifname !== undefined) {
+    p.endpoints.forEach((e, idx) => {
+      if (!e.ifaces.includes(ifname)) return;
+      for (const i of t.of[idx]!) {
+        const o = own[i];
+        if (o === undefined) own[i] = [idx];
+        else if (o[o.length - 1] !== idx) o.push(idx); // idx only grows: stays sorted
       }
-      if (names && node.own[node.own.length - 1] !== idx) node.own.push(idx); // idx only grows: stays sorted
-    }
-  });
-
-  // Sorted by address then length, every prefix comes after all prefixes that contain it, and the
-  // prefixes between a container and its contents are inside the container (prefixes never partly
-  // overlap). So a stack of enclosing prefixes gives each node its chain of containers in O(n log n).
-  const sorted = [...nodes.values()].sort((a, b) => compareAddr(a.addr, b.addr) || a.prefix - b.prefix);
-  const stack: StackFrame[] = [];
-  for (const node of sorted) {
-    let top = stack[stack.length - 1];
-    while (
-      top !== undefined &&
-      !(top.node.prefix <= node.prefix && prefixBitsEqual(top.node.addr, node.addr, top.node.prefix))
-    ) {
-      stack.pop();
-      top = stack[stack.length - 1];
-    }
-    const cover = top === undefined ? node.own : mergeSorted(top.cover, node.own);
-    stack.push({ node, cover });
-    out.push({
-      ifindex,
-      family,
-      prefix: node.prefix,
-      addr: node.addr,
-      setId: sets.setIdFor(cover),
     });
   }
+  // Each node's covering endpoints: its container's, and its own.
+  const covers: number[][] = new Array<number[]>(t.nodes.length);
+  t.nodes.forEach((node, i) => {
+    const o = own[i] ?? NO_ENDPOINTS;
+    const par = t.parent[i]!;
+    const cover = par < 0 ? o : mergeSorted(covers[par]!, o);
+    covers[i] = cover;
+    out.push({ ifindex, family, prefix: node.prefix, addr: node.addr, setId: sets.setIdFor(cover) });
+  });
 }
 
 /**
@@ -405,9 +465,10 @@ export function compilePolicy(
   const sets = new SetTable(p.endpoints, limits.sets, slots);
   const lpm: CompiledLpmEntry[] = [];
   const counts = { lpm4: 0, lpm6: 0 };
+  const tables = new Map<4 | 6, PrefixTable>();
   for (const iface of ifaces) {
-    compileFamily(p, iface.ifindex, iface.name, 4, sets, lpm, counts, limits);
-    compileFamily(p, iface.ifindex, iface.name, 6, sets, lpm, counts, limits);
+    compileFamily(p, iface.ifindex, iface.name, 4, sets, lpm, counts, limits, tables);
+    compileFamily(p, iface.ifindex, iface.name, 6, sets, lpm, counts, limits, tables);
   }
   // Every other interface, also one that appears later: the guarded ranges, reachable by nobody.
   const guardsAnything = p.endpoints.some((e) => e.ranges.length > 0);
@@ -426,8 +487,8 @@ export function compilePolicy(
       }
     : undefined;
   if (anyIface) {
-    compileFamily(p, NTF.IFINDEX_ANY, undefined, 4, sets, lpm, counts, limits);
-    compileFamily(p, NTF.IFINDEX_ANY, undefined, 6, sets, lpm, counts, limits);
+    compileFamily(p, NTF.IFINDEX_ANY, undefined, 4, sets, lpm, counts, limits, tables);
+    compileFamily(p, NTF.IFINDEX_ANY, undefined, 6, sets, lpm, counts, limits, tables);
   }
   return {
     compiled: {
