@@ -40,9 +40,12 @@
 #define NTF_IFINDEX_ANY 0
 
 /* Capacity of the policy maps (both generations together: each may use half). The compiler
- * stops as soon as a policy needs more (electron/policy/compile.ts). */
-#define NTF_LPM4_ENTRIES 262144
-#define NTF_LPM6_ENTRIES 262144
+ * stops as soon as a policy needs more (electron/policy/compile.ts). These are defaults: the
+ * engine sizes the maps when it creates them (--range-entries, --set-entries). The tries allocate
+ * per entry (BPF_F_NO_PREALLOC; an empty trie of any size costs nothing), so theirs fits a million
+ * ranges on three interfaces; ntf_sets is a hash, whose buckets cost 16 bytes per entry of size. */
+#define NTF_LPM4_ENTRIES 8388608
+#define NTF_LPM6_ENTRIES 8388608
 #define NTF_SET_ENTRIES 1048576
 #define NTF_IFACE_ENTRIES 2048
 #define NTF_CGROUP_ENTRIES 65536

@@ -213,8 +213,9 @@ describe('compile limits', () => {
     expect(v4.message).toMatch(/more than 5 IPv4 range entries/);
   });
 
-  it('rejects more IPv4 ranges than the trie holds with the default limits', () => {
-    // 50,000 /32s on 2 interfaces and ifindex 0: 150,000 > 131,072.
+  it('rejects more IPv4 ranges than the trie holds, naming the knob', () => {
+    // 50,000 /32s on 2 interfaces and ifindex 0: 150,000 > 131,072 (maps of 262,144 entries).
+    const limits = { ...DEFAULT_LIMITS, lpm4: 131_072 };
     const ranges: Range[] = Array.from({ length: 50_000 }, (_, i) => ({
       family: 4,
       addr: Uint8Array.from([10, (i >> 16) & 255, (i >> 8) & 255, i & 255]),
@@ -235,18 +236,21 @@ describe('compile limits', () => {
       ]),
       logAllowed: 'off',
     };
-    const err = capacityError(() => compilePolicy(p, ifindexOf));
+    const err = capacityError(() => compilePolicy(p, ifindexOf, limits));
     expect([err.map, err.limit]).toEqual(['lpm4', 131_072]);
-    expect(err.message).toMatch(/more than 131072 IPv4 range entries/);
-    // With eth1 absent, eth0 and ifindex 0 fit.
-    expect(compilePolicy(p, (n) => (n === 'eth0' ? 1 : undefined)).compiled.lpm).toHaveLength(100_000);
+    expect(err.message).toMatch(/more than 131072 IPv4 range entries.*raise it with --range-entries N/);
+    // With eth1 absent, eth0 and ifindex 0 fit; the default limits hold them all.
+    const eth0Only = compilePolicy(p, (n) => (n === 'eth0' ? 1 : undefined), limits);
+    expect(eth0Only.compiled.lpm).toHaveLength(100_000);
+    expect(compilePolicy(p, ifindexOf).compiled.lpm).toHaveLength(150_000);
+    expect(DEFAULT_LIMITS.lpm4).toBe(4_194_304);
   });
 
   it('loads the 636 KB hostile file through the real path, and compiling it fails on capacity', () => {
     const text = hostileYaml();
     const bytes = Buffer.byteLength(text);
     expect(bytes).toBeGreaterThan(600_000);
-    expect(bytes).toBeLessThan(MAX_POLICY_BYTES); // the 1 MiB input cap lets it through
+    expect(bytes).toBeLessThan(MAX_POLICY_BYTES); // the input cap lets it through
     const dir = mkdtempSync(join(tmpdir(), 'ntf-capacity-'));
     try {
       const file = join(dir, 'hostile.yml');
