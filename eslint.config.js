@@ -43,12 +43,13 @@ export default tseslint.config(
             {
               regex: '(^|/)electron/(engine|backend|main|cli|demo|preload)(/|$)',
               message:
-                'Only electron/policy/{doc,fields,addr,types,diagnostics,advice,when} and the IPC contract types are for the renderer.',
+                'Only electron/policy/{doc,fields,addr,types,diagnostics,advice,when,units} and the IPC contract types are for the renderer.',
             },
             {
-              regex: '(^|/)electron/policy/(?!(doc|fields|addr|types|diagnostics|advice|when)(\\.js)?$)',
+              regex:
+                '(^|/)electron/policy/(?!(doc|fields|addr|types|diagnostics|advice|when|units)(\\.js)?$)',
               message:
-                'Only electron/policy/{doc,fields,addr,types,diagnostics,advice,when} are pure enough for the renderer.',
+                'Only electron/policy/{doc,fields,addr,types,diagnostics,advice,when,units} are pure enough for the renderer.',
             },
             {
               regex: '(^|/)electron/ipc/contract(\\.js)?$',

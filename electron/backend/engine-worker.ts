@@ -718,7 +718,7 @@ function countersWire(c: Counters): TrafficCounters {
 }
 
 function flowKey(f: FlowRow): string {
-  return `${f.ifindex}|${f.uid ?? 'u'}|${f.family}|${f.proto}|${f.dst}|${f.dport}`;
+  return `${f.ifindex}|${f.uid ?? 'u'}|${f.cgroupId}|${f.family}|${f.proto}|${f.dst}|${f.dport}`;
 }
 
 /** Flow entries whose counters changed since the last call, newest first, capped. */
@@ -753,6 +753,8 @@ function flowDeltas(rows: FlowRow[], endpointName: (id: number) => string | null
       verdict: f.verdict,
       reason: f.reason,
       endpoint: f.verdict === 'allow' ? endpointName(f.endpointId) : null,
+      unit: f.unit,
+      cgroup: f.cgroup,
     });
   }
   // Entries the LRU evicted: forget them so the map stays bounded.
@@ -770,6 +772,7 @@ function ownerTick(): void {
   const keep = Math.min(all.length, LIMITS.batchDecisions);
   lostBatching += all.length - keep;
   const decisions: TrafficRow[] = all.slice(all.length - keep).map((d) => {
+    const { cgroup, unit } = h.named(d);
     return {
       seq: ++seq,
       time: d.time,
@@ -786,6 +789,8 @@ function ownerTick(): void {
       verdict: d.verdict,
       reason: d.reason,
       endpoint: d.verdict === 'allow' ? e.endpointName(d.endpointId) : null,
+      unit,
+      cgroup,
     };
   });
   let flows: FlowWire[] = [];

@@ -147,6 +147,9 @@ export function previewFlow(r: ImpactRow): PreviewFlow {
     dst: r.dst,
     dport: r.dport,
     sport: r.sport,
+    // impact.ts rows do not carry the socket's cgroup (yet).
+    unit: null,
+    cgroup: null,
     packets: r.packets,
     bytes: r.bytes,
     lastSeen: r.lastSeen,

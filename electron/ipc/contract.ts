@@ -182,6 +182,12 @@ export interface FlowFields {
   /** The local source port (of the last packet, for a flow): replies of a local server leave from
    * its listening port (sshd's 22). */
   sport: number;
+  /** The sending socket's systemd unit ("backup.service"; policy/cgroups.ts unitOfPath), null:
+   * none (or not known). */
+  unit: string | null;
+  /** The sending socket's cgroup, as a path below the cgroup v2 root ("/system.slice/backup.service"),
+   * null: not known (no socket, no cgroup v2 hierarchy, or a cgroup gone before it was named). */
+  cgroup: string | null;
 }
 
 export interface TrafficRow extends FlowFields {
@@ -414,6 +420,9 @@ export interface FlowQuery {
   dst: string;
   dport: number;
   sport?: number;
+  /** The sending socket's cgroup (FlowFields.cgroup): unit:/cgroup: entries are matched from it
+   * and its ancestors; absent or null: not known (they match nothing). */
+  cgroup?: string | null;
 }
 
 export interface ExplainResult {
@@ -537,6 +546,7 @@ export const REQUEST_SCHEMAS = {
       dst: text,
       dport: z.number().int().min(0).max(65535),
       sport: z.number().int().min(0).max(65535).optional(),
+      cgroup: z.string().min(1).max(4096).startsWith('/').nullable().optional(),
     }),
   }),
   propose: z.union([

@@ -93,6 +93,17 @@ export function DetailsPane({ onClose }: { onClose: () => void }) {
             <span className="muted"> (uid {row.uid})</span>
           )}
         </Field>
+        {(row.unit !== null || row.cgroup !== null) && (
+          <Field name="Unit">
+            <span data-testid="details-unit">{row.unit ?? <span className="muted">none</span>}</span>
+            {row.cgroup !== null && (
+              <span className="muted mono small" data-testid="details-cgroup">
+                {' '}
+                {row.cgroup}
+              </span>
+            )}
+          </Field>
+        )}
         <Field name="Destination">
           <span className="mono">{dest}</span> <span className="muted">{row.proto}</span>
         </Field>

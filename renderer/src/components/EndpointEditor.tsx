@@ -86,6 +86,9 @@ export function EndpointEditor({ index }: { index: number }) {
   /** How the chip of an allow entry reads beside its text. */
   const allowKind = (t: string): string => {
     if (t === '*') return 'any';
+    const entry = parseAllowText(t).entry;
+    if (entry?.kind === 'unit') return entry.as ? 'unit · as' : 'unit';
+    if (entry?.kind === 'cgroup') return entry.as ? 'cgroup · as' : 'cgroup';
     if (t.startsWith('@')) return 'group';
     if (/^[0-9]+$/.test(t)) {
       if (!idx) return 'uid';
@@ -178,16 +181,18 @@ export function EndpointEditor({ index }: { index: number }) {
         />
         <ListEditor
           title="Allowed users"
-          hint="user, uid, @group or *"
+          hint="user, uid, @group, *, unit:NAME or cgroup:PATH (… as USER)"
           inputLabel="Add user"
           inputKey="allow"
-          placeholder="svc-deploy, 1000, @admins or *"
+          placeholder="svc-deploy, 1000, @admins, * or unit:backup.service"
           chipTestId="allow-chip"
           search={searchUsers}
           listError={diagnosticAt(diags, [...at, 'allow'], 'error')}
           chips={endpoint.allow.map((t, j) => ({
             value: t,
-            decoration: <span className="kind">{allowKind(t)}</span>,
+            decoration: (
+              <span className={`kind${/^(unit|cgroup):/.test(t) ? ' kind-cgroup' : ''}`}>{allowKind(t)}</span>
+            ),
             error: diagnosticAt(diags, [...at, 'allow', j], 'error'),
             warning: diagnosticAt(diags, [...at, 'allow', j], 'warning'),
           }))}

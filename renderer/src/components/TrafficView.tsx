@@ -4,7 +4,13 @@
 // of the row clicked.
 import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import type { FlowWire, PolicyDoc, TrafficRow } from '../../../electron/ipc/contract.js';
-import { indexAccounts, senderLabel, type AccountIndex } from '../logic/accounts.js';
+import {
+  indexAccounts,
+  senderLabel,
+  senderPlace,
+  senderTitle,
+  type AccountIndex,
+} from '../logic/accounts.js';
 import { formatBytes, formatCount, formatHostPort, formatTime } from '../logic/format.js';
 import { notListedEndpoint } from '../logic/guarding.js';
 import { reasonDetail, reasonText, VERDICT_WORDS, type TableVerdict } from '../logic/reasons.js';
@@ -23,6 +29,22 @@ export function VerdictBadge({ verdict }: { verdict: TableVerdict }) {
 function useAccountIndex(): AccountIndex | null {
   const accounts = useApp((s) => s.accounts);
   return useMemo(() => (accounts ? indexAccounts(accounts) : null), [accounts]);
+}
+
+/** The user cell: the sender's name, and beside it the system unit (or cgroup) of its socket. */
+function Sender({ idx, row }: { idx: AccountIndex | null; row: TrafficRow | FlowWire }) {
+  const label = senderLabel(idx, row.uid, row.user);
+  const place = senderPlace(row);
+  return (
+    <>
+      {row.uid === null ? <span className="muted">{label}</span> : label}
+      {place !== null && (
+        <span className="unit-tag" data-testid="unit-tag">
+          {place}
+        </span>
+      )}
+    </>
+  );
 }
 
 /** The local port: a server's replies leave from its listening port (22: most likely sshd's). */
@@ -163,11 +185,8 @@ function decisionColumns(idx: AccountIndex | null, enforced: PolicyDoc | null): 
       id: 'user',
       header: 'User',
       className: 'ellipsis',
-      cell: (r) => {
-        const label = senderLabel(idx, r.uid, r.user);
-        return r.uid === null ? <span className="muted">{label}</span> : label;
-      },
-      title: (r) => (r.uid === null ? 'no local socket' : `uid ${r.uid}`),
+      cell: (r) => <Sender idx={idx} row={r} />,
+      title: (r) => senderTitle(r),
     },
     { id: 'proto', header: 'Proto', cell: (r) => r.proto, optional: true },
     {
@@ -202,11 +221,8 @@ function flowColumns(idx: AccountIndex | null, enforced: PolicyDoc | null): Arra
       id: 'user',
       header: 'User',
       className: 'ellipsis',
-      cell: (f) => {
-        const label = senderLabel(idx, f.uid, f.user);
-        return f.uid === null ? <span className="muted">{label}</span> : label;
-      },
-      title: (f) => (f.uid === null ? 'no local socket' : `uid ${f.uid}`),
+      cell: (f) => <Sender idx={idx} row={f} />,
+      title: (f) => senderTitle(f),
     },
     { id: 'proto', header: 'Proto', cell: (f) => f.proto, optional: true },
     {
@@ -273,7 +289,7 @@ function flowColumns(idx: AccountIndex | null, enforced: PolicyDoc | null): Arra
 }
 
 const rowLabelOf = (idx: AccountIndex | null) => (r: TrafficRow | FlowWire) =>
-  `${VERDICT_WORDS[r.verdict]}: ${senderLabel(idx, r.uid, r.user)} to ${formatHostPort(r.dst, r.dport, r.family)} on ${r.iface}, ${reasonText(r)}`;
+  `${VERDICT_WORDS[r.verdict]}: ${senderLabel(idx, r.uid, r.user)}${senderPlace(r) ? ` (${senderPlace(r)})` : ''} to ${formatHostPort(r.dst, r.dport, r.family)} on ${r.iface}, ${reasonText(r)}`;
 
 function DecisionsTable({ compact }: { compact: boolean }) {
   const rows = useApp(selectVisibleRows);
@@ -334,6 +350,8 @@ function DecisionsTable({ compact }: { compact: boolean }) {
           'data-time': r.time,
           'data-verdict': r.verdict,
           'data-user': r.user,
+          'data-unit': r.unit ?? '',
+          'data-cgroup': r.cgroup ?? '',
           'data-iface': r.iface,
           'data-dst': r.dst,
           'data-reason': r.reason,
@@ -385,6 +403,8 @@ function FlowsTable({ compact }: { compact: boolean }) {
           'data-key': f.key,
           'data-verdict': f.verdict,
           'data-user': f.user,
+          'data-unit': f.unit ?? '',
+          'data-cgroup': f.cgroup ?? '',
           'data-iface': f.iface,
           'data-dst': f.dst,
           'data-reason': f.reason,

@@ -6,6 +6,7 @@
 // user filter means (the uid behind any of its names), and what the users picker offers (human
 // accounts first, then system ones).
 import type { Accounts } from '../../../electron/ipc/contract.js';
+import { systemUnitOf } from '../../../electron/policy/units.js';
 
 /** How a packet without a local socket is named (the engine's UNOWNED_NAME). */
 export const UNOWNED_LABEL = '(unowned)';
@@ -67,6 +68,24 @@ export function senderLabel(idx: AccountIndex | null, uid: number | null, fallba
   if (!names || names.length === 0) return `uid ${uid} (no account)`;
   if (names.length === 1) return names[0] as string;
   return `${names.join(', ')} (uid ${uid})`;
+}
+
+/** Where a sender's socket is, as the tables name it beside the user: its system unit (what a
+ * `unit:` entry can name), else its cgroup path outside user.slice; null for the root cgroup, a
+ * user's own cgroups (sessions, user@UID.service: the user is the boundary there; the details
+ * pane names them) and when it is not known. */
+export function senderPlace(row: { unit: string | null; cgroup: string | null }): string | null {
+  const c = row.cgroup;
+  if (c === null || c === '/' || c === '/user.slice' || c.startsWith('/user.slice/')) return null;
+  return systemUnitOf(c) ?? c;
+}
+
+/** The sender cell's tooltip: uid, unit and cgroup as far as known. */
+export function senderTitle(row: { uid: number | null; unit: string | null; cgroup: string | null }): string {
+  const parts = [row.uid === null ? 'no local socket' : `uid ${row.uid}`];
+  if (row.unit) parts.push(`unit ${row.unit}`);
+  if (row.cgroup) parts.push(`cgroup ${row.cgroup}`);
+  return parts.join(' · ');
 }
 
 /** The uids a user filter's text means: the uid typed, and the uid behind every name that

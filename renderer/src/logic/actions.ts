@@ -14,11 +14,16 @@
 //                     default becomes allow
 //   iface-not-listed  "Allow bob to 169.254.169.254 on eth1": a new endpoint naming eth1 (an
 //                     interface the draft does not configure keeps allowing everything else)
+// Sent from a system unit (a service or scope outside user.slice: policy/units.ts), each "Allow
+// bob in imdsv2" comes with "Allow backup.service as bob in imdsv2": a `unit:` entry that grants
+// the unit's processes running as that account, not the account everywhere (`as` is left out
+// for root, which can take any uid: the unit's cgroup is the whole boundary then).
 // A packet without a local socket (uid null) gets no per-user action.
 import type { ExplainResult, FlowFields, FlowQuery } from '../../../electron/ipc/contract.js';
 import type { EndpointDoc, PolicyDoc } from '../../../electron/policy/doc.js';
 import { rangeContains } from '../../../electron/policy/addr.js';
 import { checkEndpointName, parseAllowText, parseRangeText } from '../../../electron/policy/fields.js';
+import { systemUnitOf, unitAsFor, unitEntryText } from '../../../electron/policy/units.js';
 
 /** The fields of a row the actions need (TrafficRow and FlowWire have them). */
 export type ActionRow = Omit<FlowFields, 'sport'> & { sport?: number };
@@ -43,6 +48,15 @@ export type Action =
        * the mode the other guard-only interfaces have), so that naming it changes nothing else. */
       configure: { mode: 'enforce' | 'audit' } | null;
     }
+  | {
+      kind: 'allow-unit';
+      /** "Allow backup.service as bob in imdsv2". */
+      label: string;
+      done: string;
+      endpoint: string;
+      /** The `allow:` value: "unit:backup.service as bob". */
+      entry: string;
+    }
   | { kind: 'guard-only'; label: string; done: string; iface: string };
 
 /** The explain request for a row. */
@@ -62,6 +76,7 @@ export function flowQueryOf(row: ActionRow): FlowQuery {
     dport: row.dport,
   };
   if (row.sport !== undefined && row.sport > 0) q.sport = row.sport;
+  if (row.cgroup !== null) q.cgroup = row.cgroup;
   return q;
 }
 
@@ -127,6 +142,40 @@ function allowIn(e: EndpointDoc, user: string): Action {
   };
 }
 
+/** The `unit:` entry for the row's socket (with `as` for a non-root sender), or null when it was
+ * not sent from a system unit. */
+export function unitEntryOf(
+  row: Pick<ActionRow, 'uid' | 'user' | 'cgroup'>,
+): { unit: string; entry: string; as?: string } | null {
+  const unit = systemUnitOf(row.cgroup);
+  if (unit === null || row.uid === null) return null;
+  const named = parseAllowText(row.user).entry?.kind === 'user' ? row.user : undefined;
+  const as = unitAsFor(row.uid, named);
+  return { unit, entry: unitEntryText(unit, as), ...(as !== undefined ? { as: String(as) } : {}) };
+}
+
+/** Whether an `allow:` list has a `unit:` entry for this unit that takes the sender already. */
+function listsUnit(e: EndpointDoc, u: { unit: string; as?: string }): boolean {
+  return e.allow.some((t) => {
+    const a = parseAllowText(t).entry;
+    if (a?.kind !== 'unit' || a.unit !== u.unit) return false;
+    if (!a.as) return true;
+    const as = a.as.kind === 'uid' ? String(a.as.uid) : a.as.kind === 'user' ? a.as.name : undefined;
+    return as !== undefined && as === u.as;
+  });
+}
+
+function allowUnitIn(e: EndpointDoc, u: { unit: string; entry: string; as?: string }): Action {
+  const what = u.as !== undefined ? `${u.unit} as ${who(u.as)}` : u.unit;
+  return {
+    kind: 'allow-unit',
+    label: `Allow ${what} in ${e.name}`,
+    done: `${u.entry} added to ${e.name}'s users`,
+    endpoint: e.name,
+    entry: u.entry,
+  };
+}
+
 function newEndpoint(result: ExplainResult, row: ActionRow, draft: PolicyDoc, user: string): Action {
   const range = hostRange(row);
   const name = endpointNameFor(draft, user, row.dst);
@@ -162,7 +211,14 @@ export function actionsFor(result: ExplainResult, row: ActionRow, draft: PolicyD
   const out: Action[] = [];
   // Endpoints of the draft that guard the destination on this interface.
   const covering = draft.endpoints.filter((e) => e.iface.includes(row.iface) && holds(e, row));
-  const lists = (e: EndpointDoc) => user !== null && (e.allow.includes(user) || e.allow.includes('*'));
+  const unit = unitEntryOf(row);
+  const lists = (e: EndpointDoc) =>
+    user !== null &&
+    (e.allow.includes(user) || e.allow.includes('*') || (unit !== null && listsUnit(e, unit)));
+  const allowBoth = (e: EndpointDoc, u: string) => {
+    out.push(allowIn(e, u));
+    if (unit) out.push(allowUnitIn(e, unit));
+  };
   // The draft allows it already (a fix is pending): nothing to offer. Allowed by an endpoint
   // naming the interface, or unguarded on an interface whose default is allow.
   if (covering.some(lists)) return [];
@@ -170,7 +226,7 @@ export function actionsFor(result: ExplainResult, row: ActionRow, draft: PolicyD
   if (!guarded && configured(draft, row.iface) && defaultOf(draft, row.iface) === 'allow') return [];
   const perUser = () => {
     if (user === null) return;
-    if (covering.length > 0) for (const e of covering) out.push(allowIn(e, user));
+    if (covering.length > 0) for (const e of covering) allowBoth(e, user);
     else out.push(newEndpoint(result, row, draft, user));
   };
 
@@ -181,7 +237,7 @@ export function actionsFor(result: ExplainResult, row: ActionRow, draft: PolicyD
       const named = result.covering
         .map((n) => covering.find((e) => e.name === n))
         .filter((e): e is EndpointDoc => e !== undefined);
-      for (const e of named.length ? named : covering) out.push(allowIn(e, user));
+      for (const e of named.length ? named : covering) allowBoth(e, user);
       break;
     }
     case 'default-deny':

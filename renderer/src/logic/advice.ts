@@ -40,18 +40,30 @@ export function interfaceWarning(name: string, system: NetInterface[] | null): s
 /** Whether an allow entry names a user or group the account database does not have (false
  * while the accounts are not known, and for uids, `*` and text that does not parse). */
 export function isUnknownAccount(text: string, accounts: Accounts | null): boolean {
-  if (!accounts) return false;
+  return unknownAccountIn(text, accounts) !== null;
+}
+
+/** The account an allow entry names (itself, or the `as` of a unit:/cgroup: entry) that this
+ * host does not have, as "user bob" / "group admins"; null when there is none (or the accounts
+ * are not known, or the text does not parse). */
+function unknownAccountIn(text: string, accounts: Accounts | null): string | null {
+  if (!accounts) return null;
   const { entry } = parseAllowText(text);
-  if (!entry) return false;
-  if (entry.kind === 'user') return !accounts.users.some((u) => u.name === entry.name);
-  if (entry.kind === 'group') return !accounts.groups.some((g) => g.name === entry.name);
-  return false;
+  if (!entry) return null;
+  const ref = entry.kind === 'unit' || entry.kind === 'cgroup' ? entry.as : entry;
+  if (!ref) return null;
+  if (ref.kind === 'user') return accounts.users.some((u) => u.name === ref.name) ? null : `user ${ref.name}`;
+  if (ref.kind === 'group')
+    return accounts.groups.some((g) => g.name === ref.name) ? null : `group ${ref.name}`;
+  return null;
 }
 
 /** What the editor says about an allow entry naming an account this host does not have. */
 export function unknownAccountMessage(text: string, accounts: Accounts | null): string {
-  const kind = text.startsWith('@') ? 'group' : 'user';
-  return `${text}: no such ${kind} on this system${accounts?.truncated ? ' (the account list is truncated)' : ''}; Apply refuses a policy that names it (Export still writes it, for another host)`;
+  const named = unknownAccountIn(text, accounts) ?? (text.startsWith('@') ? 'group' : 'user');
+  // "bob: no such user"; "unit:backup.service as carol: no such user carol" (the `as` account).
+  const what = /^(unit|cgroup):/.test(text) ? `no such ${named}` : `no such ${named.split(' ')[0]}`;
+  return `${text}: ${what} on this system${accounts?.truncated ? ' (the account list is truncated)' : ''}; Apply refuses a policy that names it (Export still writes it, for another host)`;
 }
 
 /** Warning for text typed into the users input that names an unknown account (once added to

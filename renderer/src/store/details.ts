@@ -72,10 +72,10 @@ export const createDetailsSlice: Slice<DetailsSlice> =
 
       takeAction: (action) => {
         const s = get();
-        if (action.kind === 'allow-user') {
+        if (action.kind === 'allow-user' || action.kind === 'allow-unit') {
           const i = s.draft.endpoints.findIndex((e) => e.name === action.endpoint);
           if (i < 0) return;
-          const err = s.addItem(i, 'allow', action.user);
+          const err = s.addItem(i, 'allow', action.kind === 'allow-user' ? action.user : action.entry);
           if (err) return;
           s.select(i);
         } else if (action.kind === 'new-endpoint') {

@@ -18,6 +18,7 @@
 // memoised in `trafficMemo`, which belongs to this store (two windows or tests never share it).
 import type {
   Accounts,
+  FlowFields,
   FlowWire,
   TrafficBatch,
   TrafficCounters,
@@ -89,12 +90,14 @@ export const NO_FILTERS: TrafficFilters = { verdict: 'all', user: '', iface: '',
 /** The uids a user filter means (null: no user filter); see logic/accounts.ts uidsMatching. */
 export type UserMatch = ReadonlySet<number> | null;
 
-function userMatches(uid: number | null, user: string, text: string, uids: UserMatch): boolean {
+/** The user filter: the sender's uid or names, or its socket's unit or cgroup path. */
+function userMatches(r: FlowFields, text: string, uids: UserMatch): boolean {
   const u = text.trim().toLowerCase();
   if (!u) return true;
-  if (uid !== null && uids?.has(uid)) return true;
+  if (r.uid !== null && uids?.has(r.uid)) return true;
+  if (r.unit?.toLowerCase().includes(u) || r.cgroup?.toLowerCase().includes(u)) return true;
   // The engine's name (or "(unowned)"): also matches while the accounts are not known yet.
-  return user.toLowerCase().includes(u) || String(uid) === u;
+  return r.user.toLowerCase().includes(u) || String(r.uid) === u;
 }
 
 function textMatches(hay: string[], text: string): boolean {
@@ -106,7 +109,7 @@ function textMatches(hay: string[], text: string): boolean {
  * reason code). `uids`: what the user filter means (uidsMatching), default: the text alone. */
 export function matchRow(row: TrafficRow, f: TrafficFilters, uids: UserMatch = null): boolean {
   if (f.verdict !== 'all' && row.verdict !== f.verdict) return false;
-  if (!userMatches(row.uid, row.user, f.user, uids)) return false;
+  if (!userMatches(row, f.user, uids)) return false;
   const i = f.iface.trim().toLowerCase();
   if (i && !row.iface.toLowerCase().includes(i)) return false;
   return textMatches(
@@ -130,7 +133,7 @@ export function matchFlow(flow: FlowWire, f: TrafficFilters, uids: UserMatch = n
   if (f.verdict === 'allow' && flow.allowedPackets === 0) return false;
   if (f.verdict === 'drop' && flow.droppedPackets === 0) return false;
   if (f.verdict === 'would-drop' && flow.wouldDropPackets === 0) return false;
-  if (!userMatches(flow.uid, flow.user, f.user, uids)) return false;
+  if (!userMatches(flow, f.user, uids)) return false;
   const i = f.iface.trim().toLowerCase();
   if (i && !flow.iface.toLowerCase().includes(i)) return false;
   return textMatches(

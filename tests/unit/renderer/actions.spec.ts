@@ -46,6 +46,8 @@ const BOB = {
   proto: 'tcp',
   dst: '169.254.169.254',
   dport: 80,
+  unit: null,
+  cgroup: null,
 };
 const TO_WEB = { ...BOB, dst: '203.0.113.5', dport: 443 };
 

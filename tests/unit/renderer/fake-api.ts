@@ -123,6 +123,8 @@ export function flow(key: string, lastSeen: number, over: Partial<FlowWire> = {}
     verdict: 'allow',
     reason: 'default-allow',
     endpoint: null,
+    unit: null,
+    cgroup: null,
     ...over,
   };
 }
@@ -145,6 +147,8 @@ export function row(over: Partial<TrafficRow> = {}): TrafficRow {
     verdict: 'allow',
     reason: 'endpoint',
     endpoint: 'imds',
+    unit: null,
+    cgroup: null,
     ...over,
   };
 }
