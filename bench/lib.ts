@@ -376,3 +376,68 @@ export function rxPackets(netns: string, dev: string): number {
   ) as Array<{ stats64?: { rx?: { packets?: number } } }>;
   return j[0]?.stats64?.rx?.packets ?? NaN;
 }
+
+// ---- a million (range, user) pairs ----
+// Each user has ranges of its own (distinct, never nested, each followed by a gap of its size):
+// IPv4 /29s every 16 addresses in PAIRS_BLOCK.v4 (10.0.0.0/8: 1,048,576 of them), IPv6 /64s every
+// other /64 in PAIRS_BLOCK.v6.
+
+export const PAIRS_BLOCK = { v4: '10.0.0.0/8', v6: '2001:db8:1000::/40' } as const;
+
+/** Range i (0 ≤ i < 2²⁰) of the pairs policy, and an address inside it (`gap`: in the gap after it,
+ * guarded by nobody). */
+export function pairRange(
+  family: 4 | 6,
+  i: number,
+): { text: string; inside: string; gap: string; gapText: string } {
+  if (!Number.isInteger(i) || i < 0 || i >= 2 ** 20) throw new Error(`unsupported pair range ${i}`);
+  if (family === 4) {
+    const base = 10 * 2 ** 24 + i * 16;
+    return {
+      text: `${v4text(base)}/29`,
+      inside: v4text(base + 1),
+      gap: v4text(base + 9),
+      gapText: `${v4text(base + 8)}/29`,
+    };
+  }
+  const n = 2 * i;
+  const net = (k: number) => `2001:db8:${(0x1000 + (k >> 16)).toString(16)}:${(k & 0xffff).toString(16)}`;
+  return {
+    text: `${net(n)}::/64`,
+    inside: `${net(n)}::1`,
+    gap: `${net(n + 1)}::1`,
+    gapText: `${net(n + 1)}::/64`,
+  };
+}
+
+/**
+ * `users.length` × `perUser` (range, user) pairs, one endpoint per user on ntf0 with its own
+ * ranges (user u has ranges u·perUser … (u+1)·perUser − 1), `default: allow` (so that a probe
+ * outside every range shows the default), no events for allowed traffic. `change`: the first
+ * range of the first user moved into its gap (a one-range change).
+ */
+export function pairsPolicyYaml(
+  family: 4 | 6,
+  users: readonly string[],
+  perUser: number,
+  change = false,
+): string {
+  const parts = ['endpoints:\n'];
+  users.forEach((u, k) => {
+    const rs: string[] = [];
+    for (let j = 0; j < perUser; j++) rs.push(pairRange(family, k * perUser + j).text);
+    if (change && k === 0) rs[0] = pairRange(family, 0).gapText;
+    parts.push(`  - u${k}:\n      iface: [ntf0]\n      range: [${rs.join(', ')}]\n      allow: [${u}]\n`);
+  });
+  parts.push('interfaces:\n  ntf0: { default: allow }\nlogging:\n  allowed: off\n');
+  return parts.join('');
+}
+
+/** Routes PAIRS_BLOCK from the client to the server namespace, where its addresses are local. */
+export function routePairsBlocks(client: string, server: string): void {
+  const ip = (args: string[]) => execFileSync('ip', args, { stdio: 'ignore', timeout: 10_000 });
+  ip(['-n', client, 'route', 'add', PAIRS_BLOCK.v4, 'via', '192.0.2.1', 'dev', 'ntf0']);
+  ip(['-n', client, '-6', 'route', 'add', PAIRS_BLOCK.v6, 'via', '2001:db8:1::1', 'dev', 'ntf0']);
+  ip(['-n', server, 'route', 'add', 'local', PAIRS_BLOCK.v4, 'dev', 'lo']);
+  ip(['-n', server, '-6', 'route', 'add', 'local', PAIRS_BLOCK.v6, 'dev', 'lo']);
+}
