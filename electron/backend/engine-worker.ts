@@ -27,7 +27,8 @@ import { interfaceEffects } from '../policy/effects.js';
 import { impactOf } from '../policy/impact.js';
 import { listeningTcpPorts } from '../engine/listening.js';
 import { userName } from '../policy/resolve.js';
-import { explain } from '../policy/explain.js';
+import { explain, socketCgroup } from '../policy/explain.js';
+import { systemCgroupTree, unitOfPath } from '../policy/cgroups.js';
 import { dhcpPortsPrivileged } from '../engine/links.js';
 import ipaddr from 'ipaddr.js';
 import { formatAddr, hostPort } from '../policy/addr.js';
@@ -566,6 +567,9 @@ function explainFlow(q: FlowQuery): ExplainResult {
   const epoch = ref.epoch;
   const t = engine ? engine.trial() : cachedStatus().s?.trial;
   const source = `the enforced policy (policy ${epoch})`;
+  // The socket's cgroup as the kernel matches it (its ancestors' ids); gone since: not known.
+  const tree = systemCgroupTree();
+  const cg = q.cgroup && typeof tree !== 'string' ? socketCgroup(tree, q.cgroup) : undefined;
   const x = explain({
     policy: resolved,
     source,
@@ -576,6 +580,8 @@ function explainFlow(q: FlowQuery): ExplainResult {
     ...(ported ? { port: q.dport } : {}),
     ...(q.proto !== 'other' ? { proto: q.proto } : {}),
     ...(q.sport !== undefined ? { sport: q.sport } : {}),
+    ...(cg !== undefined && typeof cg !== 'string' ? { cgroup: cg } : {}),
+    ...(q.cgroup ? { unit: unitOfPath(q.cgroup) } : {}),
     iface: q.iface,
     ...(t && !t.expired && t.epoch === epoch
       ? { trial: { previousEpoch: t.previousEpoch, secondsLeft: t.secondsLeft, words: 'app' as const } }
@@ -595,7 +601,7 @@ function explainFlow(q: FlowQuery): ExplainResult {
     covering: x.covering,
     iface: st ? { name: q.iface, default: st.default, mode: st.mode } : null,
     audit: x.audit,
-    lines: x.lines,
+    lines: typeof cg === 'string' ? [...x.lines, `The socket's cgroup ${q.cgroup}: ${cg}.`] : x.lines,
   };
 }
 

@@ -7,9 +7,11 @@ import ipaddr from 'ipaddr.js';
 import { readStatus } from '../engine/status.js';
 import type { EngineStatus } from '../engine/status.js';
 import { dhcpPortsPrivileged } from '../engine/links.js';
-import { explain, explanationText } from '../policy/explain.js';
-import type { Explanation, TrialDescription } from '../policy/explain.js';
-import { MAX_UID } from '../policy/fields.js';
+import { explain, explanationText, socketCgroup } from '../policy/explain.js';
+import type { Explanation, SocketCgroup, TrialDescription } from '../policy/explain.js';
+import { MAX_UID, parseAllowText } from '../policy/fields.js';
+import { systemCgroupTree, unitOfPath } from '../policy/cgroups.js';
+import type { CgroupTree } from '../policy/cgroups.js';
 import { hasErrors, loadPolicyFile } from '../policy/load.js';
 import { findUser, loadAccountDb, userName } from '../policy/resolve.js';
 import type { AccountDb } from '../policy/resolve.js';
@@ -24,6 +26,10 @@ export interface ExplainOptions {
   dest: string;
   iface?: string;
   proto?: 'tcp' | 'udp' | 'icmp';
+  /** The socket is in this systemd system unit's cgroup (NAME without a suffix: NAME.service). */
+  unit?: string;
+  /** The socket is in this cgroup (a path below the cgroup v2 root). */
+  cgroup?: string;
   /** Default: the enforced policy (from the history of pinDir). */
   config?: string;
   pinDir: string;
@@ -80,6 +86,39 @@ export function parseDest(text: string): { family: 4 | 6; daddr: Uint8Array; por
   return { family, daddr: Uint8Array.from(bytes), port };
 }
 
+/** `--unit NAME` / `--cgroup PATH`: the socket's cgroup now, with its ancestors' ids (undefined:
+ * neither given). Errors name the flag: a bad name, a unit that is not running, a cgroup that
+ * does not exist, no cgroup v2 hierarchy. */
+export function parseSocketCgroup(
+  o: { unit?: string; cgroup?: string },
+  tree: CgroupTree | string = systemCgroupTree(),
+): { cgroup: SocketCgroup; unit: string | null } | undefined {
+  if (o.unit === undefined && o.cgroup === undefined) return undefined;
+  if (o.unit !== undefined && o.cgroup !== undefined)
+    throw new ExplainInputError('give --unit or --cgroup, not both (a socket is in one cgroup)');
+  const flag = o.unit !== undefined ? `--unit ${o.unit}` : `--cgroup ${o.cgroup}`;
+  const parsed = parseAllowText(o.unit !== undefined ? `unit:${o.unit}` : `cgroup:${o.cgroup}`);
+  if (!parsed.entry) throw new ExplainInputError(`${flag}: ${parsed.error ?? 'not valid'}`);
+  if (typeof tree === 'string') throw new ExplainInputError(`${flag}: ${tree}`);
+  let path: string;
+  if (parsed.entry.kind === 'unit') {
+    const unit = parsed.entry.unit;
+    const node = tree.unit(unit);
+    if (!node)
+      throw new ExplainInputError(
+        `${flag}: ${unit} is not running (no cgroup named ${unit} in the slices below ${tree.root}, user.slice aside); start it, or give --cgroup PATH`,
+      );
+    path = node.path;
+  } else if (parsed.entry.kind === 'cgroup') {
+    path = parsed.entry.path;
+  } else {
+    throw new ExplainInputError(`${flag}: not a unit or a cgroup path`);
+  }
+  const cg = socketCgroup(tree, path);
+  if (typeof cg === 'string') throw new ExplainInputError(`${flag}: ${cg}`);
+  return { cgroup: cg, unit: unitOfPath(path) };
+}
+
 /** The pending trial as explain words it, when there is one (not when its deadline passed). */
 export function pendingTrial(s: EngineStatus | undefined): TrialDescription | undefined {
   const t = s?.trial;
@@ -125,9 +164,15 @@ export async function explainCommand(o: ExplainOptions): Promise<number> {
 
   let uid: number | null;
   let dest: ReturnType<typeof parseDest>;
+  let socket: ReturnType<typeof parseSocketCgroup>;
   try {
     uid = parseUser(o.user, db).uid;
     dest = parseDest(o.dest);
+    socket = parseSocketCgroup(o);
+    if (socket && uid === null)
+      throw new ExplainInputError(
+        `--user '(unowned)' has no socket, so no cgroup: leave out --unit/--cgroup`,
+      );
   } catch (err) {
     if (!(err instanceof ExplainInputError)) throw err;
     process.stderr.write(`net-tc-filter: ${err.message}\n`);
@@ -148,6 +193,7 @@ export async function explainCommand(o: ExplainOptions): Promise<number> {
       ...(o.proto !== undefined ? { proto: o.proto } : {}),
       ...(iface !== undefined ? { iface } : {}),
       ...(trial ? { trial } : {}),
+      ...(socket ? { cgroup: socket.cgroup, unit: socket.unit } : {}),
       dhcpUnicast,
     }),
   );

@@ -50,6 +50,7 @@ commands:
   confirm [--pin-dir DIR]     keep the policy on trial
   revert [--pin-dir DIR]      go back to the policy before the trial now
   explain --user U --dest ADDR[:PORT] [--iface IF] [--proto tcp|udp|icmp]
+        [--unit NAME | --cgroup PATH]  sent from that system unit's (running) cgroup
         [--config FILE] [--json] [--pin-dir DIR]  the verdict and why (default:
                               the enforced policy); exit 1 for an unknown user or address
   propose [--since DURATION] [--pin-dir DIR]  print a policy that also allows every
@@ -91,6 +92,8 @@ const OPTIONS = {
   dest: { type: 'string' },
   iface: { type: 'string' },
   proto: { type: 'string' },
+  unit: { type: 'string' },
+  cgroup: { type: 'string' },
   since: { type: 'string' },
   show: { type: 'string' },
   duration: { type: 'string' },
@@ -116,7 +119,7 @@ const ALLOWED: Record<string, ReadonlyArray<keyof typeof OPTIONS>> = {
   reload: ['confirm', 'pin-dir'],
   confirm: ['pin-dir'],
   revert: ['pin-dir'],
-  explain: ['user', 'dest', 'iface', 'proto', 'config', 'json', 'pin-dir'],
+  explain: ['user', 'dest', 'iface', 'proto', 'unit', 'cgroup', 'config', 'json', 'pin-dir'],
   propose: ['since', 'pin-dir'],
   history: ['show', 'json', 'pin-dir'],
   status: ['json', 'flows', 'pin-dir'],
@@ -345,6 +348,8 @@ export async function main(argv: string[]): Promise<number> {
         json: v.json ?? false,
         ...(v.iface !== undefined ? { iface: v.iface } : {}),
         ...(v.proto !== undefined ? { proto: v.proto as 'tcp' | 'udp' | 'icmp' } : {}),
+        ...(v.unit !== undefined ? { unit: v.unit } : {}),
+        ...(v.cgroup !== undefined ? { cgroup: v.cgroup } : {}),
         ...(v.config !== undefined ? { config: v.config } : {}),
       });
     case 'propose': {

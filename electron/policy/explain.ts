@@ -9,7 +9,8 @@
 import { formatAddr, hostPort } from './addr.js';
 import { referenceTrace } from './evaluate.js';
 import type { Decision, DecisionReason, Trace } from './evaluate.js';
-import type { InterfaceSettings, ResolvedEndpoint, ResolvedPolicy } from './types.js';
+import type { CgroupTree } from './cgroups.js';
+import type { InterfaceSettings, ResolvedCgroupEntry, ResolvedEndpoint, ResolvedPolicy } from './types.js';
 import { hostEvalTime, openAt, openStateText } from './when.js';
 import type { EvalTime } from './when.js';
 
@@ -45,6 +46,35 @@ export interface ExplainQuery {
   dhcpUnicast?: boolean;
   /** When the packet is sent, for `when:` windows; default: now, in the host's time zone. */
   at?: EvalTime;
+  /** The sending socket's cgroup (socketCgroup): its path below the cgroup v2 root and the ids of
+   * it and its ancestors by level, root first. unit:/cgroup: entries are matched from it; absent:
+   * not known (they take nothing, and the words say so). */
+  cgroup?: SocketCgroup;
+  /** The systemd unit of that cgroup (cgroups.ts unitOfPath), for the words; null: none. */
+  unit?: string | null;
+}
+
+/** A socket's cgroup as the kernel program sees it: its id and its ancestors' ids, by level. */
+export interface SocketCgroup {
+  path: string;
+  /** Index 0: the root's id; the last: the cgroup's own. */
+  ids: readonly number[];
+}
+
+/** The cgroup at `path` below the tree's root with its ancestors' ids, or why there is none
+ * (a component that does not exist: the cgroup is gone, or was never made). */
+export function socketCgroup(tree: Pick<CgroupTree, 'path' | 'root'>, path: string): SocketCgroup | string {
+  const parts = path === '/' ? [] : path.split('/').slice(1);
+  if (!path.startsWith('/') || parts.some((p) => p === '' || p === '.' || p === '..'))
+    return `${JSON.stringify(path)} is not a cgroup path below the cgroup v2 root (e.g. /system.slice/backup.service)`;
+  const ids: number[] = [];
+  for (let i = 0; i <= parts.length; i++) {
+    const p = i === 0 ? '/' : `/${parts.slice(0, i).join('/')}`;
+    const node = tree.path(p);
+    if (!node) return `there is no cgroup ${p} (below ${tree.root})`;
+    ids.push(node.id);
+  }
+  return { path, ids };
 }
 
 export type ExplainReason = DecisionReason | 'essential';
@@ -54,6 +84,9 @@ export interface Explanation {
   iface: string | null;
   user: string;
   uid: number | null;
+  /** The sending socket's unit and cgroup path, when given (ExplainQuery.unit, .cgroup). */
+  unit: string | null;
+  cgroup: string | null;
   /** ADDR, ADDR:PORT or [ADDR]:PORT. */
   destination: string;
   proto: string | null;
@@ -94,12 +127,14 @@ function joinWords(xs: string[], last = 'and'): string {
   return `${xs.slice(0, -1).join(', ')} ${last} ${xs[xs.length - 1] ?? ''}`;
 }
 
-/** Whom an endpoint lists, by account name (uid without one), '*' as everyone. */
+/** Whom an endpoint lists, by account name (uid without one), '*' as everyone, then its
+ * unit:/cgroup: entries as written. */
 function listed(e: ResolvedEndpoint, nameOf: (uid: number) => string | undefined): string {
   const names = e.uids.map((u) => nameOf(u) ?? `uid ${u}`);
   const shown = names.slice(0, SHOWN_USERS);
   if (names.length > SHOWN_USERS) shown.push(`${names.length - SHOWN_USERS} more`);
   if (e.any) shown.unshift('every user (*)');
+  shown.push(...(e.cgroups ?? []).map((c) => c.text));
   return shown.length === 0 ? 'nobody' : joinWords(shown);
 }
 
@@ -126,7 +161,18 @@ export function explain(q: ExplainQuery): Explanation {
   };
   const ifindex = configured ? (ifindexOf(q.iface as string) as number) : OTHER_IFINDEX;
   const at = q.at ?? (p.endpoints.some((e) => e.when) ? hostEvalTime() : undefined);
-  const t = referenceTrace(p, ifindexOf, { ifindex, family: q.family, daddr: q.daddr, uid: q.uid }, at);
+  const t = referenceTrace(
+    p,
+    ifindexOf,
+    {
+      ifindex,
+      family: q.family,
+      daddr: q.daddr,
+      uid: q.uid,
+      ...(q.cgroup && q.uid !== null ? { cgroups: q.cgroup.ids } : {}),
+    },
+    at,
+  );
   const addr = formatAddr(q.family, q.daddr);
   const user = q.uid === null ? '(unowned)' : (q.nameOf(q.uid) ?? String(q.uid));
   const who = q.uid === null ? 'a packet without a local socket' : (q.nameOf(q.uid) ?? `uid ${q.uid}`);
@@ -233,6 +279,8 @@ export function explain(q: ExplainQuery): Explanation {
     iface: q.iface ?? null,
     user,
     uid: q.uid,
+    unit: q.uid === null ? null : (q.unit ?? null),
+    cgroup: q.uid === null ? null : (q.cgroup?.path ?? null),
     destination: hostPort(q.family, addr, q.port),
     proto: q.proto ?? null,
     verdict,
@@ -275,6 +323,10 @@ function decisionLines(q: ExplainQuery, t: Trace, who: string, ifWords: string):
   switch (d.reason) {
     case 'endpoint': {
       const first = t.listing.length > 0 ? t.listing : t.listingAny;
+      if (first.length === 0) {
+        out.push(...cgroupAllowLines(q, t, ifWords));
+        break;
+      }
       const by = first.find((e) => e.id === d.endpointId);
       const how = t.listing.length > 0 ? `lists ${who}` : 'lists * (every user)';
       const also =
@@ -284,11 +336,15 @@ function decisionLines(q: ExplainQuery, t: Trace, who: string, ifWords: string):
       out.push(`On ${ifWords} ${by?.name ?? `endpoint ${d.endpointId}`} ${how}${also}: allowed.`);
       break;
     }
-    case 'not-listed':
+    case 'not-listed': {
+      const cgroupLines = cgroupMissLines(q, t, who);
+      const entries = cgroupLines.length > 0 ? ', and no unit:/cgroup: entry takes this socket' : '';
       out.push(
-        `On ${ifWords} the endpoints that guard it are ${coveringNames}; none lists ${who} or *: ${reached} (not-listed).`,
+        `On ${ifWords} the endpoints that guard it are ${coveringNames}; none lists ${who} or *${entries}: ${reached} (not-listed).`,
+        ...cgroupLines,
       );
       break;
+    }
     case 'iface-not-listed':
       out.push(
         t.iface
@@ -341,6 +397,54 @@ function decisionLines(q: ExplainQuery, t: Trace, who: string, ifWords: string):
   return out;
 }
 
+/** Where the socket is, in words: "this socket (in /system.slice/backup.service)". */
+function socketWords(q: ExplainQuery): string {
+  return q.cgroup ? `this socket (in ${q.cgroup.path})` : 'this socket';
+}
+
+/** Allowed by a unit:/cgroup: entry (nothing listed the user or *): which entry of which
+ * endpoint, and where the socket is. */
+function cgroupAllowLines(q: ExplainQuery, t: Trace, ifWords: string): string[] {
+  const first = t.listingCgroup[0];
+  if (!first) return [`On ${ifWords} endpoint ${t.decision.endpointId} allows it.`];
+  const { endpoint, entry } = first;
+  const inside =
+    entry.now && q.cgroup && entry.now.path !== q.cgroup.path ? ` is below ${entry.now.path} and` : '';
+  const also =
+    t.listingCgroup.length > 1
+      ? ` (so do ${joinWords(t.listingCgroup.slice(1).map((x) => `${x.entry.text} in ${x.endpoint.name}`))}; the shallowest cgroup, then an entry with "as", then the first in the file is reported)`
+      : '';
+  return [
+    `On ${ifWords} ${socketWords(q)}${inside} is taken by ${entry.text}${also}: allowed: ${entry.text} in endpoint ${endpoint.name}.`,
+  ];
+}
+
+/** Why each unit:/cgroup: entry of the endpoints guarding it here did not take the socket. */
+function cgroupMissLines(q: ExplainQuery, t: Trace, who: string): string[] {
+  const out: string[] = [];
+  const uid = q.uid;
+  if (uid === null) return out;
+  for (const e of t.covering) {
+    if (t.closed.includes(e)) continue;
+    for (const c of e.cgroups ?? []) out.push(`${e.name} lists ${c.text}${missWords(q, c, uid, who)}.`);
+  }
+  return out;
+}
+
+function missWords(q: ExplainQuery, c: ResolvedCgroupEntry, uid: number, who: string): string {
+  const now = c.now;
+  if (!now)
+    return c.kind === 'unit'
+      ? `, but ${c.name} is not running (no cgroup to match)`
+      : `, but there is no cgroup ${c.name} (nothing to match)`;
+  if (!q.cgroup) return `, but the socket's cgroup is not known: no unit:/cgroup: entry can take it`;
+  if (q.cgroup.ids[now.level] !== now.id)
+    return `${c.kind === 'unit' ? ` (${now.path})` : ''}; this socket is in ${q.cgroup.path}, not in it`;
+  if (c.uids && !c.uids.includes(uid))
+    return `: this socket is in ${now.path}, but it counts as ${who}, whom "as" leaves out`;
+  return '';
+}
+
 /** `, only Mon-Fri 08:00-18:00: open now, closes …` for an endpoint with `when:` windows. */
 function windowWords(e: ResolvedEndpoint, at: EvalTime): string {
   if (!e.when) return '';
@@ -369,6 +473,7 @@ export function explanationText(e: Explanation): string {
   const proto = e.proto ? ` (${e.proto})` : '';
   const endpoint = e.endpoint ? ` ${e.endpoint}` : '';
   const where = e.iface ?? 'interfaces no endpoint names';
-  const head = `${e.user} → ${e.destination}${proto} on ${where}: ${VERDICT_WORDS[e.verdict]} (${e.reason}${endpoint})`;
+  const place = e.unit ?? e.cgroup;
+  const head = `${e.user}${place ? ` (${place})` : ''} → ${e.destination}${proto} on ${where}: ${VERDICT_WORDS[e.verdict]} (${e.reason}${endpoint})`;
   return `${[head, ...e.lines.map((l) => `  ${l}`)].join('\n')}\n`;
 }
