@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: Node (main process and CLI). No Electron import.
 //
-// Byte layouts of the structs in bpf/net_tc_filter.h, with encoders and decoders.
+// Byte layouts of the structs in bpf/net_tc_filter.h, with encoders and decoders, and of the few
+// kernel structs the bridge reads (SYS_LAYOUTS).
 // LAYOUTS is the one place that knows an offset: every codec below reads and writes through it
 // (readFields/writeFields, or offsets taken from it once at load for the per-record decoders).
 // tests/unit/native-bridge/layouts.spec.ts checks every size, offset and field size here against
 // the header as the C compiler lays it out, and runs every codec on buffers built field by field
 // from this table, so neither can drift from the other silently.
 
-type FieldType = 'u8' | 'u16' | 'u32' | 'u64' | `bytes${number}`;
+export type FieldType = 'u8' | 'u16' | 'u32' | 'u64' | `bytes${number}`;
 type FieldSpec = readonly [offset: number, type: FieldType];
 
 export interface Field {
@@ -146,6 +147,33 @@ export const LAYOUTS = {
   attach: layout('ntf_attach', 24, { ifindex: [0, 'u32'], flags: [4, 'u32'], ifname: [8, 'bytes16'] }),
 } as const satisfies Record<string, Layout>;
 
+/**
+ * Kernel and libc structs the bridge reads or fills, with the fields it uses (checked by the same
+ * test against <linux/bpf.h>, <linux/netlink.h>, <net/if.h> and <time.h>). The two bpf_*_info
+ * structs grow with the kernel: their size here is the bytes we read (the test checks the header's
+ * struct is at least that), the kernel fills what it has of the buffer it is given.
+ */
+export const SYS_LAYOUTS = {
+  mapInfo: layout('bpf_map_info', 40, {
+    type: [0, 'u32'],
+    id: [4, 'u32'],
+    key_size: [8, 'u32'],
+    value_size: [12, 'u32'],
+    max_entries: [16, 'u32'],
+    map_flags: [20, 'u32'],
+    name: [24, 'bytes16'],
+  }),
+  progInfo: layout('bpf_prog_info', 80, {
+    type: [0, 'u32'],
+    id: [4, 'u32'],
+    tag: [8, 'bytes8'],
+    name: [64, 'bytes16'],
+  }),
+  sockaddrNl: layout('sockaddr_nl', 12, { nl_family: [0, 'u16'], nl_pid: [4, 'u32'], nl_groups: [8, 'u32'] }),
+  ifreq: layout('ifreq', 40, { ifr_name: [0, 'bytes16'], 'ifr_hwaddr.sa_family': [16, 'u16'] }),
+  timespec: layout('timespec', 16, { tv_sec: [0, 'u64'], tv_nsec: [8, 'u64'] }),
+} as const satisfies Record<string, Layout>;
+
 // Constants from bpf/net_tc_filter.h (checked against the header by the same test).
 export const NTF = {
   UID_ANY: 0xffffffff,
@@ -233,6 +261,8 @@ function copyBytes(b: Buffer, at: number, len: number): Uint8Array {
 
 /** Every field of the struct at `off` in `b`. */
 export function readFields<L extends Layout>(l: L, b: Buffer, off = 0): RawStruct<L> {
+  if (b.length < off + l.size)
+    throw new RangeError(`struct ${l.struct}: ${b.length - off} bytes, needs ${l.size}`);
   const out: Record<string, number | bigint | Uint8Array> = {};
   for (const [name, { offset, type }] of Object.entries(l.fields)) {
     const at = off + offset;
@@ -654,11 +684,19 @@ export interface AttachRecord {
 
 const ATTACH_IFNAME = LAYOUTS.attach.fields.ifname;
 
+/** `s` as the bytes of a NUL-terminated string in a char array of `type`: at most its size - 1
+ * bytes of UTF-8, cut before a character that does not fit whole (names may be any UTF-8). */
+export function cStringBytes(s: string, type: FieldType): Uint8Array {
+  const b = Buffer.alloc(fieldSize(type) - 1);
+  return b.subarray(0, b.write(s, 'utf8'));
+}
+
 export function encodeAttach(a: AttachRecord): Buffer {
-  // IFNAMSIZ - 1 bytes and a NUL; names may be any UTF-8 (Buffer.write never splits a character).
-  const name = Buffer.alloc(fieldSize(ATTACH_IFNAME.type) - 1);
-  const len = name.write(a.ifname, 'utf8');
-  return writeFields(LAYOUTS.attach, { ifindex: a.ifindex, flags: a.flags, ifname: name.subarray(0, len) });
+  return writeFields(LAYOUTS.attach, {
+    ifindex: a.ifindex,
+    flags: a.flags,
+    ifname: cStringBytes(a.ifname, ATTACH_IFNAME.type),
+  });
 }
 
 export function decodeAttach(b: Buffer): AttachRecord {

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import koffi from 'koffi';
 import { BpfError, check, ERRNO } from './errors.js';
 import { BPF_ANY, lib, MapBatchOpts } from './libbpf.js';
-import { cString } from './layouts.js';
+import { cString, readFields, SYS_LAYOUTS } from './layouts.js';
 
 export interface MapInfo {
   type: number;
@@ -52,15 +52,15 @@ export function objInfo(fd: number): Buffer {
 }
 
 export function mapInfo(fd: number): MapInfo {
-  const b = objInfo(fd);
+  const r = readFields(SYS_LAYOUTS.mapInfo, objInfo(fd));
   return {
-    type: b.readUInt32LE(0),
-    id: b.readUInt32LE(4),
-    keySize: b.readUInt32LE(8),
-    valueSize: b.readUInt32LE(12),
-    maxEntries: b.readUInt32LE(16),
-    flags: b.readUInt32LE(20),
-    name: cString(b, 24, 16),
+    type: r.type,
+    id: r.id,
+    keySize: r.key_size,
+    valueSize: r.value_size,
+    maxEntries: r.max_entries,
+    flags: r.map_flags,
+    name: cString(Buffer.from(r.name), 0, r.name.length),
   };
 }
 

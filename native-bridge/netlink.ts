@@ -7,6 +7,7 @@
 // (Node cannot wait on a netlink socket; one non-blocking recv per poll costs a syscall.)
 import koffi from 'koffi';
 import { ERRNO, errnoName } from './errors.js';
+import { SYS_LAYOUTS, writeFields } from './layouts.js';
 
 const AF_NETLINK = 16;
 const SOCK_RAW = 3;
@@ -48,10 +49,8 @@ export class LinkEvents {
     const c = load();
     const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
     if (fd < 0) throw new Error(`socket(AF_NETLINK): ${errnoName(koffi.errno())}`);
-    // struct sockaddr_nl: family (u16), pad (u16), pid (u32, 0: the kernel picks), groups (u32)
-    const sa = Buffer.alloc(12);
-    sa.writeUInt16LE(AF_NETLINK, 0);
-    sa.writeUInt32LE(RTMGRP_LINK, 8);
+    // nl_pid 0: the kernel picks
+    const sa = writeFields(SYS_LAYOUTS.sockaddrNl, { nl_family: AF_NETLINK, nl_groups: RTMGRP_LINK });
     if (c.bind(fd, sa, sa.length) !== 0) {
       const errno = koffi.errno();
       c.close(fd);

@@ -7,7 +7,7 @@ import { closeSync, constants, openSync, readFileSync, statSync, unlinkSync } fr
 import koffi from 'koffi';
 import { BpfError, check, ERRNO, errnoName } from './errors.js';
 import { lib, TestRunOpts } from './libbpf.js';
-import { cString } from './layouts.js';
+import { cString, cStringBytes, fieldSize, readFields, SYS_LAYOUTS, writeFields } from './layouts.js';
 import { objInfo } from './map.js';
 import { commandLineText } from './escape.js';
 
@@ -18,10 +18,13 @@ export function ifNameToIndex(name: string): number | undefined {
   return i > 0 ? i : undefined;
 }
 
+/** IFNAMSIZ: an interface name's char array, NUL included. */
+const IFNAMSIZ = fieldSize(SYS_LAYOUTS.ifreq.fields.ifr_name.type);
+
 export function ifIndexToName(index: number): string | undefined {
-  const buf = Buffer.alloc(16);
+  const buf = Buffer.alloc(IFNAMSIZ);
   const p = lib().if_indextoname(index, buf);
-  return p ? cString(buf, 0, 16, 'utf8') : undefined;
+  return p ? cString(buf, 0, IFNAMSIZ, 'utf8') : undefined;
 }
 
 export interface ProgInfo {
@@ -32,13 +35,12 @@ export interface ProgInfo {
 }
 
 export function progInfo(fd: number): ProgInfo {
-  const b = objInfo(fd);
-  // struct bpf_prog_info: type@0 id@4 tag[8]@8 ... name[16]@64
+  const r = readFields(SYS_LAYOUTS.progInfo, objInfo(fd));
   return {
-    type: b.readUInt32LE(0),
-    id: b.readUInt32LE(4),
-    tag: b.subarray(8, 16).toString('hex'),
-    name: cString(b, 64, 16),
+    type: r.type,
+    id: r.id,
+    tag: Buffer.from(r.tag).toString('hex'),
+    name: cString(Buffer.from(r.name), 0, r.name.length),
   };
 }
 
@@ -97,10 +99,10 @@ export function linkHeaderLen(name: string): number | undefined {
   const fd = ifIoctl.socket(1, 2 | 0o2000000, 0); // AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC
   if (fd < 0) return undefined;
   try {
-    const ifr = Buffer.alloc(40);
-    ifr.write(name, 0, 15, 'utf8');
+    const IFR = SYS_LAYOUTS.ifreq;
+    const ifr = writeFields(IFR, { ifr_name: cStringBytes(name, IFR.fields.ifr_name.type) });
     if (ifIoctl.ioctl(fd, SIOCGIFHWADDR, 'uint8_t *', ifr) < 0) return undefined;
-    const type = ifr.readUInt16LE(16);
+    const type = readFields(IFR, ifr)['ifr_hwaddr.sa_family'];
     if (type === ARPHRD_ETHER || type === ARPHRD_LOOPBACK) return 14;
     if (type === ARPHRD_NONE) return 0;
     return undefined;
@@ -248,10 +250,11 @@ export function bootTimeNs(): bigint {
   libcClockGettime ??= koffi
     .load('libc.so.6')
     .func('int clock_gettime(int clk, _Out_ uint8_t *ts)') as ClockGettime;
-  const ts = Buffer.alloc(16);
+  const ts = Buffer.alloc(SYS_LAYOUTS.timespec.size);
   if (libcClockGettime(CLOCK_BOOTTIME, ts) !== 0)
     throw new Error(`clock_gettime(CLOCK_BOOTTIME): ${errnoName(koffi.errno())}`);
-  return ts.readBigInt64LE(0) * 1_000_000_000n + ts.readBigInt64LE(8);
+  const t = readFields(SYS_LAYOUTS.timespec, ts); // never negative on CLOCK_BOOTTIME
+  return t.tv_sec * 1_000_000_000n + t.tv_nsec;
 }
 
 /**

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as L from '../../../native-bridge/layouts.js';
-import { LAYOUTS, NTF } from '../../../native-bridge/layouts.js';
+import { LAYOUTS, NTF, SYS_LAYOUTS } from '../../../native-bridge/layouts.js';
 import type { Layout } from '../../../native-bridge/layouts.js';
 import koffi from 'koffi';
 import { packageRoot } from '../../../electron/engine/paths.js';
@@ -54,15 +54,21 @@ const CONSTANTS: Record<keyof typeof NTF, string> = {
   L2_UNKNOWN: 'NTF_L2_UNKNOWN',
 };
 
-function cLayouts(): Record<string, number> {
+/** printf statements for the size, field offsets and field sizes of each layout. */
+function layoutBody(layouts: Layout[]): string[] {
   const body: string[] = [];
-  for (const l of Object.values(LAYOUTS)) {
+  for (const l of layouts) {
     body.push(`printf("${l.struct} %zu\\n", sizeof(struct ${l.struct}));`);
     for (const [f] of Object.entries(l.fields)) {
       body.push(`printf("${l.struct}.${f} %zu\\n", offsetof(struct ${l.struct}, ${f}));`);
       body.push(`printf("${l.struct}.${f}#size %zu\\n", sizeof(((struct ${l.struct} *)0)->${f}));`);
     }
   }
+  return body;
+}
+
+function cLayouts(): Record<string, number> {
+  const body = layoutBody(Object.values(LAYOUTS));
   for (const [k, c] of Object.entries(CONSTANTS))
     body.push(`printf("${k} %llu\\n", (unsigned long long)(${c}));`);
   return cPrint(['<linux/types.h>', '"net_tc_filter.h"'], body);
@@ -94,23 +100,38 @@ function cPrint(includes: string[], body: string[]): Record<string, number> {
   }
 }
 
+/** Checks a layout against the compiler's numbers; `atLeast`: the C struct may be larger. */
+function expectLayout(l: Layout, c: Record<string, number>, atLeast = false): void {
+  if (atLeast) expect(c[l.struct]).toBeGreaterThanOrEqual(l.size);
+  else expect(l.size).toBe(c[l.struct]);
+  for (const [f, { offset, type }] of Object.entries(l.fields)) {
+    expect({ field: f, offset }).toEqual({ field: f, offset: c[`${l.struct}.${f}`] });
+    const size = type.startsWith('bytes') ? Number(type.slice(5)) : SIZES[type];
+    expect({ field: f, size }).toEqual({ field: f, size: c[`${l.struct}.${f}#size`] });
+    expect(offset + (size ?? 0)).toBeLessThanOrEqual(l.size);
+  }
+}
+
 const SIZES: Record<string, number> = { u8: 1, u16: 2, u32: 4, u64: 8 };
 
 describe('native-bridge layouts match bpf/net_tc_filter.h', () => {
   const c = cLayouts();
   for (const l of Object.values(LAYOUTS)) {
-    it(`struct ${l.struct}`, () => {
-      expect(l.size).toBe(c[l.struct]);
-      for (const [f, { offset, type }] of Object.entries(l.fields)) {
-        expect({ field: f, offset }).toEqual({ field: f, offset: c[`${l.struct}.${f}`] });
-        const size = type.startsWith('bytes') ? Number(type.slice(5)) : SIZES[type];
-        expect({ field: f, size }).toEqual({ field: f, size: c[`${l.struct}.${f}#size`] });
-      }
-    });
+    it(`struct ${l.struct}`, () => expectLayout(l, c));
   }
   it('constants', () => {
     for (const [k, v] of Object.entries(NTF)) expect({ k, v }).toEqual({ k, v: c[k] });
   });
+});
+
+describe('SYS_LAYOUTS match the kernel and libc headers', () => {
+  const c = cPrint(
+    ['<linux/bpf.h>', '<sys/socket.h>', '<linux/netlink.h>', '<net/if.h>', '<time.h>'],
+    layoutBody(Object.values(SYS_LAYOUTS)),
+  );
+  const growing = new Set<Layout>([SYS_LAYOUTS.mapInfo, SYS_LAYOUTS.progInfo]);
+  for (const l of Object.values(SYS_LAYOUTS))
+    it(`struct ${l.struct}`, () => expectLayout(l, c, growing.has(l)));
 });
 
 // The option structs libbpf.ts declares for koffi (their `sz` tells libbpf which fields we know).
