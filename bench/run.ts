@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: Node, as root (benchmark).
 //
-// `sudo npm run bench [-- --quick] [-- --only throughput|runtime|apply|drain|ui|guard|rollout]`
+// `sudo npm run bench [-- --quick] [-- --only throughput|runtime|apply|million|drain|ui|guard|rollout]`
 // Everything runs in a throwaway namespace sandbox (no traffic leaves it); variants alternate
 // round by round and the tables report medians, so the shared, noisy machine affects all
 // variants alike. Nothing is asserted on time: results go to stdout and, unless --quick, into
@@ -17,6 +17,8 @@ import { parseArgs } from 'node:util';
 import { Sandbox } from '../electron/demo/sandbox.js';
 import { packageRoot } from '../electron/engine/paths.js';
 import type { ApplyArgs } from './apply-child.js';
+import type { MillionArgs } from './million-child.js';
+import { NTF } from '../native-bridge/layouts.js';
 import type { DrainArgs } from './drain-child.js';
 import type { GuardArgs, GuardSample, Traffic } from './guard-child.js';
 import { updateResults } from './results-doc.js';
@@ -48,7 +50,7 @@ import type { Tools } from './lib.js';
 import type { RolloutArgs, RolloutSample, RolloutVariant } from './rollout-child.js';
 import type { RuntimeArgs, RuntimeSample } from './runtime-child.js';
 
-const SECTIONS = ['throughput', 'runtime', 'apply', 'drain', 'ui', 'guard', 'rollout'] as const;
+const SECTIONS = ['throughput', 'runtime', 'apply', 'million', 'drain', 'ui', 'guard', 'rollout'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' } } });
@@ -60,6 +62,7 @@ const QUICK = values.quick ?? false;
 const P = {
   rounds: QUICK ? 2 : 9, // throughput: paired rounds are what beats this machine's noise
   applyRounds: QUICK ? 2 : 7,
+  millionRounds: QUICK ? 1 : 3,
   window: QUICK ? 1 : 2, // seconds per throughput sample
   rtRounds: QUICK ? 1 : 3,
   estSeconds: QUICK ? 0.5 : 1,
@@ -143,7 +146,7 @@ const haveNft = want('throughput') ? ensureTool('nft', ['--version'], 'nftables'
 
 const tag = `ntfb${process.pid % 100000}`;
 const pinBase = `/sys/fs/bpf/${tag}`;
-const pinDirs = ['cli', 'runtime', 'apply', 'drain', 'guard', 'rollout', 'rollout-old'].map(
+const pinDirs = ['cli', 'runtime', 'apply', 'million', 'drain', 'guard', 'rollout', 'rollout-old'].map(
   (s) => `${pinBase}-${s}`,
 );
 let sb: Sandbox | undefined;
@@ -546,6 +549,77 @@ async function apply(): Promise<void> {
   );
   say(
     `Targets: full apply < 0.5 s: ${verdict(r.full.totalMs < 500)} (${ms(r.full.totalMs)} complete, ${(500 / r.full.totalMs).toFixed(1)}× under); one-range change < 50 ms: ${verdict(r.one.totalMs < 50)} (${ms(r.one.totalMs)} complete, ${ms(r.one.activeMs)} until enforced).`,
+  );
+  say();
+}
+
+// ---- 3b. a million pairs ----
+
+interface MillionOut extends ApplyOut {
+  family: 4 | 6;
+  pairs: number;
+}
+
+async function million(): Promise<void> {
+  const rs: MillionOut[] = [];
+  for (const family of [4, 6] as const) {
+    const args: MillionArgs = {
+      family,
+      rounds: P.millionRounds,
+      pinDir: `${pinBase}-million`,
+      ...accountFiles(),
+    };
+    rs.push(
+      lastJson<MillionOut>(
+        await inClient(
+          [
+            process.execPath,
+            '--max-old-space-size=8192',
+            join(ROOT, 'dist/bench/million-child.js'),
+            JSON.stringify(args),
+          ],
+          1_800_000,
+        ),
+      ),
+    );
+  }
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  const s = (x: number) => (x < 1000 ? `${x.toFixed(0)} ms` : `${(x / 1000).toFixed(2)} s`);
+  const r0 = rs[0]!;
+  say(
+    `### 3b. A million (range, user) pairs: ${(r0.pairs / 1000).toLocaleString('en')} k ranges × 1 user each, IPv4 and IPv6`,
+  );
+  say();
+  say(
+    `1,000 users, each allowed into 1,000 ranges of its own (distinct, never nested; IPv4 /29s in 10.0.0.0/8, IPv6 /64s in 2001:db8:1000::/40), one endpoint per user on \`ntf0\` (\`bench/lib.ts\` pairsPolicyYaml), read through the CLI's code (\`loadPolicyText\`). The engine in a process of its own with the default map sizes, medians of ${P.millionRounds} fresh applies (new maps each: \`Engine.open\`, \`apply\`, unload) and ${P.millionRounds} one-range changes (the first range moved into its gap, alternating with the original) and identical re-applies on one engine. Every range is an entry on \`ntf0\` and on the interfaces no endpoint names (ifindex 0): ${r0.lpmEntries.toLocaleString('en')} trie entries and ${r0.setEntries.toLocaleString('en')} set entries per generation, both generations populated. "Until enforced" is \`ApplyResult.activeMs\` (compile, write the spare generation, flip); "complete" is \`totalMs\` (also the RCU wait and mirroring the other generation). Kernel memory: the sum of \`bytes_memlock\` over the program's maps (a trie counts what its entries take, so its size, ${NTF.LPM4_ENTRIES.toLocaleString('en')} entries, costs nothing until used).`,
+  );
+  say();
+  const row = (label: string, f: (r: MillionOut) => string) => [label, ...rs.map(f)];
+  table(
+    ['measure (median)', ...rs.map((r) => `IPv${r.family}`)],
+    [
+      row('YAML', (r) => `${(r.yamlBytes / 2 ** 20).toFixed(1)} MiB`),
+      row('read the YAML and resolve users', (r) => s(r.loadMs)),
+      row(
+        'full apply, fresh maps: until enforced / complete',
+        (r) => `${s(r.full.activeMs)} / ${s(r.full.totalMs)}`,
+      ),
+      row('… entries written (both generations)', (r) => r.full.changes.toLocaleString('en')),
+      row('one-range change: until enforced / complete', (r) => `${s(r.one.activeMs)} / ${s(r.one.totalMs)}`),
+      row('… entries written', (r) => String(r.one.changes)),
+      row(
+        'identical re-apply: until enforced / complete',
+        (r) => `${s(r.same.activeMs)} / ${s(r.same.totalMs)}`,
+      ),
+      row('kernel memory of the maps: before / after', (r) => `${mib(r.memEmpty)} / ${mib(r.memLoaded)}`),
+      row('… of which the trie (ntf_lpm4 / ntf_lpm6), per entry', (r) => {
+        const b = r.memByMap[r.family === 4 ? 'ntf_lpm4' : 'ntf_lpm6'] ?? 0;
+        return `${mib(b)}, ${(b / (2 * r.lpmEntries)).toFixed(0)} B`;
+      }),
+    ],
+  );
+  say(
+    `Targets (each family): full apply complete < 3 s: ${rs.map((r) => `IPv${r.family} ${verdict(r.full.totalMs < 3000)} (${s(r.full.totalMs)})`).join(', ')}; one-range change complete < 50 ms: ${rs.map((r) => `IPv${r.family} ${verdict(r.one.totalMs < 50)} (${s(r.one.totalMs)})`).join(', ')}.`,
   );
   say();
 }
@@ -1056,6 +1130,7 @@ try {
     throughput,
     runtime,
     apply,
+    million,
     drain,
     ui,
     guard,
