@@ -690,7 +690,7 @@ function propose(sinceMs: number | undefined): ProposeResult {
     granted: result.granted,
     skipped: result.skipped.map((x) => ({
       iface: x.flow.iface,
-      user: nameOf(x.flow.uid),
+      user: x.flow.unit ? `${nameOf(x.flow.uid)} (${x.flow.unit})` : nameOf(x.flow.uid),
       dst: hostPort(x.flow.family, x.flow.dst, x.flow.dport, x.flow.proto),
       why: x.why,
     })),

@@ -12,7 +12,9 @@
 // the ifindex) the counters last seen are kept, also on disk, and only what they grew by is
 // added; an entry the kernel evicted and created again starts from 0 (its counters fell, or it
 // was first seen later than the one we knew). Observed flows are keyed by interface NAME, not
-// ifindex: an interface re-created under the same name gets a new index.
+// ifindex: an interface re-created under the same name gets a new index. They are also keyed by
+// the sending socket's cgroup PATH (the kernel's entries by its id): a unit that restarts gets a
+// new cgroup id under the same path, and its flows stay the same observations.
 import { join } from 'node:path';
 import type { FlowRow, FlowTarget } from './flows.js';
 import { readStateFile, writeStateFile } from './statedir.js';
@@ -40,6 +42,10 @@ export interface ObservedFlow extends FlowTarget {
   /** Wall-clock ms. */
   firstSeen: number;
   lastSeen: number;
+  /** The sending socket's cgroup path below the cgroup v2 root and its systemd unit (FlowRow's);
+   * null or absent: not known (files saved before, or a cgroup gone before it was named). */
+  cgroup?: string | null;
+  unit?: string | null;
 }
 
 /** The counters of one kernel entry as last seen. */
@@ -51,13 +57,23 @@ interface Baseline {
   wouldDropBytes: number;
 }
 
-function flowKey(f: Pick<ObservedFlow, 'iface' | 'uid' | 'family' | 'proto' | 'dst' | 'dport'>): string {
-  return `${f.iface}|${f.uid ?? '-'}|${f.family}|${f.proto}|${f.dst}|${f.dport}`;
+function flowKey(
+  f: Pick<ObservedFlow, 'iface' | 'uid' | 'family' | 'proto' | 'dst' | 'dport' | 'cgroup'>,
+): string {
+  return `${f.iface}|${f.uid ?? '-'}|${f.cgroup ?? '-'}|${f.family}|${f.proto}|${f.dst}|${f.dport}`;
 }
 
 function kernelKey(r: FlowRow): string {
+  return `${r.ifindex}|${r.uid ?? '-'}|${r.cgroupId}|${r.family}|${r.proto}|${r.dst}|${r.dport}`;
+}
+
+/** A kernel entry's key in files saved before flows had a cgroup (read once, then replaced). */
+function legacyKernelKey(r: FlowRow): string {
   return `${r.ifindex}|${r.uid ?? '-'}|${r.family}|${r.proto}|${r.dst}|${r.dport}`;
 }
+
+const isNameOrNull = (v: unknown): v is string | null | undefined =>
+  v === undefined || v === null || (typeof v === 'string' && v.length <= 4096);
 
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -78,7 +94,9 @@ function readFlow(v: unknown): ObservedFlow | undefined {
     isCount(o.packets) &&
     isCount(o.bytes) &&
     isTime(o.firstSeen) &&
-    isTime(o.lastSeen);
+    isTime(o.lastSeen) &&
+    isNameOrNull(o.cgroup) &&
+    isNameOrNull(o.unit);
   if (!ok) return undefined;
   return {
     iface: o.iface as string,
@@ -94,6 +112,8 @@ function readFlow(v: unknown): ObservedFlow | undefined {
     bytes: o.bytes as number,
     firstSeen: o.firstSeen as number,
     lastSeen: o.lastSeen as number,
+    cgroup: (o.cgroup as string | null | undefined) ?? null,
+    unit: (o.unit as string | null | undefined) ?? null,
   };
 }
 
@@ -205,7 +225,7 @@ export class Observations {
         wouldDropBytes: r.wouldDropBytes,
       };
       next.set(kk, base);
-      let prev = this.kernel.get(kk);
+      let prev = this.kernel.get(kk) ?? this.kernel.get(legacyKernelKey(r));
       const recreated =
         prev !== undefined &&
         (r.droppedPackets < prev.droppedPackets ||
@@ -239,6 +259,8 @@ export class Observations {
         bytes: (had?.bytes ?? 0) + db + wb,
         firstSeen: had ? Math.min(had.firstSeen, r.firstSeen) : r.firstSeen,
         lastSeen: had ? Math.max(had.lastSeen, r.lastSeen) : r.lastSeen,
+        cgroup: r.cgroup,
+        unit: r.unit,
       };
       // Re-inserted so that the map's order is the order of last update.
       this.flows.delete(key);

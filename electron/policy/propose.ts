@@ -24,14 +24,24 @@
 //                                 interface does) and the mode guard-only interfaces have now.
 //   unowned (no socket), routing  not fixable per user: listed in a comment and in `skipped`.
 //   header
+// Traffic from a system unit (its socket's cgroup is a .service or .scope outside user.slice,
+// not a session-N.scope: policy/units.ts systemUnitOf) stands out as the unit's: it is granted
+// to the unit, not to the account: `unit:NAME as USER` for a non-root account (that account's
+// processes in the unit only), `unit:NAME` for root (root can take any uid: the unit's cgroup is
+// the boundary, and the unit's other processes are let through too — said in the header).
+// Granting the account instead would let every other process of it (for root or a shared
+// service account: every other service) reach the address. Flows are judged against the
+// policy's unit:/cgroup: entries by path (cgroupIdsOf): the cgroups observed may have been
+// made again since, under the same path, and a pure function reads no cgroup tree.
 import { rangeContains } from './addr.js';
 import { isMap, isSeq, parseDocument } from 'yaml';
 import type { Pair, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import type { ObservedFlow } from '../engine/observations.js';
 import { checkEndpointName, MAX_UID, parseAllowText, parseRangeText } from './fields.js';
+import { systemUnitOf, unitAsFor, unitEntryText } from './units.js';
 import { guardOnlyAudit, referenceEvaluate, referenceTrace } from './evaluate.js';
 import type { DecisionReason } from './evaluate.js';
-import type { InterfaceSettings, ResolvedEndpoint, ResolvedPolicy } from './types.js';
+import type { InterfaceSettings, ResolvedCgroupEntry, ResolvedEndpoint, ResolvedPolicy } from './types.js';
 import { DEFAULT_INTERFACE_SETTINGS } from './types.js';
 import { hostTzTable } from './when.js';
 
@@ -76,6 +86,8 @@ export function isoTime(ms: number): string {
 interface Grant {
   iface: string;
   uid: number;
+  /** Sent from this system unit: granted as a unit: entry (its name and cgroup path). */
+  unit: { name: string; path: string } | null;
   family: 4 | 6;
   addr: Uint8Array;
   /** The address as a range, /32 or /128. */
@@ -117,8 +129,9 @@ function who(f: ObservedFlow, userName: (uid: number) => string | undefined): st
 }
 
 function flowText(f: ObservedFlow, userName: (uid: number) => string | undefined): string {
+  const place = f.unit ?? f.cgroup;
   return (
-    `${f.iface} ${who(f, userName)} → ${f.dst} ${f.proto}/${f.dport}: ` +
+    `${f.iface} ${who(f, userName)}${place ? ` (${place})` : ''} → ${f.dst} ${f.proto}/${f.dport}: ` +
     `${plural(f.packets, `${verdictWord(f.verdict)} packet`)}, last seen ${isoTime(f.lastSeen)}`
   );
 }
@@ -145,6 +158,43 @@ function covers(e: ResolvedEndpoint, family: 4 | 6, addr: Uint8Array): boolean {
   return e.ranges.some((r) => rangeContains(r, family, addr));
 }
 
+/** The system unit a flow was sent from, with the unit's cgroup path (the path up to it). */
+function unitOf(f: ObservedFlow): Grant['unit'] {
+  const name = f.uid === null ? null : systemUnitOf(f.cgroup);
+  if (name === null || !f.cgroup) return null;
+  const parts = f.cgroup.split('/');
+  return { name, path: parts.slice(0, parts.indexOf(name) + 1).join('/') };
+}
+
+/**
+ * Cgroup ids by path, for judging observed flows against unit:/cgroup: entries without reading
+ * a cgroup tree: the ids the policy's entries have now for their paths, and ids of our own
+ * (above any inode number) for every other path. A flow's cgroup and its ancestors then match an
+ * entry exactly when the entry's path is the flow's cgroup or one of its ancestors.
+ */
+class PathIds {
+  private readonly ids = new Map<string, number>();
+  private next = Number.MAX_SAFE_INTEGER;
+
+  constructor(p: ResolvedPolicy) {
+    for (const e of p.endpoints)
+      for (const c of e.cgroups ?? []) if (c.now) this.ids.set(c.now.path, c.now.id);
+  }
+
+  id(path: string): number {
+    let id = this.ids.get(path);
+    if (id === undefined) this.ids.set(path, (id = this.next--));
+    return id;
+  }
+
+  /** The ids of `path` and its ancestors, by level (root first); undefined: no path known. */
+  chain(path: string | null | undefined): number[] | undefined {
+    if (!path || !path.startsWith('/')) return undefined;
+    const parts = path === '/' ? [] : path.split('/').slice(1);
+    return [this.id('/'), ...parts.map((_, i) => this.id(`/${parts.slice(0, i + 1).join('/')}`))];
+  }
+}
+
 /** The mode of interfaces no endpoint names: audit when every configured interface audits (compile.ts). */
 function guardOnlyMode(p: ResolvedPolicy): InterfaceSettings['mode'] {
   return guardOnlyAudit(p.interfaces) ? 'audit' : 'enforce';
@@ -163,6 +213,7 @@ export function proposePolicy(input: ProposeInput): ProposeResult {
   const nowSec = Math.floor(input.now / 1000);
   const at = resolved.endpoints.some((e) => e.when) ? { nowSec, tz: hostTzTable(nowSec) } : undefined;
   const grants = new Map<string, Grant>();
+  const pathIds = new PathIds(resolved);
   for (const f of input.observed) {
     if (f.uid === null) {
       skipped.push({
@@ -190,10 +241,17 @@ export function proposePolicy(input: ProposeInput): ProposeResult {
       skipped.push({ flow: f, why: `not an IPv${f.family} address: ${JSON.stringify(f.dst)}` });
       continue;
     }
+    const chain = pathIds.chain(f.cgroup);
     const trace = referenceTrace(
       resolved,
       ifindexOf,
-      { ifindex: ifindexOf(f.iface)!, family: f.family, daddr: range.addr, uid: f.uid },
+      {
+        ifindex: ifindexOf(f.iface)!,
+        family: f.family,
+        daddr: range.addr,
+        uid: f.uid,
+        ...(chain ? { cgroups: chain } : {}),
+      },
       at,
     );
     const d = trace.decision;
@@ -213,12 +271,14 @@ export function proposePolicy(input: ProposeInput): ProposeResult {
       continue;
     }
     const text = `${f.dst}/${f.family === 4 ? 32 : 128}`;
-    const key = `${f.iface}|${f.uid}|${text}`;
+    const unit = unitOf(f);
+    const key = `${f.iface}|${f.uid}|${unit?.path ?? ''}|${text}`;
     let g = grants.get(key);
     if (!g) {
       g = {
         iface: f.iface,
         uid: f.uid,
+        unit,
         family: f.family,
         addr: range.addr,
         range: text,
@@ -268,16 +328,20 @@ export function proposePolicy(input: ProposeInput): ProposeResult {
     return name;
   };
 
+  // The allow entry of a grant: the account, or the unit (as the account unless root).
+  const entryOf = (g: Grant): string | number =>
+    g.unit ? unitEntryText(g.unit.name, unitAsFor(g.uid, userName(g.uid))) : allowValue(g.uid, userName);
   const byIfaceUser = new Map<string, Grant[]>();
   const sorted = [...grants.values()].sort(
     (a, b) =>
       (a.iface < b.iface ? -1 : a.iface > b.iface ? 1 : 0) ||
+      (a.unit?.path ?? '').localeCompare(b.unit?.path ?? '') ||
       a.uid - b.uid ||
       a.family - b.family ||
       compareBytes(a.addr, b.addr),
   );
   for (const g of sorted) {
-    const k = `${g.iface}|${g.uid}`;
+    const k = `${g.iface}|${g.unit?.path ?? ''}|${entryOf(g)}`;
     const list = byIfaceUser.get(k) ?? [];
     list.push(g);
     byIfaceUser.set(k, list);
@@ -289,18 +353,27 @@ export function proposePolicy(input: ProposeInput): ProposeResult {
     allow: string | number;
     /** The uid allowed; null: '*'. */
     uid: number | null;
+    /** A unit: entry's meaning (allow is its text): the unit's cgroup path, and whether `as` limits it. */
+    unit?: { name: string; path: string; as: boolean };
     ranges: Array<{ text: string; family: 4 | 6; addr: Uint8Array; comment: string }>;
     comment?: string;
   }
   const added: NewEndpoint[] = [];
   for (const list of byIfaceUser.values()) {
     const first = list[0]!;
-    const allow = allowValue(first.uid, userName);
+    const allow = entryOf(first);
+    const as = first.unit ? unitAsFor(first.uid, userName(first.uid)) : undefined;
+    const who = typeof allow === 'number' ? `uid${allow}` : allow;
     const ep: NewEndpoint = {
-      name: uniqueName(`observed-${first.iface}-${typeof allow === 'number' ? `uid${allow}` : allow}`),
+      name: uniqueName(
+        first.unit
+          ? `observed-${first.iface}-${first.unit.name}${as === undefined ? '' : `-${typeof as === 'number' ? `uid${as}` : as}`}`
+          : `observed-${first.iface}-${who}`,
+      ),
       iface: first.iface,
       allow,
       uid: first.uid,
+      ...(first.unit ? { unit: { ...first.unit, as: as !== undefined } } : {}),
       ranges: list.map((g) => ({
         text: g.range,
         family: g.family,
@@ -361,23 +434,37 @@ export function proposePolicy(input: ProposeInput): ProposeResult {
           prefix: r.family === 4 ? 32 : 128,
           text: r.text,
         })),
-        uids: e.uid === null ? [] : [e.uid],
+        uids: e.uid === null || e.unit ? [] : [e.uid],
         any: e.uid === null,
+        ...(e.unit
+          ? { cgroups: [unitEntry(e.allow as string, e.unit, e.unit.as ? [e.uid!] : undefined)] }
+          : {}),
       })),
     ],
   };
+  function unitEntry(
+    text: string,
+    u: { name: string; path: string },
+    uids: number[] | undefined,
+  ): ResolvedCgroupEntry {
+    const now = { path: u.path, id: pathIds.id(u.path), level: u.path.split('/').length - 1 };
+    return { text, kind: 'unit', name: u.name, now, uids };
+  }
   for (const g of grants.values()) {
+    const chain = g.unit ? pathIds.chain(g.unit.path) : undefined;
     const d = referenceEvaluate(proposed, ifindexOf, {
       ifindex: ifindexOf(g.iface)!,
       family: g.family,
       daddr: g.addr,
       uid: g.uid,
+      ...(chain ? { cgroups: chain } : {}),
     });
     if (d.verdict !== 'allow')
       throw new Error(
-        `propose: internal error: ${g.iface} uid ${g.uid} → ${g.range} would still be ${d.reason}`,
+        `propose: internal error: ${g.iface} uid ${g.uid}${g.unit ? ` in ${g.unit.name}` : ''} → ${g.range} would still be ${d.reason}`,
       );
   }
+  const unitGrants = added.filter((e) => e.unit).length;
 
   const yaml = render(
     input,
@@ -387,6 +474,7 @@ export function proposePolicy(input: ProposeInput): ProposeResult {
     reopened,
     skipped,
     grants.size,
+    unitGrants,
   );
   return { yaml, added: added.length, skipped, granted: grants.size };
 }
@@ -405,6 +493,7 @@ function render(
   reopened: string[],
   skipped: ProposeResult['skipped'],
   granted: number,
+  unitGrants: number,
 ): string {
   if (added.length === 0 && newIfaces.size === 0 && skipped.length === 0) return input.text;
   const doc = parseDocument(input.text, { schema: 'core', uniqueKeys: true });
@@ -431,6 +520,15 @@ function render(
         ` apply it in audit mode or as a trial (apply --confirm SECONDS).`,
     ),
   ];
+  if (unitGrants > 0) {
+    header.push(
+      ...wrap(
+        `Traffic sent from a system unit is granted to the unit, not to the whole account: "unit:NAME as` +
+          ` USER" lets only that account's processes in the unit through; a plain "unit:NAME" (root's` +
+          ` traffic: root can take any uid) lets every process of the unit through.`,
+      ),
+    );
+  }
   if (guarded.length > 0) {
     header.push(
       ...wrap(

@@ -11,6 +11,8 @@ import { parsePolicy } from '../../../electron/policy/yaml.js';
 import { formatAddr } from '../../../electron/policy/addr.js';
 import { parseRangeText } from '../../../electron/policy/fields.js';
 import type { ResolvedPolicy } from '../../../electron/policy/types.js';
+import type { CgroupTree } from '../../../electron/policy/cgroups.js';
+import { systemUnitOf } from '../../../electron/policy/units.js';
 
 const PASSWD = [
   'root:x:0:0::/:/bin/sh',
@@ -19,11 +21,42 @@ const PASSWD = [
   '',
 ].join('\n');
 const ACCOUNTS = parsePasswd(PASSWD);
+/** A cgroup tree of its own for unit:/cgroup: entries: two system units (one with a worker
+ * cgroup below it) and a user's session, ids by path. */
+const CG_PATHS = [
+  '/',
+  '/system.slice',
+  '/system.slice/backup.service',
+  '/system.slice/backup.service/worker',
+  '/system.slice/web.service',
+  '/user.slice',
+  '/user.slice/user-1000.slice',
+  '/user.slice/user-1000.slice/session-2.scope',
+];
+const cgNode = (path: string) =>
+  CG_PATHS.includes(path)
+    ? { path, id: 100 + CG_PATHS.indexOf(path), level: path === '/' ? 0 : path.split('/').length - 1 }
+    : undefined;
+const TREE: CgroupTree = {
+  root: '/test-cgroup',
+  path: cgNode,
+  unit: (name) =>
+    name === 'backup.service' || name === 'web.service' ? cgNode(`/system.slice/${name}`) : undefined,
+  slices: () => ['/', '/system.slice'],
+};
+/** A socket's cgroup and its ancestors' ids, as the kernel matches them. */
+function cgChain(path: string | null | undefined): number[] | undefined {
+  if (!path) return undefined;
+  const parts = path === '/' ? [] : path.split('/').slice(1);
+  return [cgNode('/')!.id, ...parts.map((_, i) => cgNode(`/${parts.slice(0, i + 1).join('/')}`)!.id)];
+}
+
 function db(): AccountDb {
   return {
     users: new Map(ACCOUNTS.users),
     uidToName: new Map(ACCOUNTS.uidToName),
     groups: new Map([['admins', { gid: 2000, members: ['alice'] }]]),
+    cgroups: () => TREE,
   };
 }
 const nameOf = (uid: number) => ACCOUNTS.uidToName.get(uid);
@@ -138,6 +171,68 @@ interfaces:
       [1000],
       [4242],
     ]);
+  });
+});
+
+describe('proposePolicy: traffic from system units', () => {
+  const text =
+    'endpoints:\n  - imds:\n      iface: [eth0]\n      range: [169.254.169.254/32]\n      allow: [alice]\n';
+  const BACKUP = '/system.slice/backup.service';
+  const imds = { dst: '169.254.169.254', proto: 'tcp', dport: 80, reason: 'not-listed' } as const;
+  const propose = (observed: ObservedFlow[]) => {
+    const r = proposePolicy({ text, resolved: resolve(text), observed, userName: nameOf, now: NOW });
+    return { r, after: loadPolicyText(r.yaml, 'proposed.yml', db()).resolved! };
+  };
+  const verdict = (p: ResolvedPolicy, uid: number, cgroup: string | null) =>
+    classOf(referenceEvaluate(p, ifindexOf, packet('eth0', uid, '169.254.169.254', cgroup)));
+
+  it('grants a unit as its non-root account, root as the unit alone; the account elsewhere gains nothing', () => {
+    const { r, after } = propose([
+      flow({ ...imds, uid: 1001, cgroup: `${BACKUP}/worker`, unit: 'backup.service' }),
+      flow({ ...imds, uid: 0, cgroup: '/system.slice/web.service', unit: 'web.service', dport: 443 }),
+    ]);
+    expect(r.yaml).toContain(
+      '  - observed-eth0-backup.service-bob:\n      iface: [eth0]\n      range:\n        - 169.254.169.254/32 #',
+    );
+    expect(r.yaml).toContain('      allow: [unit:backup.service as bob]\n');
+    expect(r.yaml).toContain('  - observed-eth0-web.service:\n');
+    expect(r.yaml).toContain('      allow: [unit:web.service]\n');
+    expect(r.yaml).toContain(
+      'Traffic sent from a system unit is granted to the unit, not to the whole account',
+    );
+    expect(r).toMatchObject({ added: 2, granted: 2 });
+    // bob from the unit (its cgroup or below), not from elsewhere; the unit as alice neither.
+    expect(verdict(after, 1001, `${BACKUP}/worker`)).toBe('allowed');
+    expect(verdict(after, 1001, BACKUP)).toBe('allowed');
+    expect(verdict(after, 1001, '/user.slice/user-1000.slice/session-2.scope')).toBe('drop');
+    expect(verdict(after, 1001, null)).toBe('drop');
+    expect(verdict(after, 1000 + 234, BACKUP)).toBe('drop');
+    // root's unit: every account in it.
+    expect(verdict(after, 1234, '/system.slice/web.service')).toBe('allowed');
+    expect(verdict(after, 0, BACKUP)).toBe('drop');
+  });
+
+  it("a user's session is no unit: the account is granted; a unit entry that takes it already is said", () => {
+    const withUnit = text.replace('[alice]', "[alice, 'unit:backup.service']");
+    const session = flow({
+      ...imds,
+      uid: 1001,
+      cgroup: '/user.slice/user-1000.slice/session-2.scope',
+      unit: 'session-2.scope',
+    });
+    const { r } = propose([session]);
+    expect(r.yaml).toContain('      allow: [bob]\n');
+    const allowed = proposePolicy({
+      text: withUnit,
+      resolved: resolve(withUnit),
+      observed: [flow({ ...imds, uid: 1001, cgroup: BACKUP, unit: 'backup.service' })],
+      userName: nameOf,
+      now: NOW,
+    });
+    expect(allowed.skipped.map((x) => x.why)).toEqual([
+      'the current policy allows it already (it changed since)',
+    ]);
+    expect(allowed.yaml).toContain('#   eth0 bob (backup.service) → 169.254.169.254 tcp/80:');
   });
 });
 
@@ -276,15 +371,34 @@ function randomRangeText(rng: Rng): string {
   return `${formatAddr(family, r.addr)}/${prefix}`;
 }
 
-function randomPolicyText(rng: Rng): string {
+/** unit:/cgroup: entries the policies of the unit property may list. */
+const CGROUP_ALLOW_TEXT = [
+  "'unit:backup.service'",
+  "'unit:web.service as alice'",
+  "'cgroup:/system.slice/backup.service/worker as bob'",
+  "'unit:backup.service as root'",
+] as const;
+/** Where the unit property's senders are: no cgroup known, the root, two system units (one
+ * deeper than its unit), a user's session. */
+const SENDER_CGROUPS = [
+  null,
+  '/',
+  '/system.slice/backup.service',
+  '/system.slice/backup.service/worker',
+  '/system.slice/web.service',
+  '/user.slice/user-1000.slice/session-2.scope',
+] as const;
+
+function randomPolicyText(rng: Rng, units = false): string {
   const lines = ['# random policy', 'endpoints:'];
   const n = rng.int(1, 4);
   for (let i = 1; i <= n; i++) {
+    const allow = [...rng.subset(ALLOW_TEXT, 1, 2), ...(units ? rng.subset(CGROUP_ALLOW_TEXT, 0, 2) : [])];
     lines.push(
       `  - ep${i}: # endpoint ${i}`,
       `      iface: [${rng.subset(['eth0', 'eth1', 'eth2'], 1, 2).join(', ')}]`,
       `      range: [${Array.from({ length: rng.int(1, 3) }, () => randomRangeText(rng)).join(', ')}]`,
-      `      allow: [${rng.subset(ALLOW_TEXT, 1, 2).join(', ')}]`,
+      `      allow: [${allow.join(', ')}]`,
     );
   }
   const settings: string[] = [];
@@ -307,9 +421,18 @@ function classOf(d: Decision): Class {
   return d.verdict === 'allow' || d.verdict === 'pass' ? 'allowed' : d.verdict;
 }
 
-function packet(iface: string, uid: number | null, dst: string) {
+function packet(iface: string, uid: number | null, dst: string, cgroup?: string | null) {
   const r = parseRangeText(dst).range!;
-  return { ifindex: IFINDEX[iface]!, family: r.family, daddr: r.addr, uid };
+  const cgroups = uid === null ? undefined : cgChain(cgroup);
+  return { ifindex: IFINDEX[iface]!, family: r.family, daddr: r.addr, uid, ...(cgroups ? { cgroups } : {}) };
+}
+
+/** The system unit's cgroup path a sender's cgroup is in (what propose grants), or ''. */
+function unitPathOf(cgroup: string | null | undefined): string {
+  const u = systemUnitOf(cgroup);
+  if (u === null || !cgroup) return '';
+  const parts = cgroup.split('/');
+  return parts.slice(0, parts.indexOf(u) + 1).join('/');
 }
 
 function guardedBy(p: ResolvedPolicy, dst: string): boolean {
@@ -331,16 +454,24 @@ describe('proposePolicy: property', () => {
   const POLICIES = 300;
   const SAMPLES = 300;
 
-  it(`allows every observed flow and changes nothing else (${POLICIES} policies × ${SAMPLES} packets)`, () => {
+  /** Random policies and observations; with `units`, unit:/cgroup: entries in the policies and
+   * senders in cgroups (flows from a system unit are granted to the unit). */
+  function property(units: boolean): {
+    granted: number;
+    unitGrants: number;
+    newlyGuarded: number;
+    skips: string[];
+  } {
     let grantedTotal = 0;
+    let unitGrantsTotal = 0;
     let newlyGuardedTotal = 0;
     const skipReasons = new Set<string>();
     for (let n = 0; n < POLICIES; n++) {
-      const seed = (BASE_SEED + n) >>> 0;
+      const seed = (BASE_SEED + n + (units ? 0x10000 : 0)) >>> 0;
       const rng = new Rng(seed);
-      const text = randomPolicyText(rng);
+      const text = randomPolicyText(rng, units);
       const before = resolve(text);
-      const where = `seed ${seed} (replay: NTF_PROPERTY_SEED=${seed})\n${text}`;
+      const where = `seed ${seed} (replay: NTF_PROPERTY_SEED=${seed - (units ? 0x10000 : 0)})\n${text}`;
 
       const observed: ObservedFlow[] = [];
       const tries = rng.int(1, 10);
@@ -349,7 +480,8 @@ describe('proposePolicy: property', () => {
         const uid = rng.chance(0.1) ? null : rng.pick(UIDS);
         const family: 4 | 6 = rng.chance(0.7) ? 4 : 6;
         const dst = randomAddr(rng, family);
-        const d = referenceEvaluate(before, ifindexOf, packet(iface, uid, dst));
+        const cgroup = units && uid !== null ? rng.pick(SENDER_CGROUPS) : null;
+        const d = referenceEvaluate(before, ifindexOf, packet(iface, uid, dst, cgroup));
         // Mostly what the kernel would have reported; sometimes a flow the policy allows by now.
         if (classOf(d) === 'allowed' && !rng.chance(0.1)) continue;
         observed.push(
@@ -363,6 +495,7 @@ describe('proposePolicy: property', () => {
             verdict: d.verdict === 'would-drop' ? 'would-drop' : 'drop',
             reason: rng.chance(0.05) ? 'routing-header' : d.reason,
             packets: rng.int(1, 100),
+            ...(units ? { cgroup, unit: systemUnitOf(cgroup) } : {}),
           }),
         );
       }
@@ -388,31 +521,44 @@ describe('proposePolicy: property', () => {
       }
 
       const skipped = new Set(r.skipped.map((s) => s.flow));
+      /** Grants to an account: iface|uid|dst. */
       const grantKeys = new Set<string>();
+      /** Grants to a unit: iface|unit path|dst|uid, and iface|unit path|dst for root's (no `as`). */
+      const unitKeys = new Set<string>();
+      const plainUnitKeys = new Set<string>();
+      const grants = new Set<string>();
       for (const f of observed) {
-        const dAfter = referenceEvaluate(after, ifindexOf, packet(f.iface, f.uid, f.dst));
+        const dAfter = referenceEvaluate(after, ifindexOf, packet(f.iface, f.uid, f.dst, f.cgroup));
         if (skipped.has(f)) {
           const why = r.skipped.find((s) => s.flow === f)!.why;
           skipReasons.add(why.split(':')[0]!.split(' (')[0]!);
           if (f.uid === null || f.reason === 'routing-header') continue;
           // Skipped only because the policy allows it already.
-          expect(classOf(referenceEvaluate(before, ifindexOf, packet(f.iface, f.uid, f.dst))), where).toBe(
-            'allowed',
-          );
+          expect(
+            classOf(referenceEvaluate(before, ifindexOf, packet(f.iface, f.uid, f.dst, f.cgroup))),
+            where,
+          ).toBe('allowed');
           continue;
         }
         expect(f.uid, where).not.toBeNull();
         expect(
           classOf(dAfter),
-          `${f.iface} uid ${f.uid} → ${f.dst}: ${dAfter.reason}\n${where}\n${r.yaml}`,
+          `${f.iface} uid ${f.uid} (${f.cgroup}) → ${f.dst}: ${dAfter.reason}\n${where}\n${r.yaml}`,
         ).toBe('allowed');
-        grantKeys.add(`${f.iface}|${f.uid}|${f.dst}`);
+        const unit = unitPathOf(f.cgroup);
+        grants.add(`${f.iface}|${f.uid}|${unit}|${f.dst}`);
+        if (unit === '') grantKeys.add(`${f.iface}|${f.uid}|${f.dst}`);
+        else {
+          unitKeys.add(`${f.iface}|${unit}|${f.dst}|${f.uid}`);
+          if (f.uid === 0) plainUnitKeys.add(`${f.iface}|${unit}|${f.dst}`);
+        }
       }
-      expect(r.granted, where).toBe(grantKeys.size);
-      grantedTotal += grantKeys.size;
+      expect(r.granted, where).toBe(grants.size);
+      grantedTotal += grants.size;
+      unitGrantsTotal += unitKeys.size;
 
       // Addresses guarded for the first time, and the interfaces configured after.
-      const grantedAddrs = new Set([...grantKeys].map((k) => k.split('|')[2]!));
+      const grantedAddrs = new Set([...grants].map((k) => k.split('|')[3]!));
       const newlyGuarded = new Set([...grantedAddrs].filter((a) => !guardedBy(before, a)));
       newlyGuarded.forEach((a) => expect(guardedBy(after, a), where).toBe(true));
       newlyGuardedTotal += newlyGuarded.size;
@@ -423,13 +569,19 @@ describe('proposePolicy: property', () => {
         const uid = rng.chance(0.15) ? null : rng.pick(UIDS);
         const family: 4 | 6 = rng.chance(0.7) ? 4 : 6;
         const dst = addrs.length > 0 && rng.chance(0.6) ? rng.pick(addrs) : randomAddr(rng, family);
-        const was = classOf(referenceEvaluate(before, ifindexOf, packet(iface, uid, dst)));
-        const now = classOf(referenceEvaluate(after, ifindexOf, packet(iface, uid, dst)));
+        const cgroup = units && uid !== null ? rng.pick(SENDER_CGROUPS) : null;
+        const was = classOf(referenceEvaluate(before, ifindexOf, packet(iface, uid, dst, cgroup)));
+        const now = classOf(referenceEvaluate(after, ifindexOf, packet(iface, uid, dst, cgroup)));
         if (was === now) continue;
-        const what = `${iface} uid ${uid} → ${dst}: ${was} → ${now}\n${where}\n${r.yaml}`;
+        const what = `${iface} uid ${uid} (${cgroup}) → ${dst}: ${was} → ${now}\n${where}\n${r.yaml}`;
         if (now === 'allowed') {
-          // Only the observed flows become allowed.
-          expect(grantKeys.has(`${iface}|${uid}|${dst}`), what).toBe(true);
+          // Only the observed flows become allowed: the account's, or the unit's (as that
+          // account; root's: any account in the unit).
+          const unit = unitPathOf(cgroup);
+          const byUnit =
+            unit !== '' &&
+            (unitKeys.has(`${iface}|${unit}|${dst}|${uid}`) || plainUnitKeys.has(`${iface}|${unit}|${dst}`));
+          expect(grantKeys.has(`${iface}|${uid}|${dst}`) || byUnit, what).toBe(true);
           continue;
         }
         // What the proposal takes away, as its comments say: a newly guarded address on an
@@ -442,13 +594,33 @@ describe('proposePolicy: property', () => {
         );
       }
     }
+    return {
+      granted: grantedTotal,
+      unitGrants: unitGrantsTotal,
+      newlyGuarded: newlyGuardedTotal,
+      skips: [...skipReasons].sort(),
+    };
+  }
+
+  const SKIPS = [
+    'judged by an address in its IPv6 routing header',
+    'no local socket',
+    'the current policy allows it already',
+  ];
+
+  it(`allows every observed flow and changes nothing else (${POLICIES} policies × ${SAMPLES} packets)`, () => {
+    const r = property(false);
     // The generator reaches every case.
-    expect(grantedTotal).toBeGreaterThan(POLICIES);
-    expect(newlyGuardedTotal).toBeGreaterThan(POLICIES / 10);
-    expect([...skipReasons].sort()).toEqual([
-      'judged by an address in its IPv6 routing header',
-      'no local socket',
-      'the current policy allows it already',
-    ]);
+    expect(r.granted).toBeGreaterThan(POLICIES);
+    expect(r.newlyGuarded).toBeGreaterThan(POLICIES / 10);
+    expect(r.skips).toEqual(SKIPS);
+  });
+
+  it(`with senders in cgroups: a system unit's traffic is granted to the unit, nothing else changes (${POLICIES} × ${SAMPLES})`, () => {
+    const r = property(true);
+    expect(r.granted).toBeGreaterThan(POLICIES);
+    expect(r.unitGrants).toBeGreaterThan(POLICIES / 2);
+    expect(r.newlyGuarded).toBeGreaterThan(POLICIES / 10);
+    expect(r.skips).toEqual(SKIPS);
   });
 });
