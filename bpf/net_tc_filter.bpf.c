@@ -63,8 +63,26 @@ struct {
 	__uint(max_entries, NTF_SET_ENTRIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct ntf_set_key);
-	__type(value, __u32);
+	__type(value, struct ntf_set_val);
 } ntf_sets SEC(".maps");
+
+/* Time windows: (generation, schedule id) -> when which endpoint grants (ntf_set_val). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NTF_SCHEDULE_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ntf_schedule_key);
+	__type(value, struct ntf_schedule);
+} ntf_schedules SEC(".maps");
+
+/* Per generation (the key): the clock and time zone the schedules are read in (struct
+ * ntf_clock). A hash, so that a policy without time windows has no entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct ntf_clock);
+} ntf_clock SEC(".maps");
 
 /* The cgroups the policy's unit:/cgroup: entries stand for: (generation, cgroup id) -> slot. */
 struct {
@@ -450,17 +468,91 @@ struct decision {
 	__u8 reason;
 };
 
-/* The set entry for (uid or NTF_UID_ANY) in the cgroup slot `cg`: the listed uid first. */
-static __always_inline __u32 *set_lookup(__u32 gen, __u32 set_id, __u32 uid, __u32 cg)
+/*
+ * Time windows. The functions below are global (not inlined): the verifier checks each once, on
+ * its own, instead of once per path through its callers (the cgroup levels, uid and NTF_UID_ANY),
+ * which would take it past its instruction limit.
+ */
+
+/* The second of the local week now (Monday 00:00 = 0), as ntf_clock[gen] says; NTF_WEEK_SEC
+ * (inside no segment: nothing granted) when the generation has no clock. */
+__attribute__((noinline)) __u32 ntf_week_second(__u32 gen)
+{
+	struct ntf_clock *c = bpf_map_lookup_elem(&ntf_clock, &gen);
+
+	if (!c || c->count == 0)
+		return NTF_WEEK_SEC;
+	__s64 utc = (__s64)((bpf_ktime_get_tai_ns() - (__u64)c->tai_minus_utc_ns) / 1000000000ull);
+	__s32 off = c->tz[0].offset_sec;
+
+	for (int i = 1; i < NTF_TZ_TRANSITIONS; i++) {
+		if (i >= c->count || c->tz[i].from_utc_sec > utc)
+			break;
+		off = c->tz[i].offset_sec;
+	}
+	__u64 local = (__u64)(utc + off);
+
+	/* 1970-01-01 was a Thursday: + 3 days makes Monday day 0 of the week. */
+	return (__u32)(((local / 86400 + 3) % 7) * 86400 + local % 86400);
+}
+
+/* The endpoint schedule `id` of generation `gen` grants through at second `sow` of the week (0:
+ * none then). */
+__attribute__((noinline)) __u32 ntf_schedule_grant(__u32 gen, __u32 id, __u32 sow)
+{
+	struct ntf_schedule_key k = { .gen = gen, .id = id };
+	struct ntf_schedule *s = bpf_map_lookup_elem(&ntf_schedules, &k);
+
+	if (!s)
+		return 0;
+	for (int i = 0; i < NTF_SCHEDULE_SEGMENTS; i++) {
+		if (i >= s->count || s->seg[i].start > sow)
+			break;
+		if (sow < s->seg[i].end)
+			return s->seg[i].endpoint_id;
+	}
+	return 0;
+}
+
+/* NTF_GRANT_TIMED in ntf_set_grant's result: a schedule was consulted (the verdict depends on the
+ * time, and is not cached). */
+#define NTF_GRANT_TIMED (1ull << 32)
+
+/* The endpoint granting (uid, then NTF_UID_ANY) in the cgroup slot `cg` now, in the low 32 bits
+ * (0: none), NTF_GRANT_TIMED when that took a time window. */
+__attribute__((noinline)) __u64 ntf_set_grant(__u32 gen, __u32 set_id, __u32 uid, __u32 cg)
 {
 	struct ntf_set_key sk = { .gen = gen, .set_id = set_id, .uid = uid, .cg = cg };
-	__u32 *ep = bpf_map_lookup_elem(&ntf_sets, &sk);
+	__u64 timed = 0;
+	__u32 sow = NTF_WEEK_SEC + 1; /* not read yet */
 
-	if (!ep) {
+	for (int pass = 0; pass < 2; pass++) {
+		struct ntf_set_val *v = bpf_map_lookup_elem(&ntf_sets, &sk);
+
+		if (v) {
+			if (v->schedule_id == 0)
+				return timed | v->endpoint_id;
+			timed = NTF_GRANT_TIMED;
+			if (sow > NTF_WEEK_SEC)
+				sow = ntf_week_second(gen);
+			__u32 ep = ntf_schedule_grant(gen, v->schedule_id, sow);
+
+			if (ep)
+				return timed | ep;
+		}
 		sk.uid = NTF_UID_ANY;
-		ep = bpf_map_lookup_elem(&ntf_sets, &sk);
 	}
-	return ep;
+	return timed;
+}
+
+/* ntf_set_grant, noting in *timed when a time window decided. */
+static __always_inline __u32 set_lookup(__u32 gen, __u32 set_id, __u32 uid, __u32 cg, int *timed)
+{
+	__u64 g = ntf_set_grant(gen, set_id, uid, cg);
+
+	if (g & NTF_GRANT_TIMED)
+		*timed = 1;
+	return (__u32)g;
 }
 
 /*
@@ -470,8 +562,8 @@ static __always_inline __u32 *set_lookup(__u32 gen, __u32 set_id, __u32 uid, __u
  * depends on ids user space keeps current and is not cached (a restarted unit's first packets
  * would otherwise keep its drop after the engine has added its new cgroup).
  */
-static __always_inline __u32 *cgroup_lookup(struct __sk_buff *skb, __u32 gen, __u32 levels, __u32 set_id,
-					    __u32 uid, int *consulted)
+static __always_inline __u32 cgroup_lookup(struct __sk_buff *skb, __u32 gen, __u32 levels, __u32 set_id,
+					   __u32 uid, int *consulted, int *timed)
 {
 	for (int level = 0; level < NTF_CG_LEVELS; level++) {
 		if (!(levels & (1u << level)))
@@ -487,16 +579,17 @@ static __always_inline __u32 *cgroup_lookup(struct __sk_buff *skb, __u32 gen, __
 
 		if (!slot)
 			continue;
-		__u32 *ep = set_lookup(gen, set_id, uid, *slot);
+		__u32 ep = set_lookup(gen, set_id, uid, *slot, timed);
 
 		if (ep)
 			return ep;
 	}
-	return NULL;
+	return 0;
 }
 
 static __always_inline void decide(struct __sk_buff *skb, __u32 gen, const struct ntf_iface_cfg *cfg,
-				   __u32 *set_id, __u32 uid, int unowned, struct decision *d, int *consulted)
+				   __u32 *set_id, __u32 uid, int unowned, struct decision *d, int *consulted,
+				   int *timed)
 {
 	d->endpoint_id = 0;
 	if (!set_id) {
@@ -526,14 +619,14 @@ static __always_inline void decide(struct __sk_buff *skb, __u32 gen, const struc
 		return;
 	}
 
-	__u32 *ep = set_lookup(gen, *set_id, uid, NTF_CG_ANY);
+	__u32 ep = set_lookup(gen, *set_id, uid, NTF_CG_ANY, timed);
 
 	if (!ep && cfg->cg_levels)
-		ep = cgroup_lookup(skb, gen, cfg->cg_levels, *set_id, uid, consulted);
+		ep = cgroup_lookup(skb, gen, cfg->cg_levels, *set_id, uid, consulted, timed);
 	if (ep) {
 		d->verdict = NTF_VERDICT_ALLOW;
 		d->reason = NTF_REASON_ENDPOINT;
-		d->endpoint_id = *ep;
+		d->endpoint_id = ep;
 	} else {
 		d->verdict = NTF_VERDICT_DROP;
 		d->reason = NTF_REASON_NOT_LISTED;
@@ -758,6 +851,7 @@ int ntf_egress(struct __sk_buff *skb)
 	__u64 cached = fv ? *(volatile __u64 *)&fv->cached : 0;
 	int fresh = 0;
 	int consulted = 0;
+	int timed = 0;
 	int report;
 
 	if (fv && NTF_CACHE_EPOCH(cached) == (__u32)epoch && NTF_CACHE_VERDICT(cached)) {
@@ -768,15 +862,16 @@ int ntf_egress(struct __sk_buff *skb)
 	} else {
 		if (!looked_up)
 			set_id = lpm_lookup(gen, lpm_if, p.family, p.daddr);
-		decide(skb, gen, cfg, set_id, uid, unowned, &d, &consulted);
+		decide(skb, gen, cfg, set_id, uid, unowned, &d, &consulted, &timed);
 		/* Audit mode: the same decision, but nothing is dropped. (Cached as would-drop: the
 		 * mode belongs to the policy generation, so switching it is a new epoch.) */
 		if (d.verdict == NTF_VERDICT_DROP && cfg->audit)
 			d.verdict = NTF_VERDICT_WOULD_DROP;
 		cached = NTF_CACHE_PACK(epoch, d.endpoint_id, d.reason, d.verdict);
 		fresh = 1;
-		/* A drop that the cgroup ids decided is decided again next packet (cgroup_lookup). */
-		if (consulted && d.verdict != NTF_VERDICT_ALLOW)
+		/* A drop that the cgroup ids decided is decided again next packet (cgroup_lookup), and
+		 * so is whatever a time window decided: no cached verdict outlives a window's edge. */
+		if ((consulted && d.verdict != NTF_VERDICT_ALLOW) || timed)
 			cached = 0;
 		if (fv) {
 			*(volatile __u64 *)&fv->cached = cached;

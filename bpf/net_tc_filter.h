@@ -100,6 +100,57 @@ struct ntf_set_key {
 	__u32 cg;
 };
 
+/* The ntf_sets value: the endpoint that lets the packet through, or (schedule_id != 0) the
+ * endpoints that do at which times of the week (ntf_schedules), for entries whose endpoints
+ * have `when:` windows. */
+struct ntf_set_val {
+	__u32 endpoint_id;
+	__u32 schedule_id;
+};
+
+/* Time windows. A schedule is a sorted list of [start, end) seconds of the local week (Monday
+ * 00:00 = 0), each with the endpoint that grants then; outside every segment nothing is granted. */
+#define NTF_SCHEDULE_SEGMENTS 64
+#define NTF_SCHEDULE_ENTRIES 65536
+#define NTF_WEEK_SEC 604800
+#define NTF_TZ_TRANSITIONS 64
+
+struct ntf_schedule_key {
+	__u32 gen;
+	__u32 id;
+};
+
+struct ntf_segment {
+	__u32 start;
+	__u32 end;
+	__u32 endpoint_id;
+};
+
+struct ntf_schedule {
+	__u32 count;
+	struct ntf_segment seg[NTF_SCHEDULE_SEGMENTS];
+};
+
+/*
+ * ntf_clock[generation]: how the program reads the local time of the week with no user space
+ * running. UTC = CLOCK_TAI (bpf_ktime_get_tai_ns: it follows clock steps and suspend, as the
+ * wall clock does) - tai_minus_utc_ns (the kernel's TAI offset when the policy was applied);
+ * local = UTC + the offset of the last zone transition at or before it (tz: the host zone's
+ * transitions for years ahead, sorted; count 0: the policy has no time windows).
+ */
+struct ntf_tz {
+	__s64 from_utc_sec;
+	__s32 offset_sec;
+	__u32 pad;
+};
+
+struct ntf_clock {
+	__s64 tai_minus_utc_ns;
+	__u32 count;
+	__u32 pad;
+	struct ntf_tz tz[NTF_TZ_TRANSITIONS];
+};
+
 /* (generation, cgroup v2 id) -> cgroup slot (1..): the cgroups a policy's unit:/cgroup: entries
  * stand for now. User space keeps the ids current (a restarted unit gets a new cgroup). */
 struct ntf_cgroup_key {
@@ -270,6 +321,10 @@ _Static_assert(sizeof(struct ntf_lpm6_key) == 28, "ntf_lpm6_key size");
 _Static_assert(sizeof(struct ntf_set_key) == 16, "ntf_set_key size");
 _Static_assert(sizeof(struct ntf_cgroup_key) == 16, "ntf_cgroup_key size");
 _Static_assert(sizeof(struct ntf_sk) == 8, "ntf_sk size");
+_Static_assert(sizeof(struct ntf_set_val) == 8, "ntf_set_val size");
+_Static_assert(sizeof(struct ntf_schedule_key) == 8, "ntf_schedule_key size");
+_Static_assert(sizeof(struct ntf_schedule) == 4 + 12 * NTF_SCHEDULE_SEGMENTS, "ntf_schedule size");
+_Static_assert(sizeof(struct ntf_clock) == 16 + 16 * NTF_TZ_TRANSITIONS, "ntf_clock size");
 _Static_assert(sizeof(struct ntf_iface_key) == 8, "ntf_iface_key size");
 _Static_assert(sizeof(struct ntf_iface_cfg) == 12, "ntf_iface_cfg size");
 _Static_assert(sizeof(struct ntf_state) == 24, "ntf_state size");

@@ -63,6 +63,16 @@ export const LAYOUTS = {
     cg: [12, 'u32'],
   }),
   cgroupKey: layout('ntf_cgroup_key', 16, { gen: [0, 'u32'], id: [8, 'u64'] }),
+  setVal: layout('ntf_set_val', 8, { endpoint_id: [0, 'u32'], schedule_id: [4, 'u32'] }),
+  scheduleKey: layout('ntf_schedule_key', 8, { gen: [0, 'u32'], id: [4, 'u32'] }),
+  segment: layout('ntf_segment', 12, { start: [0, 'u32'], end: [4, 'u32'], endpoint_id: [8, 'u32'] }),
+  schedule: layout('ntf_schedule', 4 + 12 * 64, { count: [0, 'u32'], seg: [4, 'bytes768'] }),
+  tz: layout('ntf_tz', 16, { from_utc_sec: [0, 'u64'], offset_sec: [8, 'u32'] }),
+  clock: layout('ntf_clock', 16 + 16 * 64, {
+    tai_minus_utc_ns: [0, 'u64'],
+    count: [8, 'u32'],
+    tz: [16, 'bytes1024'],
+  }),
   sk: layout('ntf_sk', 8, { uid: [0, 'u32'], flags: [4, 'u32'] }),
   ifaceKey: layout('ntf_iface_key', 8, { gen: [0, 'u32'], ifindex: [4, 'u32'] }),
   ifaceCfg: layout('ntf_iface_cfg', 12, {
@@ -179,6 +189,10 @@ export const NTF = {
   UID_ANY: 0xffffffff,
   CG_ANY: 0,
   CG_LEVELS: 16,
+  SCHEDULE_SEGMENTS: 64,
+  SCHEDULE_ENTRIES: 65536,
+  TZ_TRANSITIONS: 64,
+  WEEK_SEC: 604800,
   VERDICT_ALLOW: 1,
   VERDICT_DROP: 2,
   VERDICT_WOULD_DROP: 3,
@@ -398,6 +412,100 @@ export function encodeCgroupKey(gen: number, id: number): Buffer {
 export function decodeCgroupKey(b: Buffer): CgroupKey {
   const r = readFields(LAYOUTS.cgroupKey, b);
   return { gen: r.gen, id: Number(r.id) };
+}
+
+/** struct ntf_set_val: the endpoint that grants, or (scheduleId ≠ 0) the schedule saying which
+ * endpoint grants when. */
+export interface SetVal {
+  endpointId: number;
+  scheduleId: number;
+}
+
+export function encodeSetVal(v: SetVal): Buffer {
+  return writeFields(LAYOUTS.setVal, { endpoint_id: v.endpointId, schedule_id: v.scheduleId });
+}
+
+export function decodeSetVal(b: Buffer): SetVal {
+  const r = readFields(LAYOUTS.setVal, b);
+  return { endpointId: r.endpoint_id, scheduleId: r.schedule_id };
+}
+
+export function encodeScheduleKey(gen: number, id: number): Buffer {
+  return writeFields(LAYOUTS.scheduleKey, { gen, id });
+}
+
+export function decodeScheduleKey(b: Buffer): { gen: number; id: number } {
+  return readFields(LAYOUTS.scheduleKey, b);
+}
+
+/** One [start, end) of the local week (seconds from Monday 00:00) and the endpoint granting then. */
+export interface ScheduleSegment {
+  start: number;
+  end: number;
+  endpointId: number;
+}
+
+/** struct ntf_schedule: at most NTF.SCHEDULE_SEGMENTS segments, sorted by start. */
+export function encodeSchedule(segments: readonly ScheduleSegment[]): Buffer {
+  if (segments.length > NTF.SCHEDULE_SEGMENTS)
+    throw new RangeError(
+      `a schedule holds at most ${NTF.SCHEDULE_SEGMENTS} segments, not ${segments.length}`,
+    );
+  const seg = Buffer.alloc(fieldSize(LAYOUTS.schedule.fields.seg.type));
+  segments.forEach((x, i) =>
+    writeFields(LAYOUTS.segment, { start: x.start, end: x.end, endpoint_id: x.endpointId }).copy(
+      seg,
+      i * LAYOUTS.segment.size,
+    ),
+  );
+  return writeFields(LAYOUTS.schedule, { count: segments.length, seg });
+}
+
+export function decodeSchedule(b: Buffer): ScheduleSegment[] {
+  const r = readFields(LAYOUTS.schedule, b);
+  const seg = Buffer.from(r.seg);
+  const out: ScheduleSegment[] = [];
+  for (let i = 0; i < Math.min(r.count, NTF.SCHEDULE_SEGMENTS); i++) {
+    const x = readFields(LAYOUTS.segment, seg, i * LAYOUTS.segment.size);
+    out.push({ start: x.start, end: x.end, endpointId: x.endpoint_id });
+  }
+  return out;
+}
+
+/** struct ntf_clock: the TAI−UTC offset and the host zone's transitions (UTC second → offset). */
+export interface ClockVal {
+  taiMinusUtcNs: bigint;
+  tz: ReadonlyArray<{ fromUtcSec: number; offsetSec: number }>;
+}
+
+export function encodeClock(c: ClockVal): Buffer {
+  if (c.tz.length > NTF.TZ_TRANSITIONS)
+    throw new RangeError(
+      `the clock holds at most ${NTF.TZ_TRANSITIONS} zone transitions, not ${c.tz.length}`,
+    );
+  const tz = Buffer.alloc(fieldSize(LAYOUTS.clock.fields.tz.type));
+  c.tz.forEach((t, i) =>
+    writeFields(LAYOUTS.tz, {
+      from_utc_sec: BigInt.asUintN(64, BigInt(t.fromUtcSec)),
+      offset_sec: t.offsetSec >>> 0,
+    }).copy(tz, i * LAYOUTS.tz.size),
+  );
+  return writeFields(LAYOUTS.clock, {
+    tai_minus_utc_ns: BigInt.asUintN(64, c.taiMinusUtcNs),
+    count: c.tz.length,
+    tz,
+  });
+}
+
+export function decodeClock(b: Buffer): ClockVal {
+  const r = readFields(LAYOUTS.clock, b);
+  const tzb = Buffer.from(r.tz);
+  const tz: Array<{ fromUtcSec: number; offsetSec: number }> = [];
+  for (let i = 0; i < Math.min(r.count, NTF.TZ_TRANSITIONS); i++) {
+    const x = readFields(LAYOUTS.tz, tzb, i * LAYOUTS.tz.size);
+    tz.push({ fromUtcSec: Number(BigInt.asIntN(64, x.from_utc_sec)), offsetSec: x.offset_sec | 0 });
+  }
+  return { taiMinusUtcNs: BigInt.asIntN(64, r.tai_minus_utc_ns), tz };
 }
 
 /** struct ntf_sk: what the program recorded about a socket at its creation. */

@@ -150,6 +150,7 @@ function declare(path: string) {
     memcpy: libc.func('void *memcpy(_Out_ uint8_t *dest, void *src, size_t n)'),
     if_nametoindex: libc.func('unsigned int if_nametoindex(const char *name)'),
     if_indextoname: libc.func('char *if_indextoname(unsigned int index, _Out_ uint8_t *name)'),
+    clock_gettime: libc.func('int clock_gettime(int clk, _Out_ uint8_t *ts)'),
   };
 }
 

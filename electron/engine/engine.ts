@@ -38,6 +38,13 @@ import {
   encodeLpmKey,
   encodeSetKey,
   encodeCgroupKey,
+  encodeClock,
+  encodeSchedule,
+  encodeScheduleKey,
+  encodeSetVal,
+  decodeClock,
+  decodeSchedule,
+  decodeScheduleKey,
   decodeCgroupKey,
   encodeState,
   ifIndexToName,
@@ -67,8 +74,17 @@ import { monotonicToWallNs, readFlows, verdictName } from './flows.js';
 import type { FlowRow, Verdict } from './flows.js';
 import { protoName } from './proto.js';
 import { compilePolicy, stabilizeSetIds } from '../policy/compile.js';
-import { CgroupNames, cgroup2Mount, locate, NO_CGROUP2, systemCgroupTree, watchDirs } from '../policy/cgroups.js';
+import {
+  CgroupNames,
+  cgroup2Mount,
+  locate,
+  NO_CGROUP2,
+  systemCgroupTree,
+  watchDirs,
+} from '../policy/cgroups.js';
 import { CgroupWatch } from './cgroup-watch.js';
+import { hostTzTable } from '../policy/when.js';
+import { taiMinusUtcNs } from '../../native-bridge/clock.js';
 import {
   BPF_CGROUP_INET_SOCK_CREATE,
   BPF_LINK_TYPE_CGROUP,
@@ -124,6 +140,8 @@ export const PINNED_MAPS = [
   'ntf_sync',
   'ntf_cgroups',
   'ntf_sk',
+  'ntf_schedules',
+  'ntf_clock',
 ] as const;
 const PROG_NAME = 'ntf_egress';
 /** The program that records who creates each socket, and the pin of its link to the root of the
@@ -362,6 +380,9 @@ const POLICY_MAPS = {
   ntf_sets: LAYOUTS.setKey.fields.gen.offset,
   ntf_ifaces: LAYOUTS.ifaceKey.fields.gen.offset,
   ntf_cgroups: LAYOUTS.cgroupKey.fields.gen.offset,
+  ntf_schedules: LAYOUTS.scheduleKey.fields.gen.offset,
+  // Keyed by the generation itself (a u32).
+  ntf_clock: 0,
 } as const;
 type PolicyMap = keyof typeof POLICY_MAPS;
 
@@ -692,11 +713,16 @@ export class Engine {
   readonly cgroupNames = new CgroupNames();
 
   /** The policies in the kernel's generations now, each with the generations that hold it. */
-  private livePolicies(): Array<{ gens: number[]; compiled: CompiledPolicy; resolved: ResolvedPolicy | undefined }> {
+  private livePolicies(): Array<{
+    gens: number[];
+    compiled: CompiledPolicy;
+    resolved: ResolvedPolicy | undefined;
+  }> {
     if (!this.compiled) return [];
     const s = this.policyState();
     const cur = Number(s.epoch & 1n);
-    if (s.trialDeadlineNs === 0n) return [{ gens: [cur, cur ^ 1], compiled: this.compiled, resolved: this.desired }];
+    if (s.trialDeadlineNs === 0n)
+      return [{ gens: [cur, cur ^ 1], compiled: this.compiled, resolved: this.desired }];
     const out = [{ gens: [cur], compiled: this.compiled, resolved: this.desired }];
     if (this.previous?.compiled)
       out.push({ gens: [cur ^ 1], compiled: this.previous.compiled, resolved: this.previous.desired });
@@ -742,7 +768,8 @@ export class Engine {
       }
     }
     this.cgroupWatch.arm(watchDirs(tree, entries));
-    const applied = relevel && this.desired && this.trial() === undefined ? this.apply(this.desired) : undefined;
+    const applied =
+      relevel && this.desired && this.trial() === undefined ? this.apply(this.desired) : undefined;
     return moved.length > 0 || applied ? { moved, ...(applied ? { applied } : {}) } : undefined;
   }
 
@@ -857,6 +884,8 @@ export class Engine {
       ntf_sets: new Map(),
       ntf_ifaces: new Map(),
       ntf_cgroups: new Map(),
+      ntf_schedules: new Map(),
+      ntf_clock: new Map(),
     };
     // Millions of entries: encodeLpmKey runs once per interface, family and length, for the key
     // around the address; each entry's address goes in at the layout's offset.
@@ -874,8 +903,27 @@ export class Engine {
       if (v === undefined) values.set(e.setId, (v = u32(e.setId)));
       out[e.family === 4 ? 'ntf_lpm4' : 'ntf_lpm6'].set(head.toString('latin1'), v);
     }
-    for (const x of c.sets)
-      out.ntf_sets.set(encodeSetKey(0, x.setId, x.uid, x.cg).toString('latin1'), u32(x.endpointId));
+    const setVals = new Map<number, string>();
+    for (const x of c.sets) {
+      const vk = x.endpointId * 131_072 + (x.schedule ?? 0);
+      let v = setVals.get(vk);
+      if (v === undefined)
+        setVals.set(
+          vk,
+          (v = encodeSetVal({ endpointId: x.endpointId, scheduleId: x.schedule ?? 0 }).toString('latin1')),
+        );
+      out.ntf_sets.set(encodeSetKey(0, x.setId, x.uid, x.cg).toString('latin1'), v);
+    }
+    // Time windows: the schedules, and the clock and zone they are read in (docs/datapath.md).
+    for (const s of c.schedules)
+      out.ntf_schedules.set(
+        encodeScheduleKey(0, s.id).toString('latin1'),
+        encodeSchedule(s.segments).toString('latin1'),
+      );
+    if (c.schedules.length > 0) {
+      const tz = hostTzTable(Math.floor(Date.now() / 1000));
+      out.ntf_clock.set(u32(0), encodeClock({ taiMinusUtcNs: taiMinusUtcNs(), tz }).toString('latin1'));
+    }
     for (const g of c.cgroups)
       if (g.id !== undefined) out.ntf_cgroups.set(encodeCgroupKey(0, g.id).toString('latin1'), u32(g.slot));
     const cgLevels = c.cgLevels;
@@ -1413,13 +1461,17 @@ const MAX_UNEXPECTED_SHOWN = 20;
 
 /** The entries of generation `gen` that differ from what the engine last wrote there. */
 /** The last difference computed towards each wanted map contents (syncGen). */
-const DIFFS = new WeakMap<Map<string, string>, { from: Map<string, string>; dels: string[]; ups: string[] }>();
+const DIFFS = new WeakMap<
+  Map<string, string>,
+  { from: Map<string, string>; dels: string[]; ups: string[] }
+>();
 
 /** Latin1 strings of `size` bytes each, back to back in one buffer; `fix` patches each in place. */
 function packed(items: readonly string[], size: number, fix: (b: Buffer, at: number) => void): Buffer {
   const b = Buffer.allocUnsafe(items.length * size);
   items.forEach((s, i) => {
-    if (b.write(s, i * size, 'latin1') !== size) throw new RangeError(`a ${s.length}-byte entry where ${size} belong`);
+    if (b.write(s, i * size, 'latin1') !== size)
+      throw new RangeError(`a ${s.length}-byte entry where ${size} belong`);
     fix(b, i * size);
   });
   return b;
@@ -1452,6 +1504,8 @@ function valueText(name: PolicyMap, v: string): string {
   const b = Buffer.from(v, 'latin1');
   if (name === 'ntf_sets') return `endpoint ${b.readUInt32LE(0)}`;
   if (name === 'ntf_cgroups') return `cgroup slot ${b.readUInt32LE(0)}`;
+  if (name === 'ntf_schedules') return `${decodeSchedule(b).length} time segments`;
+  if (name === 'ntf_clock') return `zone table of ${decodeClock(b).tz.length} transitions`;
   if (name === 'ntf_ifaces') return `settings ${b.toString('hex')}`;
   return `set ${b.readUInt32LE(0)}`;
 }
@@ -1469,6 +1523,10 @@ function entryText(name: PolicyMap, k: string, v: string): string {
       return `ifindex ${decodeIfaceKey(b).ifindex} ${valueText(name, v)}`;
     case 'ntf_cgroups':
       return `cgroup id ${decodeCgroupKey(b).id} → ${valueText(name, v)}`;
+    case 'ntf_schedules':
+      return `schedule ${decodeScheduleKey(b).id} → ${valueText(name, v)}`;
+    case 'ntf_clock':
+      return `clock → ${valueText(name, v)}`;
     default: {
       const fam = name === 'ntf_lpm4' ? 4 : 6;
       const l = decodeLpmKey(b, fam);

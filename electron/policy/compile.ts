@@ -9,8 +9,10 @@
 
 import { NTF } from '../../native-bridge/layouts.js';
 import { LOG_ALLOWED_CODE, SET_NONE, UID_ANY } from './types.js';
+import { inSegments, WEEK_SEC } from './when.js';
 import type {
   CompiledCgroup,
+  CompiledSchedule,
   CompiledIface,
   CompiledLpmEntry,
   CompiledPolicy,
@@ -161,7 +163,38 @@ class SetTable {
     private readonly endpoints: readonly ResolvedEndpoint[],
     private readonly limit: number,
     private readonly slots: CgroupSlots,
+    private readonly schedules: Schedules,
   ) {}
+
+  /** The entries of a cover whose endpoints have time windows: per (uid, slot) every endpoint
+   * that grants it, in id order, made into an endpoint or a schedule (Schedules.grant). */
+  private timedMapping(cover: number[]): CompiledSetEntry[] {
+    const grants = new Map<string, { uid: number; cg: number; ids: number[] }>();
+    const add = (uid: number, cg: number, id: number) => {
+      const key = `${cg}:${uid}`;
+      const g = grants.get(key);
+      if (g) {
+        if (!g.ids.includes(id)) g.ids.push(id);
+      } else grants.set(key, { uid, cg, ids: [id] });
+      if (grants.size > this.limit) throw new CapacityError('sets', this.limit);
+    };
+    for (const idx of cover) {
+      const e = this.endpoints[idx] as ResolvedEndpoint;
+      for (const uid of e.uids) if (uid !== UID_ANY) add(uid, NTF.CG_ANY, e.id);
+      if (e.any) add(UID_ANY, NTF.CG_ANY, e.id);
+      for (const c of e.cgroups ?? [])
+        for (const uid of c.uids ?? [UID_ANY]) add(uid, this.slots.slotOf(c.kind, c.name), e.id);
+    }
+    const out: CompiledSetEntry[] = [];
+    for (const g of grants.values()) {
+      const { endpointId, schedule } = this.schedules.grant(g.ids.sort((a, b) => a - b));
+      out.push({ setId: 0, uid: g.uid, cg: g.cg, endpointId, ...(schedule ? { schedule } : {}) });
+    }
+    // The plain entries first (listed uids, then '*'), then by cgroup slot: as without windows.
+    return out.sort(
+      (a, b) => a.cg - b.cg || (a.uid === UID_ANY ? 1 : 0) - (b.uid === UID_ANY ? 1 : 0) || a.uid - b.uid,
+    );
+  }
 
   /** The (uid, slot) → endpoint entries of the covering endpoints' unit:/cgroup: entries. */
   private cgroupMapping(cover: number[]): CompiledSetEntry[] {
@@ -187,6 +220,8 @@ class SetTable {
     const coverKey = cover.join(',');
     const known = this.byCover.get(coverKey);
     if (known !== undefined) return known;
+    if (this.schedules.any && cover.some((idx) => this.endpoints[idx]?.when))
+      return this.store(coverKey, this.timedMapping(cover));
 
     // Reported endpoint: the lowest id among covering endpoints that list the uid; '*' (UID_ANY)
     // likewise gets the lowest id among covering endpoints with any. The kernel tries the uid before
@@ -212,8 +247,12 @@ class SetTable {
     }
     if (anyId !== undefined) mapping.push({ setId: 0, uid: UID_ANY, cg: NTF.CG_ANY, endpointId: anyId });
     if (this.slots.any) mapping.push(...this.cgroupMapping(cover));
-    const mappingKey = mapping.map(setEntryText).join(',');
+    return this.store(coverKey, mapping);
+  }
 
+  /** The set id of a mapping (a new set when no other cover had the same), for this cover. */
+  private store(coverKey: string, mapping: CompiledSetEntry[]): number {
+    const mappingKey = mapping.map(setEntryText).join(',');
     let setId = this.byMapping.get(mappingKey);
     if (setId === undefined) {
       setId = this.nextId++;
@@ -226,9 +265,75 @@ class SetTable {
   }
 }
 
-/** A set entry's meaning, without its set id ("uid:endpoint", "uid/slot:endpoint"). */
+/** A set entry's meaning, without its set id ("uid:endpoint", "uid/slot:endpoint", "…@schedule"). */
 function setEntryText(m: CompiledSetEntry): string {
-  return m.cg === NTF.CG_ANY ? `${m.uid}:${m.endpointId}` : `${m.uid}/${m.cg}:${m.endpointId}`;
+  const who = m.cg === NTF.CG_ANY ? `${m.uid}` : `${m.uid}/${m.cg}`;
+  return `${who}:${m.endpointId}${m.schedule ? `@${m.schedule}` : ''}`;
+}
+
+/**
+ * Time windows: which of the endpoints granting one (uid, slot) grants when. In id order the
+ * first one open at a moment grants then (the lowest id, as without windows); an endpoint without
+ * windows is open always, so the ones after it never matter. Equal schedules share an id.
+ */
+class Schedules {
+  readonly list: CompiledSchedule[] = [];
+  private readonly byKey = new Map<string, number>();
+  private readonly byId: Map<number, ResolvedEndpoint>;
+  readonly any: boolean;
+
+  constructor(
+    endpoints: readonly ResolvedEndpoint[],
+    private readonly limit: number,
+  ) {
+    this.any = endpoints.some((e) => e.when);
+    this.byId = new Map(this.any ? endpoints.map((e) => [e.id, e]) : []);
+  }
+
+  /** `ids`: the granting endpoints' ids, ascending. */
+  grant(ids: readonly number[]): { endpointId: number; schedule: number } {
+    const byId = (id: number) => this.byId.get(id) as ResolvedEndpoint;
+    const first = byId(ids[0] as number);
+    if (!first.when) return { endpointId: first.id, schedule: 0 };
+    const cands: ResolvedEndpoint[] = [];
+    for (const id of ids) {
+      const e = byId(id);
+      cands.push(e);
+      if (!e.when) break;
+    }
+    const edges = new Set<number>([0, WEEK_SEC]);
+    for (const e of cands) for (const s of e.when?.segments ?? []) edges.add(s.start).add(s.end);
+    const at = [...edges].sort((a, b) => a - b);
+    const segments: CompiledSchedule['segments'] = [];
+    for (let i = 0; i + 1 < at.length; i++) {
+      const start = at[i] as number;
+      const end = at[i + 1] as number;
+      const open = cands.find((e) => !e.when || inSegments(e.when.segments, start));
+      if (!open) continue;
+      const last = segments[segments.length - 1];
+      if (last && last.end === start && last.endpointId === open.id) last.end = end;
+      else segments.push({ start, end, endpointId: open.id });
+    }
+    const only = segments[0];
+    if (segments.length === 1 && only && only.start === 0 && only.end === WEEK_SEC)
+      return { endpointId: only.endpointId, schedule: 0 };
+    if (segments.length > NTF.SCHEDULE_SEGMENTS)
+      throw new Error(
+        `the time windows of endpoints ${cands.map((e) => JSON.stringify(e.name)).join(', ')} together make ${segments.length} separate times of the week for one user; the filter holds ${NTF.SCHEDULE_SEGMENTS} (NTF_SCHEDULE_SEGMENTS): use fewer, wider windows`,
+      );
+    const key = segments.map((s) => `${s.start}-${s.end}:${s.endpointId}`).join(',');
+    let id = this.byKey.get(key);
+    if (id === undefined) {
+      if (this.list.length >= this.limit)
+        throw new Error(
+          `the policy needs more than ${this.limit} time-window schedules, the most one policy may use`,
+        );
+      id = this.list.length + 1;
+      this.byKey.set(key, id);
+      this.list.push({ id, segments });
+    }
+    return { endpointId: first.id, schedule: id };
+  }
 }
 
 /** Every level below NTF_CG_LEVELS: where a cgroup is not known now, it may appear at any. */
@@ -462,7 +567,8 @@ export function compilePolicy(
   }
 
   const slots = new CgroupSlots(p.endpoints);
-  const sets = new SetTable(p.endpoints, limits.sets, slots);
+  const schedules = new Schedules(p.endpoints, NTF.SCHEDULE_ENTRIES / 2);
+  const sets = new SetTable(p.endpoints, limits.sets, slots, schedules);
   const lpm: CompiledLpmEntry[] = [];
   const counts = { lpm4: 0, lpm6: 0 };
   const tables = new Map<4 | 6, PrefixTable>();
@@ -499,6 +605,7 @@ export function compilePolicy(
       endpointNames,
       cgroups: slots.list,
       cgLevels: slots.levels(),
+      schedules: schedules.list,
     },
     missingIfaces,
   };

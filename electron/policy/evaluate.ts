@@ -18,6 +18,7 @@ import { SET_NONE, UID_ANY } from './types.js';
 import { hostEvalTime, inSegments, secondOfWeek } from './when.js';
 import type { EvalTime } from './when.js';
 import type {
+  CompiledSetEntry,
   CompiledLpmEntry,
   CompiledPolicy,
   InterfaceSettings,
@@ -88,7 +89,7 @@ function audited(d: Decision, audit: boolean): Decision {
 }
 
 /** The kernel's verdict from the compiled entries (steps a, c, d, e of the tc program). */
-export function compiledEvaluate(c: CompiledPolicy, pkt: Packet): Decision {
+export function compiledEvaluate(c: CompiledPolicy, pkt: Packet, at?: EvalTime): Decision {
   // a. Interfaces without settings of their own use the settings and entries of ifindex 0;
   //    without those (nothing guarded) they pass untouched.
   let iface = c.ifaces.find((i) => i.ifindex === pkt.ifindex);
@@ -106,7 +107,7 @@ export function compiledEvaluate(c: CompiledPolicy, pkt: Packet): Decision {
   }
 
   if (best === undefined && guardOnly) return { ...NOT_CONFIGURED };
-  return audited(compiledDecide(c, iface.defaultAllow, iface.unownedAllow, best, pkt), iface.audit);
+  return audited(compiledDecide(c, iface.defaultAllow, iface.unownedAllow, best, pkt, at), iface.audit);
 }
 
 function compiledDecide(
@@ -115,6 +116,7 @@ function compiledDecide(
   unownedAllow: boolean,
   best: CompiledLpmEntry | undefined,
   pkt: Packet,
+  at: EvalTime | undefined,
 ): Decision {
   if (best !== undefined) {
     // d. Guarded destination.
@@ -122,9 +124,21 @@ function compiledDecide(
     const setId = best.setId;
     if (setId === SET_NONE) return decide('drop', 'iface-not-listed');
     const uid = pkt.uid;
+    // An entry with a schedule grants through the endpoint of the segment the local time of the
+    // week falls in, or not at all (then the next lookup is tried, as in the kernel).
+    let time = at;
+    const grants = (s: CompiledSetEntry | undefined): CompiledSetEntry | undefined => {
+      if (!s?.schedule) return s;
+      time ??= hostEvalTime();
+      const sow = secondOfWeek(time.nowSec, time.tz);
+      const seg = c.schedules
+        .find((x) => x.id === s.schedule)
+        ?.segments.find((g) => g.start <= sow && sow < g.end);
+      return seg ? { ...s, endpointId: seg.endpointId } : undefined;
+    };
     const lookup = (cg: number) =>
-      c.sets.find((s) => s.setId === setId && s.uid === uid && s.cg === cg) ??
-      c.sets.find((s) => s.setId === setId && s.uid === UID_ANY && s.cg === cg);
+      grants(c.sets.find((s) => s.setId === setId && s.uid === uid && s.cg === cg)) ??
+      grants(c.sets.find((s) => s.setId === setId && s.uid === UID_ANY && s.cg === cg));
     let hit = lookup(NTF.CG_ANY);
     // The socket's cgroup and its ancestors, shallowest first, at the levels the policy names.
     for (let level = 0; hit === undefined && level < NTF.CG_LEVELS; level++) {

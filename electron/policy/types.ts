@@ -171,6 +171,9 @@ export interface CompiledSetEntry {
   uid: number;
   /** A cgroup slot (CompiledCgroup.slot), or NTF.CG_ANY (whatever cgroup). */
   cg: number;
+  /** The schedule (CompiledSchedule.id) saying which endpoint grants when, for entries whose
+   * endpoints have time windows; absent: `endpointId` grants at all times. */
+  schedule?: number;
   /** Endpoint id reported when this entry allows a packet. */
   endpointId: number;
 }
@@ -200,6 +203,13 @@ export interface CompiledCgroup {
   level: number | undefined;
 }
 
+/** When which endpoint grants (ntf_schedules): sorted [start, end) seconds of the local week
+ * (Monday 00:00 = 0), each with its endpoint; outside them nothing is granted. */
+export interface CompiledSchedule {
+  id: number;
+  segments: Array<{ start: number; end: number; endpointId: number }>;
+}
+
 /** Generation-free map contents; the engine adds the generation when it writes them. */
 export interface CompiledPolicy {
   /** Entries with ifindex IFINDEX_ANY (0) are the guarded ranges on every interface no endpoint names. */
@@ -215,4 +225,6 @@ export interface CompiledPolicy {
   cgroups: CompiledCgroup[];
   /** ntf_iface_cfg.cg_levels: the levels to look up (0: the policy names no cgroup). */
   cgLevels: number;
+  /** Time windows: the schedules set entries refer to (ids from 1); empty: none. */
+  schedules: CompiledSchedule[];
 }

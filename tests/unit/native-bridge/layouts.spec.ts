@@ -20,6 +20,10 @@ const CONSTANTS: Record<keyof typeof NTF, string> = {
   UID_ANY: 'NTF_UID_ANY',
   CG_ANY: 'NTF_CG_ANY',
   CG_LEVELS: 'NTF_CG_LEVELS',
+  SCHEDULE_SEGMENTS: 'NTF_SCHEDULE_SEGMENTS',
+  SCHEDULE_ENTRIES: 'NTF_SCHEDULE_ENTRIES',
+  TZ_TRANSITIONS: 'NTF_TZ_TRANSITIONS',
+  WEEK_SEC: 'NTF_WEEK_SEC',
   VERDICT_ALLOW: 'NTF_VERDICT_ALLOW',
   VERDICT_DROP: 'NTF_VERDICT_DROP',
   VERDICT_WOULD_DROP: 'NTF_VERDICT_WOULD_DROP',
@@ -74,6 +78,18 @@ function cLayouts(): Record<string, number> {
   return cPrint(['<linux/types.h>', '"net_tc_filter.h"'], body);
 }
 
+/** Checks a layout against the compiler's numbers; `atLeast`: the C struct may be larger. */
+function expectLayout(l: Layout, c: Record<string, number>, atLeast = false): void {
+  if (atLeast) expect(c[l.struct]).toBeGreaterThanOrEqual(l.size);
+  else expect(l.size).toBe(c[l.struct]);
+  for (const [f, { offset, type }] of Object.entries(l.fields)) {
+    expect({ field: f, offset }).toEqual({ field: f, offset: c[`${l.struct}.${f}`] });
+    const size = type.startsWith('bytes') ? Number(type.slice(5)) : SIZES[type];
+    expect({ field: f, size }).toEqual({ field: f, size: c[`${l.struct}.${f}#size`] });
+    expect(offset + (size ?? 0)).toBeLessThanOrEqual(l.size);
+  }
+}
+
 /** Runs a C program made of `body` (statements printing "name value" lines) and parses them. */
 function cPrint(includes: string[], body: string[]): Record<string, number> {
   const lines = [
@@ -97,18 +113,6 @@ function cPrint(includes: string[], body: string[]): Record<string, number> {
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** Checks a layout against the compiler's numbers; `atLeast`: the C struct may be larger. */
-function expectLayout(l: Layout, c: Record<string, number>, atLeast = false): void {
-  if (atLeast) expect(c[l.struct]).toBeGreaterThanOrEqual(l.size);
-  else expect(l.size).toBe(c[l.struct]);
-  for (const [f, { offset, type }] of Object.entries(l.fields)) {
-    expect({ field: f, offset }).toEqual({ field: f, offset: c[`${l.struct}.${f}`] });
-    const size = type.startsWith('bytes') ? Number(type.slice(5)) : SIZES[type];
-    expect({ field: f, size }).toEqual({ field: f, size: c[`${l.struct}.${f}#size`] });
-    expect(offset + (size ?? 0)).toBeLessThanOrEqual(l.size);
   }
 }
 
@@ -283,6 +287,57 @@ const SPECS: Record<string, () => void> = {
   decodeCgroupKey() {
     for (const { raw, buf } of samples(LAYOUTS.cgroupKey))
       expect(L.decodeCgroupKey(buf)).toEqual({ gen: u32(raw, 'gen'), id: Number(u64(raw, 'id')) });
+  },
+  encodeSetVal() {
+    expect(L.encodeSetVal({ endpointId: 7, scheduleId: 3 })).toEqual(
+      build(LAYOUTS.setVal, { endpoint_id: 7, schedule_id: 3 }),
+    );
+  },
+  decodeSetVal() {
+    for (const { raw, buf } of samples(LAYOUTS.setVal))
+      expect(L.decodeSetVal(buf)).toEqual({
+        endpointId: u32(raw, 'endpoint_id'),
+        scheduleId: u32(raw, 'schedule_id'),
+      });
+  },
+  encodeScheduleKey() {
+    expect(L.encodeScheduleKey(1, 9)).toEqual(build(LAYOUTS.scheduleKey, { gen: 1, id: 9 }));
+  },
+  decodeScheduleKey() {
+    for (const { raw, buf } of samples(LAYOUTS.scheduleKey))
+      expect(L.decodeScheduleKey(buf)).toEqual({ gen: u32(raw, 'gen'), id: u32(raw, 'id') });
+  },
+  encodeSchedule() {
+    const segs = [
+      { start: 0, end: 10, endpointId: 1 },
+      { start: 28_800, end: 64_800, endpointId: 2 },
+    ];
+    const seg = Buffer.alloc(LAYOUTS.segment.size * NTF.SCHEDULE_SEGMENTS);
+    segs.forEach((x, i) =>
+      build(LAYOUTS.segment, { start: x.start, end: x.end, endpoint_id: x.endpointId }).copy(
+        seg,
+        i * LAYOUTS.segment.size,
+      ),
+    );
+    expect(L.encodeSchedule(segs)).toEqual(build(LAYOUTS.schedule, { count: 2, seg }));
+    expect(() =>
+      L.encodeSchedule(Array(NTF.SCHEDULE_SEGMENTS + 1).fill({ start: 0, end: 1, endpointId: 1 })),
+    ).toThrow(/at most 64 segments/);
+  },
+  decodeSchedule() {
+    const segs = [{ start: 5, end: 6, endpointId: 3 }];
+    expect(L.decodeSchedule(L.encodeSchedule(segs))).toEqual(segs);
+  },
+  encodeClock() {
+    const tz = Buffer.alloc(LAYOUTS.tz.size * NTF.TZ_TRANSITIONS);
+    build(LAYOUTS.tz, { from_utc_sec: BigInt.asUintN(64, -5n), offset_sec: -18_000 >>> 0 }).copy(tz, 0);
+    expect(
+      L.encodeClock({ taiMinusUtcNs: 37_000_000_000n, tz: [{ fromUtcSec: -5, offsetSec: -18_000 }] }),
+    ).toEqual(build(LAYOUTS.clock, { tai_minus_utc_ns: 37_000_000_000n, count: 1, tz }));
+  },
+  decodeClock() {
+    const c = { taiMinusUtcNs: -1n, tz: [{ fromUtcSec: 1_800_000_000, offsetSec: 3600 }] };
+    expect(L.decodeClock(L.encodeClock(c))).toEqual(c);
   },
   decodeSk() {
     for (const { raw, buf } of samples(LAYOUTS.sk))
