@@ -15,6 +15,7 @@
 #include <linux/ipv6.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 
 #include "net_tc_filter.h"
 
@@ -925,8 +926,24 @@ int ntf_egress(struct __sk_buff *skb)
 	return d.verdict == NTF_VERDICT_DROP ? NTF_DROP : NTF_PASS;
 }
 
+/* The two fields of the kernel's task and credentials the socket record needs, located through
+ * the running kernel's BTF when the object is loaded (CO-RE: libbpf matches them by name). */
+struct ntf_kuid {
+	__u32 val;
+};
+
+struct cred___ntf {
+	struct ntf_kuid fsuid;
+} __attribute__((preserve_access_index));
+
+struct task_struct___ntf {
+	const struct cred___ntf *cred;
+} __attribute__((preserve_access_index));
+
 /*
- * Records who creates each socket, for ntf_egress: the creating task's uid as root sees it.
+ * Records who creates each socket, for ntf_egress: the creating task's file-system uid as root
+ * sees it — the uid the kernel gives the socket (sk_uid, what bpf_get_socket_uid reports until an
+ * fchown changes it).
  * Attached to the root of the cgroup v2 hierarchy (every socket a process creates with socket(2)),
  * never refuses one. fchown(2) on the socket later changes the kernel's idea of its owner
  * (bpf_get_socket_uid), not this record.
@@ -936,8 +953,14 @@ int ntf_sock_create(struct bpf_sock *sk)
 {
 	struct ntf_sk *rec = bpf_sk_storage_get(&ntf_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 
-	if (rec) {
-		rec->uid = (__u32)bpf_get_current_uid_gid();
+	struct task_struct___ntf *task = (void *)bpf_get_current_task();
+	const struct cred___ntf *cred = NULL;
+	__u32 uid;
+
+	/* A read that fails leaves the socket unrecorded (today's lookup), never uid 0. */
+	if (rec && bpf_core_read(&cred, sizeof(cred), &task->cred) == 0 && cred &&
+	    bpf_core_read(&uid, sizeof(uid), &cred->fsuid.val) == 0) {
+		rec->uid = uid;
 		rec->flags = NTF_SK_RECORDED;
 	}
 	return 1;

@@ -4,12 +4,12 @@
 // socket to a uid of that range — the kernel then reports that uid as the socket's owner, but the
 // filter decides by the uid recorded when the socket was created (ntf_sock_create) —, and then
 // becomes that uid, which the warning is about.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { BOB, cleanup, cliPath, decisions, setup, stop, udp } from './harness.js';
+import { ALICE, BOB, cleanup, cliPath, decisions, setup, stop, udp } from './harness.js';
 import type { Env } from './harness.js';
 
 /** bob's subordinate range, as `usermod --add-subuids` or useradd would allocate it. */
@@ -170,5 +170,56 @@ describe('a listed uid borrowed through a user namespace', () => {
     expect(status.flows.filter((f) => f.uid === LISTED && f.dst === '192.0.2.1')).toEqual([
       expect.objectContaining({ allowedPackets: 2, droppedPackets: 0, verdict: 'allow' }),
     ]);
+  });
+});
+
+describe('the uid recorded at socket creation', () => {
+  it('is the one the kernel gives the socket (the file-system uid), not the real uid', async () => {
+    env = await setup();
+    const e = await env.run(`endpoints:
+  - imds:
+      iface: [ntf0]
+      range: [192.0.2.1/32]
+      allow: [alice]
+interfaces:
+  ntf0: { default: allow }
+`);
+    // Real uid bob, effective (and so file-system) uid alice, as in a set-user-ID program of alice's.
+    const run = (ruid: number, euid: number) =>
+      JSON.parse(
+        execFileSync(
+          'ip',
+          [
+            'netns',
+            'exec',
+            env!.sb.client,
+            'setpriv',
+            `--ruid=${ruid}`,
+            `--euid=${euid}`,
+            `--rgid=${ruid}`,
+            `--egid=${euid}`,
+            '--clear-groups',
+            process.execPath,
+            join(env!.sb.dir, 'probe.mjs'),
+            'udp',
+            '192.0.2.1',
+            '7',
+            '3',
+            '400',
+          ],
+          { encoding: 'utf8', timeout: 15_000 },
+        )
+          .trim()
+          .split('\n')
+          .pop() ?? '{}',
+      ) as { sent: number; received: number };
+    expect(run(BOB, ALICE)).toMatchObject({ sent: 3, received: 3 });
+    expect(run(ALICE, BOB)).toMatchObject({ sent: 3, received: 0 });
+    const lines = await stop(e);
+    const sent = decisions(lines, (d) => d.dst === '192.0.2.1');
+    expect(sent.filter((d) => d.verdict === 'allow').every((d) => d.uid === ALICE)).toBe(true);
+    expect(sent.filter((d) => d.verdict === 'drop').every((d) => d.uid === BOB)).toBe(true);
+    // Both recorded at creation (no uidRecorded:false on any line).
+    expect(sent.filter((d) => 'uidRecorded' in d)).toEqual([]);
   });
 });
