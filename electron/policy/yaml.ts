@@ -163,15 +163,42 @@ function parseUnchecked(text: string, file: string, opts: ParseOptions): ParseRe
     return { diagnostics: r.diagnostics };
   }
   const quick = opts.quickLists === false ? undefined : quickLists(text);
+  const refuse = (message: string): ParseResult => {
+    const r = new Reporter(file, undefined);
+    r.error(0, message);
+    return { diagnostics: r.diagnostics };
+  };
+  if (quick === 'too many') return refuse(TOO_MANY_ITEMS);
   if (quick) {
     const lines = new LineCounter();
     const r = new Reporter(file, lines, quick.lists);
-    const res = parseText(quick.text, lines, r);
+    const res = parseText(quick.text, lines, r, text.length - quick.blanked);
     // Every blanked list was read as the list it is: the result is the original text's.
     if (quick.lists.size === 0) return res;
   }
   const lines = new LineCounter();
-  return parseText(text, lines, new Reporter(file, lines));
+  return parseText(text, lines, new Reporter(file, lines), text.length);
+}
+
+/**
+ * At most this much of a file is parsed by the yaml library: all of it but the quick lists' items
+ * (quickLists). The library takes about 1.3 s and 100 MB of heap per MiB, so 64 MiB of, say,
+ * quoted list items would exhaust Node's heap (measured: out of memory after 2 minutes); 8 MiB is
+ * eight times the whole cap of before.
+ */
+export const MAX_PARSED_BYTES = 8 * 2 ** 20;
+/** Items of the quick lists together, counted before any is built (a million-pair policy has a
+ * million; 64 MiB of two-byte items would be 32 million objects). */
+export const MAX_LIST_ITEMS = 4 * 2 ** 20;
+const TOO_MANY_ITEMS = `the lists of this file have more than ${MAX_LIST_ITEMS} items together, the most a policy may have`;
+
+function tooMuchParsed(bytes: number): string {
+  return (
+    `${bytes} bytes of this file are not in one-line lists of plain items, more than the ${MAX_PARSED_BYTES} ` +
+    `(8 MiB) that may be; write long lists on one line with unquoted items, e.g. ` +
+    `range: [10.0.0.0/8, 2001:db8::/32] and allow: [alice, 1001] (quoted items, @groups and "*" ` +
+    `belong in short lists)`
+  );
 }
 
 /**
@@ -186,13 +213,19 @@ function parseUnchecked(text: string, file: string, opts: ParseOptions): ParseRe
  * syntax errors) leaves the map non-empty, and the caller parses the original text instead.
  * Lists with any other item (quoted, `@group`, `*`, `null`, `a:`, empty, tabs) are left alone.
  */
-function quickLists(text: string): { text: string; lists: Map<number, Scalar[]> } | undefined {
+function quickLists(
+  text: string,
+): { text: string; lists: Map<number, Scalar[]>; blanked: number } | 'too many' | undefined {
   const lists = new Map<number, Scalar[]>();
   const parts: string[] = [];
   let last = 0;
+  let blanked = 0;
+  let count = 0;
   for (const m of text.matchAll(QUICK_LIST)) {
     const content = m[1]!;
     const open = m.index + m[0].length - content.length - 2; // offset of `[`
+    for (let i = content.indexOf(','); i >= 0; i = content.indexOf(',', i + 1)) count++;
+    if (++count > MAX_LIST_ITEMS) return 'too many';
     const items: Scalar[] = [];
     let at = open + 1;
     for (const piece of content.split(',')) {
@@ -212,10 +245,11 @@ function quickLists(text: string): { text: string; lists: Map<number, Scalar[]> 
     lists.set(open, items);
     parts.push(text.slice(last, open + 1), ' '.repeat(content.length));
     last = open + 1 + content.length;
+    blanked += content.length;
   }
   if (lists.size === 0) return undefined;
   parts.push(text.slice(last));
-  return { text: parts.join(''), lists };
+  return { text: parts.join(''), lists, blanked };
 }
 
 /** A line with only a `range`, `allow` or `iface` key and a flow list; group 1: the list's inside. */
@@ -225,13 +259,18 @@ const QUICK_ITEM = /^( *)([A-Za-z0-9_][A-Za-z0-9_.:/+-]*) *$/;
 /** Words the core schema reads as null (`~` cannot start a quick item). */
 const QUICK_NULL = /^(?:null|Null|NULL)$/;
 
-function parseText(text: string, lines: LineCounter, r: Reporter): ParseResult {
+/** `parsed`: the bytes of `text` the yaml library has to read (not blanked by quickLists). */
+function parseText(text: string, lines: LineCounter, r: Reporter, parsed: number): ParseResult {
   const tooDeep = prescanNesting(text);
   if (tooDeep !== undefined) {
     // The text up to that point is nested at most ~2 × PRESCAN_NESTING deep, so parsing it is
     // cheap, and the exact pass then points at the first level beyond MAX_NESTING.
     const prefix = text.slice(0, tooDeep + 1);
     if (scanCst([...new Parser(lines.addNewLine).parse(prefix)], r, true)) r.error(tooDeep, nestingMessage());
+    return { diagnostics: r.diagnostics };
+  }
+  if (parsed > MAX_PARSED_BYTES) {
+    r.error(0, tooMuchParsed(parsed));
     return { diagnostics: r.diagnostics };
   }
 

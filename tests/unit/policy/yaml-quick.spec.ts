@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parsePolicy } from '../../../electron/policy/yaml.js';
+import { MAX_LIST_ITEMS, MAX_PARSED_BYTES, parsePolicy } from '../../../electron/policy/yaml.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -154,5 +154,37 @@ describe('quick lists', () => {
       };
       same(ep(`      iface: [${list()}]\n      range: [${list()}]\n      allow: [${list()}]\n`));
     }
+  });
+
+  it('refuses more than MAX_PARSED_BYTES outside quick lists, before the yaml library builds anything', () => {
+    const quoted = Array.from({ length: 1_400_000 }, (_, i) => `"u${i % 1000}"`).join(', ');
+    const text = ep(`      iface: [eth0]\n      range: [10.0.0.0/8]\n      allow: [${quoted}]\n`);
+    expect(text.length).toBeGreaterThan(MAX_PARSED_BYTES);
+    const r = parsePolicy(text, 'q.yml');
+    expect(r.policy).toBeUndefined();
+    expect(r.diagnostics).toEqual([
+      {
+        severity: 'error',
+        message: expect.stringMatching(
+          /^\d+ bytes of this file are not in one-line lists of plain items, more than the 8388608 \(8 MiB\) that may be; write long lists on one line with unquoted items/,
+        ),
+        pos: { file: 'q.yml', line: 1, col: 1 },
+      },
+    ]);
+  });
+
+  it('refuses more than MAX_LIST_ITEMS list items, counted before any is built', () => {
+    const items = `a,${'a,'.repeat(MAX_LIST_ITEMS)}a`;
+    const r = parsePolicy(
+      ep(`      iface: [eth0]\n      range: [10.0.0.0/8]\n      allow: [${items}]\n`),
+      'q.yml',
+    );
+    expect(r.diagnostics).toEqual([
+      {
+        severity: 'error',
+        message: `the lists of this file have more than ${MAX_LIST_ITEMS} items together, the most a policy may have`,
+        pos: { file: 'q.yml', line: 1, col: 1 },
+      },
+    ]);
   });
 });
