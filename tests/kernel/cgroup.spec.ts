@@ -4,28 +4,20 @@
 // the test, removed afterwards), sending real traffic in a namespace sandbox. The socket's cgroup
 // counts, not the task's; a unit that restarts (its cgroup removed and made again, with a new id)
 // is followed while traffic flows.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmdirSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cgroup2Mount } from '../../electron/policy/cgroups.js';
 import { ALICE, BOB, cleanup, decisions, setup, stop } from './harness.js';
 import type { Env } from './harness.js';
+import { CGROUP_ROOT as ROOT, TestCgroups } from './cgroups.js';
 
-const ROOT = cgroup2Mount();
 const TAG = `ntft${process.pid % 100000}`;
 /** A slice of the test's own, at the top of the hierarchy (where systemd puts system.slice). */
-const SLICE = `/${TAG}.slice`;
+const cg = new TestCgroups(TAG);
+const SLICE = cg.slice;
 const UNIT = `backup-${TAG}.service`;
 const UNIT_PATH = `${SLICE}/${UNIT}`;
 const WEB = `${SLICE}/web-${TAG}.service`;
@@ -35,79 +27,21 @@ let env: Env | undefined;
 const children: ChildProcess[] = [];
 
 /** Makes the cgroup (and its parents) below the hierarchy's root. */
-function mkcg(path: string): string {
-  const dir = join(ROOT as string, path);
-  mkdirSync(dir, { recursive: true });
-  return dir;
-}
-
-/** Removes the test's cgroups, deepest first, moving any process left in them to the root. */
-function removeCgroups(): void {
-  if (!ROOT) return;
-  const top = join(ROOT, SLICE);
-  if (!existsSync(top)) return;
-  const dirs: string[] = [];
-  const walk = (d: string, depth: number) => {
-    if (depth > 16) return;
-    dirs.push(d);
-    for (const e of readdirSync(d, { withFileTypes: true }))
-      if (e.isDirectory()) walk(join(d, e.name), depth + 1);
-  };
-  walk(top, 0);
-  for (const d of dirs.reverse()) {
-    for (const pid of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
-      try {
-        writeFileSync(join(ROOT, 'cgroup.procs'), pid);
-      } catch {
-        // exited meanwhile
-      }
-    }
-    for (let i = 0; i < 50; i++) {
-      try {
-        rmdirSync(d);
-        break;
-      } catch {
-        execFileSync('sleep', ['0.02']);
-      }
-    }
-  }
-}
+const mkcg = (path: string): string => cg.mk(path);
 
 afterEach(async () => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   await cleanup(env);
   env = undefined;
-  removeCgroups();
+  cg.remove();
 });
 
 /** The probe (udp echo to the sandbox's peer, port 7) as `uid`, started inside cgroup `path`. */
 function udpIn(path: string, uid: number, host = '192.0.2.1', count = 3): { sent: number; received: number } {
-  const sb = (env as Env).sb;
-  const out = execFileSync(
-    'sh',
-    [
-      '-c',
-      'echo $$ > "$0/cgroup.procs" && exec "$@"',
-      join(ROOT as string, path),
-      'ip',
-      'netns',
-      'exec',
-      sb.client,
-      'setpriv',
-      `--reuid=${uid}`,
-      `--regid=${uid}`,
-      '--clear-groups',
-      process.execPath,
-      join(sb.dir, 'probe.mjs'),
-      'udp',
-      host,
-      '7',
-      String(count),
-      '400',
-    ],
-    { encoding: 'utf8', timeout: 15_000 },
-  );
-  return JSON.parse(out.trim().split('\n').pop() ?? '{}') as { sent: number; received: number };
+  return cg.probe((env as Env).sb, path, uid, ['udp', host, '7', String(count), '400']) as {
+    sent: number;
+    received: number;
+  };
 }
 
 /** A sender that makes its socket at once, sends, then waits (for the test to move it to another
@@ -150,27 +84,21 @@ sock.bind(0, async () => {
 function mover(path: string, uid: number, mode: 'move' | 'loop') {
   const sb = (env as Env).sb;
   const script = sb.writeFile('mover.mjs', MOVER);
-  const p = spawn(
-    'sh',
-    [
-      '-c',
-      'echo $$ > "$0/cgroup.procs" && exec "$@"',
-      join(ROOT as string, path),
-      'ip',
-      'netns',
-      'exec',
-      sb.client,
-      'setpriv',
-      `--reuid=${uid}`,
-      `--regid=${uid}`,
-      '--clear-groups',
-      process.execPath,
-      script,
-      '192.0.2.1',
-      mode,
-    ],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  );
+  const [cmd, ...args] = cg.enter(path, [
+    'ip',
+    'netns',
+    'exec',
+    sb.client,
+    'setpriv',
+    `--reuid=${uid}`,
+    `--regid=${uid}`,
+    '--clear-groups',
+    process.execPath,
+    script,
+    '192.0.2.1',
+    mode,
+  ]);
+  const p = spawn(cmd as string, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(p);
   const lines = createInterface({ input: p.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();
   const next = async (): Promise<Record<string, unknown>> => {
