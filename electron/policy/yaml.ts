@@ -4,7 +4,7 @@
 // The policy file codec: the original tool's format (`endpoints:`) plus the optional
 // `interfaces:` and `logging:` extension keys. Input is untrusted (imported by the UI, read by
 // the privileged daemon), so parsing is bounded before the yaml library builds anything:
-//   1. size cap;
+//   1. size cap (and, with quickLists, the bytes the library parses and the list items);
 //   2. a streaming lexer pass that bounds nesting (the yaml parser itself needs ~1 KB of
 //      heap per nesting level, so a 1 MiB `[[[[…` would cost close to 1 GB);
 //   3. an iterative pass over the CST: exact nesting limit, one document, no tags, anchors
@@ -42,8 +42,9 @@ import { WHEN_EMPTY, WINDOW_EXAMPLE, parseWindowText, windowsError } from './whe
 
 /** Larger input is refused before it is parsed, by default: the cap of a policy file read by the
  * CLI (`--max-policy-bytes` changes it) or kept in the history. A guard against hostile input that
- * still fits a million (range, user) pairs (about 18 MB of YAML for IPv4, 22 MB for IPv6; parsing
- * such a file takes a few seconds and about 1.5 GB of heap, docs/datapath.md "Policy size"). */
+ * still fits a million (range, user) pairs (17 MiB of YAML for IPv4, 24 MiB for IPv6; parsing such
+ * a file takes 6–9 s and about 650 MB of heap; MAX_PARSED_BYTES and MAX_LIST_ITEMS bound the
+ * rest, docs/datapath.md "Policy size"). */
 export const MAX_POLICY_BYTES = 64 * 2 ** 20;
 /** The cap of a policy the desktop app imports or sends through IPC (electron/ipc/contract.ts). */
 export const MAX_IMPORT_BYTES = 2 ** 20;

@@ -2,7 +2,7 @@
 // Environment: Node (vitest), as root. Real kernel, real program, real processes under real uids.
 //
 // A million (range, user) pairs: 1,000 users with 1,000 ranges of their own, as one YAML file
-// (about 18 MB for IPv4, 26 MB for IPv6), through the real CLI: `check`, then `apply` into a
+// (17 MiB for IPv4, 24 MiB for IPv6), through the real CLI: `check`, then `apply` into a
 // sandbox; then real datagrams from real uids (alice and bob from the fixture's accounts, and
 // uids with no account, allowed by number) decide as the reference evaluator says.
 import { execFileSync, spawnSync } from 'node:child_process';
