@@ -144,6 +144,23 @@ describe.runIf(CGROUP_ROOT !== undefined || process.env.CI === 'true')('Services
     await chip.waitFor();
     expect(await chip.locator('.kind').textContent()).toBe('unit · as');
     expect(await page.locator('[data-testid="allow-chip"].chip-error').count()).toBe(0);
+    const listed = page.locator('.mini-chip.cgroup', { hasText: `unit:${UNIT} as bob` });
+    await whole(page, listed);
+    // Typed in: checked as you type (the account after "as" too), added as a cgroup chip.
+    const input = page.getByRole('textbox', { name: 'Add user' });
+    await input.fill(`unit:${OTHER} as nosuchuser`);
+    await expect
+      .poll(() => page.getByTestId('field-warning').last().textContent())
+      .toContain('no such user nosuchuser on this system');
+    await input.fill('unit:backup.socket');
+    await expect
+      .poll(() => page.getByRole('alert').last().textContent())
+      .toContain('only .service, .scope, .slice');
+    await input.fill(`cgroup:${OTHER_PATH}`);
+    await input.press('Enter');
+    const typed = page.locator(`[data-testid="allow-chip"][data-value="cgroup:${OTHER_PATH}"]`);
+    await typed.waitFor();
+    expect(await typed.locator('.kind').textContent()).toBe('cgroup');
     const now = await enforced(host);
     expect(now.epoch).toBe(before.epoch);
     expect(now.doc).toEqual(before.doc);

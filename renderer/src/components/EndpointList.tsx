@@ -78,7 +78,12 @@ export function EndpointList() {
                 </span>
                 <span className="endpoint-row3">
                   {e.allow.slice(0, MAX_CHIPS).map((a) => (
-                    <span key={a} className="mini-chip user">
+                    // unit:/cgroup: entries: a cgroup, not an account (long: cut, the title has it).
+                    <span
+                      key={a}
+                      className={/^(unit|cgroup):/.test(a) ? 'mini-chip cgroup' : 'mini-chip user'}
+                      title={a}
+                    >
                       {a}
                     </span>
                   ))}
