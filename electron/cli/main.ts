@@ -427,7 +427,8 @@ function statusText(s: ReturnType<typeof readStatus>, db: AccountDb | undefined)
     const c = s.counters;
     lines.push(
       `counters:  ${c.allowed_packets} allowed, ${c.dropped_packets} dropped, ${c.would_drop_packets} would-drop, ${c.unowned_packets} unowned, ` +
-        `${c.nonip_packets} non-IP, ${c.events_lost} events lost, ${c.events_suppressed} over their sender's budget`,
+        `${c.nonip_packets} non-IP, ${c.events_lost} events lost, ${c.events_suppressed} over their sender's budget, ` +
+        `${c.uid_unrecorded_packets} from sockets older than the filter`,
     );
   }
   if (s.suppressed?.length && db) {

@@ -369,6 +369,9 @@ export async function runCommand(o: RunOptions): Promise<number> {
         unowned: Number(c.unowned_packets),
         nonip: Number(c.nonip_packets),
         essential: Number(c.essential_packets),
+        // Packets from sockets with no creation record (older than the program): their uid is
+        // the socket's current owner (docs/datapath.md "Services and containers").
+        uidUnrecorded: Number(c.uid_unrecorded_packets),
         events: Number(c.events_sent),
         ringErrors: engine.ringErrors(),
         decisions: folder.decisions,
@@ -381,6 +384,9 @@ export async function runCommand(o: RunOptions): Promise<number> {
       `stats: ${c.allowed_packets} allowed, ${c.dropped_packets} dropped` +
         (c.would_drop_packets > 0n ? `, ${c.would_drop_packets} would-drop` : '') +
         `, ${c.events_lost} events lost` +
+        (c.uid_unrecorded_packets > 0n
+          ? `, ${c.uid_unrecorded_packets} from sockets older than the filter (uid: their current owner)`
+          : '') +
         (lostNow > lastLost ? ` (+${lostNow - lastLost})` : '') +
         `; ${folder.decisions} decisions in ${folder.lines} lines (${folder.folded} folded)` +
         (Number(c.events_suppressed) > 0

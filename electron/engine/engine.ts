@@ -42,6 +42,7 @@ import {
   encodeSchedule,
   encodeScheduleKey,
   encodeSetVal,
+  decodeSetVal,
   decodeClock,
   decodeSchedule,
   decodeScheduleKey,
@@ -1395,12 +1396,24 @@ export class Engine {
       dhcpPortsPrivileged(),
     );
     // set id → its members ("uid:endpoint" of each entry, sorted): what a set id stands for.
+    // A set's meaning: per uid and cgroup slot, the endpoint or the schedule's contents (schedule
+    // ids, like set ids, are numbers of one compile).
     const members = (g: GenState) => {
+      const schedules = new Map<number, string>();
+      for (const [k, v] of g.ntf_schedules)
+        schedules.set(
+          decodeScheduleKey(Buffer.from(k, 'latin1')).id,
+          decodeSchedule(Buffer.from(v, 'latin1'))
+            .map((x) => `${x.start}-${x.end}:${x.endpointId}`)
+            .join(' '),
+        );
       const out = new Map<number, string[]>();
       for (const [k, v] of g.ntf_sets) {
-        const { setId: id, uid } = decodeSetKey(Buffer.from(k, 'latin1'));
+        const { setId: id, uid, cg } = decodeSetKey(Buffer.from(k, 'latin1'));
+        const val = decodeSetVal(Buffer.from(v, 'latin1'));
         const list = out.get(id) ?? [];
-        list.push(`${uid}:${Buffer.from(v, 'latin1').readUInt32LE(0)}`);
+        const when = val.scheduleId ? `@${schedules.get(val.scheduleId) ?? `missing ${val.scheduleId}`}` : '';
+        list.push(`${uid}/${cg}:${val.endpointId}${when}`);
         out.set(id, list);
       }
       return new Map([...out].map(([id, l]) => [id, l.sort().join(',')]));
@@ -1429,7 +1442,9 @@ export class Engine {
     };
     const r = count(ranges(have, haveSets), ranges(want, wantSets));
     const i = count(have.ntf_ifaces, want.ntf_ifaces);
-    const equal = [r, i].every((c) => c.onlySaved + c.onlyEnforced + c.changed === 0);
+    // The cgroups the slots stand for (a unit restarted since: the running engine follows it).
+    const g = count(have.ntf_cgroups, want.ntf_cgroups);
+    const equal = [r, i, g].every((c) => c.onlySaved + c.onlyEnforced + c.changed === 0);
     if (equal) {
       const idOf = new Map([...haveSets].map(([id, text]) => [text, id]));
       const to = (id: number) => idOf.get(wantSets.get(id) ?? '') ?? id;

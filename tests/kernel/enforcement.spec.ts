@@ -529,7 +529,9 @@ logging:
     });
     expect(forced.status, forced.stderr).toBe(0);
     // Every map, the program and the socket-creation link.
-    expect(forced.stdout).toMatch(new RegExp(`removed ${PINNED_MAPS.length + 2} pins .*detached from no interface`));
+    expect(forced.stdout).toMatch(
+      new RegExp(`removed ${PINNED_MAPS.length + 2} pins .*detached from no interface`),
+    );
     expect(pinsLeft(env.pinDir.replace('/sys/fs/bpf/', ''))).toEqual([]);
   });
 

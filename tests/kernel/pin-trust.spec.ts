@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EngineProcess, Sandbox } from '../../electron/demo/sandbox.js';
-import { BpfMap, decodeFlowKey } from '../../native-bridge/index.js';
+import { BpfMap, decodeFlowKey, decodeSetKey, encodeSetKey } from '../../native-bridge/index.js';
 import {
   ALICE,
   BOB,
@@ -297,9 +297,9 @@ describe('the policy maps read back before every write', () => {
     try {
       let copied = 0;
       for (const [k, v] of sets.entries()) {
-        if (k.readUInt32LE(8) !== ALICE) continue;
-        const bob = Buffer.from(k);
-        bob.writeUInt32LE(BOB, 8);
+        const sk = decodeSetKey(k);
+        if (sk.uid !== ALICE) continue;
+        const bob = encodeSetKey(sk.gen, sk.setId, BOB, sk.cg);
         sets.update(bob, v);
         copied++;
       }
@@ -315,7 +315,7 @@ describe('the policy maps read back before every write', () => {
     e.signal('SIGHUP');
     const applied = await e.waitFor((l) => l.type === 'applied', 30_000, from);
     try {
-      expect(sets.entries().filter(([k]) => k.readUInt32LE(8) === BOB)).toEqual([]);
+      expect(sets.entries().filter(([k]) => decodeSetKey(k).uid === BOB)).toEqual([]);
     } finally {
       sets.close();
     }
