@@ -2,7 +2,7 @@
 // Environment: renderer. The details of the decision or flow clicked in Live traffic: its
 // fields, the engine's explanation (explain), and fixes that become pending changes (never
 // applied here: the Policy tab shows them in the pending diff, Apply applies them).
-import { useEffect, useMemo, useRef, type ReactNode } from 'react';
+import { Fragment, useEffect, useMemo, useRef, type ReactNode } from 'react';
 import type { FlowWire, TrafficRow } from '../../../electron/ipc/contract.js';
 import { actionsFor, type Action } from '../logic/actions.js';
 import { indexAccounts, senderLabel } from '../logic/accounts.js';
@@ -97,9 +97,15 @@ export function DetailsPane({ onClose }: { onClose: () => void }) {
           <Field name="Unit">
             <span data-testid="details-unit">{row.unit ?? <span className="muted">none</span>}</span>
             {row.cgroup !== null && (
-              <span className="muted mono small" data-testid="details-cgroup">
+              <span className="muted mono small details-cgroup" data-testid="details-cgroup">
                 {' '}
-                {row.cgroup}
+                {row.cgroup.split('/').map((part, i) => (
+                  <Fragment key={i}>
+                    {i > 0 && '/'}
+                    {i > 1 && <wbr />}
+                    {part}
+                  </Fragment>
+                ))}
               </span>
             )}
           </Field>
