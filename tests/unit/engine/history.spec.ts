@@ -27,6 +27,7 @@ import {
   setOutcome,
 } from '../../../electron/engine/history.js';
 import type { NewEntry } from '../../../electron/engine/history.js';
+import { MAX_POLICY_BYTES } from '../../../electron/policy/yaml.js';
 import { parsePasswd } from '../../../electron/policy/resolve.js';
 import type { AccountDb } from '../../../electron/policy/resolve.js';
 
@@ -97,8 +98,8 @@ describe('recordApply and listHistory', () => {
     expect(() => recordApply(PIN, entry(-1), at(0))).toThrow(/cannot record an apply: bad epoch -1/);
     expect(() => recordApply(PIN, entry(1, { state: '' }), at(0))).toThrow(/bad state ""/);
     expect(() => recordApply(PIN, entry(1, { origin: 'cron' as 'run' }), at(0))).toThrow(/bad origin "cron"/);
-    expect(() => recordApply(PIN, entry(1, { text: 'x'.repeat(1024 * 1024 + 1) }), at(0))).toThrow(
-      /at most 1048576 bytes/,
+    expect(() => recordApply(PIN, entry(1, { text: 'x'.repeat(MAX_POLICY_BYTES + 1) }), at(0))).toThrow(
+      new RegExp(`at most ${MAX_POLICY_BYTES} bytes`),
     );
     expect(listHistory(PIN, { root }).entries).toEqual([]);
   });
