@@ -154,14 +154,14 @@ export function unitEntryOf(
   return { unit, entry: unitEntryText(unit, as), ...(as !== undefined ? { as: String(as) } : {}) };
 }
 
-/** Whether an `allow:` list has a `unit:` entry for this unit that takes the sender already. */
-function listsUnit(e: EndpointDoc, u: { unit: string; as?: string }): boolean {
+/** Whether an `allow:` list has a `unit:` entry for this unit that takes the sender already
+ * (without `as`, or `as` the sender's name or uid; a group is not known here: offered). */
+function listsUnit(e: EndpointDoc, unit: string, row: Pick<ActionRow, 'uid' | 'user'>): boolean {
   return e.allow.some((t) => {
     const a = parseAllowText(t).entry;
-    if (a?.kind !== 'unit' || a.unit !== u.unit) return false;
+    if (a?.kind !== 'unit' || a.unit !== unit) return false;
     if (!a.as) return true;
-    const as = a.as.kind === 'uid' ? String(a.as.uid) : a.as.kind === 'user' ? a.as.name : undefined;
-    return as !== undefined && as === u.as;
+    return a.as.kind === 'uid' ? a.as.uid === row.uid : a.as.kind === 'user' && a.as.name === row.user;
   });
 }
 
@@ -214,7 +214,7 @@ export function actionsFor(result: ExplainResult, row: ActionRow, draft: PolicyD
   const unit = unitEntryOf(row);
   const lists = (e: EndpointDoc) =>
     user !== null &&
-    (e.allow.includes(user) || e.allow.includes('*') || (unit !== null && listsUnit(e, unit)));
+    (e.allow.includes(user) || e.allow.includes('*') || (unit !== null && listsUnit(e, unit.unit, row)));
   const allowBoth = (e: EndpointDoc, u: string) => {
     out.push(allowIn(e, u));
     if (unit) out.push(allowUnitIn(e, unit));
