@@ -27,7 +27,7 @@ import { interfaceEffects } from '../policy/effects.js';
 import { impactOf } from '../policy/impact.js';
 import { listeningTcpPorts } from '../engine/listening.js';
 import { userName } from '../policy/resolve.js';
-import { explain, socketCgroup } from '../policy/explain.js';
+import { cgroupIdsOf, explain, socketCgroup } from '../policy/explain.js';
 import { systemCgroupTree, unitOfPath } from '../policy/cgroups.js';
 import { dhcpPortsPrivileged } from '../engine/links.js';
 import ipaddr from 'ipaddr.js';
@@ -511,6 +511,7 @@ function preview(doc: PolicyDoc): Preview {
       ifindexOf: (name) => ifNameToIndex(name),
       listening: listeningTcpPorts(),
       nameOf,
+      cgroupIds: cgroupIdsOf(systemCgroupTree()),
     });
     impact = previewImpact(report);
   }

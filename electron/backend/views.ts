@@ -147,9 +147,8 @@ export function previewFlow(r: ImpactRow): PreviewFlow {
     dst: r.dst,
     dport: r.dport,
     sport: r.sport,
-    // impact.ts rows do not carry the socket's cgroup (yet).
-    unit: null,
-    cgroup: null,
+    unit: r.unit,
+    cgroup: r.cgroup,
     packets: r.packets,
     bytes: r.bytes,
     lastSeen: r.lastSeen,

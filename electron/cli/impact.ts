@@ -5,6 +5,8 @@
 // Read-only (readStatus reads the pins without the lock): works beside a running `run`.
 // Exit: 0 evaluated (whatever changes), 1 FILE invalid (main.ts, before this runs),
 // 3 nothing loaded at the pin directory (no flows to evaluate).
+import { systemCgroupTree } from '../policy/cgroups.js';
+import { cgroupIdsOf } from '../policy/explain.js';
 import { ifNameToIndex } from '../../native-bridge/index.js';
 import { listeningTcpPorts } from '../engine/listening.js';
 import { readStatus } from '../engine/status.js';
@@ -42,6 +44,7 @@ export async function impactCommand(o: ImpactOptions): Promise<number> {
     ifindexOf: (name) => ifNameToIndex(name),
     listening: listeningTcpPorts(),
     nameOf: (uid) => senderName(db, uid),
+    cgroupIds: cgroupIdsOf(systemCgroupTree()),
   });
   if (o.json) {
     process.stdout.write(`${JSON.stringify({ ...impactJson(report, o.config), now: baseline }, null, 2)}\n`);

@@ -77,6 +77,22 @@ export function socketCgroup(tree: Pick<CgroupTree, 'path' | 'root'>, path: stri
   return { path, ids };
 }
 
+/** cgroup path → the ids of it and its ancestors (socketCgroup) in `tree`, remembered per path:
+ * what impactOf matches unit:/cgroup: entries of observed flows by. */
+export function cgroupIdsOf(
+  tree: Pick<CgroupTree, 'path' | 'root'> | string,
+): (path: string) => readonly number[] | undefined {
+  const seen = new Map<string, readonly number[] | undefined>();
+  return (path) => {
+    if (typeof tree === 'string') return undefined;
+    if (!seen.has(path)) {
+      const s = socketCgroup(tree, path);
+      seen.set(path, typeof s === 'string' ? undefined : s.ids);
+    }
+    return seen.get(path);
+  };
+}
+
 export type ExplainReason = DecisionReason | 'essential';
 
 export interface Explanation {

@@ -37,10 +37,16 @@ export interface ImpactInput {
   listening: ReadonlyMap<number, string | undefined>;
   /** How a sender is named ('(unowned)' for null). */
   nameOf: (uid: number | null) => string;
+  /** The ids of a cgroup and its ancestors by level, root first, for unit:/cgroup: entries
+   * (explain.ts cgroupIdsOf); absent, or undefined for a path: none match the flow. */
+  cgroupIds?: (path: string) => readonly number[] | undefined;
 }
 
 export interface ImpactRow extends FlowTarget {
   user: string;
+  /** The sending socket's unit and cgroup path (null: not known). */
+  unit: string | null;
+  cgroup: string | null;
   packets: number;
   bytes: number;
   lastSeen: number;
@@ -110,7 +116,8 @@ function sessionWarning(r: ImpactRow): string | undefined {
 export function impactOf(i: ImpactInput): ImpactReport {
   const changed: ImpactRow[] = [];
   for (const f of i.flows) {
-    const pkt = flowPacket(f);
+    const ids = f.cgroup !== null ? i.cgroupIds?.(f.cgroup) : undefined;
+    const pkt = ids ? { ...flowPacket(f), cgroups: ids } : flowPacket(f);
     const after = flowVerdict(i.next, referenceEvaluate(i.next, i.ifindexOf, pkt));
     const before: FlowVerdict = i.current
       ? flowVerdict(i.current, referenceEvaluate(i.current, i.ifindexOf, pkt))
@@ -121,6 +128,8 @@ export function impactOf(i: ImpactInput): ImpactReport {
       iface: f.iface,
       uid: f.uid,
       user: i.nameOf(f.uid),
+      unit: f.unit,
+      cgroup: f.cgroup,
       family: f.family,
       proto: f.proto,
       dst: f.dst,

@@ -158,6 +158,8 @@ function row(o: Partial<ImpactRow> & Pick<ImpactRow, 'after'>): ImpactRow {
     iface: 'eth0',
     uid: 1000,
     user: 'alice',
+    unit: null,
+    cgroup: null,
     family: 4,
     proto: 'tcp',
     dst: '192.0.2.1',

@@ -300,3 +300,45 @@ describe('parseProcNetTcp', () => {
     expect(parseProcNetTcp(tcp6)).toEqual([{ port: 8080, inode: 4242 }]);
   });
 });
+
+describe('impactOf with unit:/cgroup: entries', () => {
+  // Next: imds also lets backup.service's processes (any account) reach the metadata service.
+  const unitEntry = {
+    text: 'unit:backup.service',
+    kind: 'unit' as const,
+    name: 'backup.service',
+    now: { path: '/system.slice/backup.service', id: 55, level: 2 },
+    uids: undefined,
+  };
+  const NEXT = policy([{ ...IMDS, cgroups: [unitEntry] }], { eth0: { default: 'allow' } });
+  const fromUnit = flow({
+    dst: '169.254.169.254',
+    uid: 1001,
+    dport: 80,
+    proto: 'tcp',
+    droppedPackets: 4,
+    droppedBytes: 240,
+    verdict: 'drop',
+    reason: 'not-listed',
+    cgroup: '/system.slice/backup.service',
+    unit: 'backup.service',
+  });
+  const ids = (path: string) => (path === '/system.slice/backup.service' ? [1, 7, 55] : undefined);
+
+  it("matches a flow's cgroup against the entries: newly allowed, named by its unit", () => {
+    const r = impactOf(input({ flows: [fromUnit], next: NEXT, cgroupIds: ids }));
+    expect(r.changed).toEqual([
+      expect.objectContaining({
+        uid: 1001,
+        unit: 'backup.service',
+        cgroup: '/system.slice/backup.service',
+        before: expect.objectContaining({ verdict: 'drop' }),
+        after: expect.objectContaining({ verdict: 'allow', endpoint: 'imds' }),
+      }),
+    ]);
+  });
+
+  it('without the cgroup ids no unit entry takes the flow (nothing changes)', () => {
+    expect(impactOf(input({ flows: [fromUnit], next: NEXT })).changed).toEqual([]);
+  });
+});
