@@ -149,6 +149,8 @@ const PROG_NAME = 'ntf_egress';
  * cgroup v2 hierarchy (it stays attached while the pin exists). */
 const SOCK_PROG = 'ntf_sock_create';
 export const SOCK_LINK = 'ntf_sock_link';
+/** Every pin the engine makes in its pin directory: the maps, the tc program, the link. */
+export const PIN_NAMES: readonly string[] = [...PINNED_MAPS, PROG_NAME, SOCK_LINK];
 /** The syscall program through which the engine writes ntf_state. */
 const SET_STATE_PROG = 'ntf_set_state';
 
@@ -1617,7 +1619,7 @@ function removeAll(pinDir: string, attachments: AttachmentStatus[], shared: bool
     if (a.qdiscOurs && !otherFiltersPresent(a.name)) tcHookDestroy(a.ifindex, a.name);
   }
   // Only our own pins: a mistyped --pin-dir must never delete other tools' objects.
-  for (const f of [...PINNED_MAPS, PROG_NAME, SOCK_LINK]) {
+  for (const f of PIN_NAMES) {
     if (existsSync(`${pinDir}/${f}`)) unlinkSync(`${pinDir}/${f}`);
   }
   // A shared directory is the administrator's (prepared by the launcher), and its parent is not

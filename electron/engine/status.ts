@@ -26,7 +26,7 @@ import {
 import type { Counters } from '../../native-bridge/index.js';
 import {
   FILTER_ID,
-  PINNED_MAPS,
+  PIN_NAMES,
   effectiveEpoch,
   evictedFlows,
   flowTableStatus,
@@ -149,7 +149,7 @@ export function readStatus(
   const trust = checkPinDir(pinDir, { allowMissing: true });
   if (!trust) return base;
   // Every pin first: a planted one is refused even where this status would not read it.
-  const present = [...PINNED_MAPS, 'ntf_egress'].filter((name) => checkPin(trust, name));
+  const present = PIN_NAMES.filter((name) => checkPin(trust, name));
   if (!present.includes('ntf_state')) return base;
   const opened: BpfMap[] = [];
   const open = (name: string) => {

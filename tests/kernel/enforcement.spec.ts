@@ -5,7 +5,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { stateDirFor } from '../../electron/engine/statedir.js';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PINNED_MAPS } from '../../electron/engine/engine.js';
+import { PIN_NAMES } from '../../electron/engine/engine.js';
 import { packageRoot } from '../../electron/engine/paths.js';
 import {
   ALICE,
@@ -528,9 +528,8 @@ logging:
       encoding: 'utf8',
     });
     expect(forced.status, forced.stderr).toBe(0);
-    // Every map, the program and the socket-creation link.
     expect(forced.stdout).toMatch(
-      new RegExp(`removed ${PINNED_MAPS.length + 2} pins .*detached from no interface`),
+      new RegExp(`removed ${PIN_NAMES.length} pins .*detached from no interface`),
     );
     expect(pinsLeft(env.pinDir.replace('/sys/fs/bpf/', ''))).toEqual([]);
   });

@@ -32,7 +32,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineProcess, Sandbox } from '../../electron/demo/sandbox.js';
 import { capNames, ENGINE_CAPS, parseCapField } from '../../electron/main/caps.js';
 import { packageRoot } from '../../electron/engine/paths.js';
-import { PINNED_MAPS } from '../../electron/engine/engine.js';
+import { PIN_NAMES } from '../../electron/engine/engine.js';
 import { ALICE, BOB, cliPath, exitWithin } from './harness.js';
 import { MountNs } from './mountns.js';
 
@@ -44,7 +44,7 @@ const PIN_DIR = '/sys/fs/bpf/net-tc-filter';
 const CAPS = '-all,+bpf,+net_admin,+perfmon';
 const root = packageRoot();
 const LAUNCHER = join(root, 'bin/net-tc-filter-gui');
-const PINS = [...PINNED_MAPS, 'ntf_egress'].sort();
+const PINS = [...PIN_NAMES].sort();
 
 let dir = '';
 let probe = '';
