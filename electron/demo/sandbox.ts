@@ -218,15 +218,17 @@ export class Sandbox {
     }
   }
 
+  /** The argv (from `ip`) that runs `command` in the client namespace as `uid` (root when 0, as
+   * it is), with no supplementary groups. */
+  clientArgv(uid: number, command: string[]): string[] {
+    const user = uid === 0 ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups'];
+    return ['ip', 'netns', 'exec', this.client, ...user, ...command];
+  }
+
   /** Runs the probe in the client namespace as `uid` (root when 0). Returns its JSON answer. */
   probe(uid: number, args: string[], timeoutMs = 15_000): Record<string, unknown> {
-    const cmd = ['netns', 'exec', this.client];
-    const tail = [process.execPath, join(this.dir, 'probe.mjs'), ...args];
-    const argv =
-      uid === 0
-        ? [...cmd, ...tail]
-        : [...cmd, 'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...tail];
-    const out = execFileSync('ip', argv, {
+    const [cmd, ...argv] = this.clientArgv(uid, [process.execPath, join(this.dir, 'probe.mjs'), ...args]);
+    const out = execFileSync(cmd as string, argv, {
       encoding: 'utf8',
       timeout: timeoutMs,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -236,20 +238,9 @@ export class Sandbox {
 
   /** Asynchronous probe, for traffic that must flow while something else happens. */
   probeAsync(uid: number, args: string[], timeoutMs = 60_000): Promise<Record<string, unknown>> {
-    const argv = [
-      'netns',
-      'exec',
-      this.client,
-      'setpriv',
-      `--reuid=${uid}`,
-      `--regid=${uid}`,
-      '--clear-groups',
-      process.execPath,
-      join(this.dir, 'probe.mjs'),
-      ...args,
-    ];
+    const [cmd, ...argv] = this.clientArgv(uid, [process.execPath, join(this.dir, 'probe.mjs'), ...args]);
     return new Promise((resolve, reject) => {
-      const p = spawn('ip', argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+      const p = spawn(cmd as string, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
       this.children.add(p);
       let out = '';
       const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);

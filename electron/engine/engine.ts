@@ -740,7 +740,12 @@ export class Engine {
    * not look at takes a new apply of the policy (outside a trial). Undefined: nothing moved.
    */
   tickCgroups(now = performance.now()): { moved: CgroupMove[]; applied?: ApplyResult } | undefined {
-    const live = this.livePolicies().filter((l) => l.compiled.cgroups.length > 0);
+    // Most policies name no cgroup: then nothing to read, not even the policy state.
+    const named = (c: CompiledPolicy | undefined) => (c?.cgroups.length ?? 0) > 0;
+    const live =
+      named(this.compiled) || named(this.previous?.compiled)
+        ? this.livePolicies().filter((l) => named(l.compiled))
+        : [];
     if (live.length === 0) {
       this.cgroupWatch?.close();
       this.cgroupWatch = undefined;

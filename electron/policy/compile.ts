@@ -166,9 +166,10 @@ class SetTable {
     private readonly schedules: Schedules,
   ) {}
 
-  /** The entries of a cover whose endpoints have time windows: per (uid, slot) every endpoint
-   * that grants it, in id order, made into an endpoint or a schedule (Schedules.grant). */
-  private timedMapping(cover: number[]): CompiledSetEntry[] {
+  /** Per (uid, cgroup slot) every covering endpoint that grants it, in id order, made into an
+   * endpoint or a schedule (Schedules.grant: the lowest id without time windows). `plain`: the
+   * listed uids and '*' too, else only the unit:/cgroup: entries. */
+  private grantMapping(cover: number[], plain: boolean): CompiledSetEntry[] {
     const grants = new Map<string, { uid: number; cg: number; ids: number[] }>();
     const add = (uid: number, cg: number, id: number) => {
       const key = `${cg}:${uid}`;
@@ -180,8 +181,10 @@ class SetTable {
     };
     for (const idx of cover) {
       const e = this.endpoints[idx] as ResolvedEndpoint;
-      for (const uid of e.uids) if (uid !== UID_ANY) add(uid, NTF.CG_ANY, e.id);
-      if (e.any) add(UID_ANY, NTF.CG_ANY, e.id);
+      if (plain) {
+        for (const uid of e.uids) if (uid !== UID_ANY) add(uid, NTF.CG_ANY, e.id);
+        if (e.any) add(UID_ANY, NTF.CG_ANY, e.id);
+      }
       for (const c of e.cgroups ?? [])
         for (const uid of c.uids ?? [UID_ANY]) add(uid, this.slots.slotOf(c.kind, c.name), e.id);
     }
@@ -190,29 +193,8 @@ class SetTable {
       const { endpointId, schedule } = this.schedules.grant(g.ids.sort((a, b) => a - b));
       out.push({ setId: 0, uid: g.uid, cg: g.cg, endpointId, ...(schedule ? { schedule } : {}) });
     }
-    // The plain entries first (listed uids, then '*'), then by cgroup slot: as without windows.
-    return out.sort(
-      (a, b) => a.cg - b.cg || (a.uid === UID_ANY ? 1 : 0) - (b.uid === UID_ANY ? 1 : 0) || a.uid - b.uid,
-    );
-  }
-
-  /** The (uid, slot) → endpoint entries of the covering endpoints' unit:/cgroup: entries. */
-  private cgroupMapping(cover: number[]): CompiledSetEntry[] {
-    const byKey = new Map<string, CompiledSetEntry>();
-    for (const idx of cover) {
-      const e = this.endpoints[idx] as ResolvedEndpoint;
-      for (const c of e.cgroups ?? []) {
-        const cg = this.slots.slotOf(c.kind, c.name);
-        for (const uid of c.uids ?? [UID_ANY]) {
-          const key = `${cg}:${uid}`;
-          const cur = byKey.get(key);
-          if (cur === undefined || e.id < cur.endpointId)
-            byKey.set(key, { setId: 0, uid, cg, endpointId: e.id });
-          if (byKey.size > this.limit) throw new CapacityError('sets', this.limit);
-        }
-      }
-    }
-    return [...byKey.values()].sort((a, b) => a.cg - b.cg || a.uid - b.uid);
+    // By cgroup slot (the plain entries first), then uid ('*', UID_ANY, last).
+    return out.sort((a, b) => a.cg - b.cg || a.uid - b.uid);
   }
 
   setIdFor(cover: number[]): number {
@@ -221,7 +203,7 @@ class SetTable {
     const known = this.byCover.get(coverKey);
     if (known !== undefined) return known;
     if (this.schedules.any && cover.some((idx) => this.endpoints[idx]?.when))
-      return this.store(coverKey, this.timedMapping(cover));
+      return this.store(coverKey, this.grantMapping(cover, true));
 
     // Reported endpoint: the lowest id among covering endpoints that list the uid; '*' (UID_ANY)
     // likewise gets the lowest id among covering endpoints with any. The kernel tries the uid before
@@ -246,7 +228,7 @@ class SetTable {
       mapping.push({ setId: 0, uid, cg: NTF.CG_ANY, endpointId: byUid.get(uid) as number });
     }
     if (anyId !== undefined) mapping.push({ setId: 0, uid: UID_ANY, cg: NTF.CG_ANY, endpointId: anyId });
-    if (this.slots.any) mapping.push(...this.cgroupMapping(cover));
+    if (this.slots.any) mapping.push(...this.grantMapping(cover, false));
     return this.store(coverKey, mapping);
   }
 
@@ -292,6 +274,7 @@ class Schedules {
 
   /** `ids`: the granting endpoints' ids, ascending. */
   grant(ids: readonly number[]): { endpointId: number; schedule: number } {
+    if (!this.any) return { endpointId: ids[0] as number, schedule: 0 };
     const byId = (id: number) => this.byId.get(id) as ResolvedEndpoint;
     const first = byId(ids[0] as number);
     if (!first.when) return { endpointId: first.id, schedule: 0 };

@@ -84,20 +84,7 @@ sock.bind(0, async () => {
 function mover(path: string, uid: number, mode: 'move' | 'loop') {
   const sb = (env as Env).sb;
   const script = sb.writeFile('mover.mjs', MOVER);
-  const [cmd, ...args] = cg.enter(path, [
-    'ip',
-    'netns',
-    'exec',
-    sb.client,
-    'setpriv',
-    `--reuid=${uid}`,
-    `--regid=${uid}`,
-    '--clear-groups',
-    process.execPath,
-    script,
-    '192.0.2.1',
-    mode,
-  ]);
+  const [cmd, ...args] = cg.enter(path, sb.clientArgv(uid, [process.execPath, script, '192.0.2.1', mode]));
   const p = spawn(cmd as string, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(p);
   const lines = createInterface({ input: p.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();

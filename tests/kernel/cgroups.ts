@@ -45,19 +45,10 @@ export class TestCgroups {
   /** The sandbox's probe (probe.mjs ARGS) in the client namespace as `uid`, inside cgroup
    * `path`; its JSON answer. */
   probe(sb: Sandbox, path: string, uid: number, args: string[]): Record<string, unknown> {
-    const [cmd, ...rest] = this.enter(path, [
-      'ip',
-      'netns',
-      'exec',
-      sb.client,
-      'setpriv',
-      `--reuid=${uid}`,
-      `--regid=${uid}`,
-      '--clear-groups',
-      process.execPath,
-      join(sb.dir, 'probe.mjs'),
-      ...args,
-    ]);
+    const [cmd, ...rest] = this.enter(
+      path,
+      sb.clientArgv(uid, [process.execPath, join(sb.dir, 'probe.mjs'), ...args]),
+    );
     const out = execFileSync(cmd as string, rest, { encoding: 'utf8', timeout: 15_000 });
     return JSON.parse(out.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
   }

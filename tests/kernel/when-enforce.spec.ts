@@ -5,7 +5,6 @@
 // closes an established flow on time (no cached verdict outlives it) with `run` stopped, i.e. no
 // user space is running at the edge.
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BOB, cleanup, decisions, setup, stop, udp } from './harness.js';
@@ -59,23 +58,8 @@ s.bind(0, async () => {
 async function steady(ms: number): Promise<{ start: number; sent: number; answers: number[] }> {
   const sb = (env as Env).sb;
   const script = sb.writeFile('steady.mjs', STEADY);
-  const p = spawn(
-    'ip',
-    [
-      'netns',
-      'exec',
-      sb.client,
-      'setpriv',
-      `--reuid=${BOB}`,
-      `--regid=${BOB}`,
-      '--clear-groups',
-      process.execPath,
-      join(script),
-      '192.0.2.1',
-      String(ms),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const [cmd, ...args] = sb.clientArgv(BOB, [process.execPath, script, '192.0.2.1', String(ms)]);
+  const p = spawn(cmd as string, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const timer = setTimeout(() => p.kill('SIGKILL'), ms + 15_000);
   try {
     const r = await createInterface({ input: p.stdout })[Symbol.asyncIterator]().next();
