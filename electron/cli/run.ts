@@ -198,6 +198,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
         ranges: r.lpmEntries,
         setEntries: r.setEntries,
         changes: r.changes,
+        incremental: r.incremental,
         ...(r.mirrorError ? { mirrorError: r.mirrorError } : {}),
         ...(r.trial
           ? {

@@ -75,6 +75,8 @@ import { monotonicToWallNs, readFlows, verdictName } from './flows.js';
 import type { FlowRow, Verdict } from './flows.js';
 import { protoName } from './proto.js';
 import { compilePolicy, stabilizeSetIds } from '../policy/compile.js';
+import { RangeIndex, rangeEdits } from '../policy/incremental.js';
+import type { LpmChange } from '../policy/incremental.js';
 import {
   CgroupNames,
   cgroup2Mount,
@@ -294,6 +296,9 @@ export interface ApplyResult {
   setEntries: number;
   /** Map entries written or deleted (both generations). */
   changes: number;
+  /** The policy differed from the enforced one only in ranges and was recompiled from it, only
+   * where a changed range lies (incremental.ts), instead of compiled whole. */
+  incremental: boolean;
   /** Set when tidying up after the flip failed (the new policy is enforced anyway). */
   mirrorError: string | undefined;
   /** Policy entries the kernel held that this engine did not write (added, changed or deleted
@@ -411,6 +416,11 @@ function emptyGen(): GenState {
  */
 export const VERIFY_ENTRIES = 65_536;
 
+/** Whether a map whose two generations hold these many entries is not read back (VERIFY_ENTRIES). */
+function trustedSize(entries: number, otherEntries: number): boolean {
+  return entries + otherEntries > VERIFY_ENTRIES;
+}
+
 export class Engine {
   readonly pinDir: string;
   readonly adopted: boolean;
@@ -451,6 +461,14 @@ export class Engine {
       }
     | undefined;
   private compiled: CompiledPolicy | undefined;
+  /**
+   * The enforced policy's prefix tables, for applying a range change without a whole compile
+   * (incremental.ts); kept only while both generations hold `compiled` (after an apply outside a
+   * trial) and dropped whenever `compiled` changes another way.
+   */
+  private index: RangeIndex | undefined;
+  /** The ifindex of each configured interface when `compiled` was made, and the missing ones. */
+  private compiledFor: { ifindexes: string; missing: string[] } | undefined;
   /** During a trial this engine applied: the policy before it, what the kernel goes back to. */
   private previous: { desired: ResolvedPolicy | undefined; compiled: CompiledPolicy | undefined } | undefined;
   private closed = false;
@@ -687,6 +705,8 @@ export class Engine {
     if (this.previous) {
       this.desired = this.previous.desired;
       this.compiled = this.previous.compiled;
+      this.index = undefined;
+      this.compiledFor = undefined;
       this.previous = undefined;
     }
     this.mirrorActive();
@@ -876,7 +896,7 @@ export class Engine {
   private haveGen(gen: number, expected: GenState | undefined): GenState {
     const other = this.mirror[gen ^ 1];
     const trusted = (n: PolicyMap) =>
-      expected !== undefined && other !== undefined && expected[n].size + other[n].size > VERIFY_ENTRIES;
+      expected !== undefined && other !== undefined && trustedSize(expected[n].size, other[n].size);
     const read = this.readGens(POLICY_MAP_NAMES.filter((n) => !trusted(n)))[gen === 1 ? 1 : 0];
     return Object.fromEntries(
       POLICY_MAP_NAMES.map((n) => [n, trusted(n) ? (expected as GenState)[n] : read[n]]),
@@ -884,11 +904,17 @@ export class Engine {
   }
 
   /** The map contents a compiled policy needs (generation-free). */
-  private static want(c: CompiledPolicy, l2Len: (ifname: string) => number, dhcpUnicast: boolean): GenState {
+  private static want(
+    c: CompiledPolicy,
+    l2Len: (ifname: string) => number,
+    dhcpUnicast: boolean,
+    /** The trie entries, when known already (a range change applied in place): c.lpm is not read. */
+    tries?: Pick<GenState, 'ntf_lpm4' | 'ntf_lpm6'>,
+  ): GenState {
     const u32 = (v: number) => u32Buf(v).toString('latin1');
     const out: GenState = {
-      ntf_lpm4: new Map(),
-      ntf_lpm6: new Map(),
+      ntf_lpm4: tries?.ntf_lpm4 ?? new Map(),
+      ntf_lpm6: tries?.ntf_lpm6 ?? new Map(),
       ntf_sets: new Map(),
       ntf_ifaces: new Map(),
       ntf_cgroups: new Map(),
@@ -899,7 +925,7 @@ export class Engine {
     // around the address; each entry's address goes in at the layout's offset.
     const heads = new Map<number, Buffer>();
     const values = new Map<number, string>();
-    for (const e of c.lpm) {
+    for (const e of tries ? [] : c.lpm) {
       const hk = e.ifindex * 512 + (e.family === 4 ? 0 : 256) + e.prefix;
       let head = heads.get(hk);
       if (head === undefined) {
@@ -948,8 +974,9 @@ export class Engine {
   }
 
   /** Makes generation `gen` hold exactly `want`, writing only the difference. Returns the
-   * number of entries written or deleted. */
-  private syncGen(gen: number, want: GenState): number {
+   * number of entries written or deleted. `patch`: the difference of the maps it names from what
+   * the generation held, when known (a range change applied in place), for the maps not read back. */
+  private syncGen(gen: number, want: GenState, patch?: TriePatch): number {
     // What the kernel holds, not what we believe it holds: whoever could open the pins may have
     // written entries since our last apply. Those are reported and, like everything else not in
     // `want`, removed (maps above VERIFY_ENTRIES: what this engine wrote, see haveGen).
@@ -965,9 +992,13 @@ export class Engine {
       // The second sync of an apply brings the other generation from the same contents to the
       // same contents (both mirrored the policy before): the same difference, computed once.
       const known = DIFFS.get(w);
+      const given =
+        patch && (name === 'ntf_lpm4' || name === 'ntf_lpm6') && h === w ? patch[name] : undefined;
       let dels: string[];
       let ups: string[];
-      if (known?.from === h) {
+      if (given) {
+        ({ dels, ups } = given);
+      } else if (known?.from === h) {
         ({ dels, ups } = known);
       } else {
         dels = [];
@@ -1001,6 +1032,91 @@ export class Engine {
   }
 
   /**
+   * `resolved` compiled from the enforced policy when it differs only in the ranges of its
+   * endpoints (incremental.ts), with the changed trie entries made to the record both generations
+   * share (`undo` puts it back if the apply fails before the flip); undefined otherwise (also
+   * whenever the recompile would fail: the whole compile then says why).
+   */
+  private recompileInPlace(
+    resolved: ResolvedPolicy,
+    ifindexes: string,
+  ):
+    | {
+        compiled: CompiledPolicy;
+        index: RangeIndex;
+        tries: Pick<GenState, 'ntf_lpm4' | 'ntf_lpm6'>;
+        patch: TriePatch;
+        undo: () => void;
+      }
+    | undefined {
+    const index = this.index;
+    this.index = undefined; // changed below: valid again only once this apply completes
+    const shared = this.mirror[0];
+    if (!index || !shared || this.mirror[1] !== shared || !this.desired || !this.compiled) return undefined;
+    if (this.compiledFor?.ifindexes !== ifindexes) return undefined;
+    const edits = rangeEdits(this.desired, resolved);
+    if (!edits) return undefined;
+    const keyOf = (c: Omit<LpmChange, 'setId'>) =>
+      encodeLpmKey(0, c.ifindex, c.family, c.prefix, c.addr).toString('latin1');
+    const mapOf = (family: 4 | 6) => (family === 4 ? 'ntf_lpm4' : 'ntf_lpm6');
+    let r: ReturnType<RangeIndex['recompile']>;
+    try {
+      r = index.recompile(
+        this.compiled,
+        resolved,
+        edits,
+        (ifindex, family, prefix, addr) => {
+          const v = shared[mapOf(family)].get(keyOf({ ifindex, family, prefix, addr }));
+          return v === undefined ? undefined : Buffer.from(v, 'latin1').readUInt32LE(0);
+        },
+        this.limits(),
+      );
+    } catch {
+      return undefined;
+    }
+    if (!r) return undefined;
+    const patch: TriePatch = { ntf_lpm4: { dels: [], ups: [] }, ntf_lpm6: { dels: [], ups: [] } };
+    const ups = { ntf_lpm4: new Map<string, string>(), ntf_lpm6: new Map<string, string>() };
+    for (const c of r.changes) {
+      const name = mapOf(c.family);
+      const k = keyOf(c);
+      if (c.setId === undefined) patch[name].dels.push(k);
+      else {
+        patch[name].ups.push(k);
+        ups[name].set(k, u32Buf(c.setId).toString('latin1'));
+      }
+    }
+    // A trie not read back before and after (haveGen) is changed where it stands: the record is
+    // then all the engine knows of it, and a million entries are not copied. A smaller one is
+    // copied, so that the record stays what the kernel held until syncGen has read the kernel
+    // back and compared the two.
+    const before: Array<[Map<string, string>, string, string | undefined]> = [];
+    const changed = (name: 'ntf_lpm4' | 'ntf_lpm6'): Map<string, string> => {
+      const m = shared[name];
+      let size = m.size - patch[name].dels.length;
+      for (const k of ups[name].keys()) if (!m.has(k)) size++;
+      const m2 = trustedSize(m.size, m.size) && trustedSize(size, size) ? m : new Map(m);
+      for (const k of patch[name].dels) {
+        if (m2 === m) before.push([m, k, m.get(k)]);
+        m2.delete(k);
+      }
+      for (const [k, v] of ups[name]) {
+        if (m2 === m) before.push([m, k, m.get(k)]);
+        m2.set(k, v);
+      }
+      return m2;
+    };
+    const tries = { ntf_lpm4: changed('ntf_lpm4'), ntf_lpm6: changed('ntf_lpm6') };
+    const undo = () => {
+      for (const [m, k, v] of before.reverse()) {
+        if (v === undefined) m.delete(k);
+        else m.set(k, v);
+      }
+    };
+    return { compiled: r.compiled, index, tries, patch, undo };
+  }
+
+  /**
    * Applies a policy whole or not at all. The inactive generation is brought to the new policy
    * (only the entries that differ are written), one map update flips the epoch, and once no
    * packet can still be using the old generation it is brought to the same policy, so both
@@ -1016,16 +1132,36 @@ export class Engine {
         `${trialText(pending)}; a second apply during a trial is refused: run 'net-tc-filter confirm' to keep it or 'net-tc-filter revert' to go back first`,
         pending,
       );
-    const result = compilePolicy(resolved, ifNameToIndex, this.limits());
-    // Reuse the set ids of the enforced policy so that a small change stays a small diff.
-    const compiled = stabilizeSetIds(result.compiled, this.compiled);
-    this.checkCapacity(compiled);
+    const dhcpUnicast = dhcpPortsPrivileged();
+    const l2Len = (name: string) => linkHeaderLen(name) ?? NTF.L2_UNKNOWN;
+    const ifindexes = ifindexesOf(resolved);
+    // A range change outside a trial: recompiled in place, else the whole policy is compiled.
+    const inPlace = opts.trialSeconds ? undefined : this.recompileInPlace(resolved, ifindexes);
+    let compiled: CompiledPolicy;
+    let want: GenState;
+    let missing: string[];
+    let prefixes: ReturnType<typeof compilePolicy>['prefixes'];
+    if (inPlace) {
+      compiled = inPlace.compiled;
+      want = Engine.want(compiled, l2Len, dhcpUnicast, inPlace.tries);
+      missing = this.compiledFor?.missing ?? [];
+    } else {
+      const result = compilePolicy(resolved, ifNameToIndex, this.limits(), { index: !opts.trialSeconds });
+      // Reuse the set ids of the enforced policy so that a small change stays a small diff.
+      compiled = stabilizeSetIds(result.compiled, this.compiled);
+      want = Engine.want(compiled, l2Len, dhcpUnicast);
+      missing = result.missingIfaces;
+      prefixes = result.prefixes;
+    }
+    try {
+      this.checkCapacity(compiled);
+    } catch (err) {
+      inPlace?.undo();
+      throw err;
+    }
     const epoch = this.epoch();
     const cur = epoch & 1;
     const nxt = cur ^ 1;
-
-    const dhcpUnicast = dhcpPortsPrivileged();
-    const want = Engine.want(compiled, (name) => linkHeaderLen(name) ?? NTF.L2_UNKNOWN, dhcpUnicast);
     const before = new Map(this.attachments().map((a) => [a.ifindex, a]));
     const newlyAttached: Array<{ name: string; ifindex: number; created: boolean }> = [];
     const configured = new Set(compiled.ifaces.map((i) => i.ifindex));
@@ -1053,10 +1189,11 @@ export class Engine {
         }
       }
       this.learnMirrors();
-      changes = this.syncGen(nxt, want);
+      changes = this.syncGen(nxt, want, inPlace?.patch);
     } catch (err) {
       // Nothing of the new policy is active: the inactive generation is left for the next
       // apply to rewrite (it is rescanned), and interfaces attached for it are released.
+      inPlace?.undo();
       for (const a of newlyAttached) {
         try {
           this.detach(a.ifindex, a.name, a.created);
@@ -1084,6 +1221,7 @@ export class Engine {
     if (trialSeconds) this.previous = { desired: this.desired, compiled: this.compiled };
     this.desired = resolved;
     this.compiled = compiled;
+    this.compiledFor = { ifindexes, missing };
     const activeMs = performance.now() - t0;
     this.lastApplied = {
       interfaces: interfaceSet(links),
@@ -1099,7 +1237,7 @@ export class Engine {
     if (!trialSeconds) {
       try {
         this.syncPrograms();
-        changes += this.syncGen(cur, want);
+        changes += this.syncGen(cur, want, inPlace?.patch);
       } catch (err) {
         // Only the spare copy is stale; the next apply rescans it.
         this.mirror[cur] = undefined;
@@ -1108,6 +1246,9 @@ export class Engine {
       const d = this.detachUnwanted();
       detached = d.detached;
       if (d.error) mirrorError = `${mirrorError ? `${mirrorError}; ` : ''}${d.error}`;
+      // Both generations hold the policy now: the next range change can be applied in place.
+      if (mirrorError === undefined)
+        this.index = inPlace?.index ?? (prefixes && RangeIndex.build(prefixes, compiled));
     }
     return {
       ...(trialSeconds ? { trial: this.trial() } : {}),
@@ -1122,10 +1263,11 @@ export class Engine {
       unguarded,
       dhcpUnicast,
       detached,
-      missing: result.missingIfaces,
-      lpmEntries: compiled.lpm.length,
+      missing,
+      lpmEntries: inPlace ? inPlace.index.entries() : compiled.lpm.length,
       setEntries: compiled.sets.length,
       changes,
+      incremental: inPlace !== undefined,
       mirrorError,
       unexpected: this.takeUnexpected(),
       activeMs,
@@ -1456,6 +1598,8 @@ export class Engine {
       const idOf = new Map([...haveSets].map(([id, text]) => [text, id]));
       const to = (id: number) => idOf.get(wantSets.get(id) ?? '') ?? id;
       this.desired = resolved;
+      this.index = undefined;
+      this.compiledFor = { ifindexes: ifindexesOf(resolved), missing: result.missingIfaces };
       this.compiled = {
         ...result.compiled,
         lpm: result.compiled.lpm.map((e) => ({ ...e, setId: to(e.setId) })),
@@ -1483,6 +1627,14 @@ const MAX_UNEXPECTED_SHOWN = 20;
 
 /** The entries of generation `gen` that differ from what the engine last wrote there. */
 /** The last difference computed towards each wanted map contents (syncGen). */
+/** The ifindex of each interface a policy configures, now (null: absent), as one string. */
+function ifindexesOf(p: ResolvedPolicy): string {
+  return JSON.stringify([...p.interfaces.keys()].map((n) => ifNameToIndex(n) ?? null));
+}
+
+/** The trie entries (generation-free keys) a range change deletes and writes. */
+type TriePatch = Record<'ntf_lpm4' | 'ntf_lpm6', { dels: string[]; ups: string[] }>;
+
 const DIFFS = new WeakMap<
   Map<string, string>,
   { from: Map<string, string>; dels: string[]; ups: string[] }

@@ -62,6 +62,8 @@ export interface CompileResult {
   compiled: CompiledPolicy;
   /** Configured interface names that have no ifindex (absent from the system); nothing is compiled for them. */
   missingIfaces: string[];
+  /** With `{ index: true }`: the prefix tables, for recompiling range changes (incremental.ts). */
+  prefixes?: Record<4 | 6, PrefixIndex>;
 }
 
 /** What will change between two compiled policies, in counts (for "pending changes" displays). */
@@ -202,8 +204,14 @@ class SetTable {
     const coverKey = cover.join(',');
     const known = this.byCover.get(coverKey);
     if (known !== undefined) return known;
+    return this.store(coverKey, this.mappingFor(cover));
+  }
+
+  /** What a set of covering endpoints (indices, ascending, not empty) grants: its set entries
+   * with set id 0. */
+  mappingFor(cover: number[]): CompiledSetEntry[] {
     if (this.schedules.any && cover.some((idx) => this.endpoints[idx]?.when))
-      return this.store(coverKey, this.grantMapping(cover, true));
+      return this.grantMapping(cover, true);
 
     // Reported endpoint: the lowest id among covering endpoints that list the uid; '*' (UID_ANY)
     // likewise gets the lowest id among covering endpoints with any. The kernel tries the uid before
@@ -229,7 +237,7 @@ class SetTable {
     }
     if (anyId !== undefined) mapping.push({ setId: 0, uid: UID_ANY, cg: NTF.CG_ANY, endpointId: anyId });
     if (this.slots.any) mapping.push(...this.grantMapping(cover, false));
-    return this.store(coverKey, mapping);
+    return mapping;
   }
 
   /** The set id of a mapping (a new set when no other cover had the same), for this cover. */
@@ -248,7 +256,7 @@ class SetTable {
 }
 
 /** A set entry's meaning, without its set id ("uid:endpoint", "uid/slot:endpoint", "…@schedule"). */
-function setEntryText(m: CompiledSetEntry): string {
+export function setEntryText(m: CompiledSetEntry): string {
   const who = m.cg === NTF.CG_ANY ? `${m.uid}` : `${m.uid}/${m.cg}`;
   return `${who}:${m.endpointId}${m.schedule ? `@${m.schedule}` : ''}`;
 }
@@ -319,6 +327,20 @@ class Schedules {
   }
 }
 
+/** What a cover (endpoint indices, ascending, not empty) grants, as compilePolicy's sets do:
+ * set entries with set id 0 (incremental.ts). */
+export function mappingMaker(p: ResolvedPolicy, limit: number): (cover: number[]) => CompiledSetEntry[] {
+  const slots = new CgroupSlots(p.endpoints);
+  const t = new SetTable(p.endpoints, limit, slots, new Schedules(p.endpoints, NTF.SCHEDULE_ENTRIES / 2));
+  return (cover) => t.mappingFor(cover);
+}
+
+/** The cgroup slots and levels compilePolicy gives a policy. */
+export function cgroupSlotsOf(p: ResolvedPolicy): { cgroups: CompiledCgroup[]; cgLevels: number } {
+  const slots = new CgroupSlots(p.endpoints);
+  return { cgroups: slots.list, cgLevels: slots.levels() };
+}
+
 /** Every level below NTF_CG_LEVELS: where a cgroup is not known now, it may appear at any. */
 const ALL_CG_LEVELS = (2 ** NTF.CG_LEVELS - 1) >>> 0;
 
@@ -376,6 +398,8 @@ class CgroupSlots {
 interface PrefixTable {
   /** Sorted by address then length. */
   nodes: Array<{ prefix: number; addr: Uint8Array }>;
+  /** nodeKey of each node. */
+  keys: string[];
   /** The nearest enclosing node of each (-1: none). */
   parent: Int32Array;
   /** Per endpoint (by index), the node of each of its ranges of this family. */
@@ -391,6 +415,27 @@ function masked(addr: Uint8Array, bits: number): Uint8Array {
   for (let i = full + (rem !== 0 ? 1 : 0); i < addr.length; i++)
     if (addr[i] !== 0) return maskAddr(addr, bits);
   return addr;
+}
+
+/** A prefix as a string that orders like the prefix table: the address bytes (masked to
+ * `prefix`), then the length; compared as strings, a prefix comes before every prefix inside it and
+ * those come right after it. */
+export function nodeKey(family: 4 | 6, addr: Uint8Array, prefix: number): string {
+  return family === 4
+    ? String.fromCharCode(addr[0]!, addr[1]!, addr[2]!, addr[3]!, prefix)
+    : String.fromCharCode(...addr, prefix);
+}
+
+/** A range's nodeKey (host bits cleared). */
+export function rangeKey(r: Range): string {
+  return nodeKey(r.family, masked(r.addr, r.prefix), r.prefix);
+}
+
+/** The distinct prefixes of one family as nodeKey strings, sorted, with the endpoints (indices,
+ * ascending) that list each: what an incremental recompile starts from (incremental.ts). */
+export interface PrefixIndex {
+  keys: string[];
+  owners: number[][];
 }
 
 /** No endpoint: shared, never modified (setIdFor and mergeSorted only read their lists). */
@@ -412,11 +457,7 @@ function prefixTable(
       if (r.family !== family) continue;
       // Masked again so that stray host bits can never create two entries the kernel trie treats as one.
       const addr = masked(r.addr, r.prefix);
-      // Address bytes, then the length: ordered as compareAddr, then prefix, would order them.
-      const key =
-        family === 4
-          ? String.fromCharCode(addr[0]!, addr[1]!, addr[2]!, addr[3]!, r.prefix)
-          : String.fromCharCode(...addr, r.prefix);
+      const key = nodeKey(family, addr, r.prefix);
       let i = byKey.get(key);
       if (i === undefined) {
         if (used + raw.length + 1 > limit) throw new CapacityError(which, limit);
@@ -440,6 +481,7 @@ function prefixTable(
   const rank = new Int32Array(raw.length);
   order.forEach((o, k) => (rank[o] = k));
   const nodes = order.map((o) => raw[o]!);
+  const sortedKeys = order.map((o) => keys[o]!);
   const parent = new Int32Array(nodes.length);
   const stack: number[] = [];
   nodes.forEach((node, i) => {
@@ -453,7 +495,7 @@ function prefixTable(
     parent[i] = top ?? -1;
     stack.push(i);
   });
-  return { nodes, parent, of: of.map((list) => list.map((i) => rank[i]!)) };
+  return { nodes, keys: sortedKeys, parent, of: of.map((list) => list.map((i) => rank[i]!)) };
 }
 
 /**
@@ -515,6 +557,7 @@ export function compilePolicy(
   p: ResolvedPolicy,
   ifindexOf: (name: string) => number | undefined,
   limits: CompileLimits = DEFAULT_LIMITS,
+  opts: { index?: boolean } = {},
 ): CompileResult {
   const ifaces: CompiledIface[] = [];
   const missingIfaces: string[] = [];
@@ -591,7 +634,24 @@ export function compilePolicy(
       schedules: schedules.list,
     },
     missingIfaces,
+    ...(opts.index ? { prefixes: prefixIndex(p, tables) } : {}),
   };
+}
+
+/** The prefix tables of both families (built here for a family no interface compiled). */
+function prefixIndex(p: ResolvedPolicy, tables: Map<4 | 6, PrefixTable>): Record<4 | 6, PrefixIndex> {
+  const of = (family: 4 | 6): PrefixIndex => {
+    const t = tables.get(family) ?? prefixTable(p, family, family === 4 ? 'lpm4' : 'lpm6', Infinity, 0);
+    const owners = t.keys.map((): number[] => []);
+    t.of.forEach((list, idx) => {
+      for (const i of list) {
+        const o = owners[i]!;
+        if (o[o.length - 1] !== idx) o.push(idx);
+      }
+    });
+    return { keys: t.keys, owners };
+  };
+  return { 4: of(4), 6: of(6) };
 }
 
 // ---- diff ----
@@ -662,7 +722,7 @@ export function diffCompiled(a: CompiledPolicy, b: CompiledPolicy): CompiledDiff
 
 /** Every set id in use, including sets with no entries (an endpoint that allows nobody): they
  * must be renumbered too, or a set with members could take the id an empty set still uses. */
-function allSets(c: CompiledPolicy): Map<number, string> {
+export function allSets(c: CompiledPolicy): Map<number, string> {
   const out = setContents(c);
   for (const e of c.lpm) if (e.setId !== SET_NONE && !out.has(e.setId)) out.set(e.setId, '');
   return out;
@@ -695,6 +755,8 @@ export function stabilizeSetIds(next: CompiledPolicy, prev: CompiledPolicy | und
     remap.set(id, candidate);
     taken.add(candidate);
   }
+  // Nothing renumbered (a re-apply of the same sets): the entries as they are.
+  if ([...remap].every(([from, to]) => from === to)) return next;
   // SET_NONE is not a set: it stays what it is (allSets leaves it out).
   const to = (id: number) => (id === SET_NONE ? id : (remap.get(id) ?? id));
   return {

@@ -5,6 +5,7 @@
 // interface settings, and the warnings an admin must see before applying (what `deny` cuts off).
 
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { adviceWarnings } from './advice.js';
 import { systemCgroupTree } from './cgroups.js';
@@ -12,6 +13,7 @@ import type { CgroupTree } from './cgroups.js';
 import { NTF } from '../../native-bridge/layouts.js';
 import { loadSubuid, subuidWarnings } from './subid.js';
 import { weekSegments } from './when.js';
+import { rememberRanges } from './incremental.js';
 import type { ListedUid, SubIdDb } from './subid.js';
 import { DEFAULT_INTERFACE_SETTINGS } from './types.js';
 import type {
@@ -21,6 +23,7 @@ import type {
   Endpoint,
   InterfaceSettings,
   Policy,
+  Range,
   ResolvedCgroupEntry,
   ResolvedEndpoint,
   ResolvedPolicy,
@@ -246,6 +249,20 @@ function resolveCgroupEntry(
   return { text: entry.text, kind: entry.kind, name, now };
 }
 
+/** SHA-256 of a range list's prefixes in order (family, length, address): what the compiler reads
+ * of it (incremental.ts rememberRanges). */
+function rangesDigest(ranges: readonly Range[]): string {
+  const b = Buffer.allocUnsafe(ranges.length * 18);
+  let at = 0;
+  for (const r of ranges) {
+    b[at++] = r.family;
+    b[at++] = r.prefix;
+    b.set(r.addr, at);
+    at += r.addr.length;
+  }
+  return createHash('sha256').update(b.subarray(0, at)).digest('base64');
+}
+
 export interface ResolveResult {
   /** Present only when there are no errors (warnings allowed). */
   resolved?: ResolvedPolicy;
@@ -322,6 +339,7 @@ export function resolvePolicy(policy: Policy, db: AccountDb): ResolveResult {
       }
     }
     listed[i] = [...origins.values()];
+    rememberRanges(ep.range, rangesDigest(ep.range));
     return {
       id: i + 1,
       name: ep.name,

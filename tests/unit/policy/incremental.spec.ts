@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: Apache-2.0
+// Environment: Node (vitest unit tests). No Electron import.
+//
+// Range changes recompiled in place (incremental.ts) against the whole compiler: for random
+// policies and random chains of range edits, the recompiled trie entries and user sets mean what
+// compilePolicy's mean (compared by content: set ids are numbers of one compile), the listed
+// changes turn the enforced entries into exactly the new ones, and no set is left that no entry uses.
+
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS, compilePolicy, nodeKey, stabilizeSetIds } from '../../../electron/policy/compile.js';
+import type { CompileLimits } from '../../../electron/policy/compile.js';
+import { RangeIndex, rangeEdits } from '../../../electron/policy/incremental.js';
+import type { LpmChange } from '../../../electron/policy/incremental.js';
+import { SET_NONE } from '../../../electron/policy/types.js';
+import type { CompiledPolicy, ResolvedPolicy } from '../../../electron/policy/types.js';
+import { Rng, randomPolicy, randomRange } from './random.js';
+
+const entryKey = (ifindex: number, family: 4 | 6, prefix: number, addr: Uint8Array) =>
+  `${ifindex}|${nodeKey(family, addr, prefix)}`;
+
+/** Trie entry → what its set grants ('none': SET_NONE), and the set ids the entries use. */
+function meaning(c: CompiledPolicy): { entries: Map<string, string>; used: Set<number> } {
+  const parts = new Map<number, string[]>();
+  for (const s of c.sets) {
+    const list = parts.get(s.setId) ?? [];
+    list.push(`${s.uid}/${s.cg}:${s.endpointId}`);
+    parts.set(s.setId, list);
+  }
+  const entries = new Map<string, string>();
+  const used = new Set<number>();
+  for (const e of c.lpm) {
+    if (e.setId !== SET_NONE) used.add(e.setId);
+    const text = e.setId === SET_NONE ? 'none' : (parts.get(e.setId) ?? []).sort().join(',');
+    entries.set(entryKey(e.ifindex, e.family, e.prefix, e.addr), text);
+  }
+  return { entries, used };
+}
+
+function setIds(c: CompiledPolicy): Map<string, number> {
+  return new Map(c.lpm.map((e) => [entryKey(e.ifindex, e.family, e.prefix, e.addr), e.setId]));
+}
+
+/** Some endpoints lose some ranges and gain new ones. */
+function edited(rng: Rng, p: ResolvedPolicy): ResolvedPolicy {
+  return {
+    ...p,
+    endpoints: p.endpoints.map((e) => {
+      if (!rng.chance(0.4)) return e;
+      const kept = e.ranges.filter(() => !rng.chance(0.35));
+      const added = Array.from({ length: rng.int(0, 2) }, () => randomRange(rng));
+      return { ...e, ranges: [...kept, ...added] };
+    }),
+  };
+}
+
+function check(seed: number, limits: CompileLimits = DEFAULT_LIMITS): number {
+  const rng = new Rng(seed);
+  const { p, ifindexOf } = randomPolicy(rng);
+  const first = compilePolicy(p, ifindexOf, limits, { index: true });
+  let index = RangeIndex.build(first.prefixes!, first.compiled);
+  let cur = p;
+  let compiled = first.compiled;
+  let recompiled = 0;
+  for (let step = 0; step < 4; step++) {
+    const next = edited(rng, cur);
+    const edits = rangeEdits(cur, next);
+    expect(edits, `seed ${seed} step ${step}`).toBeDefined();
+    const before = setIds(compiled);
+    const r = index.recompile(
+      compiled,
+      next,
+      edits!,
+      (ifindex, family, prefix, addr) => before.get(entryKey(ifindex, family, prefix, addr)),
+      limits,
+    );
+    const full = stabilizeSetIds(compilePolicy(next, ifindexOf, limits).compiled, compiled);
+    if (r === undefined) {
+      // Only when the first range comes or the last one goes (the other interfaces' entries).
+      expect(Boolean(full.anyIface), `seed ${seed} step ${step}`).not.toBe(Boolean(compiled.anyIface));
+      const again = compilePolicy(next, ifindexOf, limits, { index: true });
+      index = RangeIndex.build(again.prefixes!, full);
+      cur = next;
+      compiled = full;
+      continue;
+    }
+    recompiled++;
+    const got = meaning(r.compiled);
+    expect(got.entries, `seed ${seed} step ${step}`).toEqual(meaning(full).entries);
+    // No set without an entry that uses it; every used set is there (or grants nobody).
+    const listed = new Set(r.compiled.sets.map((s) => s.setId));
+    for (const id of listed) expect(got.used.has(id), `seed ${seed}: set ${id} unused`).toBe(true);
+    // The changes turn the enforced entries into the new ones, and touch nothing that stays.
+    const after = new Map(before);
+    const seen = new Set<string>();
+    for (const c of r.changes as LpmChange[]) {
+      const k = entryKey(c.ifindex, c.family, c.prefix, c.addr);
+      expect(seen.has(k), `seed ${seed}: ${k} changed twice`).toBe(false);
+      seen.add(k);
+      expect(before.get(k), `seed ${seed}: ${k} rewritten as it was`).not.toBe(c.setId);
+      if (c.setId === undefined) after.delete(k);
+      else after.set(k, c.setId);
+    }
+    expect(after, `seed ${seed} step ${step}`).toEqual(setIds(r.compiled));
+    cur = next;
+    compiled = r.compiled;
+  }
+  return recompiled;
+}
+
+describe('range changes recompiled in place', () => {
+  it('mean what the whole compile means, for 400 random policies and chains of edits', () => {
+    let recompiled = 0;
+    for (let seed = 1; seed <= 400; seed++) recompiled += check(seed);
+    // The comparison ran, not only the fallback.
+    expect(recompiled).toBeGreaterThan(1000);
+  });
+
+  it('leave every other change to the whole compile', () => {
+    const { p } = randomPolicy(new Rng(7));
+    const e0 = p.endpoints[0]!;
+    const variants: Array<[string, ResolvedPolicy]> = [
+      ['users', { ...p, endpoints: [{ ...e0, uids: [...e0.uids, 4242] }, ...p.endpoints.slice(1)] }],
+      ['interfaces', { ...p, endpoints: [{ ...e0, ifaces: ['eth9'] }, ...p.endpoints.slice(1)] }],
+      ['any', { ...p, endpoints: [{ ...e0, any: !e0.any }, ...p.endpoints.slice(1)] }],
+      ['an endpoint more', { ...p, endpoints: [...p.endpoints, { ...e0, id: 99, name: 'x' }] }],
+      ['logging', { ...p, logAllowed: p.logAllowed === 'all' ? 'off' : 'all' }],
+      [
+        'interface settings',
+        {
+          ...p,
+          interfaces: new Map([
+            ['eth0', { default: 'allow', unowned: 'deny', essentials: false, mode: 'audit' }],
+          ]),
+        },
+      ],
+      [
+        'time windows',
+        {
+          ...p,
+          endpoints: [
+            { ...e0, when: { windows: ['Mon 08:00-09:00'], segments: [{ start: 28_800, end: 32_400 }] } },
+            ...p.endpoints.slice(1),
+          ],
+        },
+      ],
+    ];
+    for (const [what, next] of variants) expect(rangeEdits(p, next), what).toBeUndefined();
+    expect(rangeEdits(p, { ...p })).toEqual([]);
+  });
+
+  it('stop at the limits the whole compile stops at', () => {
+    // Tight limits: some chains hit them; the recompile throws the compiler's CapacityError or
+    // agrees with it (checked inside).
+    let threw = 0;
+    for (let seed = 1; seed <= 200; seed++) {
+      try {
+        check(seed, { lpm4: 40, lpm6: 40, sets: 12 });
+      } catch (e) {
+        expect((e as Error).name, `seed ${seed}`).toBe('CapacityError');
+        threw++;
+      }
+    }
+    expect(threw).toBeGreaterThan(0);
+  });
+});
