@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: renderer. The store reaches components through context, so each test or window
 // can have its own store. Also the one focus trap of the modal dialogs.
-import { createContext, useContext, type KeyboardEvent, type ReactNode } from 'react';
+import { createContext, useContext, useEffect, useState, type KeyboardEvent, type ReactNode } from 'react';
 import { useStore } from 'zustand';
 import type { AppStore, Store } from '../store/index.js';
 
@@ -20,6 +20,15 @@ export function useStoreApi(): AppStore {
 /** Select one value from the store (use useShallow for derived arrays/objects). */
 export function useApp<T>(selector: (s: Store) => T): T {
   return useStore(useStoreApi(), selector);
+}
+
+/** Re-renders every `ms` while mounted (time windows' open/closed lines count down). */
+export function useTick(ms: number): void {
+  const [, setN] = useState(0);
+  useEffect(() => {
+    const t = setInterval(() => setN((n) => n + 1), ms);
+    return () => clearInterval(t);
+  }, [ms]);
 }
 
 function focusables(root: HTMLElement): HTMLElement[] {
