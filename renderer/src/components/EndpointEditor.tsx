@@ -13,8 +13,8 @@ import { ListEditor } from './ListEditor.js';
 
 /** Whether the windows are open now and when that changes, in this computer's time zone. */
 function WindowState({ texts }: { texts: string[] | undefined }) {
-  useTick(15_000);
   const now = windowsNow(texts);
+  useTick(15_000, now?.nextChange);
   if (!now) {
     return (
       <p className="muted small" data-testid="window-state">

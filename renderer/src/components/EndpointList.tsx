@@ -18,7 +18,9 @@ export function EndpointList() {
   const advice = useApp(adviceFor);
   const added = new Set(diff.added.map((e) => e.name));
   const changed = new Set(diff.changed.map((e) => e.name));
-  useTick(15_000);
+  const states = endpoints.map((e) => windowsNow(e.when));
+  const edges = states.flatMap((w) => (w?.nextChange ? [w.nextChange] : []));
+  useTick(15_000, edges.length ? Math.min(...edges) : null);
 
   return (
     <nav className="card endpoint-list" aria-label="Endpoints">
@@ -36,7 +38,7 @@ export function EndpointList() {
           const err = hasErrorUnder(diags, ['endpoints', i]);
           const warn = advice.filter((a) => a.endpoint === i);
           const state = added.has(e.name) ? 'added' : changed.has(e.name) ? 'changed' : null;
-          const win = windowsNow(e.when);
+          const win = states[i];
           return (
             <li
               key={i}

@@ -22,13 +22,15 @@ export function useApp<T>(selector: (s: Store) => T): T {
   return useStore(useStoreApi(), selector);
 }
 
-/** Re-renders every `ms` while mounted (time windows' open/closed lines count down). */
-export function useTick(ms: number): void {
-  const [, setN] = useState(0);
+/** Re-renders every `ms` while mounted, and right after the UTC second `untilSec` (a time
+ * window's next edge: the open/closed line turns at the edge, not up to `ms` later). */
+export function useTick(ms: number, untilSec?: number | null): void {
+  const [n, setN] = useState(0);
   useEffect(() => {
-    const t = setInterval(() => setN((n) => n + 1), ms);
-    return () => clearInterval(t);
-  }, [ms]);
+    const toEdge = untilSec === null || untilSec === undefined ? ms : untilSec * 1000 - Date.now() + 20;
+    const t = setTimeout(() => setN((x) => x + 1), Math.max(20, Math.min(ms, toEdge)));
+    return () => clearTimeout(t);
+  }, [ms, untilSec, n]);
 }
 
 function focusables(root: HTMLElement): HTMLElement[] {

@@ -14,6 +14,8 @@ import {
 
 export interface WindowsNow {
   open: boolean;
+  /** The UTC second it changes; null: never. */
+  nextChange: number | null;
   /** openStateText's words: `open now, closes Mon 18:00 (in 2 h 13 min)`. */
   text: string;
   /** For the endpoint list: `open now, until Mon 18:00` / `closed now, opens Mon 08:00`. */
@@ -34,5 +36,5 @@ export function windowsNow(
     s.nextChange === null
       ? text
       : `${s.open ? 'open now, until' : 'closed now, opens'} ${localDayTime(s.nextChange, at.tz)}`;
-  return { open: s.open, text, short };
+  return { open: s.open, nextChange: s.nextChange, text, short };
 }
