@@ -362,6 +362,16 @@ describe('time windows in the app, against the real engine', () => {
     expect(await row.getByTestId('status-window-next').textContent()).toMatch(
       new RegExp(`^opens ${dayTime(soon.start)} \\(in 6 d 2[23] h\\)$`),
     );
+
+    // Removing the last window is a pending change that says what it means.
+    await page.getByRole('tab', { name: 'Policy' }).click();
+    await page.getByRole('button', { name: `Remove ${soon.text}` }).click();
+    expect(await windowState(page)).toBe('No time windows: always open.');
+    expect(await listed.count()).toBe(0);
+    expect(await page.getByTestId('pending-changes').textContent()).toContain(
+      `time windows: −${soon.text} none left: always open`,
+    );
+    expect((await call<Enforced>(host, 'getEnforced')).doc?.endpoints[0]?.when).toEqual([soon.text]);
     expect(app.problems).toEqual([]);
   });
 });
