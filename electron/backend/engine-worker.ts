@@ -36,6 +36,7 @@ import { historyRecorder } from '../engine/recorder.js';
 import { readFlows } from '../engine/flows.js';
 import type { FlowRow } from '../engine/flows.js';
 import { readStatus } from '../engine/status.js';
+import { hostZone } from '../policy/when.js';
 import type { EngineStatus } from '../engine/status.js';
 import { checkPinDir, openTrustedPin } from '../engine/pintrust.js';
 import { CapacityError, compilePolicy } from '../policy/compile.js';
@@ -873,6 +874,7 @@ function status(): WorkerReplies['status'] {
       })),
       ranges: s.ranges,
       setEntries: s.setEntries,
+      ...(s.windows ? { windows: s.windows, timeZone: hostZone() } : {}),
       libbpf: s.libbpf,
       kernel: s.kernel,
     };

@@ -11,6 +11,7 @@ import type { Diagnostic, Verdict } from '../policy/types.js';
 import type { FieldDiagnostic, PolicyDoc } from '../policy/doc.js';
 import { MAX_IMPORT_BYTES } from '../policy/yaml.js';
 import { MAX_WINDOWS } from '../policy/when.js';
+import type { WindowStatus } from '../policy/when.js';
 
 export type { EndpointDoc, FieldDiagnostic, InterfaceDoc, PolicyDoc } from '../policy/doc.js';
 
@@ -275,6 +276,10 @@ export interface StatusInfo {
   }>;
   ranges: { v4: number; v6: number };
   setEntries: number;
+  /** The enforced policy's endpoints with `when:` windows: open now, and when that changes
+   * (`net-tc-filter status`'s window lines), in the host time zone `timeZone`. */
+  windows?: WindowStatus[];
+  timeZone?: string;
   libbpf: string;
   kernel: string;
   /** Why parts of the status could not be read (e.g. the pins need CAP_BPF). */

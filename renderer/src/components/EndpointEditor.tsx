@@ -1,54 +1,30 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: renderer. The editor of one endpoint: name, interfaces, ranges, users, time windows.
-import { useEffect, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { checkInterfaceName, parseAllowText, parseRangeText } from '../../../electron/policy/fields.js';
-import {
-  formatWindow,
-  hostEvalTime,
-  hostZone,
-  openAt,
-  openStateText,
-  parseWindowText,
-  weekSegments,
-  type WindowValue,
-} from '../../../electron/policy/when.js';
+import { formatTimeOfDay, formatWindow, hostZone, parseWindowText } from '../../../electron/policy/when.js';
 import { checkWindow } from '../store/policy.js';
 import { indexAccounts } from '../logic/accounts.js';
 import { accountWarning, interfaceWarning } from '../logic/advice.js';
+import { windowsNow } from '../logic/windows.js';
 import { adviceFor, diagnosticAt, selectShownDiagnostics, userPicks } from '../store/selectors.js';
-import { useApp } from './hooks.js';
+import { useApp, useTick } from './hooks.js';
 import { ListEditor } from './ListEditor.js';
-
-/** Re-renders every `ms` while mounted (the open/closed line counts down). */
-function useTick(ms: number): void {
-  const [, setN] = useState(0);
-  useEffect(() => {
-    const t = setInterval(() => setN((n) => n + 1), ms);
-    return () => clearInterval(t);
-  }, [ms]);
-}
 
 /** Whether the windows are open now and when that changes, in this computer's time zone. */
 function WindowState({ texts }: { texts: string[] | undefined }) {
-  useTick(15_000);
-  if (!texts || texts.length === 0) {
+  const now = windowsNow(texts);
+  useTick(15_000, now?.nextChange);
+  if (!now) {
     return (
       <p className="muted small" data-testid="window-state">
         No time windows: always open.
       </p>
     );
   }
-  const windows: WindowValue[] = [];
-  for (const t of texts) {
-    const w = parseWindowText(t).window;
-    if (w) windows.push(w);
-  }
-  const at = hostEvalTime();
-  const state = openStateText(openAt(weekSegments(windows), at.nowSec, at.tz), at.nowSec, at.tz);
   return (
     <p className="muted small" data-testid="window-state">
-      {state[0]!.toUpperCase() + state.slice(1)} ({hostZone()} time).
+      {now.text[0]!.toUpperCase() + now.text.slice(1)} · {hostZone()} time
     </p>
   );
 }
@@ -215,9 +191,23 @@ export function EndpointEditor({ index }: { index: number }) {
           chips={(endpoint.when ?? []).map((t, j) => {
             const w = parseWindowText(t).window;
             const canonical = w ? formatWindow(w) : t;
+            // Ends at or before it starts: it runs into the next day (Fri 18:00-08:00 ends Sat 08:00).
+            const overnight = w !== undefined && w.end <= w.start;
+            const tag = [...(canonical !== t ? [canonical] : []), ...(overnight ? ['overnight'] : [])];
             return {
               value: t,
-              decoration: canonical !== t ? <span className="kind">{canonical}</span> : undefined,
+              decoration: tag.length ? (
+                <span
+                  className="kind"
+                  title={
+                    overnight
+                      ? `from ${formatTimeOfDay(w.start)} on each day listed until ${formatTimeOfDay(w.end)} the next day`
+                      : undefined
+                  }
+                >
+                  {tag.join(' · ')}
+                </span>
+              ) : undefined,
               error: diagnosticAt(diags, [...at, 'when', j], 'error'),
             };
           })}

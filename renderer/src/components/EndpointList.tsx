@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: renderer. The endpoint list: one item per endpoint with its interfaces, range
-// families, users and markers for pending changes, errors and advice.
+// families, users, whether its time windows are open now, and markers for pending changes,
+// errors and advice.
 import { parseRangeText } from '../../../electron/policy/fields.js';
+import { windowsNow } from '../logic/windows.js';
 import { adviceFor, hasErrorUnder, selectDiff, selectShownDiagnostics } from '../store/selectors.js';
-import { useApp } from './hooks.js';
+import { useApp, useTick } from './hooks.js';
 
 const MAX_CHIPS = 4;
 
@@ -16,6 +18,9 @@ export function EndpointList() {
   const advice = useApp(adviceFor);
   const added = new Set(diff.added.map((e) => e.name));
   const changed = new Set(diff.changed.map((e) => e.name));
+  const states = endpoints.map((e) => windowsNow(e.when));
+  const edges = states.flatMap((w) => (w?.nextChange ? [w.nextChange] : []));
+  useTick(15_000, edges.length ? Math.min(...edges) : null);
 
   return (
     <nav className="card endpoint-list" aria-label="Endpoints">
@@ -33,6 +38,7 @@ export function EndpointList() {
           const err = hasErrorUnder(diags, ['endpoints', i]);
           const warn = advice.filter((a) => a.endpoint === i);
           const state = added.has(e.name) ? 'added' : changed.has(e.name) ? 'changed' : null;
+          const win = states[i];
           return (
             <li
               key={i}
@@ -92,6 +98,17 @@ export function EndpointList() {
                   )}
                   {e.allow.length === 0 && <span className="muted small">nobody allowed</span>}
                 </span>
+                {win && (
+                  <span
+                    className={`endpoint-window small ${win.open ? 'win-open' : 'win-closed'}`}
+                    data-testid="endpoint-window"
+                    data-open={win.open ? '1' : '0'}
+                    title={`${(e.when ?? []).join(', ')}: ${win.text}`}
+                  >
+                    <span className={`dot ${win.open ? 'dot-up' : 'dot-down'}`} aria-hidden="true" />
+                    {win.short}
+                  </span>
+                )}
               </button>
             </li>
           );

@@ -15,6 +15,7 @@ export function PendingChanges() {
   const diff = useApp(selectDiff);
   const enforced = useApp((s) => s.enforced);
   const diags = useApp(selectShownDiagnostics);
+  const draft = useApp((s) => s.draft);
   const errors = diags.filter((d) => d.severity === 'error');
   return (
     <section className="card pending" data-testid="pending-changes" aria-labelledby="pending-title">
@@ -36,6 +37,7 @@ export function PendingChanges() {
               <span className="muted small">
                 {' '}
                 on {e.iface.join(', ') || 'no interface'} for {e.allow.join(', ') || 'nobody'}
+                {e.when && `, only ${e.when.join(', ')}`}
               </span>
               {e.range.length > 0 && (
                 <span className="diff-ranges" aria-label={`ranges of ${e.name}`}>
@@ -71,6 +73,9 @@ export function PendingChanges() {
                           −{x}
                         </span>
                       ))}
+                      {l === 'when' && !draft.endpoints.find((e) => e.name === c.name)?.when && (
+                        <span className="muted small"> none left: always open</span>
+                      )}
                     </li>
                   );
                 })}

@@ -294,6 +294,8 @@ function Toolbar() {
   const setLogging = useApp((s) => s.setLogging);
   // Only the document's own errors block Export: a policy for another host may name its accounts.
   const hasErrors = useApp((s) => validateDraft(s).some((d) => d.severity === 'error'));
+  // A bad time window still being typed: the file would leave it out, and with it the limit.
+  const typedWindow = useApp((s) => s.inputErrors.when !== undefined);
   const propose = useApp((s) => s.propose);
   const proposing = useApp((s) => s.proposing);
   return (
@@ -309,8 +311,14 @@ function Toolbar() {
         type="button"
         className="btn"
         onClick={() => void exportYaml()}
-        disabled={hasErrors}
-        title={hasErrors ? 'Fix the errors before exporting' : 'Save the draft as a YAML file'}
+        disabled={hasErrors || typedWindow}
+        title={
+          hasErrors
+            ? 'Fix the errors before exporting'
+            : typedWindow
+              ? 'Correct or clear the time window being typed: the file would not contain it'
+              : 'Save the draft as a YAML file'
+        }
       >
         Export YAML…
       </button>

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: renderer. Status: mode, capabilities, the loaded program, attached interfaces,
-// versions, recent errors; and Stop filtering (confirmed in-page).
+// the enforced endpoints' time windows (open now, next change), versions, recent errors; and Stop
+// filtering (confirmed in-page).
 import { useEffect, useState, type ReactNode } from 'react';
 import type { CapName } from '../../../electron/ipc/contract.js';
 import { formatTime } from '../logic/format.js';
@@ -80,6 +81,52 @@ function StopFiltering() {
           </div>
         )}
       </div>
+    </section>
+  );
+}
+
+/** The enforced policy's windowed endpoints as the engine evaluates them (host time zone). */
+function TimeWindows() {
+  const windows = useApp((s) => s.status?.windows);
+  const zone = useApp((s) => s.status?.timeZone);
+  if (!windows?.length) return null;
+  return (
+    <section className="card" aria-labelledby="st-windows" data-testid="status-windows">
+      <h2 className="card-title" id="st-windows">
+        Time windows <span className="muted small">in force now · {zone} time</span>
+      </h2>
+      <table className="table">
+        <thead>
+          <tr>
+            <th>Endpoint</th>
+            <th>Windows</th>
+            <th>Now</th>
+            <th>Next change</th>
+          </tr>
+        </thead>
+        <tbody>
+          {windows.map((w) => {
+            // openStateText: `open now, closes Mon 18:00 (in 2 h)` / `closed now (never opens)`.
+            const next = /^(?:open|closed) now,? ?(.*)$/.exec(w.state)?.[1] ?? w.state;
+            return (
+              <tr
+                key={w.endpoint}
+                data-testid="status-window"
+                data-endpoint={w.endpoint}
+                data-open={w.open ? '1' : '0'}
+              >
+                <td>{w.endpoint}</td>
+                <td className="mono">{w.when.join(', ')}</td>
+                <td className={w.open ? 'win-open' : 'win-closed'}>
+                  <span className={`dot ${w.open ? 'dot-up' : 'dot-down'}`} aria-hidden="true" />{' '}
+                  <strong>{w.open ? 'open' : 'closed'}</strong>
+                </td>
+                <td data-testid="status-window-next">{next.replace(/^\((.*)\)$/, '$1')}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
     </section>
   );
 }
@@ -237,6 +284,7 @@ export function StatusView() {
           </tbody>
         </table>
       </section>
+      <TimeWindows />
       <div className="status-grid">
         <section className="card" aria-labelledby="st-errors">
           <h2 className="card-title" id="st-errors">

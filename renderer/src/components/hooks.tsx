@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: renderer. The store reaches components through context, so each test or window
 // can have its own store. Also the one focus trap of the modal dialogs.
-import { createContext, useContext, type KeyboardEvent, type ReactNode } from 'react';
+import { createContext, useContext, useEffect, useState, type KeyboardEvent, type ReactNode } from 'react';
 import { useStore } from 'zustand';
 import type { AppStore, Store } from '../store/index.js';
 
@@ -20,6 +20,17 @@ export function useStoreApi(): AppStore {
 /** Select one value from the store (use useShallow for derived arrays/objects). */
 export function useApp<T>(selector: (s: Store) => T): T {
   return useStore(useStoreApi(), selector);
+}
+
+/** Re-renders every `ms` while mounted, and right after the UTC second `untilSec` (a time
+ * window's next edge: the open/closed line turns at the edge, not up to `ms` later). */
+export function useTick(ms: number, untilSec?: number | null): void {
+  const [n, setN] = useState(0);
+  useEffect(() => {
+    const toEdge = untilSec === null || untilSec === undefined ? ms : untilSec * 1000 - Date.now() + 20;
+    const t = setTimeout(() => setN((x) => x + 1), Math.max(20, Math.min(ms, toEdge)));
+    return () => clearTimeout(t);
+  }, [ms, untilSec, n]);
 }
 
 function focusables(root: HTMLElement): HTMLElement[] {
