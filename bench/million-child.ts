@@ -75,7 +75,12 @@ process.stdout.write(
     lpmEntries: full[0]?.lpmEntries,
     setEntries: full[0]?.setEntries,
     full: { activeMs: med(full, 'activeMs'), totalMs: med(full, 'totalMs'), changes: med(full, 'changes') },
-    one: { activeMs: med(one, 'activeMs'), totalMs: med(one, 'totalMs'), changes: med(one, 'changes') },
+    one: {
+      activeMs: med(one, 'activeMs'),
+      totalMs: med(one, 'totalMs'),
+      changes: med(one, 'changes'),
+      incremental: one.every((r) => r.incremental),
+    },
     same: { activeMs: med(same, 'activeMs'), totalMs: med(same, 'totalMs'), changes: med(same, 'changes') },
     memEmpty: sum(memEmpty),
     memLoaded: sum(memLoaded),

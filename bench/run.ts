@@ -558,6 +558,7 @@ async function apply(): Promise<void> {
 interface MillionOut extends ApplyOut {
   family: 4 | 6;
   pairs: number;
+  one: ApplyOut['one'] & { incremental: boolean };
 }
 
 async function million(): Promise<void> {
@@ -591,7 +592,7 @@ async function million(): Promise<void> {
   );
   say();
   say(
-    `1,000 users, each allowed into 1,000 ranges of its own (distinct, never nested; IPv4 /29s in 10.0.0.0/8, IPv6 /64s in 2001:db8:1000::/40), one endpoint per user on \`ntf0\` (\`bench/lib.ts\` pairsPolicyYaml), read through the CLI's code (\`loadPolicyText\`). The engine in a process of its own with the default map sizes, medians of ${P.millionRounds} fresh applies (new maps each: \`Engine.open\`, \`apply\`, unload) and ${P.millionRounds} one-range changes (the first range moved into its gap, alternating with the original) and identical re-applies on one engine. Every range is an entry on \`ntf0\` and on the interfaces no endpoint names (ifindex 0): ${r0.lpmEntries.toLocaleString('en')} trie entries and ${r0.setEntries.toLocaleString('en')} set entries per generation, both generations populated. "Until enforced" is \`ApplyResult.activeMs\` (compile, write the spare generation, flip); "complete" is \`totalMs\` (also the RCU wait and mirroring the other generation). Kernel memory: the sum of \`bytes_memlock\` over the program's maps (a trie counts what its entries take, so its size, ${NTF.LPM4_ENTRIES.toLocaleString('en')} entries, costs nothing until used).`,
+    `1,000 users, each allowed into 1,000 ranges of its own (distinct, never nested; IPv4 /29s in 10.0.0.0/8, IPv6 /64s in 2001:db8:1000::/40), one endpoint per user on \`ntf0\` (\`bench/lib.ts\` pairsPolicyYaml), read through the CLI's code (\`loadPolicyText\`). The engine in a process of its own with the default map sizes, medians of ${P.millionRounds} fresh applies (new maps each: \`Engine.open\`, \`apply\`, unload) and ${P.millionRounds} one-range changes (the first range moved into its gap, alternating with the original; recompiled in place, docs/datapath.md "Range changes in place") and identical re-applies on one engine. Every range is an entry on \`ntf0\` and on the interfaces no endpoint names (ifindex 0): ${r0.lpmEntries.toLocaleString('en')} trie entries and ${r0.setEntries.toLocaleString('en')} set entries per generation, both generations populated. "Until enforced" is \`ApplyResult.activeMs\` (compile, write the spare generation, flip); "complete" is \`totalMs\` (also the RCU wait and mirroring the other generation). Kernel memory: the sum of \`bytes_memlock\` over the program's maps (a trie counts what its entries take, so its size, ${NTF.LPM4_ENTRIES.toLocaleString('en')} entries, costs nothing until used).`,
   );
   say();
   const row = (label: string, f: (r: MillionOut) => string) => [label, ...rs.map(f)];
@@ -605,8 +606,12 @@ async function million(): Promise<void> {
         (r) => `${s(r.full.activeMs)} / ${s(r.full.totalMs)}`,
       ),
       row('… entries written (both generations)', (r) => r.full.changes.toLocaleString('en')),
+      row('… and from the file: read, resolve and full apply complete', (r) => s(r.loadMs + r.full.totalMs)),
       row('one-range change: until enforced / complete', (r) => `${s(r.one.activeMs)} / ${s(r.one.totalMs)}`),
-      row('… entries written', (r) => String(r.one.changes)),
+      row(
+        '… entries written; recompiled in place (`ApplyResult.incremental`)',
+        (r) => `${r.one.changes}; ${r.one.incremental ? 'yes' : 'no'}`,
+      ),
       row(
         'identical re-apply: until enforced / complete',
         (r) => `${s(r.same.activeMs)} / ${s(r.same.totalMs)}`,
@@ -619,7 +624,7 @@ async function million(): Promise<void> {
     ],
   );
   say(
-    `Targets (each family): full apply complete < 3 s: ${rs.map((r) => `IPv${r.family} ${verdict(r.full.totalMs < 3000)} (${s(r.full.totalMs)})`).join(', ')}; one-range change complete < 50 ms: ${rs.map((r) => `IPv${r.family} ${verdict(r.one.totalMs < 50)} (${s(r.one.totalMs)})`).join(', ')}.`,
+    `Targets (each family): full apply complete < 3 s: ${rs.map((r) => `IPv${r.family} ${verdict(r.full.totalMs < 3000)} (${s(r.full.totalMs)}; from the file ${verdict(r.loadMs + r.full.totalMs < 3000)}, ${s(r.loadMs + r.full.totalMs)})`).join(', ')}; one-range change complete < 50 ms: ${rs.map((r) => `IPv${r.family} ${verdict(r.one.totalMs < 50)} (${s(r.one.totalMs)})`).join(', ')}.`,
   );
   say();
 }

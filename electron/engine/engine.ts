@@ -922,20 +922,31 @@ export class Engine {
       ntf_clock: new Map(),
     };
     // Millions of entries: encodeLpmKey runs once per interface, family and length, for the key
-    // around the address; each entry's address goes in at the layout's offset.
-    const heads = new Map<number, Buffer>();
+    // up to the address (the address is the key's last field); each entry's key is that head's
+    // string and the address bytes as characters.
+    const heads = new Map<number, string>();
     const values = new Map<number, string>();
     for (const e of tries ? [] : c.lpm) {
       const hk = e.ifindex * 512 + (e.family === 4 ? 0 : 256) + e.prefix;
       let head = heads.get(hk);
       if (head === undefined) {
-        head = encodeLpmKey(0, e.ifindex, e.family, e.prefix, new Uint8Array(e.family === 4 ? 4 : 16));
+        const l = e.family === 4 ? LAYOUTS.lpm4Key : LAYOUTS.lpm6Key;
+        const bytes = e.family === 4 ? 4 : 16;
+        if (l.fields.addr.offset + bytes !== l.size) throw new Error(`${l.struct}: the address is not last`);
+        head = encodeLpmKey(0, e.ifindex, e.family, e.prefix, new Uint8Array(bytes))
+          .subarray(0, l.fields.addr.offset)
+          .toString('latin1');
         heads.set(hk, head);
       }
-      head.set(e.addr, (e.family === 4 ? LAYOUTS.lpm4Key : LAYOUTS.lpm6Key).fields.addr.offset);
+      const a = e.addr;
+      const addr =
+        e.family === 4
+          ? String.fromCharCode(a[0]!, a[1]!, a[2]!, a[3]!)
+          : String.fromCharCode(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!) +
+            String.fromCharCode(a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!);
       let v = values.get(e.setId);
       if (v === undefined) values.set(e.setId, (v = u32(e.setId)));
-      out[e.family === 4 ? 'ntf_lpm4' : 'ntf_lpm6'].set(head.toString('latin1'), v);
+      out[e.family === 4 ? 'ntf_lpm4' : 'ntf_lpm6'].set(head + addr, v);
     }
     const setVals = new Map<number, string>();
     for (const x of c.sets) {
@@ -986,41 +997,41 @@ export class Engine {
     if (expected) this.unexpected.push(...unexpectedEntries(gen, have, expected));
     let changes = 0;
     for (const [name, off] of Object.entries(POLICY_MAPS) as Array<[PolicyMap, number]>) {
-      const key = (b: Buffer, at: number) => b.writeUInt32LE(gen, at + off);
       const h = have[name];
       const w = want[name];
+      const m = this.maps[name];
       // The second sync of an apply brings the other generation from the same contents to the
-      // same contents (both mirrored the policy before): the same difference, computed once.
+      // same contents (both mirrored the policy before, or both were empty): the same difference,
+      // computed and packed once.
       const known = DIFFS.get(w);
       const given =
         patch && (name === 'ntf_lpm4' || name === 'ntf_lpm6') && h === w ? patch[name] : undefined;
-      let dels: string[];
-      let ups: string[];
+      let d: Diff;
       if (given) {
-        ({ dels, ups } = given);
-      } else if (known?.from === h) {
-        ({ dels, ups } = known);
+        d = { from: h, dels: given.dels, ups: given.ups, vals: given.ups.map((k) => w.get(k) as string) };
+      } else if (known && (known.from === h || (known.from.size === 0 && h.size === 0))) {
+        d = known;
       } else {
-        dels = [];
-        for (const k of h.keys()) if (!w.has(k)) dels.push(k);
-        ups = [];
-        for (const [k, v] of w) if (h.get(k) !== v) ups.push(k);
-        DIFFS.set(w, { from: h, dels, ups });
+        d = { from: h, dels: [], ups: [], vals: [] };
+        for (const k of h.keys()) if (!w.has(k)) d.dels.push(k);
+        for (const [k, v] of w)
+          if (h.get(k) !== v) {
+            d.ups.push(k);
+            d.vals.push(v);
+          }
       }
+      DIFFS.set(w, d);
       // Deletes first: they make room in a nearly full map. Keys and values go to the kernel
-      // packed, one buffer each (no Buffer per entry).
-      const m = this.maps[name];
-      m.deletePacked(packed(dels, m.info.keySize, key), dels.length);
-      m.updatePacked(
-        packed(ups, m.info.keySize, key),
-        packed(
-          ups.map((k) => w.get(k) as string),
-          m.valueBytes,
-          () => {},
-        ),
-        ups.length,
-      );
-      changes += dels.length + ups.length;
+      // packed, one buffer each (no Buffer per entry), the generation written into each key.
+      const ks = m.info.keySize;
+      d.packs ??= {
+        dels: packed(d.dels, ks),
+        ups: packed(d.ups, ks),
+        vals: packed(d.vals, m.valueBytes),
+      };
+      m.deletePacked(withGen(d.packs.dels, ks, off, gen), d.dels.length);
+      m.updatePacked(withGen(d.packs.ups, ks, off, gen), d.packs.vals, d.ups.length);
+      changes += d.dels.length + d.ups.length;
     }
     this.mirror[gen] = want;
     return changes;
@@ -1635,20 +1646,30 @@ function ifindexesOf(p: ResolvedPolicy): string {
 /** The trie entries (generation-free keys) a range change deletes and writes. */
 type TriePatch = Record<'ntf_lpm4' | 'ntf_lpm6', { dels: string[]; ups: string[] }>;
 
-const DIFFS = new WeakMap<
-  Map<string, string>,
-  { from: Map<string, string>; dels: string[]; ups: string[] }
->();
+/** What syncGen writes into a map to bring it from `from` to a want: keys deleted, keys written
+ * and their values (generation-free latin1 strings), and the same packed for the kernel. */
+interface Diff {
+  from: Map<string, string>;
+  dels: string[];
+  ups: string[];
+  vals: string[];
+  packs?: { dels: Buffer; ups: Buffer; vals: Buffer };
+}
 
-/** Latin1 strings of `size` bytes each, back to back in one buffer; `fix` patches each in place. */
-function packed(items: readonly string[], size: number, fix: (b: Buffer, at: number) => void): Buffer {
-  const b = Buffer.allocUnsafe(items.length * size);
-  items.forEach((s, i) => {
-    if (b.write(s, i * size, 'latin1') !== size)
-      throw new RangeError(`a ${s.length}-byte entry where ${size} belong`);
-    fix(b, i * size);
-  });
-  return b;
+const DIFFS = new WeakMap<Map<string, string>, Diff>();
+
+/** Latin1 strings of `size` bytes each, back to back in one buffer (one write: a million-pair
+ * policy packs millions). */
+function packed(items: readonly string[], size: number): Buffer {
+  for (const s of items)
+    if (s.length !== size) throw new RangeError(`a ${s.length}-byte entry where ${size} belong`);
+  return Buffer.from(items.join(''), 'latin1');
+}
+
+/** `keys` (packed, `size` bytes each) with generation `gen` at `off` of each, in place. */
+function withGen(keys: Buffer, size: number, off: number, gen: number): Buffer {
+  for (let at = off; at < keys.length; at += size) keys.writeUInt32LE(gen, at);
+  return keys;
 }
 
 function unexpectedEntries(gen: number, have: GenState, expected: GenState): string[] {
