@@ -13,6 +13,7 @@ import { parseRangeText } from '../../../electron/policy/fields.js';
 import type { ResolvedPolicy } from '../../../electron/policy/types.js';
 import type { CgroupTree } from '../../../electron/policy/cgroups.js';
 import { systemUnitOf } from '../../../electron/policy/units.js';
+import { Rng } from './random.js';
 
 const PASSWD = [
   'root:x:0:0::/:/bin/sh',
@@ -314,41 +315,6 @@ interfaces:
 `;
 
 // ---- property: random policies and observations, checked with the evaluator ----
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-class Rng {
-  private readonly next: () => number;
-  constructor(seed: number) {
-    this.next = mulberry32(seed);
-  }
-  int(lo: number, hi: number): number {
-    return lo + Math.floor(this.next() * (hi - lo + 1));
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(0, xs.length - 1)] as T;
-  }
-  subset<T>(xs: readonly T[], min: number, max: number): T[] {
-    const copy = [...xs];
-    for (let i = copy.length - 1; i > 0; i--) {
-      const j = this.int(0, i);
-      [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
-    }
-    return copy.slice(0, this.int(min, Math.min(max, xs.length)));
-  }
-}
 
 /** eth0–eth2 may be configured; eth8 and eth9 never are (eth9 also has observed traffic). */
 const IFINDEX: Record<string, number> = { eth0: 1, eth1: 2, eth2: 3, eth8: 8, eth9: 9 };

@@ -25,7 +25,7 @@ export function maskBytes(b: Uint8Array, prefix: number): Uint8Array {
 }
 
 /** mulberry32: a tiny seeded PRNG, so that a failing case can be replayed from its seed. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

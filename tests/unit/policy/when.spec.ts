@@ -37,6 +37,7 @@ import { explain } from '../../../electron/policy/explain.js';
 import { proposePolicy } from '../../../electron/policy/propose.js';
 import type { ObservedFlow } from '../../../electron/engine/observations.js';
 import type { ExplainQuery } from '../../../electron/policy/explain.js';
+import { mulberry32 } from './random.js';
 
 const utc = (y: number, mo: number, d: number, h = 0, mi = 0, s = 0): number =>
   Date.UTC(y, mo - 1, d, h, mi, s) / 1000;
@@ -54,17 +55,8 @@ function errorOf(text: string): { error: string; index: number } {
   return { error: r.error!, index: r.index! };
 }
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+/** Deterministic pseudo-random numbers. */
+const rng = mulberry32;
 
 const Y2027 = utc(2027, 1, 1);
 const tables = new Map<string, TzTable>();
