@@ -121,7 +121,7 @@ const EDGE_RANGES = [
 let seed = 12345;
 function rand(n: number): number {
   seed = (seed * 1103515245 + 12345) % 2 ** 31;
-  return seed % n;
+  return (seed >>> 8) % n; // the high bits: the low ones of this generator repeat quickly
 }
 
 /** Random strings built from the pieces addresses are made of, mostly near-valid ones. */
