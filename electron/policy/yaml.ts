@@ -44,8 +44,8 @@ import { WHEN_EMPTY, WINDOW_EXAMPLE, parseWindowText, windowsError } from './whe
 /** Larger input is refused before it is parsed, by default: the cap of a policy file read by the
  * CLI (`--max-policy-bytes` changes it) or kept in the history. A guard against hostile input that
  * still fits a million (range, user) pairs (17 MiB of YAML for IPv4, 24 MiB for IPv6; loading such
- * a file, text to ResolvedPolicy, takes about 1.3 s (IPv4) and 1.8 s (IPv6) and the result holds
- * 240 MiB of heap, bench/policy-load.ts; MAX_PARSED_BYTES and MAX_LIST_ITEMS bound the rest,
+ * a file, text to ResolvedPolicy, takes 1–2 s of CPU (IPv4 a little less than IPv6) and the result
+ * holds 240 MiB of heap, bench/policy-load.ts; MAX_PARSED_BYTES and MAX_LIST_ITEMS bound the rest,
  * docs/datapath.md "Policy size"). */
 export const MAX_POLICY_BYTES = 64 * 2 ** 20;
 /** The cap of a policy the desktop app imports or sends through IPC (electron/ipc/contract.ts). */
