@@ -3,15 +3,18 @@
 import ipaddr from 'ipaddr.js';
 import type { Range } from './types.js';
 
-/** Whether `range` holds the address `addr` of `family` (network byte order). */
+/** Whether `range` holds the address `addr` of `family` (network byte order): its first
+ * `prefix` bits are the range's (a byte missing from either counts as 0). Whole bytes first, then
+ * the bits of the last one. */
 export function rangeContains(range: Range, family: 4 | 6, addr: Uint8Array): boolean {
   if (range.family !== family) return false;
-  for (let bit = 0; bit < range.prefix; bit++) {
-    const byte = bit >> 3;
-    const mask = 0x80 >> (bit & 7);
-    if (((range.addr[byte] ?? 0) & mask) !== ((addr[byte] ?? 0) & mask)) return false;
-  }
-  return true;
+  const a = range.addr;
+  const whole = range.prefix >> 3;
+  for (let i = 0; i < whole; i++) if ((a[i] ?? 0) !== (addr[i] ?? 0)) return false;
+  const bits = range.prefix & 7;
+  if (bits === 0) return true;
+  const mask = (0xff << (8 - bits)) & 0xff;
+  return ((a[whole] ?? 0) & mask) === ((addr[whole] ?? 0) & mask);
 }
 
 /** A destination as text: `addr:port`, `[v6]:port`, or the address alone without a port (ICMP,

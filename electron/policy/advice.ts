@@ -145,8 +145,10 @@ function endpointAdvice(ep: AdviceEndpoint, index: number, input: AdviceInput): 
   const add = (rule: AdviceRule, level: Advice['level'], message: string, pos: SourcePos | undefined) =>
     out.push(withPos({ rule, level, endpoint: index, message }, pos));
   const ranges = ep.range;
+  let seen: Covering | undefined;
+  const covers = (): Covering => (seen ??= covering(ranges));
 
-  const metadata = metadataOpen(ep, ranges, input.interfaces);
+  const metadata = metadataOpen(ep, covers, input.interfaces);
   if (metadata) add('metadata-other-family', 'warning', metadata.message, metadata.range.pos ?? ep.pos);
 
   // A guarded range is guarded on every interface; '*' on a range another endpoint restricts is
@@ -165,11 +167,11 @@ function endpointAdvice(ep: AdviceEndpoint, index: number, input: AdviceInput): 
   // The DHCP exemption never covers a guarded range: a range that holds where DHCP clients send
   // makes DHCP a matter of the policy.
   if ([...input.interfaces.values()].some((s) => s.essentials)) {
-    for (const [family, addr, what] of [
-      [4, LIMITED_BROADCAST, '255.255.255.255 (DHCPv4)'],
-      [6, ALL_DHCP_SERVERS, 'ff02::1:2 (DHCPv6)'],
+    const c = covers();
+    for (const [r, what] of [
+      [c.dhcp4, '255.255.255.255 (DHCPv4)'],
+      [c.dhcp6, 'ff02::1:2 (DHCPv6)'],
     ] as const) {
-      const r = ranges.find((x) => rangeContains(x, family, addr));
       if (!r) continue;
       add(
         'dhcp-guarded',
@@ -182,8 +184,7 @@ function endpointAdvice(ep: AdviceEndpoint, index: number, input: AdviceInput): 
     }
   }
 
-  const v4 = ranges.some((r) => r.family === 4);
-  const v6 = ranges.some((r) => r.family === 6);
+  const { v4, v6 } = covers();
   if (!metadata && v4 !== v6) {
     const [only, other] = v4 ? ['IPv4', 'IPv6'] : ['IPv6', 'IPv4'];
     add(
@@ -206,6 +207,44 @@ function endpointAdvice(ep: AdviceEndpoint, index: number, input: AdviceInput): 
   return out;
 }
 
+/** What an endpoint's ranges hold of the addresses advice is about, found in one pass. */
+interface Covering {
+  /** The first range of /16 or narrower holding 169.254.169.254, and whether any range does. */
+  metadata4?: Range;
+  anyMetadata4: boolean;
+  /** The same for fd00:ec2::254. */
+  metadata6?: Range;
+  anyMetadata6: boolean;
+  /** The first range holding where DHCPv4 and DHCPv6 clients send. */
+  dhcp4?: Range;
+  dhcp6?: Range;
+  /** Whether any range is IPv4, and any IPv6. */
+  v4: boolean;
+  v6: boolean;
+}
+
+function covering(ranges: readonly Range[]): Covering {
+  const c: Covering = { anyMetadata4: false, anyMetadata6: false, v4: false, v6: false };
+  for (const r of ranges) {
+    if (r.family === 4) {
+      c.v4 = true;
+      if ((!c.metadata4 || !c.anyMetadata4) && rangeContains(r, 4, METADATA_V4)) {
+        c.anyMetadata4 = true;
+        if (!c.metadata4 && r.prefix >= 16) c.metadata4 = r;
+      }
+      if (!c.dhcp4 && rangeContains(r, 4, LIMITED_BROADCAST)) c.dhcp4 = r;
+    } else if (r.family === 6) {
+      c.v6 = true;
+      if ((!c.metadata6 || !c.anyMetadata6) && rangeContains(r, 6, METADATA_V6)) {
+        c.anyMetadata6 = true;
+        if (!c.metadata6 && r.prefix >= 16) c.metadata6 = r;
+      }
+      if (!c.dhcp6 && rangeContains(r, 6, ALL_DHCP_SERVERS)) c.dhcp6 = r;
+    }
+  }
+  return c;
+}
+
 /**
  * The cloud metadata service answers on 169.254.169.254 and fd00:ec2::254. An endpoint that guards
  * one of them (a range of /16 or narrower, not a catch-all) on an interface whose default is
@@ -213,19 +252,16 @@ function endpointAdvice(ep: AdviceEndpoint, index: number, input: AdviceInput): 
  */
 function metadataOpen(
   ep: AdviceEndpoint,
-  ranges: readonly Range[],
+  covers: () => Covering,
   interfaces: ReadonlyMap<string, InterfaceSettings>,
 ): { message: string; range: Range } | undefined {
-  const guards = (family: 4 | 6, addr: Uint8Array): Range | undefined =>
-    ranges.find((r) => r.prefix >= 16 && rangeContains(r, family, addr));
-  const coversAtAll = (family: 4 | 6, addr: Uint8Array): boolean =>
-    ranges.some((r) => rangeContains(r, family, addr));
   const openIfaces = ep.iface.filter((i) => interfaces.get(i)?.default === 'allow');
   if (openIfaces.length === 0) return undefined;
+  const c = covers();
   let other: string | undefined;
   let range: Range | undefined;
-  if ((range = guards(4, METADATA_V4)) && !coversAtAll(6, METADATA_V6)) other = 'fd00:ec2::254/128';
-  else if ((range = guards(6, METADATA_V6)) && !coversAtAll(4, METADATA_V4)) other = '169.254.169.254/32';
+  if ((range = c.metadata4) && !c.anyMetadata6) other = 'fd00:ec2::254/128';
+  else if ((range = c.metadata6) && !c.anyMetadata4) other = '169.254.169.254/32';
   if (!other || !range) return undefined;
   const message =
     `the metadata service is also reachable at ${other.replace(/\/\d+$/, '')}, which endpoint ` +

@@ -33,6 +33,7 @@ import type {
   InterfaceSettings,
   LogAllowed,
   Policy,
+  Range,
   SourcePos,
   Verdict,
 } from './types.js';
@@ -42,9 +43,10 @@ import { WHEN_EMPTY, WINDOW_EXAMPLE, parseWindowText, windowsError } from './whe
 
 /** Larger input is refused before it is parsed, by default: the cap of a policy file read by the
  * CLI (`--max-policy-bytes` changes it) or kept in the history. A guard against hostile input that
- * still fits a million (range, user) pairs (17 MiB of YAML for IPv4, 24 MiB for IPv6; parsing such
- * a file takes 6–9 s and about 650 MB of heap; MAX_PARSED_BYTES and MAX_LIST_ITEMS bound the
- * rest, docs/datapath.md "Policy size"). */
+ * still fits a million (range, user) pairs (17 MiB of YAML for IPv4, 24 MiB for IPv6; loading such
+ * a file, text to ResolvedPolicy, takes 1–2 s of CPU (IPv4 a little less than IPv6) and the result
+ * holds 240 MiB of heap, bench/policy-load.ts; MAX_PARSED_BYTES and MAX_LIST_ITEMS bound the rest,
+ * docs/datapath.md "Policy size"). */
 export const MAX_POLICY_BYTES = 64 * 2 ** 20;
 /** The cap of a policy the desktop app imports or sends through IPC (electron/ipc/contract.ts). */
 export const MAX_IMPORT_BYTES = 2 ** 20;
@@ -87,6 +89,9 @@ const VERDICTS: readonly Verdict[] = ['deny', 'allow'];
 // ---------------------------------------------------------------------------------------------
 // Diagnostics.
 
+/** Where a diagnostic points: an offset in the text the yaml library read, or a position. */
+type At = number | SourcePos;
+
 class Reporter {
   readonly diagnostics: Diagnostic[] = [];
   errors = 0;
@@ -95,30 +100,38 @@ class Reporter {
   constructor(
     private readonly file: string,
     private readonly lines: LineCounter | undefined,
-    /** The quick lists (quickLists) not read yet, by the offset of their `[`. */
-    readonly lists?: Map<number, Scalar[]>,
+    /** The quick lists (quickLists) not read yet, by the offset of their `[` in the text read. */
+    readonly lists?: Map<number, QuickList>,
+    /** The quick lists' removed items (quickLists): the text read has none of them. */
+    private readonly cuts?: Cuts,
   ) {}
 
-  /** The items of a quick list, when `value` is one (its blanked, empty flow sequence). */
-  listAt(value: unknown): Scalar[] | undefined {
+  /** The items of a quick list, when `value` is one (its emptied flow sequence). */
+  listAt(value: unknown): QuickList | undefined {
     if (!this.lists || !isSeq(value) || value.items.length > 0 || !value.range) return undefined;
     const items = this.lists.get(value.range[0]);
     this.lists.delete(value.range[0]);
     return items;
   }
 
-  pos(offset: number): SourcePos {
-    const lc = this.lines?.linePos(offset);
-    return { file: this.file, line: Math.max(1, lc?.line ?? 1), col: Math.max(1, lc?.col ?? 1) };
+  /** The position in the file of `at` (an offset in the text read: in the file when no list was
+   * cut out of it, else moved back past the items cut before it, on the same line). */
+  pos(at: At): SourcePos {
+    if (typeof at !== 'number') return at;
+    const lc = this.lines?.linePos(at);
+    let col = lc?.col ?? 1;
+    if (this.cuts && lc && lc.line >= 1)
+      col = this.cuts.original(at) - this.cuts.original(at - (col - 1)) + 1;
+    return { file: this.file, line: Math.max(1, lc?.line ?? 1), col: Math.max(1, col) };
   }
 
-  error(offset: number, message: string): void {
+  error(at: At, message: string): void {
     this.errors++;
-    this.add({ severity: 'error', message, pos: this.pos(offset) });
+    this.add({ severity: 'error', message, pos: { ...this.pos(at) } });
   }
 
-  warning(offset: number, message: string): void {
-    this.add({ severity: 'warning', message, pos: this.pos(offset) });
+  warning(at: At, message: string): void {
+    this.add({ severity: 'warning', message, pos: { ...this.pos(at) } });
   }
 
   private add(d: Diagnostic): void {
@@ -172,9 +185,9 @@ function parseUnchecked(text: string, file: string, opts: ParseOptions): ParseRe
   if (quick === 'too many') return refuse(TOO_MANY_ITEMS);
   if (quick) {
     const lines = new LineCounter();
-    const r = new Reporter(file, lines, quick.lists);
-    const res = parseText(quick.text, lines, r, text.length - quick.blanked);
-    // Every blanked list was read as the list it is: the result is the original text's.
+    const r = new Reporter(file, lines, quick.lists, quick.cuts);
+    const res = parseText(quick.text, lines, r, quick.text.length);
+    // Every cut list was read as the list it is: the result is the original text's.
     if (quick.lists.size === 0) return res;
   }
   const lines = new LineCounter();
@@ -207,60 +220,123 @@ function tooMuchParsed(bytes: number): string {
  * of 29), so the items of the long lists are read here, not by it: `range:`, `allow:` and
  * `iface:` flow lists on one line whose items are all plain words the core schema reads as
  * written (a string, or a number or boolean, whose source scalarText takes), e.g.
- * `range: [10.0.0.0/8, 2001:db8::/32]`, `allow: [alice, 1001]`. Their items are blanked out (the
- * same length: every offset, line and column stays), the library parses an empty list there, and
- * readList takes the items from the Reporter. A blanked list the document does not read as such
- * a list (one inside a comment, a quoted or block scalar, a key, an unknown key, a file with
- * syntax errors) leaves the map non-empty, and the caller parses the original text instead.
- * Lists with any other item (quoted, `@group`, `*`, `null`, `a:`, empty, tabs) are left alone.
+ * `range: [10.0.0.0/8, 2001:db8::/32]`, `allow: [alice, 1001]`. Their items are cut out (`[]`
+ * is left; Cuts moves the library's offsets back to the file's, on the same line), the library
+ * parses an empty list there, and readList takes the items from the Reporter. A cut list the
+ * document does not read as such a list (one inside a comment, a quoted or block scalar, a key,
+ * an unknown key, a file with syntax errors) leaves the map non-empty, and the caller parses the
+ * original text instead. Lists with any other item (quoted, `@group`, `*`, `null`, `a:`, empty,
+ * tabs, non-ASCII) are left alone.
  */
 function quickLists(
   text: string,
-): { text: string; lists: Map<number, Scalar[]>; blanked: number } | 'too many' | undefined {
-  const lists = new Map<number, Scalar[]>();
+): { text: string; lists: Map<number, QuickList>; cuts: Cuts } | 'too many' | undefined {
+  const lists = new Map<number, QuickList>();
   const parts: string[] = [];
+  const ends: number[] = [];
+  const removed: number[] = [];
   let last = 0;
-  let blanked = 0;
+  let cut = 0;
   let count = 0;
   for (const m of text.matchAll(QUICK_LIST)) {
     const content = m[1]!;
     const open = m.index + m[0].length - content.length - 2; // offset of `[`
     for (let i = content.indexOf(','); i >= 0; i = content.indexOf(',', i + 1)) count++;
     if (++count > MAX_LIST_ITEMS) return 'too many';
-    const items: Scalar[] = [];
-    let at = open + 1;
-    for (const piece of content.split(',')) {
-      const w = QUICK_ITEM.exec(piece);
-      const word = w?.[2];
-      if (word === undefined || word.endsWith(':') || QUICK_NULL.test(word)) {
-        items.length = 0;
-        break;
-      }
-      const s = new Scalar(word);
-      const from = at + w![1]!.length;
-      s.range = [from, from + word.length, from + word.length];
-      items.push(s);
-      at += piece.length + 1;
-    }
-    if (items.length === 0) continue;
-    lists.set(open, items);
-    parts.push(text.slice(last, open + 1), ' '.repeat(content.length));
+    const list = quickItems(text, open + 1, open + 1 + content.length);
+    if (!list) continue;
+    lists.set(open - cut, list);
+    parts.push(text.slice(last, open + 1));
     last = open + 1 + content.length;
-    blanked += content.length;
+    cut += content.length;
+    ends.push(open + 1 - (cut - content.length));
+    removed.push(cut);
   }
   if (lists.size === 0) return undefined;
   parts.push(text.slice(last));
-  return { text: parts.join(''), lists, blanked };
+  return { text: parts.join(''), lists, cuts: new Cuts(ends, removed) };
+}
+
+/** The items of a quick list: their text and where each starts, and where its `[` is. */
+interface QuickList {
+  /** The offset of the list's `[` in the file. */
+  open: number;
+  words: string[];
+  /** The offset of each word in the file. */
+  at: number[];
+}
+
+/** The lists' items quickLists cut out of the text the library reads. */
+class Cuts {
+  constructor(
+    /** Ascending: the offset, in the text read, of each cut list's `]`. */
+    private readonly ends: readonly number[],
+    /** The characters cut out up to and including each of those lists. */
+    private readonly removed: readonly number[],
+  ) {}
+
+  /** The file's offset of `offset` in the text read. */
+  original(offset: number): number {
+    let low = 0;
+    let high = this.ends.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (this.ends[mid]! <= offset) low = mid + 1;
+      else high = mid;
+    }
+    return low === 0 ? offset : offset + this.removed[low - 1]!;
+  }
+}
+
+/** What a character may be in a quick item: 2 first or later, 1 only later, 0 neither. */
+const QUICK_CHARS = (() => {
+  const t = new Uint8Array(128);
+  for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_') t[c.charCodeAt(0)] = 2;
+  for (const c of '.:/+-') t[c.charCodeAt(0)] = 1;
+  return t;
+})();
+const SPACE = 0x20;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+
+/**
+ * The items of text[from, to), the inside of a one-line flow list, when every item is spaces, a
+ * plain word, spaces (a letter, digit or `_`, then those and `.:/+-`), not ending in `:` and not a
+ * null; else undefined. The same as splitting at `,` and matching each piece against
+ * `^( *)([A-Za-z0-9_][A-Za-z0-9_.:/+-]*) *$`, without building the pieces.
+ */
+function quickItems(text: string, from: number, to: number): QuickList | undefined {
+  const words: string[] = [];
+  const at: number[] = [];
+  let i = from;
+  for (;;) {
+    while (i < to && text.charCodeAt(i) === SPACE) i++;
+    const start = i;
+    let c = i < to ? text.charCodeAt(i) : -1;
+    if (!(c >= 0 && c < 128 && QUICK_CHARS[c] === 2)) return undefined;
+    for (i++; i < to; i++) {
+      c = text.charCodeAt(i);
+      if (!(c < 128 && QUICK_CHARS[c]! > 0)) break;
+    }
+    const end = i;
+    while (i < to && text.charCodeAt(i) === SPACE) i++;
+    if (i < to && text.charCodeAt(i) !== COMMA) return undefined;
+    if (text.charCodeAt(end - 1) === COLON) return undefined;
+    const word = text.slice(start, end);
+    if (end - start === 4 && QUICK_NULL.test(word)) return undefined;
+    words.push(word);
+    at.push(start);
+    if (i >= to) return { open: from - 1, words, at };
+    i++; // the comma
+  }
 }
 
 /** A line with only a `range`, `allow` or `iface` key and a flow list; group 1: the list's inside. */
 const QUICK_LIST = /^[ \t]*(?:range|allow|iface)[ \t]*:[ \t]*\[([^\]\n]*)\]/gm;
-/** An item of such a list: spaces, a plain word, spaces. */
-const QUICK_ITEM = /^( *)([A-Za-z0-9_][A-Za-z0-9_.:/+-]*) *$/;
 /** Words the core schema reads as null (`~` cannot start a quick item). */
 const QUICK_NULL = /^(?:null|Null|NULL)$/;
 
-/** `parsed`: the bytes of `text` the yaml library has to read (not blanked by quickLists). */
+/** `parsed`: the bytes of the file the yaml library has to read (not cut out by quickLists). */
 function parseText(text: string, lines: LineCounter, r: Reporter, parsed: number): ParseResult {
   const tooDeep = prescanNesting(text);
   if (tooDeep !== undefined) {
@@ -705,53 +781,65 @@ function readEndpoint(
     const kAt = start(k, keyAt);
     if (key === 'iface') {
       present.add(key);
-      endpoint.iface = readList(p.value, key, kAt, 'interface names such as [eth0]', r, (node, nAt) => {
-        const text = itemText(node, nAt, 'an interface name', r);
-        if (text === undefined) return undefined;
-        const err = checkInterfaceName(text);
-        if (err) {
-          r.error(nAt, err);
-          return undefined;
-        }
-        return text;
-      });
+      endpoint.iface = wordList(
+        p.value,
+        key,
+        kAt,
+        'interface names such as [eth0]',
+        'an interface name',
+        r,
+        (text, at) => {
+          const err = checkInterfaceName(text);
+          if (err) {
+            r.error(at, err);
+            return undefined;
+          }
+          return text;
+        },
+      );
     } else if (key === 'range') {
       present.add(key);
-      endpoint.range = readList(
+      endpoint.range = wordList(
         p.value,
         key,
         kAt,
         'IP ranges such as [169.254.169.254/32]',
+        'an IP address or CIDR range',
         r,
-        (node, nAt) => {
-          const text = itemText(node, nAt, 'an IP address or CIDR range', r);
-          if (text === undefined) return undefined;
+        (text, at) => {
           const res = parseRangeText(text);
-          if (!res.range) {
-            r.error(nAt, res.error ?? `invalid range ${quote(text)}`);
+          const range = res.range;
+          if (!range) {
+            r.error(at, res.error ?? `invalid range ${quote(text)}`);
             return undefined;
           }
-          if (res.warning) r.warning(nAt, res.warning);
-          return { ...res.range, pos: r.pos(nAt) };
+          if (res.warning) r.warning(at, res.warning);
+          const out: Range = {
+            family: range.family,
+            addr: range.addr,
+            prefix: range.prefix,
+            text: range.text,
+            pos: r.pos(at),
+          };
+          return out;
         },
       );
     } else if (key === 'allow') {
       present.add(key);
-      endpoint.allow = readList(
+      endpoint.allow = wordList(
         p.value,
         key,
         kAt,
         'users such as [svc-deploy, 1001, "@admins", "*"]',
+        'a user name, uid, @group or *',
         r,
-        (node, nAt) => {
-          const text = itemText(node, nAt, 'a user name, uid, @group or *', r);
-          if (text === undefined) return undefined;
+        (text, at) => {
           const res = parseAllowText(text);
           if (!res.entry) {
-            r.error(nAt, res.error ?? `invalid allow entry ${quote(text)}`);
+            r.error(at, res.error ?? `invalid allow entry ${quote(text)}`);
             return undefined;
           }
-          return { ...res.entry, pos: r.pos(nAt) };
+          return { ...res.entry, pos: r.pos(at) };
         },
       );
     } else if (key === 'when') {
@@ -821,6 +909,38 @@ function itemText(node: unknown, at: number, what: string, r: Reporter): string 
   return undefined;
 }
 
+/**
+ * A list of words (readList) such as `range:`, each item's text read by `readWord` at its
+ * position; a quick list's items (quickLists) are read from the Reporter, at their columns on the
+ * list's line, with no node built.
+ */
+function wordList<T>(
+  value: unknown,
+  key: string,
+  keyAt: number,
+  what: string,
+  itemWhat: string,
+  r: Reporter,
+  readWord: (text: string, at: At) => T | undefined,
+): T[] {
+  const quick = r.listAt(value);
+  if (!quick) {
+    return readList(value, key, keyAt, what, r, (node, at) => {
+      const text = itemText(node, at, itemWhat, r);
+      return text === undefined ? undefined : readWord(text, at);
+    });
+  }
+  // A quick list is on one line: its items are where its `[` is plus their distance from it.
+  const open = r.pos(start(value, keyAt));
+  const out: T[] = [];
+  for (let i = 0; i < quick.words.length; i++) {
+    const col = open.col + (quick.at[i]! - quick.open);
+    const v = readWord(quick.words[i]!, { file: open.file, line: open.line, col });
+    if (v !== undefined) out.push(v);
+  }
+  return out;
+}
+
 /** A list, or a single scalar read as a one-element list. Empty lists are errors. */
 function readList<T>(
   value: unknown,
@@ -839,7 +959,7 @@ function readList<T>(
     r.error(start(value, keyAt), `"${key}" must be a list of ${what}, found a mapping`);
     return [];
   }
-  const items: unknown[] = r.listAt(value) ?? (isSeq(value) ? value.items : [value]);
+  const items: unknown[] = isSeq(value) ? value.items : [value];
   if (items.length === 0) {
     r.error(start(value, keyAt), `"${key}" is an empty list; expected a list of ${what}`);
     return [];

@@ -104,3 +104,88 @@ describe('advice on a policy', () => {
     );
   });
 });
+
+describe('advice on the metadata service, DHCP and single-family endpoints', () => {
+  // The rules as first written: one search of the ranges per question (advice.ts answers them
+  // all in one pass over the ranges).
+  const md4 = Uint8Array.from([169, 254, 169, 254]);
+  const md6 = range('fd00:ec2::254').addr;
+  const bcast = Uint8Array.from([255, 255, 255, 255]);
+  const dhcp6 = range('ff02::1:2').addr;
+  function reference(ep: AdviceEndpoint, ifaces: Map<string, InterfaceSettings>): string[] {
+    const out: string[] = [];
+    const rs = ep.range;
+    const guards = (f: 4 | 6, a: Uint8Array) => rs.find((r) => r.prefix >= 16 && rangeContains(r, f, a));
+    const coversAtAll = (f: 4 | 6, a: Uint8Array) => rs.some((r) => rangeContains(r, f, a));
+    let metadata = false;
+    if (ep.iface.some((i) => ifaces.get(i)?.default === 'allow')) {
+      let r = guards(4, md4);
+      if (r && !coversAtAll(6, md6)) metadata = true;
+      else if ((r = guards(6, md6)) && !coversAtAll(4, md4)) metadata = true;
+      if (metadata) out.push(`metadata-other-family ${r!.text} ${JSON.stringify(r!.pos)}`);
+    }
+    if ([...ifaces.values()].some((s) => s.essentials)) {
+      for (const [f, a] of [
+        [4, bcast],
+        [6, dhcp6],
+      ] as const) {
+        const r = rs.find((x) => rangeContains(x, f, a));
+        if (r) out.push(`dhcp-guarded ${r.text} ${JSON.stringify(r.pos)}`);
+      }
+    }
+    const v4 = rs.some((r) => r.family === 4);
+    const v6 = rs.some((r) => r.family === 6);
+    if (!metadata && v4 !== v6) out.push('single-family');
+    return out;
+  }
+
+  it('are what one search per question finds (2,000 random endpoints)', () => {
+    const pool = [
+      '169.254.169.254/32',
+      '169.254.0.0/16',
+      '169.254.0.0/15',
+      '169.0.0.0/8',
+      '0.0.0.0/0',
+      '255.255.255.255',
+      '255.255.0.0/16',
+      '10.0.0.0/8',
+      '10.1.2.0/24',
+      'fd00:ec2::254/128',
+      'fd00:ec2::/32',
+      'fd00::/8',
+      'fd00::/16',
+      '::/0',
+      'ff02::1:2',
+      'ff02::/16',
+      'ff00::/8',
+      '2001:db8::/32',
+    ];
+    let seed = 5;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return (seed >>> 8) % n; // the high bits: the low ones of this generator repeat quickly
+    };
+    const rules = new Set<string>();
+    for (let i = 0; i < 2000; i++) {
+      const texts = Array.from({ length: 1 + rand(6) }, () => pool[rand(pool.length)]!);
+      const ep = endpoint('e', rand(4) === 0 ? ['eth1'] : ['eth0'], texts, false, 2 + i);
+      const ifaces = new Map([
+        ['eth0', settings({ default: rand(3) === 0 ? 'deny' : 'allow', essentials: rand(2) === 0 })],
+        ['eth1', settings({ default: 'deny', essentials: rand(2) === 0 })],
+      ]);
+      const got = adviseOn({ interfaces: ifaces, endpoints: [ep] })
+        .filter(
+          (a) =>
+            a.rule === 'metadata-other-family' || a.rule === 'dhcp-guarded' || a.rule === 'single-family',
+        )
+        .map((a) => {
+          rules.add(a.rule);
+          if (a.rule === 'single-family') return a.rule;
+          const r = ep.range.find((x) => JSON.stringify(x.pos) === JSON.stringify(a.pos));
+          return `${a.rule} ${r?.text} ${JSON.stringify(a.pos)}`;
+        });
+      expect([texts, got]).toEqual([texts, reference(ep, ifaces)]);
+    }
+    expect([...rules].sort()).toEqual(['dhcp-guarded', 'metadata-other-family', 'single-family']);
+  });
+});
