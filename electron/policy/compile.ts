@@ -441,35 +441,71 @@ export interface PrefixIndex {
 /** No endpoint: shared, never modified (setIdFor and mergeSorted only read their lists). */
 const NO_ENDPOINTS: number[] = [];
 
-function prefixTable(
-  p: ResolvedPolicy,
-  family: 4 | 6,
-  which: 'lpm4' | 'lpm6',
-  limit: number,
-  used: number,
-): PrefixTable {
-  const byKey = new Map<string, number>();
-  const raw: Array<{ prefix: number; addr: Uint8Array }> = [];
-  const keys: string[] = [];
+/**
+ * The prefix tables of both families, in one pass over every range (a million-range policy: each
+ * range is a few scattered objects, so every pass over them costs about a second), checking each
+ * range on the way. Throws CapacityError once a family has more distinct prefixes than its limit
+ * (none is built past it), after every range was checked.
+ */
+function prefixTables(p: ResolvedPolicy, limits: CompileLimits): Map<4 | 6, PrefixTable> {
+  const fam = {
+    4: {
+      byKey: new Map<string, number>(),
+      raw: [] as Array<{ prefix: number; addr: Uint8Array }>,
+      keys: [] as string[],
+    },
+    6: {
+      byKey: new Map<string, number>(),
+      raw: [] as Array<{ prefix: number; addr: Uint8Array }>,
+      keys: [] as string[],
+    },
+  };
+  const over = { 4: false, 6: false };
   const of = p.endpoints.map((e) => {
-    const list: number[] = [];
+    const lists: { 4: number[]; 6: number[] } = { 4: [], 6: [] };
     for (const r of e.ranges) {
-      if (r.family !== family) continue;
+      checkRange(e, r);
+      const family = r.family;
+      const f = fam[family];
       // Masked again so that stray host bits can never create two entries the kernel trie treats as one.
       const addr = masked(r.addr, r.prefix);
       const key = nodeKey(family, addr, r.prefix);
-      let i = byKey.get(key);
+      let i = f.byKey.get(key);
       if (i === undefined) {
-        if (used + raw.length + 1 > limit) throw new CapacityError(which, limit);
-        i = raw.length;
-        byKey.set(key, i);
-        raw.push({ prefix: r.prefix, addr });
-        keys.push(key);
+        if (f.raw.length + 1 > limits[family === 4 ? 'lpm4' : 'lpm6']) {
+          over[family] = true;
+          continue;
+        }
+        i = f.raw.length;
+        f.byKey.set(key, i);
+        f.raw.push({ prefix: r.prefix, addr });
+        f.keys.push(key);
       }
-      list.push(i);
+      lists[family].push(i);
     }
-    return list;
+    return lists;
   });
+  if (over[4]) throw new CapacityError('lpm4', limits.lpm4);
+  if (over[6]) throw new CapacityError('lpm6', limits.lpm6);
+  return new Map(
+    ([4, 6] as const).map((family) => [
+      family,
+      sortedTable(
+        fam[family].raw,
+        fam[family].keys,
+        of.map((l) => l[family]),
+      ),
+    ]),
+  );
+}
+
+/** A family's prefixes (`raw`, with their nodeKeys, and per endpoint the indices of its ranges'
+ * prefixes) as a PrefixTable. */
+function sortedTable(
+  raw: Array<{ prefix: number; addr: Uint8Array }>,
+  keys: string[],
+  of: number[][],
+): PrefixTable {
   // Sorted by address then length, every prefix comes after all prefixes that contain it, and the
   // prefixes between a container and its contents are inside the container (prefixes never partly
   // overlap). So a stack of enclosing prefixes gives each node its chain of containers in O(n log n).
@@ -514,14 +550,10 @@ function compileFamily(
   out: CompiledLpmEntry[],
   counts: { lpm4: number; lpm6: number },
   limits: CompileLimits,
-  tables: Map<4 | 6, PrefixTable> = new Map(),
+  tables: Map<4 | 6, PrefixTable>,
 ): void {
   const which = family === 4 ? 'lpm4' : 'lpm6';
-  let t = tables.get(family);
-  if (t === undefined) {
-    t = prefixTable(p, family, which, limits[which], counts[which]);
-    tables.set(family, t);
-  }
+  const t = tables.get(family) as PrefixTable;
   counts[which] += t.nodes.length;
   if (counts[which] > limits[which]) throw new CapacityError(which, limits[which]);
   // The endpoints that name each prefix directly (and this interface), in index order.
@@ -587,17 +619,14 @@ export function compilePolicy(
   }
 
   const endpointNames = new Map<number, string>();
-  for (const e of p.endpoints) {
-    endpointNames.set(e.id, e.name);
-    for (const r of e.ranges) checkRange(e, r);
-  }
+  for (const e of p.endpoints) endpointNames.set(e.id, e.name);
+  const tables = prefixTables(p, limits);
 
   const slots = new CgroupSlots(p.endpoints);
   const schedules = new Schedules(p.endpoints, NTF.SCHEDULE_ENTRIES / 2);
   const sets = new SetTable(p.endpoints, limits.sets, slots, schedules);
   const lpm: CompiledLpmEntry[] = [];
   const counts = { lpm4: 0, lpm6: 0 };
-  const tables = new Map<4 | 6, PrefixTable>();
   for (const iface of ifaces) {
     compileFamily(p, iface.ifindex, iface.name, 4, sets, lpm, counts, limits, tables);
     compileFamily(p, iface.ifindex, iface.name, 6, sets, lpm, counts, limits, tables);
@@ -634,14 +663,14 @@ export function compilePolicy(
       schedules: schedules.list,
     },
     missingIfaces,
-    ...(opts.index ? { prefixes: prefixIndex(p, tables) } : {}),
+    ...(opts.index ? { prefixes: prefixIndex(tables) } : {}),
   };
 }
 
-/** The prefix tables of both families (built here for a family no interface compiled). */
-function prefixIndex(p: ResolvedPolicy, tables: Map<4 | 6, PrefixTable>): Record<4 | 6, PrefixIndex> {
+/** The prefix tables of both families, for incremental.ts. */
+function prefixIndex(tables: Map<4 | 6, PrefixTable>): Record<4 | 6, PrefixIndex> {
   const of = (family: 4 | 6): PrefixIndex => {
-    const t = tables.get(family) ?? prefixTable(p, family, family === 4 ? 'lpm4' : 'lpm6', Infinity, 0);
+    const t = tables.get(family) as PrefixTable;
     const owners = t.keys.map((): number[] => []);
     t.of.forEach((list, idx) => {
       for (const i of list) {
