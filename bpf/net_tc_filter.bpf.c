@@ -103,12 +103,23 @@ struct {
 	__type(value, struct ntf_sk);
 } ntf_sk SEC(".maps");
 
+/* Interface settings: (generation, ifindex or NTF_IFINDEX_ANY) -> settings, every interface. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NTF_IFACE_ENTRIES);
 	__type(key, struct ntf_iface_key);
 	__type(value, struct ntf_iface_cfg);
 } ntf_ifaces SEC(".maps");
+
+/* The same settings for ifindex < NTF_IFACE_SLOTS, where the program reads them: element
+ * generation * NTF_IFACE_SLOTS + ifindex (present 0: none). User space writes both copies of a
+ * generation before the flip, like every other policy map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * NTF_IFACE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct ntf_iface_cfg);
+} ntf_ifslots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -165,6 +176,21 @@ struct {
 } ntf_sync SEC(".maps") = {
 	.values = { [0] = &ntf_sync_inner },
 };
+
+/* Generation gen's settings for ifindex (NULL: none): an array lookup, inlined by the verifier,
+ * for the interfaces that fit in ntf_ifslots, the hash for the others. */
+static __always_inline struct ntf_iface_cfg *iface_cfg(__u32 gen, __u32 ifindex)
+{
+	if (ifindex < NTF_IFACE_SLOTS) {
+		__u32 slot = gen * NTF_IFACE_SLOTS + ifindex;
+		struct ntf_iface_cfg *c = bpf_map_lookup_elem(&ntf_ifslots, &slot);
+
+		return c && c->present ? c : NULL;
+	}
+	struct ntf_iface_key ik = { .gen = gen, .ifindex = ifindex };
+
+	return bpf_map_lookup_elem(&ntf_ifaces, &ik);
+}
 
 struct pkt {
 	__u8 saddr[16];
@@ -713,15 +739,13 @@ int ntf_egress(struct __sk_buff *skb)
 		epoch = *(volatile __u64 *)&st->fallback_epoch;
 	__u32 gen = epoch & 1;
 	__u32 ifindex = skb->ifindex;
-	struct ntf_iface_key ik = { .gen = gen, .ifindex = ifindex };
-	struct ntf_iface_cfg *cfg = bpf_map_lookup_elem(&ntf_ifaces, &ik);
+	struct ntf_iface_cfg *cfg = iface_cfg(gen, ifindex);
 	__u32 lpm_if = ifindex;
 	int guard_only = 0;
 
 	if (!cfg) {
 		/* No endpoint names this interface: only the guarded ranges are checked here. */
-		ik.ifindex = NTF_IFINDEX_ANY;
-		cfg = bpf_map_lookup_elem(&ntf_ifaces, &ik);
+		cfg = iface_cfg(gen, NTF_IFINDEX_ANY);
 		if (!cfg)
 			return NTF_PASS; /* nothing guarded under the active policy */
 		lpm_if = NTF_IFINDEX_ANY;

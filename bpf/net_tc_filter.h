@@ -48,6 +48,10 @@
 #define NTF_LPM6_ENTRIES 8388608
 #define NTF_SET_ENTRIES 1048576
 #define NTF_IFACE_ENTRIES 2048
+/* Interfaces whose settings the program finds in the array ntf_ifslots (ifindex below this; an
+ * array lookup is inlined, a hash lookup is a call and a hash): the rest in the hash ntf_ifaces,
+ * which holds every interface's settings (user space reads it). 2 x this many elements. */
+#define NTF_IFACE_SLOTS 16384
 #define NTF_CGROUP_ENTRIES 65536
 
 /* Addresses of an IPv6 routing header checked against the guarded ranges. */
@@ -186,7 +190,7 @@ struct ntf_iface_cfg {
 	__u8 dhcp_unicast; /* 1: unicast DHCP client packets count as essential too (binding UDP
 			    * 68/546 needs privilege on this host); 0: only broadcast/multicast */
 	__u8 audit;	   /* 1: decide as usual but drop nothing; drops become NTF_VERDICT_WOULD_DROP */
-	__u8 pad;
+	__u8 present;	   /* 1 in every entry user space writes; 0: an ntf_ifslots slot with no settings */
 	__u32 cg_levels; /* bit i: the policy names a cgroup at level i (checked in ntf_cgroups) */
 };
 

@@ -83,6 +83,7 @@ export const LAYOUTS = {
     l2_len: [4, 'u8'],
     dhcp_unicast: [5, 'u8'],
     audit: [6, 'u8'],
+    present: [7, 'u8'],
     cg_levels: [8, 'u32'],
   }),
   state: layout('ntf_state', 24, {
@@ -211,6 +212,7 @@ export const NTF = {
   LPM6_ENTRIES: 8388608,
   SET_ENTRIES: 1048576,
   IFACE_ENTRIES: 2048,
+  IFACE_SLOTS: 16384,
   CGROUP_ENTRIES: 65536,
   LOG_OFF: 0,
   LOG_SAMPLE: 1,
@@ -561,6 +563,7 @@ export function encodeIfaceCfg(c: IfaceCfgInput): Buffer {
     l2_len: c.l2Len,
     dhcp_unicast: c.dhcpUnicast ? 1 : 0,
     audit: c.audit ? 1 : 0,
+    present: 1,
     cg_levels: (c.cgLevels ?? 0) >>> 0,
   });
 }

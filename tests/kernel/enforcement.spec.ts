@@ -6,6 +6,7 @@ import { stateDirFor } from '../../electron/engine/statedir.js';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PIN_NAMES } from '../../electron/engine/engine.js';
+import { NTF } from '../../native-bridge/layouts.js';
 import { packageRoot } from '../../electron/engine/paths.js';
 import {
   ALICE,
@@ -569,5 +570,40 @@ interfaces:
     await e.waitFor((l) => l.type === 'applied', 10_000, from);
     expect(udp(env, BOB, '192.0.2.1')).toMatchObject({ received: 0 });
     expect(udp(env, ALICE, '192.0.2.1')).toMatchObject({ received: 3 });
+  });
+
+  it('enforces on interfaces whose ifindex lies beyond the settings array (settings from the hash)', async () => {
+    env = await setup(2);
+    // ntf0 named by the policy, ntf1 by none (the settings of ifindex 0, from the array).
+    env.sb.recreateLink(0, NTF.IFACE_SLOTS + 7);
+    env.sb.recreateLink(1, NTF.IFACE_SLOTS * 3);
+    const e = await env.run(`endpoints:
+  - doc:
+      iface: [ntf0]
+      range: [192.0.2.1/32]
+      allow: [alice]
+  - elsewhere:
+      iface: [ntf0]
+      range: [203.0.113.1/32]
+      allow: [alice]
+interfaces:
+  ntf0: { default: deny }
+`);
+    expect(udp(env, ALICE, '192.0.2.1')).toMatchObject({ received: 3 });
+    expect(udp(env, BOB, '192.0.2.1')).toMatchObject({ received: 0 });
+    expect(udp(env, ALICE, '198.51.100.1')).toMatchObject({ received: 0 }); // default deny
+    expect(udp(env, ALICE, '203.0.113.1')).toMatchObject({ received: 0 }); // guarded, not on ntf1
+    expect(udp(env, ALICE, '2001:db8:3::1')).toMatchObject({ received: 3 }); // unguarded on ntf1
+    const lines = await stop(e);
+    expect(decisions(lines, (d) => d.dst === '198.51.100.1')[0]).toMatchObject({
+      iface: 'ntf0',
+      verdict: 'drop',
+      reason: 'default-deny',
+    });
+    expect(decisions(lines, (d) => d.dst === '203.0.113.1')[0]).toMatchObject({
+      iface: 'ntf1',
+      verdict: 'drop',
+      reason: 'iface-not-listed',
+    });
   });
 });

@@ -42,6 +42,7 @@ const CONSTANTS: Record<keyof typeof NTF, string> = {
   LPM6_ENTRIES: 'NTF_LPM6_ENTRIES',
   SET_ENTRIES: 'NTF_SET_ENTRIES',
   IFACE_ENTRIES: 'NTF_IFACE_ENTRIES',
+  IFACE_SLOTS: 'NTF_IFACE_SLOTS',
   CGROUP_ENTRIES: 'NTF_CGROUP_ENTRIES',
   LOG_OFF: 'NTF_LOG_OFF',
   LOG_SAMPLE: 'NTF_LOG_SAMPLE',
@@ -362,7 +363,7 @@ const SPECS: Record<string, () => void> = {
         logAllowed: NTF.LOG_SAMPLE,
         l2Len: 14,
       };
-      const want = { ...flags, log_allowed: NTF.LOG_SAMPLE, l2_len: 14 };
+      const want = { ...flags, log_allowed: NTF.LOG_SAMPLE, l2_len: 14, present: 1 };
       expect(L.encodeIfaceCfg(c)).toEqual(build(l, { ...want, cg_levels: 0 }));
       expect(L.encodeIfaceCfg({ ...c, cgLevels: 0x8001 })).toEqual(build(l, { ...want, cg_levels: 0x8001 }));
     }
