@@ -30,6 +30,17 @@ const volatile struct ntf_config config = {
 	.event_burst_ns = 2000000000ull, /* 2,000 events */
 };
 
+/*
+ * Clocks, each where its semantics are needed (docs/datapath.md "Clocks"):
+ *   bpf_ktime_get_coarse_ns()  CLOCK_MONOTONIC_COARSE, the monotonic clock as of the last tick
+ *                              (1-4 ms behind, no clock-source read): a flow's first and last
+ *                              seen and the 1 s sampling interval, on every packet
+ *   bpf_ktime_get_ns()         CLOCK_MONOTONIC, precise: event timestamps and the event budget
+ *                              (GCRA at 1 ms per event), read only for a packet that is reported
+ *   bpf_ktime_get_boot_ns()    CLOCK_BOOTTIME: the trial deadline (it counts time suspended)
+ *   bpf_ktime_get_tai_ns()     CLOCK_TAI: time windows (the wall clock: follows steps and suspend)
+ */
+
 #define NTF_PASS TC_ACT_UNSPEC /* allowed: let the next filter (if any) decide */
 #define NTF_DROP TC_ACT_SHOT
 
@@ -688,9 +699,11 @@ static __always_inline int within_budget(struct ntf_counters *cnt, __u32 uid, in
 	return 1;
 }
 
-static __always_inline void emit(struct ntf_counters *cnt, const struct pkt *p, __u64 now, __u32 ifindex,
-				 __u32 uid, __u64 cgroup, __u32 len, const struct decision *d, __u8 flags)
+static __always_inline void emit(struct ntf_counters *cnt, const struct pkt *p, __u32 ifindex, __u32 uid,
+				 __u64 cgroup, __u32 len, const struct decision *d, __u8 flags)
 {
+	__u64 now = bpf_ktime_get_ns();
+
 	if (!within_budget(cnt, uid, (flags & NTF_EVENT_UNOWNED) != 0, now))
 		return;
 
@@ -777,7 +790,6 @@ int ntf_egress(struct __sk_buff *skb)
 	if (guard_only && !set_id && !refuse)
 		return NTF_PASS;
 
-	__u64 now = bpf_ktime_get_ns();
 	__u32 len = skb->len;
 	__u32 uid = 0;
 	__u64 cgroup = 0;
@@ -839,7 +851,7 @@ int ntf_egress(struct __sk_buff *skb)
 			cnt->allowed_packets++;
 			cnt->allowed_bytes += len;
 			if (cfg->log_allowed != NTF_LOG_OFF)
-				emit(cnt, &p, now, ifindex, uid, cgroup, len, &d, flags);
+				emit(cnt, &p, ifindex, uid, cgroup, len, &d, flags);
 			return NTF_PASS;
 		}
 	}
@@ -856,7 +868,7 @@ int ntf_egress(struct __sk_buff *skb)
 			cnt->dropped_packets++;
 			cnt->dropped_bytes += len;
 		}
-		emit(cnt, &p, now, ifindex, uid, cgroup, len, &d, flags);
+		emit(cnt, &p, ifindex, uid, cgroup, len, &d, flags);
 		return cfg->audit ? NTF_PASS : NTF_DROP;
 	}
 
@@ -878,6 +890,7 @@ int ntf_egress(struct __sk_buff *skb)
 	int consulted = 0;
 	int timed = 0;
 	int report;
+	__u64 seen = bpf_ktime_get_coarse_ns();
 
 	if (fv && NTF_CACHE_EPOCH(cached) == (__u32)epoch && NTF_CACHE_VERDICT(cached)) {
 		d.verdict = NTF_CACHE_VERDICT(cached);
@@ -901,7 +914,7 @@ int ntf_egress(struct __sk_buff *skb)
 		if (fv) {
 			*(volatile __u64 *)&fv->cached = cached;
 		} else {
-			struct ntf_flow_val nv = { .cached = cached, .first_ns = now };
+			struct ntf_flow_val nv = { .cached = cached, .first_ns = seen };
 
 			if (bpf_map_update_elem(&ntf_flows, &fk, &nv, BPF_NOEXIST) == 0)
 				cnt->flows_created++;
@@ -918,7 +931,7 @@ int ntf_egress(struct __sk_buff *skb)
 		}
 		report = cfg->log_allowed == NTF_LOG_ALL;
 		if (cfg->log_allowed == NTF_LOG_SAMPLE)
-			report = fresh || !fv || now - fv->last_event_ns >= NTF_SAMPLE_INTERVAL_NS;
+			report = fresh || !fv || seen - fv->last_event_ns >= NTF_SAMPLE_INTERVAL_NS;
 	} else if (d.verdict == NTF_VERDICT_WOULD_DROP) {
 		cnt->would_drop_packets++;
 		cnt->would_drop_bytes += len;
@@ -937,15 +950,15 @@ int ntf_egress(struct __sk_buff *skb)
 		report = 1; /* drops are always reported (within the sender's event budget) */
 	}
 	if (fv) {
-		fv->last_ns = now;
+		fv->last_ns = seen;
 		/* A load, not a store, per packet: the field shares no cache line with last_ns. */
 		if (fv->sport != p.sport)
 			fv->sport = p.sport;
 		if (report)
-			fv->last_event_ns = now;
+			fv->last_event_ns = seen;
 	}
 	if (report)
-		emit(cnt, &p, now, ifindex, uid, cgroup, len, &d, flags | (fresh ? NTF_EVENT_NEW_FLOW : 0));
+		emit(cnt, &p, ifindex, uid, cgroup, len, &d, flags | (fresh ? NTF_EVENT_NEW_FLOW : 0));
 
 	return d.verdict == NTF_VERDICT_DROP ? NTF_DROP : NTF_PASS;
 }

@@ -239,9 +239,9 @@ struct ntf_flow_key {
 
 struct ntf_flow_val {
 	__u64 cached; /* NTF_CACHE_PACK(...) */
-	__u64 first_ns;
-	__u64 last_ns;
-	__u64 last_event_ns;
+	__u64 first_ns;	     /* first and last packet seen, bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC */
+	__u64 last_ns;	     /* as of the last tick: up to one tick earlier than the precise clock) */
+	__u64 last_event_ns; /* the same clock: when this flow was last reported (sampling interval) */
 	__u64 allowed_packets;
 	__u64 allowed_bytes;
 	__u64 dropped_packets;

@@ -261,6 +261,40 @@ logging:
 });
 
 describe('reporting', () => {
+  it("samples allowed decisions (a flow's first packet, then one a second at most); first and last seen span the traffic", async () => {
+    env = await setup();
+    const e = await env.run(`endpoints:
+  - one:
+      iface: [ntf0]
+      range: [192.0.2.1/32]
+      allow: [alice]
+interfaces:
+  ntf0: { default: allow }
+logging:
+  allowed: sample
+`);
+    const t0 = Date.now();
+    expect(udp(env, ALICE, '192.0.2.1', 20)).toEqual({ sent: 20, received: 20 });
+    await new Promise((r) => setTimeout(r, 1300));
+    expect(udp(env, ALICE, '192.0.2.1', 20)).toEqual({ sent: 20, received: 20 });
+    const t1 = Date.now();
+    const status = JSON.parse(env.cli(['status', '--json', '--flows', '--pin-dir', env.pinDir]).stdout) as {
+      flows: Array<{ uid: number; dst: string; allowedPackets: number; firstSeen: number; lastSeen: number }>;
+    };
+    const lines = await stop(e);
+    // Two bursts 1.3 s apart: the first packet of each is reported, the other 38 are not.
+    expect(
+      decisions(lines, (d) => d.uid === ALICE && d.dst === '192.0.2.1' && d.verdict === 'allow'),
+    ).toHaveLength(2);
+    const flow = status.flows.find((f) => f.uid === ALICE && f.dst === '192.0.2.1');
+    expect(flow?.allowedPackets).toBe(40);
+    // The coarse clock lags the precise one by up to a tick (a few ms); the wall clock conversion
+    // by as much again.
+    expect(Number(flow?.firstSeen)).toBeGreaterThanOrEqual(t0 - 50);
+    expect(Number(flow?.lastSeen)).toBeGreaterThanOrEqual(Number(flow?.firstSeen) + 1300 - 50);
+    expect(Number(flow?.lastSeen)).toBeLessThanOrEqual(t1 + 50);
+  });
+
   it('reports exactly the packets sent: events, flow and global counters agree with the traffic', async () => {
     env = await setup();
     const e = await env.run(`endpoints:
