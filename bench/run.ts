@@ -510,7 +510,7 @@ async function runtime(): Promise<void> {
       ? `**alice by \`cgroup:\`**: alice's entry is \`cgroup:${cgPath} as alice\` (not alice herself), and she sends from that cgroup, made below the cgroup v2 root for the section and removed after it: a new flow is decided by the cgroup lookups (the socket's ancestors at the levels the policy names, \`ntf_cgroups\`), an established one from the flow cache (${hitPct(of(matchers[0] as RuntimeConfig), 'est')} hits). `
       : 'No cgroup v2 hierarchy is mounted: the `cgroup:` cell was not measured. ';
     say(
-      `${cgNote}**\`when:\` window**: the endpoint has a \`when:\` window open now (all day for the two days either side of today, closed on the third: a window open all week would compile to none); a verdict a time window decided is never cached (docs/datapath.md "Time windows"), so every packet of the established flow is decided again — trie, set and schedule lookups and the TAI clock (${hitPct(of(matchers[matchers.length - 1] as RuntimeConfig), 'est')} flow-cache hits).`,
+      `${cgNote}**\`when:\` window**: the endpoint has a \`when:\` window open now (all day for the two days either side of today, closed on the third: a window open all week would compile to none); a verdict a time window decided is cached for the rest of the second it was decided in (docs/datapath.md "Time windows"), so each packet of the established flow also reads the TAI clock, and the flow is decided again once a second (${hitPct(of(matchers[matchers.length - 1] as RuntimeConfig), 'est')} flow-cache hits).`,
     );
     say();
   }

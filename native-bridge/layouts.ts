@@ -101,7 +101,7 @@ export const LAYOUTS = {
     daddr: [16, 'bytes16'],
     cgroup: [32, 'u64'],
   }),
-  flowVal: layout('ntf_flow_val', 88, {
+  flowVal: layout('ntf_flow_val', 96, {
     cached: [0, 'u64'],
     first_ns: [8, 'u64'],
     last_ns: [16, 'u64'],
@@ -113,6 +113,7 @@ export const LAYOUTS = {
     would_drop_packets: [64, 'u64'],
     would_drop_bytes: [72, 'u64'],
     sport: [80, 'u16'],
+    timed_ns: [88, 'u64'],
   }),
   counters: layout('ntf_counters', 120, {
     allowed_packets: [0, 'u64'],
@@ -225,6 +226,7 @@ export const NTF = {
   AF_INET6: 10,
   ATTACH_QDISC_OURS: 0x1,
   SK_RECORDED: 0x1,
+  CACHE_TIMED: 0x8,
   MAX_ENDPOINT_ID: 0xffffff,
   L2_UNKNOWN: 0xff,
 } as const;
@@ -677,13 +679,14 @@ export interface FlowVal {
 const FV = offsets(LAYOUTS.flowVal);
 
 export function decodeFlowVal(b: Buffer): FlowVal {
-  // cached (NTF_CACHE_PACK): bits 63..32 epoch, 31..8 endpoint id, 7..4 reason, 3..0 verdict.
+  // cached (NTF_CACHE_PACK): bits 63..32 epoch, 31..8 endpoint id, 7..4 reason, 3 NTF.CACHE_TIMED,
+  // 2..0 verdict.
   const lo = b.readUInt32LE(FV.cached);
   return {
     epoch32: b.readUInt32LE(FV.cached + 4),
     endpointId: lo >>> 8,
     reason: (lo >>> 4) & 0xf,
-    verdict: lo & 0xf,
+    verdict: lo & (NTF.CACHE_TIMED - 1),
     firstNs: b.readBigUInt64LE(FV.first_ns),
     lastNs: b.readBigUInt64LE(FV.last_ns),
     allowedPackets: b.readBigUInt64LE(FV.allowed_packets),

@@ -55,6 +55,7 @@ const CONSTANTS: Record<keyof typeof NTF, string> = {
   AF_INET6: 'NTF_AF_INET6',
   ATTACH_QDISC_OURS: 'NTF_ATTACH_QDISC_OURS',
   SK_RECORDED: 'NTF_SK_RECORDED',
+  CACHE_TIMED: 'NTF_CACHE_TIMED',
   MAX_ENDPOINT_ID: 'NTF_MAX_ENDPOINT_ID',
   L2_UNKNOWN: 'NTF_L2_UNKNOWN',
 };
@@ -432,7 +433,7 @@ const SPECS: Record<string, () => void> = {
         epoch32: Number(c >> 32n),
         endpointId: Number((c >> 8n) & 0xffffffn),
         reason: Number((c >> 4n) & 0xfn),
-        verdict: Number(c & 0xfn),
+        verdict: Number(c & 0x7n), // bit 3: NTF_CACHE_TIMED
         firstNs: u64(raw, 'first_ns'),
         lastNs: u64(raw, 'last_ns'),
         allowedPackets: u64(raw, 'allowed_packets'),
