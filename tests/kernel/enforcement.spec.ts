@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: Node (vitest), as root. Real kernel, real program, real processes under real uids.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { stateDirFor } from '../../electron/engine/statedir.js';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -493,6 +493,25 @@ logging:
     expect(env.sb.execClient(['tc', 'qdisc', 'show', 'dev', 'ntf0'])).not.toMatch(/clsact/);
     expect(env.cli(['status', '--pin-dir', env.pinDir]).code).toBe(3);
     expect(http(env, BOB, IMDS4)).toMatchObject({ ok: true });
+  });
+
+  it('adopts pins made before the settings array: the settings are copied before its program replaces the old', async () => {
+    env = await setup();
+    const first = await env.run(SIMPLE);
+    const progId = (first.ofType('ready')[0] as { programId: number }).programId;
+    first.signal('SIGKILL');
+    await first.exited;
+    // What a version without ntf_ifslots leaves: the same pins but that one.
+    rmSync(join(env.pinDir, 'ntf_ifslots'));
+    // confirm (no trial pending) opens the engine, which adopts the pins and replaces the program.
+    env.cli(['confirm', '--pin-dir', env.pinDir]);
+    const st = JSON.parse(env.cli(['status', '--json', '--pin-dir', env.pinDir]).stdout) as {
+      programId: number;
+    };
+    expect(st.programId).not.toBe(progId);
+    expect(existsSync(join(env.pinDir, 'ntf_ifslots'))).toBe(true);
+    expect(http(env, BOB, IMDS4)).toMatchObject({ ok: false });
+    expect(http(env, ALICE, IMDS4)).toMatchObject({ ok: true });
   });
 
   it('refuses to take over an interface another instance (another pin dir) filters', async () => {
