@@ -1013,7 +1013,11 @@ export class Engine {
     const slots = new Map<number, Buffer>();
     const slotOf = (k: string) => decodeIfaceKey(Buffer.from(k, 'latin1')).ifindex;
     for (const k of have.keys()) slots.set(slotOf(k), none);
-    for (const [k, v] of want) slots.set(slotOf(k), Buffer.from(v, 'latin1'));
+    for (const [k, v] of want) {
+      const b = Buffer.from(v, 'latin1');
+      b[LAYOUTS.ifaceCfg.fields.present.offset] = 1; // also in what an older engine wrote (its pad)
+      slots.set(slotOf(k), b);
+    }
     const ups: Array<[Buffer, Buffer]> = [];
     for (const [ifindex, v] of slots) {
       if (ifindex >= NTF.IFACE_SLOTS) continue; // the program reads the hash for these

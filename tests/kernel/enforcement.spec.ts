@@ -6,7 +6,8 @@ import { stateDirFor } from '../../electron/engine/statedir.js';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PIN_NAMES } from '../../electron/engine/engine.js';
-import { NTF } from '../../native-bridge/layouts.js';
+import { BpfMap } from '../../native-bridge/map.js';
+import { LAYOUTS, NTF } from '../../native-bridge/layouts.js';
 import { packageRoot } from '../../electron/engine/paths.js';
 import {
   ALICE,
@@ -501,8 +502,18 @@ logging:
     const progId = (first.ofType('ready')[0] as { programId: number }).programId;
     first.signal('SIGKILL');
     await first.exited;
-    // What a version without ntf_ifslots leaves: the same pins but that one.
+    // What a version without ntf_ifslots leaves: the same pins but that one, and settings whose
+    // `present` byte was padding (0).
     rmSync(join(env.pinDir, 'ntf_ifslots'));
+    const ifaces = BpfMap.fromPin(join(env.pinDir, 'ntf_ifaces'));
+    try {
+      for (const [k, v] of ifaces.entries()) {
+        v[LAYOUTS.ifaceCfg.fields.present.offset] = 0;
+        ifaces.update(k, v);
+      }
+    } finally {
+      ifaces.close();
+    }
     // confirm (no trial pending) opens the engine, which adopts the pins and replaces the program.
     env.cli(['confirm', '--pin-dir', env.pinDir]);
     const st = JSON.parse(env.cli(['status', '--json', '--pin-dir', env.pinDir]).stdout) as {
