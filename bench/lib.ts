@@ -124,12 +124,14 @@ export function userList(users: number): string[] {
 
 /** One endpoint guarding n ranges of each family for `users` users (alice first) on ntf0;
  * default deny, no events for allowed traffic (the flow counters still count). Equivalent to
- * one endpoint per user: both compile to the same maps. */
+ * one endpoint per user: both compile to the same maps. `matchers`: alice's entry written
+ * otherwise (e.g. `cgroup:PATH as alice`), and a `when:` window on the endpoint. */
 export function policyYaml(
   n: number,
   users: number,
   families: ReadonlyArray<4 | 6> = [4, 6],
   swapOne = false,
+  matchers: { alice?: string; when?: string } = {},
 ): string {
   const rs = families.flatMap((f) => ranges(f, n));
   // A one-range change: the first range moved into its own gap (same size, new prefix).
@@ -140,8 +142,13 @@ export function policyYaml(
       iface: [ntf0]
       range: [${rs.join(', ')}]
       allow: [${userList(users)
-        .map((u) => `"${u}"`)
-        .join(', ')}]
+        .map((u) => (u === 'alice' && matchers.alice ? `"${matchers.alice}"` : `"${u}"`))
+        .join(', ')}]${
+        matchers.when
+          ? `
+      when: ["${matchers.when}"]`
+          : ''
+      }
 interfaces:
   ntf0: { default: deny }
 logging:

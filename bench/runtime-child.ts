@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Engine } from '../electron/engine/engine.js';
 import type { ResolvedPolicy } from '../electron/policy/types.js';
+import { TestCgroups } from '../tests/kernel/cgroups.js';
 import {
   ALICE,
   benchAccounts,
@@ -31,14 +32,27 @@ export interface RuntimeArgs {
   rounds: number;
   estSeconds: number;
   newFlowPackets: number;
-  configs: Array<{ n: number; users: number }>;
+  configs: RuntimeConfig[];
+  /** The cgroup (below the cgroup v2 root) that `cgroup` cells send from, made by the parent. */
+  cgroup?: { tag: string; path: string };
   passwd: string;
   group: string;
 }
 
+/** n ranges × users; `cgroup`: alice allowed as `cgroup:PATH as alice`, sending from that
+ * cgroup; `when`: the endpoint open now through a `when:` window (OPEN_WINDOW). */
+export interface RuntimeConfig {
+  n: number;
+  users: number;
+  kind?: 'cgroup' | 'when';
+}
+
+export const configKey = (c: RuntimeConfig) => `${c.n}x${c.users}${c.kind ? `-${c.kind}` : ''}`;
+
 export interface RuntimeSample {
   n: number;
   users: number;
+  kind?: RuntimeConfig['kind'];
   family: 4 | 6;
   /** ns per packet: ours and the empty program behind it, established flow and new flows. */
   est: number;
@@ -55,16 +69,39 @@ export interface RuntimeSample {
 const a = JSON.parse(process.argv[2] ?? '{}') as RuntimeArgs;
 const db = benchAccounts(a);
 
-function policy(n: number, users: number): ResolvedPolicy {
-  return resolveBench(policyYaml(n, users), db);
+const cgroups = a.cgroup && new TestCgroups(a.cgroup.tag);
+
+/** Open now and for two days either side, closed on one day of the week: a window the compiler
+ * keeps (an all-week one grants like no window at all), so the verdicts are timed. */
+const DAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+const today = (new Date().getDay() + 6) % 7; // Monday 0, local time as the policy reads it
+const OPEN_WINDOW = `${DAYS[(today + 4) % 7]}-${DAYS[(today + 2) % 7]} 00:00-24:00`;
+
+function policy(c: RuntimeConfig): ResolvedPolicy {
+  const matchers =
+    c.kind === 'cgroup'
+      ? { alice: `cgroup:${a.cgroup?.path} as alice` }
+      : c.kind === 'when'
+        ? { when: OPEN_WINDOW }
+        : {};
+  return resolveBench(policyYaml(c.n, c.users, [4, 6], false, matchers), db);
 }
 
+/** alice's udpflood; in a `cgroup` cell started inside the bench's cgroup. */
+let inCgroup = false;
 function flood(args: string[]): number {
-  const out = execFileSync(
+  const argv = [
     'setpriv',
-    [`--reuid=${ALICE}`, `--regid=${ALICE}`, '--clear-groups', a.flood, '-s', '64', ...args],
-    { encoding: 'utf8', timeout: 70_000 },
-  );
+    `--reuid=${ALICE}`,
+    `--regid=${ALICE}`,
+    '--clear-groups',
+    a.flood,
+    '-s',
+    '64',
+    ...args,
+  ];
+  const [cmd, ...rest] = inCgroup && cgroups && a.cgroup ? cgroups.enter(a.cgroup.path, argv) : argv;
+  const out = execFileSync(cmd as string, rest, { encoding: 'utf8', timeout: 70_000 });
   return Number(out.trim().split(' ')[1]);
 }
 
@@ -79,7 +116,7 @@ function newFlows(file: string, packets: number): number {
   return flood(['-n', String(packets), '-t', '30', '-a', file, '-p', String(p), '-P', String(nextPort - p)]);
 }
 
-const policies = new Map(a.configs.map((c) => [`${c.n}x${c.users}`, policy(c.n, c.users)]));
+const policies = new Map(a.configs.map((c) => [configKey(c), policy(c)]));
 const files = new Map<string, string>();
 for (const c of a.configs) {
   for (const f of [4, 6] as const) {
@@ -93,16 +130,15 @@ const samples: RuntimeSample[] = [];
 try {
   const first = a.configs[0];
   if (!first) throw new Error('no configurations');
-  e.apply(policies.get(`${first.n}x${first.users}`) as ResolvedPolicy);
+  e.apply(policies.get(configKey(first)) as ResolvedPolicy);
   // Fill the flow LRU once, so every new-flow burst runs in the same state: each insert evicts.
   newFlows(files.get(`4-${first.n}`) as string, 70_000);
 
   for (let r = 0; r < a.rounds; r++) {
-    const order = a.configs.map(
-      (_, i) => a.configs[(i + r) % a.configs.length] as { n: number; users: number },
-    );
+    const order = a.configs.map((_, i) => a.configs[(i + r) % a.configs.length] as RuntimeConfig);
     for (const c of order) {
-      e.apply(policies.get(`${c.n}x${c.users}`) as ResolvedPolicy);
+      e.apply(policies.get(configKey(c)) as ResolvedPolicy);
+      inCgroup = c.kind === 'cgroup';
       for (const family of r % 2 ? ([6, 4] as const) : ([4, 6] as const)) {
         const dst = mainDst(family, c.n);
         flood(['-t', '0.1', dst]); // the flow's entry under this policy, and the neighbour
@@ -122,6 +158,7 @@ try {
         samples.push({
           n: c.n,
           users: c.users,
+          ...(c.kind ? { kind: c.kind } : {}),
           family,
           est: per(s0, s1),
           estEmpty: per(z0, z1),

@@ -30,6 +30,17 @@ const volatile struct ntf_config config = {
 	.event_burst_ns = 2000000000ull, /* 2,000 events */
 };
 
+/*
+ * Clocks, each where its semantics are needed (docs/datapath.md "Clocks"):
+ *   bpf_ktime_get_coarse_ns()  CLOCK_MONOTONIC_COARSE, the monotonic clock as of the last tick
+ *                              (1-4 ms behind, no clock-source read): a flow's first and last
+ *                              seen and the 1 s sampling interval, on every packet
+ *   bpf_ktime_get_ns()         CLOCK_MONOTONIC, precise: event timestamps and the event budget
+ *                              (GCRA at 1 ms per event), read only for a packet that is reported
+ *   bpf_ktime_get_boot_ns()    CLOCK_BOOTTIME: the trial deadline (it counts time suspended)
+ *   bpf_ktime_get_tai_ns()     CLOCK_TAI: time windows (the wall clock: follows steps and suspend)
+ */
+
 #define NTF_PASS TC_ACT_UNSPEC /* allowed: let the next filter (if any) decide */
 #define NTF_DROP TC_ACT_SHOT
 
@@ -103,12 +114,23 @@ struct {
 	__type(value, struct ntf_sk);
 } ntf_sk SEC(".maps");
 
+/* Interface settings: (generation, ifindex or NTF_IFINDEX_ANY) -> settings, every interface. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NTF_IFACE_ENTRIES);
 	__type(key, struct ntf_iface_key);
 	__type(value, struct ntf_iface_cfg);
 } ntf_ifaces SEC(".maps");
+
+/* The same settings for ifindex < NTF_IFACE_SLOTS, where the program reads them: element
+ * generation * NTF_IFACE_SLOTS + ifindex (present 0: none). User space writes both copies of a
+ * generation before the flip, like every other policy map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * NTF_IFACE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct ntf_iface_cfg);
+} ntf_ifslots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -165,6 +187,21 @@ struct {
 } ntf_sync SEC(".maps") = {
 	.values = { [0] = &ntf_sync_inner },
 };
+
+/* Generation gen's settings for ifindex (NULL: none): an array lookup, inlined by the verifier,
+ * for the interfaces that fit in ntf_ifslots, the hash for the others. */
+static __always_inline struct ntf_iface_cfg *iface_cfg(__u32 gen, __u32 ifindex)
+{
+	if (ifindex < NTF_IFACE_SLOTS) {
+		__u32 slot = gen * NTF_IFACE_SLOTS + ifindex;
+		struct ntf_iface_cfg *c = bpf_map_lookup_elem(&ntf_ifslots, &slot);
+
+		return c && c->present ? c : NULL;
+	}
+	struct ntf_iface_key ik = { .gen = gen, .ifindex = ifindex };
+
+	return bpf_map_lookup_elem(&ntf_ifaces, &ik);
+}
 
 struct pkt {
 	__u8 saddr[16];
@@ -475,15 +512,28 @@ struct decision {
  * which would take it past its instruction limit.
  */
 
+/* *second: 0 before a time window is read; then the CLOCK_TAI ns at which the second read
+ * started, or NTF_SECOND_MIXED when the reads of one decision fell in different seconds (not
+ * cached). */
+#define NTF_SECOND_MIXED (~0ull)
+#define NTF_NS_PER_SEC 1000000000ull
+
 /* The second of the local week now (Monday 00:00 = 0), as ntf_clock[gen] says; NTF_WEEK_SEC
- * (inside no segment: nothing granted) when the generation has no clock. */
-__attribute__((noinline)) __u32 ntf_week_second(__u32 gen)
+ * (inside no segment: nothing granted) when the generation has no clock. Notes the second read
+ * in *second (above). */
+__attribute__((noinline)) __u32 ntf_week_second(__u32 gen, __u64 *second)
 {
 	struct ntf_clock *c = bpf_map_lookup_elem(&ntf_clock, &gen);
 
 	if (!c || c->count == 0)
 		return NTF_WEEK_SEC;
-	__s64 utc = (__s64)((bpf_ktime_get_tai_ns() - (__u64)c->tai_minus_utc_ns) / 1000000000ull);
+	__u64 tai = bpf_ktime_get_tai_ns();
+	__u64 since = tai - (__u64)c->tai_minus_utc_ns; /* UTC ns: TAI - UTC is whole seconds */
+	__u64 start = tai - since % NTF_NS_PER_SEC;
+
+	if (second)
+		*second = *second == 0 || *second == start ? start : NTF_SECOND_MIXED;
+	__s64 utc = (__s64)(since / NTF_NS_PER_SEC);
 	__s32 off = c->tz[0].offset_sec;
 
 	for (int i = 1; i < NTF_TZ_TRANSITIONS; i++) {
@@ -521,7 +571,7 @@ __attribute__((noinline)) __u32 ntf_schedule_grant(__u32 gen, __u32 id, __u32 so
 
 /* The endpoint granting (uid, then NTF_UID_ANY) in the cgroup slot `cg` now, in the low 32 bits
  * (0: none), NTF_GRANT_TIMED when that took a time window. */
-__attribute__((noinline)) __u64 ntf_set_grant(__u32 gen, __u32 set_id, __u32 uid, __u32 cg)
+__attribute__((noinline)) __u64 ntf_set_grant(__u32 gen, __u32 set_id, __u32 uid, __u32 cg, __u64 *second)
 {
 	struct ntf_set_key sk = { .gen = gen, .set_id = set_id, .uid = uid, .cg = cg };
 	__u64 timed = 0;
@@ -535,7 +585,7 @@ __attribute__((noinline)) __u64 ntf_set_grant(__u32 gen, __u32 set_id, __u32 uid
 				return timed | v->endpoint_id;
 			timed = NTF_GRANT_TIMED;
 			if (sow > NTF_WEEK_SEC)
-				sow = ntf_week_second(gen);
+				sow = ntf_week_second(gen, second);
 			__u32 ep = ntf_schedule_grant(gen, v->schedule_id, sow);
 
 			if (ep)
@@ -546,10 +596,11 @@ __attribute__((noinline)) __u64 ntf_set_grant(__u32 gen, __u32 set_id, __u32 uid
 	return timed;
 }
 
-/* ntf_set_grant, noting in *timed when a time window decided. */
-static __always_inline __u32 set_lookup(__u32 gen, __u32 set_id, __u32 uid, __u32 cg, int *timed)
+/* ntf_set_grant, noting in *timed when a time window decided (and in *second when). */
+static __always_inline __u32 set_lookup(__u32 gen, __u32 set_id, __u32 uid, __u32 cg, int *timed,
+					__u64 *second)
 {
-	__u64 g = ntf_set_grant(gen, set_id, uid, cg);
+	__u64 g = ntf_set_grant(gen, set_id, uid, cg, second);
 
 	if (g & NTF_GRANT_TIMED)
 		*timed = 1;
@@ -564,7 +615,7 @@ static __always_inline __u32 set_lookup(__u32 gen, __u32 set_id, __u32 uid, __u3
  * would otherwise keep its drop after the engine has added its new cgroup).
  */
 static __always_inline __u32 cgroup_lookup(struct __sk_buff *skb, __u32 gen, __u32 levels, __u32 set_id,
-					   __u32 uid, int *consulted, int *timed)
+					   __u32 uid, int *consulted, int *timed, __u64 *second)
 {
 	for (int level = 0; level < NTF_CG_LEVELS; level++) {
 		if (!(levels & (1u << level)))
@@ -580,7 +631,7 @@ static __always_inline __u32 cgroup_lookup(struct __sk_buff *skb, __u32 gen, __u
 
 		if (!slot)
 			continue;
-		__u32 ep = set_lookup(gen, set_id, uid, *slot, timed);
+		__u32 ep = set_lookup(gen, set_id, uid, *slot, timed, second);
 
 		if (ep)
 			return ep;
@@ -590,7 +641,7 @@ static __always_inline __u32 cgroup_lookup(struct __sk_buff *skb, __u32 gen, __u
 
 static __always_inline void decide(struct __sk_buff *skb, __u32 gen, const struct ntf_iface_cfg *cfg,
 				   __u32 *set_id, __u32 uid, int unowned, struct decision *d, int *consulted,
-				   int *timed)
+				   int *timed, __u64 *second)
 {
 	d->endpoint_id = 0;
 	if (!set_id) {
@@ -620,10 +671,10 @@ static __always_inline void decide(struct __sk_buff *skb, __u32 gen, const struc
 		return;
 	}
 
-	__u32 ep = set_lookup(gen, *set_id, uid, NTF_CG_ANY, timed);
+	__u32 ep = set_lookup(gen, *set_id, uid, NTF_CG_ANY, timed, second);
 
 	if (!ep && cfg->cg_levels)
-		ep = cgroup_lookup(skb, gen, cfg->cg_levels, *set_id, uid, consulted, timed);
+		ep = cgroup_lookup(skb, gen, cfg->cg_levels, *set_id, uid, consulted, timed, second);
 	if (ep) {
 		d->verdict = NTF_VERDICT_ALLOW;
 		d->reason = NTF_REASON_ENDPOINT;
@@ -662,9 +713,11 @@ static __always_inline int within_budget(struct ntf_counters *cnt, __u32 uid, in
 	return 1;
 }
 
-static __always_inline void emit(struct ntf_counters *cnt, const struct pkt *p, __u64 now, __u32 ifindex,
-				 __u32 uid, __u64 cgroup, __u32 len, const struct decision *d, __u8 flags)
+static __always_inline void emit(struct ntf_counters *cnt, const struct pkt *p, __u32 ifindex, __u32 uid,
+				 __u64 cgroup, __u32 len, const struct decision *d, __u8 flags)
 {
+	__u64 now = bpf_ktime_get_ns();
+
 	if (!within_budget(cnt, uid, (flags & NTF_EVENT_UNOWNED) != 0, now))
 		return;
 
@@ -713,15 +766,13 @@ int ntf_egress(struct __sk_buff *skb)
 		epoch = *(volatile __u64 *)&st->fallback_epoch;
 	__u32 gen = epoch & 1;
 	__u32 ifindex = skb->ifindex;
-	struct ntf_iface_key ik = { .gen = gen, .ifindex = ifindex };
-	struct ntf_iface_cfg *cfg = bpf_map_lookup_elem(&ntf_ifaces, &ik);
+	struct ntf_iface_cfg *cfg = iface_cfg(gen, ifindex);
 	__u32 lpm_if = ifindex;
 	int guard_only = 0;
 
 	if (!cfg) {
 		/* No endpoint names this interface: only the guarded ranges are checked here. */
-		ik.ifindex = NTF_IFINDEX_ANY;
-		cfg = bpf_map_lookup_elem(&ntf_ifaces, &ik);
+		cfg = iface_cfg(gen, NTF_IFINDEX_ANY);
 		if (!cfg)
 			return NTF_PASS; /* nothing guarded under the active policy */
 		lpm_if = NTF_IFINDEX_ANY;
@@ -753,7 +804,6 @@ int ntf_egress(struct __sk_buff *skb)
 	if (guard_only && !set_id && !refuse)
 		return NTF_PASS;
 
-	__u64 now = bpf_ktime_get_ns();
 	__u32 len = skb->len;
 	__u32 uid = 0;
 	__u64 cgroup = 0;
@@ -815,7 +865,7 @@ int ntf_egress(struct __sk_buff *skb)
 			cnt->allowed_packets++;
 			cnt->allowed_bytes += len;
 			if (cfg->log_allowed != NTF_LOG_OFF)
-				emit(cnt, &p, now, ifindex, uid, cgroup, len, &d, flags);
+				emit(cnt, &p, ifindex, uid, cgroup, len, &d, flags);
 			return NTF_PASS;
 		}
 	}
@@ -832,7 +882,7 @@ int ntf_egress(struct __sk_buff *skb)
 			cnt->dropped_packets++;
 			cnt->dropped_bytes += len;
 		}
-		emit(cnt, &p, now, ifindex, uid, cgroup, len, &d, flags);
+		emit(cnt, &p, ifindex, uid, cgroup, len, &d, flags);
 		return cfg->audit ? NTF_PASS : NTF_DROP;
 	}
 
@@ -853,9 +903,15 @@ int ntf_egress(struct __sk_buff *skb)
 	int fresh = 0;
 	int consulted = 0;
 	int timed = 0;
+	__u64 second = 0;
 	int report;
+	__u64 seen = bpf_ktime_get_coarse_ns();
 
-	if (fv && NTF_CACHE_EPOCH(cached) == (__u32)epoch && NTF_CACHE_VERDICT(cached)) {
+	/* A verdict a time window decided holds within the second it was decided in (edges are whole
+	 * seconds); the clock is read only for those. A clock step or suspend changes the second. */
+	if (fv && NTF_CACHE_EPOCH(cached) == (__u32)epoch && NTF_CACHE_VERDICT(cached) &&
+	    (!(cached & NTF_CACHE_TIMED) ||
+	     bpf_ktime_get_tai_ns() - *(volatile __u64 *)&fv->timed_ns < NTF_NS_PER_SEC)) {
 		d.verdict = NTF_CACHE_VERDICT(cached);
 		d.reason = NTF_CACHE_REASON(cached);
 		d.endpoint_id = NTF_CACHE_ENDPOINT(cached);
@@ -863,21 +919,30 @@ int ntf_egress(struct __sk_buff *skb)
 	} else {
 		if (!looked_up)
 			set_id = lpm_lookup(gen, lpm_if, p.family, p.daddr);
-		decide(skb, gen, cfg, set_id, uid, unowned, &d, &consulted, &timed);
+		decide(skb, gen, cfg, set_id, uid, unowned, &d, &consulted, &timed, &second);
 		/* Audit mode: the same decision, but nothing is dropped. (Cached as would-drop: the
 		 * mode belongs to the policy generation, so switching it is a new epoch.) */
 		if (d.verdict == NTF_VERDICT_DROP && cfg->audit)
 			d.verdict = NTF_VERDICT_WOULD_DROP;
 		cached = NTF_CACHE_PACK(epoch, d.endpoint_id, d.reason, d.verdict);
 		fresh = 1;
-		/* A drop that the cgroup ids decided is decided again next packet (cgroup_lookup), and
-		 * so is whatever a time window decided: no cached verdict outlives a window's edge. */
-		if ((consulted && d.verdict != NTF_VERDICT_ALLOW) || timed)
+		/* A drop that the cgroup ids decided is decided again next packet (cgroup_lookup); what
+		 * a time window decided is cached for the rest of its second (no cached verdict
+		 * outlives a window's edge), unless the decision read the clock in two seconds. */
+		if ((consulted && d.verdict != NTF_VERDICT_ALLOW) || (timed && second == NTF_SECOND_MIXED))
 			cached = 0;
+		else if (timed)
+			cached |= NTF_CACHE_TIMED;
 		if (fv) {
+			/* The second before the verdict that needs it; and if another CPU decided this flow
+			 * in another second meanwhile (its second is there now), no verdict is kept. */
+			if (cached & NTF_CACHE_TIMED)
+				*(volatile __u64 *)&fv->timed_ns = second;
 			*(volatile __u64 *)&fv->cached = cached;
+			if ((cached & NTF_CACHE_TIMED) && *(volatile __u64 *)&fv->timed_ns != second)
+				*(volatile __u64 *)&fv->cached = 0;
 		} else {
-			struct ntf_flow_val nv = { .cached = cached, .first_ns = now };
+			struct ntf_flow_val nv = { .cached = cached, .first_ns = seen, .timed_ns = second };
 
 			if (bpf_map_update_elem(&ntf_flows, &fk, &nv, BPF_NOEXIST) == 0)
 				cnt->flows_created++;
@@ -894,7 +959,7 @@ int ntf_egress(struct __sk_buff *skb)
 		}
 		report = cfg->log_allowed == NTF_LOG_ALL;
 		if (cfg->log_allowed == NTF_LOG_SAMPLE)
-			report = fresh || !fv || now - fv->last_event_ns >= NTF_SAMPLE_INTERVAL_NS;
+			report = fresh || !fv || seen - fv->last_event_ns >= NTF_SAMPLE_INTERVAL_NS;
 	} else if (d.verdict == NTF_VERDICT_WOULD_DROP) {
 		cnt->would_drop_packets++;
 		cnt->would_drop_bytes += len;
@@ -913,15 +978,15 @@ int ntf_egress(struct __sk_buff *skb)
 		report = 1; /* drops are always reported (within the sender's event budget) */
 	}
 	if (fv) {
-		fv->last_ns = now;
+		fv->last_ns = seen;
 		/* A load, not a store, per packet: the field shares no cache line with last_ns. */
 		if (fv->sport != p.sport)
 			fv->sport = p.sport;
 		if (report)
-			fv->last_event_ns = now;
+			fv->last_event_ns = seen;
 	}
 	if (report)
-		emit(cnt, &p, now, ifindex, uid, cgroup, len, &d, flags | (fresh ? NTF_EVENT_NEW_FLOW : 0));
+		emit(cnt, &p, ifindex, uid, cgroup, len, &d, flags | (fresh ? NTF_EVENT_NEW_FLOW : 0));
 
 	return d.verdict == NTF_VERDICT_DROP ? NTF_DROP : NTF_PASS;
 }

@@ -48,6 +48,10 @@
 #define NTF_LPM6_ENTRIES 8388608
 #define NTF_SET_ENTRIES 1048576
 #define NTF_IFACE_ENTRIES 2048
+/* Interfaces whose settings the program finds in the array ntf_ifslots (ifindex below this; an
+ * array lookup is inlined, a hash lookup is a call and a hash): the rest in the hash ntf_ifaces,
+ * which holds every interface's settings (user space reads it). 2 x this many elements. */
+#define NTF_IFACE_SLOTS 16384
 #define NTF_CGROUP_ENTRIES 65536
 
 /* Addresses of an IPv6 routing header checked against the guarded ranges. */
@@ -186,7 +190,7 @@ struct ntf_iface_cfg {
 	__u8 dhcp_unicast; /* 1: unicast DHCP client packets count as essential too (binding UDP
 			    * 68/546 needs privilege on this host); 0: only broadcast/multicast */
 	__u8 audit;	   /* 1: decide as usual but drop nothing; drops become NTF_VERDICT_WOULD_DROP */
-	__u8 pad;
+	__u8 present;	   /* 1 in every entry user space writes; 0: an ntf_ifslots slot with no settings */
 	__u32 cg_levels; /* bit i: the policy names a cgroup at level i (checked in ntf_cgroups) */
 };
 
@@ -222,7 +226,10 @@ struct ntf_flow_key {
 /*
  * The cached decision is one 64-bit word so that a reader never sees the
  * verdict of one policy with the epoch of another:
- *   bits 63..32 epoch (low 32 bits), 31..8 endpoint id, 7..4 reason, 3..0 verdict.
+ *   bits 63..32 epoch (low 32 bits), 31..8 endpoint id, 7..4 reason, 3 NTF_CACHE_TIMED,
+ *   2..0 verdict.
+ * NTF_CACHE_TIMED: a time window decided; the verdict holds only within the second of CLOCK_TAI
+ * that starts at the entry's timed_ns (window edges and zone offsets are whole seconds).
  */
 #define NTF_CACHE_PACK(epoch, ep, reason, verdict)                                  \
 	((((__u64)(epoch) & 0xffffffffull) << 32) | (((__u64)(ep) & 0xffffff) << 8) | \
@@ -230,14 +237,15 @@ struct ntf_flow_key {
 #define NTF_CACHE_EPOCH(c) ((__u32)((c) >> 32))
 #define NTF_CACHE_ENDPOINT(c) ((__u32)(((c) >> 8) & 0xffffff))
 #define NTF_CACHE_REASON(c) ((__u8)(((c) >> 4) & 0xf))
-#define NTF_CACHE_VERDICT(c) ((__u8)((c) & 0xf))
+#define NTF_CACHE_VERDICT(c) ((__u8)((c) & 0x7))
+#define NTF_CACHE_TIMED 0x8ull
 #define NTF_MAX_ENDPOINT_ID 0xffffff
 
 struct ntf_flow_val {
 	__u64 cached; /* NTF_CACHE_PACK(...) */
-	__u64 first_ns;
-	__u64 last_ns;
-	__u64 last_event_ns;
+	__u64 first_ns;	     /* first and last packet seen, bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC */
+	__u64 last_ns;	     /* as of the last tick: up to one tick earlier than the precise clock) */
+	__u64 last_event_ns; /* the same clock: when this flow was last reported (sampling interval) */
 	__u64 allowed_packets;
 	__u64 allowed_bytes;
 	__u64 dropped_packets;
@@ -246,6 +254,8 @@ struct ntf_flow_val {
 	__u64 would_drop_bytes;
 	__u16 sport; /* the last packet's source port (host byte order): 22 for replies of sshd */
 	__u8 pad[6];
+	__u64 timed_ns; /* with NTF_CACHE_TIMED: bpf_ktime_get_tai_ns() at the start of the second the
+			 * cached verdict was decided in */
 };
 
 struct ntf_counters {
@@ -329,7 +339,7 @@ _Static_assert(sizeof(struct ntf_iface_key) == 8, "ntf_iface_key size");
 _Static_assert(sizeof(struct ntf_iface_cfg) == 12, "ntf_iface_cfg size");
 _Static_assert(sizeof(struct ntf_state) == 24, "ntf_state size");
 _Static_assert(sizeof(struct ntf_flow_key) == 40, "ntf_flow_key size");
-_Static_assert(sizeof(struct ntf_flow_val) == 88, "ntf_flow_val size");
+_Static_assert(sizeof(struct ntf_flow_val) == 96, "ntf_flow_val size");
 _Static_assert(sizeof(struct ntf_counters) == 120, "ntf_counters size");
 _Static_assert(sizeof(struct ntf_config) == 24, "ntf_config size");
 _Static_assert(sizeof(struct ntf_budget_key) == 8, "ntf_budget_key size");

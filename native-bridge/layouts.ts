@@ -83,6 +83,7 @@ export const LAYOUTS = {
     l2_len: [4, 'u8'],
     dhcp_unicast: [5, 'u8'],
     audit: [6, 'u8'],
+    present: [7, 'u8'],
     cg_levels: [8, 'u32'],
   }),
   state: layout('ntf_state', 24, {
@@ -100,7 +101,7 @@ export const LAYOUTS = {
     daddr: [16, 'bytes16'],
     cgroup: [32, 'u64'],
   }),
-  flowVal: layout('ntf_flow_val', 88, {
+  flowVal: layout('ntf_flow_val', 96, {
     cached: [0, 'u64'],
     first_ns: [8, 'u64'],
     last_ns: [16, 'u64'],
@@ -112,6 +113,7 @@ export const LAYOUTS = {
     would_drop_packets: [64, 'u64'],
     would_drop_bytes: [72, 'u64'],
     sport: [80, 'u16'],
+    timed_ns: [88, 'u64'],
   }),
   counters: layout('ntf_counters', 120, {
     allowed_packets: [0, 'u64'],
@@ -211,6 +213,7 @@ export const NTF = {
   LPM6_ENTRIES: 8388608,
   SET_ENTRIES: 1048576,
   IFACE_ENTRIES: 2048,
+  IFACE_SLOTS: 16384,
   CGROUP_ENTRIES: 65536,
   LOG_OFF: 0,
   LOG_SAMPLE: 1,
@@ -223,6 +226,7 @@ export const NTF = {
   AF_INET6: 10,
   ATTACH_QDISC_OURS: 0x1,
   SK_RECORDED: 0x1,
+  CACHE_TIMED: 0x8,
   MAX_ENDPOINT_ID: 0xffffff,
   L2_UNKNOWN: 0xff,
 } as const;
@@ -561,6 +565,7 @@ export function encodeIfaceCfg(c: IfaceCfgInput): Buffer {
     l2_len: c.l2Len,
     dhcp_unicast: c.dhcpUnicast ? 1 : 0,
     audit: c.audit ? 1 : 0,
+    present: 1,
     cg_levels: (c.cgLevels ?? 0) >>> 0,
   });
 }
@@ -674,13 +679,14 @@ export interface FlowVal {
 const FV = offsets(LAYOUTS.flowVal);
 
 export function decodeFlowVal(b: Buffer): FlowVal {
-  // cached (NTF_CACHE_PACK): bits 63..32 epoch, 31..8 endpoint id, 7..4 reason, 3..0 verdict.
+  // cached (NTF_CACHE_PACK): bits 63..32 epoch, 31..8 endpoint id, 7..4 reason, 3 NTF.CACHE_TIMED,
+  // 2..0 verdict.
   const lo = b.readUInt32LE(FV.cached);
   return {
     epoch32: b.readUInt32LE(FV.cached + 4),
     endpointId: lo >>> 8,
     reason: (lo >>> 4) & 0xf,
-    verdict: lo & 0xf,
+    verdict: lo & (NTF.CACHE_TIMED - 1),
     firstNs: b.readBigUInt64LE(FV.first_ns),
     lastNs: b.readBigUInt64LE(FV.last_ns),
     allowedPackets: b.readBigUInt64LE(FV.allowed_packets),

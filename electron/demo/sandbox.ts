@@ -117,13 +117,14 @@ export class Sandbox {
     for (const l of this.links) this.addLink(l);
   }
 
-  private addLink(l: Link): void {
+  private addLink(l: Link, index?: number): void {
     ip([
       '-n',
       this.client,
       'link',
       'add',
       l.name,
+      ...(index === undefined ? [] : ['index', String(index)]),
       'type',
       'veth',
       'peer',
@@ -177,12 +178,12 @@ export class Sandbox {
     return JSON.parse(out.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
   }
 
-  /** Deletes link `i` and creates it again (new ifindex, same name and addresses). */
-  recreateLink(i: number): void {
+  /** Deletes link `i` and creates it again (new ifindex, or `index`; same name and addresses). */
+  recreateLink(i: number, index?: number): void {
     const l = this.links[i];
     if (!l) throw new Error(`no link ${i}`);
     ip(['-n', this.client, 'link', 'del', l.name]);
-    this.addLink(l);
+    this.addLink(l, index);
   }
 
   /** Starts the HTTP + UDP echo peer in the server namespace; resolves once it listens. */

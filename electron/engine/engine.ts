@@ -145,6 +145,7 @@ export const PINNED_MAPS = [
   'ntf_sk',
   'ntf_schedules',
   'ntf_clock',
+  'ntf_ifslots',
 ] as const;
 const PROG_NAME = 'ntf_egress';
 /** The program that records who creates each socket, and the pin of its link to the root of the
@@ -529,6 +530,11 @@ export class Engine {
       if (!POLICY_MAP_NAMES.some((n) => reused.includes(n))) {
         const empty = emptyGen(); // one object for both: the diffs of the first apply are shared
         engine.mirror = [empty, empty];
+      }
+      // Pins of a version before ntf_ifslots: its copy of the settings, before our program reads it.
+      if (reused.includes('ntf_ifaces') && !reused.includes('ntf_ifslots')) {
+        const gens = engine.readGens(['ntf_ifaces']);
+        for (const g of [0, 1]) engine.syncIfaceSlots(g, new Map(), gens[g]?.ntf_ifaces ?? new Map());
       }
       engine.adoptAttachments();
       engine.pinProgram();
@@ -1033,8 +1039,34 @@ export class Engine {
       m.updatePacked(withGen(d.packs.ups, ks, off, gen), d.packs.vals, d.ups.length);
       changes += d.dels.length + d.ups.length;
     }
+    this.syncIfaceSlots(gen, have.ntf_ifaces, want.ntf_ifaces);
     this.mirror[gen] = want;
     return changes;
+  }
+
+  /**
+   * Brings generation `gen` of ntf_ifslots, the program's copy of the interface settings
+   * (ifindex < NTF.IFACE_SLOTS, docs/datapath.md), from `have` to `want` (ntf_ifaces contents),
+   * reading each slot it touches first. Part of syncGen: the same generation, before the flip.
+   */
+  private syncIfaceSlots(gen: number, have: Map<string, string>, want: Map<string, string>): void {
+    const m = this.maps.ntf_ifslots;
+    const none = Buffer.alloc(m.valueBytes);
+    const slots = new Map<number, Buffer>();
+    const slotOf = (k: string) => decodeIfaceKey(Buffer.from(k, 'latin1')).ifindex;
+    for (const k of have.keys()) slots.set(slotOf(k), none);
+    for (const [k, v] of want) {
+      const b = Buffer.from(v, 'latin1');
+      b[LAYOUTS.ifaceCfg.fields.present.offset] = 1; // also in what an older engine wrote (its pad)
+      slots.set(slotOf(k), b);
+    }
+    const ups: Array<[Buffer, Buffer]> = [];
+    for (const [ifindex, v] of slots) {
+      if (ifindex >= NTF.IFACE_SLOTS) continue; // the program reads the hash for these
+      const key = u32Buf(gen * NTF.IFACE_SLOTS + ifindex);
+      if (!m.lookup(key)?.equals(v)) ups.push([key, v]);
+    }
+    m.updateMany(ups);
   }
 
   /** Waits until no program run that read the old epoch is still in flight (see ntf_sync). */

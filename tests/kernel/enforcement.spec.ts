@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Environment: Node (vitest), as root. Real kernel, real program, real processes under real uids.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { stateDirFor } from '../../electron/engine/statedir.js';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PIN_NAMES } from '../../electron/engine/engine.js';
+import { BpfMap } from '../../native-bridge/map.js';
+import { LAYOUTS, NTF } from '../../native-bridge/layouts.js';
 import { packageRoot } from '../../electron/engine/paths.js';
 import {
   ALICE,
@@ -260,6 +262,40 @@ logging:
 });
 
 describe('reporting', () => {
+  it("samples allowed decisions (a flow's first packet, then one a second at most); first and last seen span the traffic", async () => {
+    env = await setup();
+    const e = await env.run(`endpoints:
+  - one:
+      iface: [ntf0]
+      range: [192.0.2.1/32]
+      allow: [alice]
+interfaces:
+  ntf0: { default: allow }
+logging:
+  allowed: sample
+`);
+    const t0 = Date.now();
+    expect(udp(env, ALICE, '192.0.2.1', 20)).toEqual({ sent: 20, received: 20 });
+    await new Promise((r) => setTimeout(r, 1300));
+    expect(udp(env, ALICE, '192.0.2.1', 20)).toEqual({ sent: 20, received: 20 });
+    const t1 = Date.now();
+    const status = JSON.parse(env.cli(['status', '--json', '--flows', '--pin-dir', env.pinDir]).stdout) as {
+      flows: Array<{ uid: number; dst: string; allowedPackets: number; firstSeen: number; lastSeen: number }>;
+    };
+    const lines = await stop(e);
+    // Two bursts 1.3 s apart: the first packet of each is reported, the other 38 are not.
+    expect(
+      decisions(lines, (d) => d.uid === ALICE && d.dst === '192.0.2.1' && d.verdict === 'allow'),
+    ).toHaveLength(2);
+    const flow = status.flows.find((f) => f.uid === ALICE && f.dst === '192.0.2.1');
+    expect(flow?.allowedPackets).toBe(40);
+    // The coarse clock lags the precise one by up to a tick (a few ms); the wall clock conversion
+    // by as much again.
+    expect(Number(flow?.firstSeen)).toBeGreaterThanOrEqual(t0 - 50);
+    expect(Number(flow?.lastSeen)).toBeGreaterThanOrEqual(Number(flow?.firstSeen) + 1300 - 50);
+    expect(Number(flow?.lastSeen)).toBeLessThanOrEqual(t1 + 50);
+  });
+
   it('reports exactly the packets sent: events, flow and global counters agree with the traffic', async () => {
     env = await setup();
     const e = await env.run(`endpoints:
@@ -460,6 +496,35 @@ logging:
     expect(http(env, BOB, IMDS4)).toMatchObject({ ok: true });
   });
 
+  it('adopts pins made before the settings array: the settings are copied before its program replaces the old', async () => {
+    env = await setup();
+    const first = await env.run(SIMPLE);
+    const progId = (first.ofType('ready')[0] as { programId: number }).programId;
+    first.signal('SIGKILL');
+    await first.exited;
+    // What a version without ntf_ifslots leaves: the same pins but that one, and settings whose
+    // `present` byte was padding (0).
+    rmSync(join(env.pinDir, 'ntf_ifslots'));
+    const ifaces = BpfMap.fromPin(join(env.pinDir, 'ntf_ifaces'));
+    try {
+      for (const [k, v] of ifaces.entries()) {
+        v[LAYOUTS.ifaceCfg.fields.present.offset] = 0;
+        ifaces.update(k, v);
+      }
+    } finally {
+      ifaces.close();
+    }
+    // confirm (no trial pending) opens the engine, which adopts the pins and replaces the program.
+    env.cli(['confirm', '--pin-dir', env.pinDir]);
+    const st = JSON.parse(env.cli(['status', '--json', '--pin-dir', env.pinDir]).stdout) as {
+      programId: number;
+    };
+    expect(st.programId).not.toBe(progId);
+    expect(existsSync(join(env.pinDir, 'ntf_ifslots'))).toBe(true);
+    expect(http(env, BOB, IMDS4)).toMatchObject({ ok: false });
+    expect(http(env, ALICE, IMDS4)).toMatchObject({ ok: true });
+  });
+
   it('refuses to take over an interface another instance (another pin dir) filters', async () => {
     env = await setup();
     const policy = SIMPLE;
@@ -569,5 +634,40 @@ interfaces:
     await e.waitFor((l) => l.type === 'applied', 10_000, from);
     expect(udp(env, BOB, '192.0.2.1')).toMatchObject({ received: 0 });
     expect(udp(env, ALICE, '192.0.2.1')).toMatchObject({ received: 3 });
+  });
+
+  it('enforces on interfaces whose ifindex lies beyond the settings array (settings from the hash)', async () => {
+    env = await setup(2);
+    // ntf0 named by the policy, ntf1 by none (the settings of ifindex 0, from the array).
+    env.sb.recreateLink(0, NTF.IFACE_SLOTS + 7);
+    env.sb.recreateLink(1, NTF.IFACE_SLOTS * 3);
+    const e = await env.run(`endpoints:
+  - doc:
+      iface: [ntf0]
+      range: [192.0.2.1/32]
+      allow: [alice]
+  - elsewhere:
+      iface: [ntf0]
+      range: [203.0.113.1/32]
+      allow: [alice]
+interfaces:
+  ntf0: { default: deny }
+`);
+    expect(udp(env, ALICE, '192.0.2.1')).toMatchObject({ received: 3 });
+    expect(udp(env, BOB, '192.0.2.1')).toMatchObject({ received: 0 });
+    expect(udp(env, ALICE, '198.51.100.1')).toMatchObject({ received: 0 }); // default deny
+    expect(udp(env, ALICE, '203.0.113.1')).toMatchObject({ received: 0 }); // guarded, not on ntf1
+    expect(udp(env, ALICE, '2001:db8:3::1')).toMatchObject({ received: 3 }); // unguarded on ntf1
+    const lines = await stop(e);
+    expect(decisions(lines, (d) => d.dst === '198.51.100.1')[0]).toMatchObject({
+      iface: 'ntf0',
+      verdict: 'drop',
+      reason: 'default-deny',
+    });
+    expect(decisions(lines, (d) => d.dst === '203.0.113.1')[0]).toMatchObject({
+      iface: 'ntf1',
+      verdict: 'drop',
+      reason: 'iface-not-listed',
+    });
   });
 });

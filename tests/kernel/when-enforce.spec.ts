@@ -102,14 +102,26 @@ describe('time windows in the kernel', () => {
     // The filter stays pinned and enforcing after run stops (docs/datapath.md "Lifetime").
     e.signal('SIGKILL');
     await e.exited;
+    const hits = () =>
+      Number(
+        (
+          JSON.parse(env?.cli(['status', '--json', '--pin-dir', env.pinDir]).stdout ?? '{}') as {
+            counters: Record<string, string>;
+          }
+        ).counters.flow_cache_hits,
+      );
+    const hits0 = hits();
     const r = await steady(9000);
+    const hits1 = hits();
     const edgeMs = edge * 1000;
     const before = r.answers.filter((t) => t < edgeMs);
     const after = r.answers.filter((t) => t >= edgeMs);
     expect(r.start).toBeLessThan(edgeMs - 2000); // it began well inside the window
-    expect(before.length).toBeGreaterThan(10); // answered while open (one flow: cached? never)
+    expect(before.length).toBeGreaterThan(10); // answered while open
     // Closed on time: nothing answered later than one round trip after the edge.
     expect(after.filter((t) => t > edgeMs + 150)).toEqual([]);
     expect(r.sent).toBeGreaterThan(before.length + 20); // it kept sending after the edge
+    // Timed verdicts are cached within their second (ten datagrams a second: most are hits).
+    expect(hits1 - hits0).toBeGreaterThan(r.sent / 2);
   });
 });

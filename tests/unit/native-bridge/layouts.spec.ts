@@ -42,6 +42,7 @@ const CONSTANTS: Record<keyof typeof NTF, string> = {
   LPM6_ENTRIES: 'NTF_LPM6_ENTRIES',
   SET_ENTRIES: 'NTF_SET_ENTRIES',
   IFACE_ENTRIES: 'NTF_IFACE_ENTRIES',
+  IFACE_SLOTS: 'NTF_IFACE_SLOTS',
   CGROUP_ENTRIES: 'NTF_CGROUP_ENTRIES',
   LOG_OFF: 'NTF_LOG_OFF',
   LOG_SAMPLE: 'NTF_LOG_SAMPLE',
@@ -54,6 +55,7 @@ const CONSTANTS: Record<keyof typeof NTF, string> = {
   AF_INET6: 'NTF_AF_INET6',
   ATTACH_QDISC_OURS: 'NTF_ATTACH_QDISC_OURS',
   SK_RECORDED: 'NTF_SK_RECORDED',
+  CACHE_TIMED: 'NTF_CACHE_TIMED',
   MAX_ENDPOINT_ID: 'NTF_MAX_ENDPOINT_ID',
   L2_UNKNOWN: 'NTF_L2_UNKNOWN',
 };
@@ -362,7 +364,7 @@ const SPECS: Record<string, () => void> = {
         logAllowed: NTF.LOG_SAMPLE,
         l2Len: 14,
       };
-      const want = { ...flags, log_allowed: NTF.LOG_SAMPLE, l2_len: 14 };
+      const want = { ...flags, log_allowed: NTF.LOG_SAMPLE, l2_len: 14, present: 1 };
       expect(L.encodeIfaceCfg(c)).toEqual(build(l, { ...want, cg_levels: 0 }));
       expect(L.encodeIfaceCfg({ ...c, cgLevels: 0x8001 })).toEqual(build(l, { ...want, cg_levels: 0x8001 }));
     }
@@ -431,7 +433,7 @@ const SPECS: Record<string, () => void> = {
         epoch32: Number(c >> 32n),
         endpointId: Number((c >> 8n) & 0xffffffn),
         reason: Number((c >> 4n) & 0xfn),
-        verdict: Number(c & 0xfn),
+        verdict: Number(c & 0x7n), // bit 3: NTF_CACHE_TIMED
         firstNs: u64(raw, 'first_ns'),
         lastNs: u64(raw, 'last_ns'),
         allowedPackets: u64(raw, 'allowed_packets'),
