@@ -189,6 +189,60 @@ function insertSorted(list: number[], x: number): void {
 
 const entryKey = (ifindex: number, key: string) => `${ifindex}|${key}`;
 
+/** Spans of a prefix table rewritten with one splice (larger: one splice per changed prefix). */
+const SPAN = 4096;
+
+/**
+ * Gives the prefixes in `changed` their new owners in the sorted table `t` (no owner: the prefix
+ * goes). Every splice of a million-entry table moves what follows it, so nearby changes (a range
+ * moved into the gap beside it: one prefix goes, one comes) are made as one splice of the span
+ * they lie in, which moves nothing when as many prefixes come as go.
+ */
+function updateTable(t: PrefixIndex, changed: ReadonlyMap<string, number[]>): void {
+  if (changed.size === 0) return;
+  const keys = [...changed.keys()].sort();
+  const lo = lowerBound(t.keys, keys[0]!);
+  const last = keys[keys.length - 1]!;
+  const hi = lowerBound(t.keys, last) + (t.keys[lowerBound(t.keys, last)] === last ? 1 : 0);
+  if (hi - lo <= SPAN) {
+    const outKeys: string[] = [];
+    const outOwners: number[][] = [];
+    let i = lo;
+    for (const k of keys) {
+      for (; i < hi && t.keys[i]! < k; i++) {
+        outKeys.push(t.keys[i]!);
+        outOwners.push(t.owners[i]!);
+      }
+      if (i < hi && t.keys[i] === k) i++;
+      const o = changed.get(k)!;
+      if (o.length > 0) {
+        outKeys.push(k);
+        outOwners.push(o);
+      }
+    }
+    for (; i < hi; i++) {
+      outKeys.push(t.keys[i]!);
+      outOwners.push(t.owners[i]!);
+    }
+    t.keys.splice(lo, hi - lo, ...outKeys);
+    t.owners.splice(lo, hi - lo, ...outOwners);
+    return;
+  }
+  for (const k of keys) {
+    const at = lowerBound(t.keys, k);
+    const o = changed.get(k)!;
+    const found = t.keys[at] === k;
+    if (found && o.length > 0) t.owners[at] = o;
+    else if (found) {
+      t.keys.splice(at, 1);
+      t.owners.splice(at, 1);
+    } else if (o.length > 0) {
+      t.keys.splice(at, 0, k);
+      t.owners.splice(at, 0, o);
+    }
+  }
+}
+
 /**
  * What recompileRanges needs of the enforced policy beyond the policy itself: its prefix tables
  * and, per set id, how many trie entries use it and what it grants. Built from a compile
@@ -248,28 +302,24 @@ export class RangeIndex {
     const anyIfindex = prevCompiled.anyIface?.ifindex;
     // 1. The prefix tables of the next policy, and the prefixes whose owners changed.
     const touched: Record<4 | 6, Set<string>> = { 4: new Set(), 6: new Set() };
+    const owners: Record<4 | 6, Map<string, number[]>> = { 4: new Map(), 6: new Map() };
     for (const e of edits) {
       const t = this.fam[e.family];
-      const at = lowerBound(t.keys, e.key);
-      const found = t.keys[at] === e.key;
-      if (e.add) {
-        if (found) insertSorted(t.owners[at]!, e.endpoint);
-        else {
-          t.keys.splice(at, 0, e.key);
-          t.owners.splice(at, 0, [e.endpoint]);
-        }
-      } else {
-        if (!found) throw new Error(`range index out of step: ${e.key.length} ${prefixOf(e.key)}`);
-        const o = t.owners[at]!;
+      let o = owners[e.family].get(e.key);
+      if (o === undefined) {
+        const at = lowerBound(t.keys, e.key);
+        o = t.keys[at] === e.key ? [...t.owners[at]!] : [];
+        owners[e.family].set(e.key, o);
+      }
+      if (e.add) insertSorted(o, e.endpoint);
+      else {
         const i = o.indexOf(e.endpoint);
-        if (i >= 0) o.splice(i, 1);
-        if (o.length === 0) {
-          t.keys.splice(at, 1);
-          t.owners.splice(at, 1);
-        }
+        if (i < 0) throw new Error(`range index out of step: ${e.key.length} ${prefixOf(e.key)}`);
+        o.splice(i, 1);
       }
       touched[e.family].add(e.key);
     }
+    for (const family of [4, 6] as const) updateTable(this.fam[family], owners[family]);
     const guards = this.fam[4].keys.length + this.fam[6].keys.length > 0;
     if (guards !== (anyIfindex !== undefined)) return undefined; // the other interfaces come or go
     // 2. Every prefix inside a changed one, with the endpoints covering it.

@@ -12,8 +12,13 @@ import type { CompileLimits } from '../../../electron/policy/compile.js';
 import { RangeIndex, rangeEdits } from '../../../electron/policy/incremental.js';
 import type { LpmChange } from '../../../electron/policy/incremental.js';
 import { SET_NONE } from '../../../electron/policy/types.js';
-import type { CompiledPolicy, ResolvedPolicy } from '../../../electron/policy/types.js';
-import { Rng, randomPolicy, randomRange } from './random.js';
+import type {
+  CompiledPolicy,
+  Range,
+  ResolvedEndpoint,
+  ResolvedPolicy,
+} from '../../../electron/policy/types.js';
+import { IFINDEX, Rng, randomPolicy, randomRange } from './random.js';
 
 const entryKey = (ifindex: number, family: 4 | 6, prefix: number, addr: Uint8Array) =>
   `${ifindex}|${nodeKey(family, addr, prefix)}`;
@@ -113,6 +118,75 @@ describe('range changes recompiled in place', () => {
     for (let seed = 1; seed <= 400; seed++) recompiled += check(seed);
     // The comparison ran, not only the fallback.
     expect(recompiled).toBeGreaterThan(1000);
+  });
+
+  it('agree with the whole compile when the changes lie far apart in a large table', () => {
+    // 10,000 /30s of alice's, a few of bob's among them: changes at both ends of the table are
+    // made one prefix at a time (a span that large is not rewritten at once).
+    const rng = new Rng(11);
+    const r4 = (i: number, len = 30): Range => {
+      const addr = Uint8Array.from([10, (i >> 14) & 255, (i >> 6) & 255, (i << 2) & 255]);
+      return { family: 4, addr, prefix: len, text: `${addr.join('.')}/${len}` };
+    };
+    const alice = Array.from({ length: 10_000 }, (_, i) => r4(i));
+    const p: ResolvedPolicy = {
+      endpoints: [
+        { id: 1, name: 'a', ifaces: ['eth0'], ranges: alice, uids: [1000], any: false },
+        {
+          id: 2,
+          name: 'b',
+          ifaces: ['eth0', 'eth1'],
+          ranges: [r4(5), r4(9_990, 28)],
+          uids: [1001],
+          any: false,
+        },
+      ],
+      interfaces: new Map([
+        ['eth0', { default: 'deny', unowned: 'deny', essentials: true, mode: 'enforce' }],
+        ['eth1', { default: 'allow', unowned: 'deny', essentials: true, mode: 'enforce' }],
+      ]),
+      logAllowed: 'off',
+    };
+    const ifindexOf = (n: string) => IFINDEX[n];
+    const first = compilePolicy(p, ifindexOf, DEFAULT_LIMITS, { index: true });
+    const index = RangeIndex.build(first.prefixes!, first.compiled);
+    let cur = p;
+    let compiled = first.compiled;
+    for (let step = 0; step < 6; step++) {
+      const [a, b] = cur.endpoints as [ResolvedEndpoint, ResolvedEndpoint];
+      const drop = new Set([rng.int(0, 40), rng.int(9_960, a.ranges.length - 1)]);
+      const next: ResolvedPolicy = {
+        ...cur,
+        endpoints: [
+          {
+            ...a,
+            ranges: [
+              ...a.ranges.filter((_, i) => !drop.has(i)),
+              r4(10_000 + step),
+              r4(rng.int(0, 9_999), 26),
+            ],
+          },
+          // bob gains and loses a /24 and one of alice's own /30s (a prefix with two owners).
+          {
+            ...b,
+            ranges: step % 2 ? [r4(5)] : [r4(5), r4(rng.int(0, 9_999), 24), r4(rng.int(9_000, 9_959))],
+          },
+        ],
+      };
+      const before = setIds(compiled);
+      const r = index.recompile(
+        compiled,
+        next,
+        rangeEdits(cur, next)!,
+        (ifindex, family, prefix, addr) => before.get(entryKey(ifindex, family, prefix, addr)),
+        DEFAULT_LIMITS,
+      );
+      expect(r, `step ${step}`).toBeDefined();
+      const full = stabilizeSetIds(compilePolicy(next, ifindexOf).compiled, compiled);
+      expect(meaning(r!.compiled).entries, `step ${step}`).toEqual(meaning(full).entries);
+      cur = next;
+      compiled = r!.compiled;
+    }
   });
 
   it('leave every other change to the whole compile', () => {
