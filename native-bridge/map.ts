@@ -134,32 +134,57 @@ export class BpfMap {
 
   /** Every entry (snapshot): batch lookup where the kernel has it, else key by key. */
   entries(): Array<[Buffer, Buffer]> {
-    const batched = this.lookupBatchAll();
-    if (batched) return batched;
+    const p = this.entriesPacked();
+    const ks = this.info.keySize;
+    const vs = this.valueBytes;
     const out: Array<[Buffer, Buffer]> = [];
-    for (const k of this.keys()) {
-      const v = this.lookup(k);
-      if (v) out.push([k, v]);
-    }
+    for (let i = 0; i < p.count; i++)
+      out.push([p.keys.subarray(i * ks, (i + 1) * ks), p.values.subarray(i * vs, (i + 1) * vs)]);
     return out;
   }
 
-  private lookupBatchAll(): Array<[Buffer, Buffer]> | undefined {
+  /** Every entry (snapshot) as one buffer of keys and one of values, back to back, entry i at
+   * i × keySize and i × valueBytes (no Buffer per entry: the engine reads tries of tens of
+   * thousands of entries on every apply). Batch lookup where the kernel has it, else key by key. */
+  entriesPacked(): { keys: Buffer; values: Buffer; count: number } {
+    const ks = this.info.keySize;
+    const vs = this.valueBytes;
+    const batched = this.lookupBatchAll();
+    if (batched) return batched;
+    const keys = this.keys();
+    const values: Buffer[] = [];
+    const present: Buffer[] = [];
+    for (const k of keys) {
+      const v = this.lookup(k);
+      if (!v) continue; // deleted since it was listed
+      present.push(k);
+      values.push(v);
+    }
+    return {
+      keys: Buffer.concat(present, present.length * ks),
+      values: Buffer.concat(values, values.length * vs),
+      count: present.length,
+    };
+  }
+
+  private lookupBatchAll(): { keys: Buffer; values: Buffer; count: number } | undefined {
     if (this.batchWorks === false) return undefined;
     const chunk = 4096;
     const ks = this.info.keySize;
     const vs = this.valueBytes;
-    const keys = Buffer.alloc(ks * chunk);
-    const values = Buffer.alloc(vs * chunk);
     const token = Buffer.alloc(Math.max(ks, 8));
-    const out: Array<[Buffer, Buffer]> = [];
+    const keyChunks: Buffer[] = [];
+    const valueChunks: Buffer[] = [];
+    let count = 0;
     const opts = { sz: BATCH_OPTS_SZ, elem_flags: 0, flags: 0 };
     let inBatch: Buffer | null = null;
     for (let round = 0; round <= this.info.maxEntries / chunk + 1; round++) {
-      const count = [chunk];
+      const keys = Buffer.allocUnsafe(ks * chunk);
+      const values = Buffer.allocUnsafe(vs * chunk);
+      const n = [chunk];
       const outBatch = Buffer.alloc(token.length);
-      const ret: number = lib().bpf_map_lookup_batch(this.fd, inBatch, outBatch, keys, values, count, opts);
-      const n = count[0] ?? 0;
+      const ret: number = lib().bpf_map_lookup_batch(this.fd, inBatch, outBatch, keys, values, n, opts);
+      const got = ret < 0 && ret !== -ENOENT ? 0 : (n[0] ?? 0);
       if (ret < 0 && ret !== -ENOENT) {
         if (round === 0 && NO_BATCH.includes(-ret)) {
           this.batchWorks = false; // this map type has no batch ops
@@ -168,16 +193,17 @@ export class BpfMap {
         check('bpf_map_lookup_batch', ret, this.name);
       }
       this.batchWorks = true;
-      for (let i = 0; i < n; i++) {
-        out.push([
-          Buffer.from(keys.subarray(i * ks, (i + 1) * ks)),
-          Buffer.from(values.subarray(i * vs, (i + 1) * vs)),
-        ]);
-      }
+      keyChunks.push(keys.subarray(0, got * ks));
+      valueChunks.push(values.subarray(0, got * vs));
+      count += got;
       if (ret === -ENOENT) break; // that was the last batch
       inBatch = outBatch;
     }
-    return out;
+    return {
+      keys: keyChunks.length === 1 ? (keyChunks[0] as Buffer) : Buffer.concat(keyChunks, count * ks),
+      values: valueChunks.length === 1 ? (valueChunks[0] as Buffer) : Buffer.concat(valueChunks, count * vs),
+      count,
+    };
   }
 
   /** Writes many entries: one batch syscall where the kernel supports it for this map type. */

@@ -870,20 +870,43 @@ export class Engine {
     return this.readGens(POLICY_MAP_NAMES)[gen === 1 ? 1 : 0] as GenState;
   }
 
-  /** Both generations of the given maps, in one pass over each map. */
-  private readGens(names: readonly PolicyMap[]): [Partial<GenState>, Partial<GenState>] {
+  /** Both generations of the given maps, in one pass over each map. Where a generation of a map
+   * holds exactly what `expected` says, the result is that record itself (the same Map object:
+   * nothing is copied, and the caller can tell a verified record from a difference). */
+  private readGens(
+    names: readonly PolicyMap[],
+    expected: readonly [GenState | undefined, GenState | undefined] = [undefined, undefined],
+  ): [Partial<GenState>, Partial<GenState>] {
     const out: [Partial<GenState>, Partial<GenState>] = [{}, {}];
     for (const name of names) {
       const off = POLICY_MAPS[name];
-      const m: [Map<string, string>, Map<string, string>] = [new Map(), new Map()];
-      for (const [k, v] of this.maps[name].entries()) {
-        const g = k.readUInt32LE(off);
+      const e = [expected[0]?.[name], expected[1]?.[name]] as const;
+      const ks0: [string[], string[]] = [[], []];
+      const vs0: [string[], string[]] = [[], []];
+      const same = [e[0] !== undefined, e[1] !== undefined];
+      const map = this.maps[name];
+      const { keys, values, count } = map.entriesPacked();
+      const ks = map.info.keySize;
+      const vs = map.valueBytes;
+      for (let i = 0, k = 0, v = 0; i < count; i++, k += ks, v += vs) {
+        const g = keys.readUInt32LE(k + off);
         if (g !== 0 && g !== 1) continue;
-        k.writeUInt32LE(0, off);
-        m[g].set(k.toString('latin1'), v.toString('latin1'));
+        keys.writeUInt32LE(0, k + off);
+        const key = keys.toString('latin1', k, k + ks);
+        const value = values.toString('latin1', v, v + vs);
+        if (same[g] && e[g]?.get(key) !== value) same[g] = false;
+        ks0[g].push(key);
+        vs0[g].push(value);
       }
-      out[0][name] = m[0];
-      out[1][name] = m[1];
+      for (const g of [0, 1] as const) {
+        const eg = e[g];
+        if (same[g] && eg !== undefined && eg.size === ks0[g].length) out[g][name] = eg;
+        else {
+          const m = new Map<string, string>();
+          for (let i = 0; i < ks0[g].length; i++) m.set(ks0[g][i] as string, vs0[g][i] as string);
+          out[g][name] = m;
+        }
+      }
     }
     return out;
   }
@@ -897,16 +920,21 @@ export class Engine {
     this.mirror[1] ??= read[1] as GenState;
   }
 
-  /** What generation `gen` holds: read back from the kernel, except for the maps above
-   * VERIFY_ENTRIES, where the engine's own record `expected` stands for it. */
-  private haveGen(gen: number, expected: GenState | undefined): GenState {
-    const other = this.mirror[gen ^ 1];
+  /** What both generations hold, in one pass over each map read back from the kernel, except
+   * for the maps above VERIFY_ENTRIES, where the engine's own records stand for them. */
+  private haveGens(): [GenState, GenState] {
+    const [m0, m1] = this.mirror;
     const trusted = (n: PolicyMap) =>
-      expected !== undefined && other !== undefined && trustedSize(expected[n].size, other[n].size);
-    const read = this.readGens(POLICY_MAP_NAMES.filter((n) => !trusted(n)))[gen === 1 ? 1 : 0];
-    return Object.fromEntries(
-      POLICY_MAP_NAMES.map((n) => [n, trusted(n) ? (expected as GenState)[n] : read[n]]),
-    ) as GenState;
+      m0 !== undefined && m1 !== undefined && trustedSize(m0[n].size, m1[n].size);
+    const read = this.readGens(
+      POLICY_MAP_NAMES.filter((n) => !trusted(n)),
+      this.mirror,
+    );
+    const gen = (g: 0 | 1) =>
+      Object.fromEntries(
+        POLICY_MAP_NAMES.map((n) => [n, trusted(n) ? (this.mirror[g] as GenState)[n] : read[g][n]]),
+      ) as GenState;
+    return [gen(0), gen(1)];
   }
 
   /** The map contents a compiled policy needs (generation-free). */
@@ -993,11 +1021,12 @@ export class Engine {
   /** Makes generation `gen` hold exactly `want`, writing only the difference. Returns the
    * number of entries written or deleted. `patch`: the difference of the maps it names from what
    * the generation held, when known (a range change applied in place), for the maps not read back. */
-  private syncGen(gen: number, want: GenState, patch?: TriePatch): number {
+  private syncGen(gen: number, want: GenState, patch?: TriePatch, read?: GenState): number {
     // What the kernel holds, not what we believe it holds: whoever could open the pins may have
     // written entries since our last apply. Those are reported and, like everything else not in
-    // `want`, removed (maps above VERIFY_ENTRIES: what this engine wrote, see haveGen).
-    const have = this.haveGen(gen, this.mirror[gen]);
+    // `want`, removed (maps above VERIFY_ENTRIES: what this engine wrote, see haveGens). `read`:
+    // this generation as read earlier in the same apply (one pass over the maps serves both).
+    const have = read ?? (this.haveGens()[gen === 1 ? 1 : 0] as GenState);
     const expected = this.mirror[gen];
     this.mirror[gen] = undefined; // unknown until this completes
     if (expected) this.unexpected.push(...unexpectedEntries(gen, have, expected));
@@ -1010,8 +1039,11 @@ export class Engine {
       // same contents (both mirrored the policy before, or both were empty): the same difference,
       // computed and packed once.
       const known = DIFFS.get(w);
-      const given =
-        patch && (name === 'ntf_lpm4' || name === 'ntf_lpm6') && h === w ? patch[name] : undefined;
+      // A range change applied in place: its patch, where this generation holds the record the
+      // patch starts from (a trie not read back: the record itself, changed where it stands; one
+      // read back: the kernel held exactly the record, readGens).
+      const p = patch && (name === 'ntf_lpm4' || name === 'ntf_lpm6') ? patch[name] : undefined;
+      const given = p && (h === w || h === p.from) ? p : undefined;
       let d: Diff;
       if (given) {
         d = { from: h, dels: given.dels, ups: given.ups, vals: given.ups.map((k) => w.get(k) as string) };
@@ -1118,7 +1150,10 @@ export class Engine {
       return undefined;
     }
     if (!r) return undefined;
-    const patch: TriePatch = { ntf_lpm4: { dels: [], ups: [] }, ntf_lpm6: { dels: [], ups: [] } };
+    const patch: TriePatch = {
+      ntf_lpm4: { from: shared.ntf_lpm4, dels: [], ups: [] },
+      ntf_lpm6: { from: shared.ntf_lpm6, dels: [], ups: [] },
+    };
     const ups = { ntf_lpm4: new Map<string, string>(), ntf_lpm6: new Map<string, string>() };
     for (const c of r.changes) {
       const name = mapOf(c.family);
@@ -1129,7 +1164,7 @@ export class Engine {
         ups[name].set(k, u32Buf(c.setId).toString('latin1'));
       }
     }
-    // A trie not read back before and after (haveGen) is changed where it stands: the record is
+    // A trie not read back before and after (haveGens) is changed where it stands: the record is
     // then all the engine knows of it, and a million entries are not copied. A smaller one is
     // copied, so that the record stays what the kernel held until syncGen has read the kernel
     // back and compared the two.
@@ -1214,6 +1249,9 @@ export class Engine {
     const guardOnly = compiled.anyIface ? links.filter((l) => !configured.has(l.ifindex)) : [];
     const unguarded: Array<{ name: string; error: string }> = [];
     let changes: number;
+    /** Both generations as the apply found them: read once, for the spare one's sync and, after
+     * the flip, the other's (the engine writes neither in between). */
+    let held: [GenState, GenState];
     try {
       for (const i of compiled.ifaces) {
         if (before.get(i.ifindex)?.progId === this.programId) continue;
@@ -1232,7 +1270,8 @@ export class Engine {
         }
       }
       this.learnMirrors();
-      changes = this.syncGen(nxt, want, inPlace?.patch);
+      held = this.haveGens();
+      changes = this.syncGen(nxt, want, inPlace?.patch, held[nxt]);
     } catch (err) {
       // Nothing of the new policy is active: the inactive generation is left for the next
       // apply to rewrite (it is rescanned), and interfaces attached for it are released.
@@ -1280,7 +1319,7 @@ export class Engine {
     if (!trialSeconds) {
       try {
         this.syncPrograms();
-        changes += this.syncGen(cur, want, inPlace?.patch);
+        changes += this.syncGen(cur, want, inPlace?.patch, held[cur]);
       } catch (err) {
         // Only the spare copy is stale; the next apply rescans it.
         this.mirror[cur] = undefined;
@@ -1676,7 +1715,11 @@ function ifindexesOf(p: ResolvedPolicy): string {
 }
 
 /** The trie entries (generation-free keys) a range change deletes and writes. */
-type TriePatch = Record<'ntf_lpm4' | 'ntf_lpm6', { dels: string[]; ups: string[] }>;
+/** The trie entries a range change deletes and writes, from the record `from` (recompileInPlace). */
+type TriePatch = Record<
+  'ntf_lpm4' | 'ntf_lpm6',
+  { from: Map<string, string>; dels: string[]; ups: string[] }
+>;
 
 /** What syncGen writes into a map to bring it from `from` to a want: keys deleted, keys written
  * and their values (generation-free latin1 strings), and the same packed for the kernel. */
@@ -1709,7 +1752,7 @@ function unexpectedEntries(gen: number, have: GenState, expected: GenState): str
   for (const name of Object.keys(POLICY_MAPS) as PolicyMap[]) {
     const h = have[name];
     const e = expected[name];
-    if (h === e) continue; // not read back (haveGen): the engine's own record
+    if (h === e) continue; // not read back, or read back and found as recorded (haveGens)
     for (const [k, v] of h) {
       const was = e.get(k);
       if (was === v) continue;

@@ -10,12 +10,18 @@
 // only between the sandbox's network namespaces. Needs `npm run build` (the CLI runs from dist/).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EngineProcess, Sandbox } from '../../electron/demo/sandbox.js';
-import { BpfMap, decodeFlowKey, decodeSetKey, encodeSetKey } from '../../native-bridge/index.js';
+import {
+  BpfMap,
+  decodeFlowKey,
+  decodeLpmKey,
+  decodeSetKey,
+  encodeSetKey,
+} from '../../native-bridge/index.js';
 import {
   ALICE,
   BOB,
@@ -337,6 +343,72 @@ describe('the policy maps read back before every write', () => {
     e.signal('SIGHUP');
     await e.waitFor((l) => l.type === 'applied', 30_000, from2);
     expect(e.lines.slice(from2).filter((l) => l.type === 'warning')).toEqual([]);
+  });
+});
+
+describe('the tries read back during a range change applied in place', () => {
+  let env: Env | undefined;
+  afterEach(async () => {
+    await cleanup(env);
+    env = undefined;
+  });
+
+  it('a guarded range deleted from the trie behind the engine’s back (bob then passes) is written again by the next range change applied in place, and reported', async () => {
+    env = await setup();
+    const policy = (other: string) => `endpoints:
+  - peer:
+      iface: [ntf0]
+      range: [192.0.2.1/32, ${other}]
+      allow: [alice]
+interfaces:
+  ntf0: { default: allow }
+`;
+    const file = env.config(policy('198.51.100.0/24'));
+    const e = await env.runFile(file);
+    expect(udp(env, BOB, '192.0.2.1')).toMatchObject({ sent: 3, received: 0 });
+
+    // The attack: remove the peer's range from the trie (every interface, both generations), so
+    // that the default lets bob through, and his cached drop.
+    const lpm = BpfMap.fromPin(`${env.pinDir}/ntf_lpm4`);
+    const flows = BpfMap.fromPin(`${env.pinDir}/ntf_flows`);
+    let deleted = 0;
+    try {
+      for (const k of lpm.keys()) {
+        const l = decodeLpmKey(k, 4);
+        if (l.prefix === 32 && [...l.addr].join('.') === '192.0.2.1' && lpm.delete(k)) deleted++;
+      }
+      for (const k of flows.keys()) if (decodeFlowKey(k).uid === BOB) flows.delete(k);
+    } finally {
+      lpm.close();
+      flows.close();
+    }
+    expect(deleted).toBeGreaterThanOrEqual(2); // ntf0's entry in each generation
+    expect(udp(env, BOB, '192.0.2.1')).toMatchObject({ sent: 3, received: 3 });
+
+    // A change of the other range only: applied in place, and the kernel, read back, differs
+    // from the record the change starts from.
+    writeFileSync(file, policy('198.51.100.0/25'));
+    const from = e.lines.length;
+    e.signal('SIGHUP');
+    const applied = await e.waitFor((l) => l.type === 'applied', 30_000, from);
+    expect(applied.incremental).toBe(true);
+    expect(udp(env, BOB, '192.0.2.1')).toMatchObject({ sent: 3, received: 0 });
+    expect(udp(env, ALICE, '192.0.2.1')).toMatchObject({ sent: 3, received: 3 });
+    const warnings = e.lines.slice(from).filter((l) => l.type === 'warning');
+    expect(warnings).toHaveLength(1);
+    const unexpected = warnings[0]?.unexpected as string[];
+    expect(unexpected).toHaveLength(deleted);
+    for (const u of unexpected)
+      expect(u).toMatch(
+        /^ntf_lpm4 generation [01]: ifindex \d+ 192\.0\.2\.1\/32 → set \d+ was deleted behind the engine's back; written again$/,
+      );
+    // The next change in place finds the kernel as recorded.
+    writeFileSync(file, policy('198.51.100.0/24'));
+    const from2 = e.lines.length;
+    e.signal('SIGHUP');
+    expect((await e.waitFor((l) => l.type === 'applied', 30_000, from2)).incremental).toBe(true);
+    expect(e.lines.slice(from2).filter((l) => l.type === 'warning')).toEqual([]);
+    expect(udp(env, BOB, '192.0.2.1')).toMatchObject({ sent: 3, received: 0 });
   });
 });
 
