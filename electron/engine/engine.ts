@@ -102,6 +102,8 @@ import { ingressQdiscKind, otherFiltersPresent } from './tcshow.js';
 import { defaultObjectPath } from './paths.js';
 import { FILTER_ID_HANDLE } from './filterid.js';
 import { assertSameDir, checkPin, checkPinDir } from './pintrust.js';
+import { patchTrieOrder } from './trieorder.js';
+import type { PackedEntries } from './trieorder.js';
 import type { PinDirTrust } from './pintrust.js';
 
 export const DEFAULT_PIN_DIR = '/sys/fs/bpf/net-tc-filter';
@@ -416,6 +418,32 @@ function emptyGen(): GenState {
  * the engine does not know it (after adopting pinned state). docs/datapath.md "Policy size".
  */
 export const VERIFY_ENTRIES = 65_536;
+
+/** A trie record's entries in the order the kernel lists them (trieorder.ts), generation field
+ * zeroed: known once the record was read back and found exact, or derived from such a record and
+ * a range change. Records are not changed once made, except a trie too large to be read back
+ * (recompileInPlace), whose order is then forgotten. */
+const TRIE_ORDER = new WeakMap<Map<string, string>, PackedEntries>();
+
+/** A trie record made from another by a range change (recompileInPlace): the record it was made
+ * from and the change, for its order (trieOrder). */
+const TRIE_PATCHED = new WeakMap<
+  Map<string, string>,
+  { from: Map<string, string>; dels: Buffer[]; ups: Array<readonly [Buffer, Buffer]> }
+>();
+
+/** The order of a trie record: known, or derived from the record it was made from. */
+function trieOrder(m: Map<string, string>, keySize: number, valueSize: number): PackedEntries | undefined {
+  const known = TRIE_ORDER.get(m);
+  if (known) return known;
+  const p = TRIE_PATCHED.get(m);
+  const base = p && TRIE_ORDER.get(p.from);
+  if (!p || !base) return undefined;
+  TRIE_PATCHED.delete(m);
+  const o = patchTrieOrder(base, keySize, valueSize, p.dels, p.ups);
+  if (o) TRIE_ORDER.set(m, o);
+  return o;
+}
 
 /** Whether a map whose two generations hold these many entries is not read back (VERIFY_ENTRIES). */
 function trustedSize(entries: number, otherEntries: number): boolean {
@@ -872,7 +900,8 @@ export class Engine {
 
   /** Both generations of the given maps, in one pass over each map. Where a generation of a map
    * holds exactly what `expected` says, the result is that record itself (the same Map object:
-   * nothing is copied, and the caller can tell a verified record from a difference). */
+   * nothing is copied, and the caller can tell a verified record from a difference). A trie whose
+   * record's order is known (TRIE_ORDER) is compared as bytes, without a string per entry. */
   private readGens(
     names: readonly PolicyMap[],
     expected: readonly [GenState | undefined, GenState | undefined] = [undefined, undefined],
@@ -881,16 +910,43 @@ export class Engine {
     for (const name of names) {
       const off = POLICY_MAPS[name];
       const e = [expected[0]?.[name], expected[1]?.[name]] as const;
-      const ks0: [string[], string[]] = [[], []];
-      const vs0: [string[], string[]] = [[], []];
-      const same = [e[0] !== undefined, e[1] !== undefined];
       const map = this.maps[name];
       const { keys, values, count } = map.entriesPacked();
       const ks = map.info.keySize;
       const vs = map.valueBytes;
+      const trie = name === 'ntf_lpm4' || name === 'ntf_lpm6';
+      // A trie lists generation 0, then 1 (the generation is the first field of its data): each
+      // generation's block, generation field zeroed as in the records.
+      let n0 = 0;
+      while (trie && n0 < count && keys.readUInt32LE(n0 * ks + off) === 0) n0++;
+      let n1 = n0;
+      while (trie && n1 < count && keys.readUInt32LE(n1 * ks + off) === 1) n1++;
+      const blocks =
+        trie && n1 === count
+          ? ([0, 1] as const).map((g) => {
+              const [a, b] = g === 0 ? [0, n0] : [n0, n1];
+              const k = Buffer.from(keys.subarray(a * ks, b * ks));
+              for (let at = off; at < k.length; at += ks) k.writeUInt32LE(0, at);
+              return { keys: k, values: Buffer.from(values.subarray(a * vs, b * vs)), count: b - a };
+            })
+          : undefined;
+      const done = [false, false];
+      for (const g of [0, 1] as const) {
+        const eg = e[g];
+        const known = eg && trieOrder(eg, ks, vs);
+        const block = blocks?.[g];
+        if (known && block && block.keys.equals(known.keys) && block.values.equals(known.values)) {
+          out[g][name] = eg;
+          done[g] = true;
+        }
+      }
+      if (done[0] && done[1]) continue;
+      const ks0: [string[], string[]] = [[], []];
+      const vs0: [string[], string[]] = [[], []];
+      const same = [e[0] !== undefined, e[1] !== undefined];
       for (let i = 0, k = 0, v = 0; i < count; i++, k += ks, v += vs) {
         const g = keys.readUInt32LE(k + off);
-        if (g !== 0 && g !== 1) continue;
+        if ((g !== 0 && g !== 1) || done[g]) continue;
         keys.writeUInt32LE(0, k + off);
         const key = keys.toString('latin1', k, k + ks);
         const value = values.toString('latin1', v, v + vs);
@@ -899,9 +955,14 @@ export class Engine {
         vs0[g].push(value);
       }
       for (const g of [0, 1] as const) {
+        if (done[g]) continue;
         const eg = e[g];
-        if (same[g] && eg !== undefined && eg.size === ks0[g].length) out[g][name] = eg;
-        else {
+        const block = blocks?.[g];
+        if (same[g] && eg !== undefined && eg.size === ks0[g].length) {
+          out[g][name] = eg;
+          // As the kernel lists it: the next read compares bytes.
+          if (block) TRIE_ORDER.set(eg, block);
+        } else {
           const m = new Map<string, string>();
           for (let i = 0; i < ks0[g].length; i++) m.set(ks0[g][i] as string, vs0[g][i] as string);
           out[g][name] = m;
@@ -1182,6 +1243,16 @@ export class Engine {
         if (m2 === m) before.push([m, k, m.get(k)]);
         m2.set(k, v);
       }
+      // The order the kernel will list the copy in follows from the record's and the patch, once
+      // the record's is known (readGens): the next read back compares bytes. A record changed
+      // where it stands has none any more.
+      if (m2 === m) TRIE_ORDER.delete(m);
+      else
+        TRIE_PATCHED.set(m2, {
+          from: m,
+          dels: patch[name].dels.map((k) => Buffer.from(k, 'latin1')),
+          ups: [...ups[name]].map(([k, v]) => [Buffer.from(k, 'latin1'), Buffer.from(v, 'latin1')] as const),
+        });
       return m2;
     };
     const tries = { ntf_lpm4: changed('ntf_lpm4'), ntf_lpm6: changed('ntf_lpm6') };

@@ -18,6 +18,7 @@ import {
   cgroupSlotsOf,
   mappingMaker,
   nodeKey,
+  prefixBitsEqual,
   rangeKey,
   setEntryText,
 } from './compile.js';
@@ -89,6 +90,64 @@ function sameButRanges(a: ResolvedEndpoint, b: ResolvedEndpoint): boolean {
   );
 }
 
+/** Whether two ranges are the same prefix as the compiler reads it. */
+function sameRange(x: Range, y: Range): boolean {
+  if (x.prefix !== y.prefix || x.family !== y.family) return false;
+  for (let j = 0; j < x.addr.length; j++) if (x.addr[j] !== y.addr[j]) return false;
+  return true;
+}
+
+/** Past this many ranges that differ in place, listEdits compares the two lists as sets. */
+const SCAN_EDITS = 16;
+
+/**
+ * The prefixes endpoint `endpoint` loses (in `a`, not in `b`) and gains, as sets. An edit
+ * usually changes a few ranges in the middle of a long list: what the two lists share at their
+ * start and end is skipped, and a prefix of the rest counts only when the shared part does not
+ * list it either (looked for there by length first, then as a key), so that a one-range change of
+ * a 100,000-range list makes no key for every range.
+ */
+function listEdits(a: readonly Range[], b: readonly Range[], endpoint: number): RangeEdit[] {
+  let head = 0;
+  while (head < a.length && head < b.length && sameRange(a[head]!, b[head]!)) head++;
+  let tail = 0;
+  while (
+    tail < a.length - head &&
+    tail < b.length - head &&
+    sameRange(a[a.length - 1 - tail]!, b[b.length - 1 - tail]!)
+  )
+    tail++;
+  const midA = a.slice(head, a.length - tail);
+  const midB = b.slice(head, b.length - tail);
+  const keys = (rs: readonly Range[]) => new Map(rs.map((r) => [rangeKey(r), r]));
+  const out: RangeEdit[] = [];
+  if (midA.length + midB.length > SCAN_EDITS) {
+    const ka = keys(a);
+    const kb = keys(b);
+    for (const [key, r] of ka) if (!kb.has(key)) out.push({ family: r.family, endpoint, key, add: false });
+    for (const [key, r] of kb) if (!ka.has(key)) out.push({ family: r.family, endpoint, key, add: true });
+    return out;
+  }
+  // The shared part is the same in both lists (a's start and end).
+  const inShared = (r: Range) => {
+    for (let j = 0; j < a.length; j++) {
+      if (j === head) j = a.length - tail;
+      if (j >= a.length) break;
+      const x = a[j]!;
+      if (x.prefix === r.prefix && x.family === r.family && prefixBitsEqual(x.addr, r.addr, r.prefix))
+        return true;
+    }
+    return false;
+  };
+  const ka = keys(midA);
+  const kb = keys(midB);
+  for (const [key, r] of ka)
+    if (!kb.has(key) && !inShared(r)) out.push({ family: r.family, endpoint, key, add: false });
+  for (const [key, r] of kb)
+    if (!ka.has(key) && !inShared(r)) out.push({ family: r.family, endpoint, key, add: true });
+  return out;
+}
+
 /** Digests of range lists (rememberRanges), by list. */
 const DIGESTS = new WeakMap<readonly Range[], string>();
 
@@ -125,11 +184,7 @@ export function rangeEdits(
     const digest = DIGESTS.get(a.ranges);
     if (digest !== undefined && digest === DIGESTS.get(b.ranges)) continue;
     if (sameRanges(a.ranges, b.ranges)) continue;
-    const keys = (rs: readonly Range[]) => new Map(rs.map((r) => [rangeKey(r), r.family]));
-    const ka = keys(a.ranges);
-    const kb = keys(b.ranges);
-    for (const [key, family] of ka) if (!kb.has(key)) out.push({ family, endpoint: i, key, add: false });
-    for (const [key, family] of kb) if (!ka.has(key)) out.push({ family, endpoint: i, key, add: true });
+    out.push(...listEdits(a.ranges, b.ranges, i));
     if (out.length > max) return undefined;
   }
   return out;

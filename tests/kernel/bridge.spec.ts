@@ -16,6 +16,7 @@ import {
   u32Buf,
 } from '../../native-bridge/index.js';
 import { defaultObjectPath, packageRoot } from '../../electron/engine/paths.js';
+import { compareTrieKeys, patchTrieOrder } from '../../electron/engine/trieorder.js';
 import { assertPrivileged } from './harness.js';
 
 let dir: string;
@@ -135,6 +136,65 @@ describe('native-bridge on the real libbpf', () => {
       expect(hit?.readUInt32LE(0)).toBe(1); // longest match for .9 is the /24
       expect(lpm.lookup(encodeLpmKey(0, 7, 4, 32, Uint8Array.from([192, 0, 2, 1])))?.readUInt32LE(0)).toBe(2);
       expect(lpm.keys()).toHaveLength(2);
+    } finally {
+      o.close();
+    }
+  });
+
+  it('lists an LPM trie in the order trieorder.ts predicts (nested prefixes, both generations, several interfaces), also after deletes and inserts', () => {
+    const o = BpfObject.openFile(defaultObjectPath());
+    try {
+      o.load();
+      for (const [name, family] of [
+        ['ntf_lpm4', 4],
+        ['ntf_lpm6', 6],
+      ] as const) {
+        const lpm = o.map(name);
+        const bytes = family === 4 ? 4 : 16;
+        let s = 12345 + family;
+        const rnd = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+        const make = (): Buffer => {
+          const prefix = Math.floor(rnd() * (bytes * 8 + 1));
+          const addr = new Uint8Array(bytes);
+          for (let i = 0; i < bytes; i++)
+            addr[i] = i < 2 ? Math.floor(rnd() * 3) * 64 : Math.floor(rnd() * 256);
+          for (let i = prefix; i < bytes * 8; i++) addr[i >> 3]! &= ~(0x80 >> (i & 7));
+          return encodeLpmKey(
+            rnd() < 0.5 ? 0 : 1,
+            [0, 2, 256, 3][Math.floor(rnd() * 4)]!,
+            family,
+            prefix,
+            addr,
+          );
+        };
+        const keys = new Map<string, Buffer>();
+        for (let i = 0; i < 4000 && keys.size < 2000; i++) {
+          const k = make();
+          keys.set(k.toString('hex'), k);
+        }
+        const ks = lpm.info.keySize;
+        const all = [...keys.values()];
+        lpm.updateMany(all.map((k, i) => [k, u32Buf(i + 1)] as const));
+        const listed = lpm.entriesPacked();
+        expect(listed.count).toBe(all.length);
+        const predicted = [...all].sort((a, b) => compareTrieKeys(a, 0, b, 0));
+        expect(listed.keys.toString('hex')).toBe(Buffer.concat(predicted).toString('hex'));
+
+        // A change: a tenth deleted, new keys written; the predicted order of the result.
+        const dels = all.filter(() => rnd() < 0.1);
+        const ups: Array<readonly [Buffer, Buffer]> = [];
+        for (let i = 0; i < 400 && ups.length < 100; i++) {
+          const k = make();
+          if (!keys.has(k.toString('hex')) && !ups.some(([u]) => u.equals(k))) ups.push([k, u32Buf(7)]);
+        }
+        lpm.deleteMany(dels);
+        lpm.updateMany(ups);
+        const patched = patchTrieOrder(listed, ks, 4, dels, ups);
+        const after = lpm.entriesPacked();
+        expect(patched?.count).toBe(after.count);
+        expect(patched?.keys.toString('hex')).toBe(after.keys.toString('hex'));
+        expect(patched?.values.toString('hex')).toBe(after.values.toString('hex'));
+      }
     } finally {
       o.close();
     }

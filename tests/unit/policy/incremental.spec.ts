@@ -7,7 +7,13 @@
 // changes turn the enforced entries into exactly the new ones, and no set is left that no entry uses.
 
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS, compilePolicy, nodeKey, stabilizeSetIds } from '../../../electron/policy/compile.js';
+import {
+  DEFAULT_LIMITS,
+  compilePolicy,
+  nodeKey,
+  rangeKey,
+  stabilizeSetIds,
+} from '../../../electron/policy/compile.js';
 import type { CompileLimits } from '../../../electron/policy/compile.js';
 import { RangeIndex, rangeEdits } from '../../../electron/policy/incremental.js';
 import type { LpmChange } from '../../../electron/policy/incremental.js';
@@ -220,6 +226,43 @@ describe('range changes recompiled in place', () => {
     ];
     for (const [what, next] of variants) expect(rangeEdits(p, next), what).toBeUndefined();
     expect(rangeEdits(p, { ...p })).toEqual([]);
+  });
+
+  it('list what an endpoint gains and loses as sets of prefixes, also in long lists changed in the middle', () => {
+    const { p } = randomPolicy(new Rng(11));
+    const e0 = p.endpoints[0]!;
+    const v4 = (a: number, b: number, prefix = 29): Range => ({
+      family: 4,
+      addr: Uint8Array.from([10, a, b, 0]),
+      prefix,
+      text: `10.${a}.${b}.0/${prefix}`,
+    });
+    const long = Array.from({ length: 2000 }, (_, i) => v4(i >> 8, i & 255));
+    const withRanges = (ranges: Range[]): ResolvedPolicy => ({
+      ...p,
+      endpoints: [{ ...e0, ranges }, ...p.endpoints.slice(1)],
+    });
+    const base = withRanges(long);
+    const summary = (next: Range[]) =>
+      (rangeEdits(base, withRanges(next)) ?? [])
+        .map(
+          (e) =>
+            `${e.add ? '+' : '-'}${e.key === rangeKey(v4(99, 1)) ? 'new' : e.key === rangeKey(long[700]!) ? '700' : e.key}`,
+        )
+        .sort();
+    // One range replaced in the middle.
+    expect(summary([...long.slice(0, 700), v4(99, 1), ...long.slice(701)])).toEqual(['+new', '-700']);
+    // Replaced by one the rest of the list still holds (listed twice before): nothing lost.
+    expect(summary([...long.slice(0, 700), long[5]!, ...long.slice(701)])).toEqual(['-700']);
+    expect(summary([...long.slice(0, 700), long[1999]!, ...long.slice(701)])).toEqual(['-700']);
+    // Removed from the middle while the list names it again at its end: nothing changes.
+    expect(summary([...long.slice(0, 700), ...long.slice(701), long[700]!])).toEqual([]);
+    // Host bits differ, the prefix is the same: nothing changes.
+    const host = { ...v4(2, 188), addr: Uint8Array.from([10, 2, 188, 3]) };
+    expect(summary([...long.slice(0, 700), host, ...long.slice(701)])).toEqual([]);
+    // Many changed at once (compared as sets): the same answer as one by one.
+    const many = [...long.slice(0, 600), ...long.slice(640), v4(99, 1)];
+    expect(summary(many)).toHaveLength(41);
   });
 
   it('stop at the limits the whole compile stops at', () => {
