@@ -103,6 +103,8 @@ import { defaultObjectPath } from './paths.js';
 import { FILTER_ID_HANDLE } from './filterid.js';
 import { assertSameDir, checkPin, checkPinDir } from './pintrust.js';
 import { patchTrieOrder } from './trieorder.js';
+import { TrieRecord } from './trierecord.js';
+import type { RecordMap } from './trierecord.js';
 import type { PackedEntries } from './trieorder.js';
 import type { PinDirTrust } from './pintrust.js';
 
@@ -402,12 +404,14 @@ type PolicyMap = keyof typeof POLICY_MAPS;
  * both as latin1 strings (usable as Map keys, compared with ===). Generation-free, so one
  * description serves both generations and comparing two is cheap.
  */
-type GenState = Record<PolicyMap, Map<string, string>>;
+type GenState = Record<PolicyMap, RecordMap>;
 
 const POLICY_MAP_NAMES = Object.keys(POLICY_MAPS) as PolicyMap[];
 
 function emptyGen(): GenState {
-  return Object.fromEntries(POLICY_MAP_NAMES.map((n) => [n, new Map<string, string>()])) as GenState;
+  return Object.fromEntries(
+    POLICY_MAP_NAMES.map((n): [PolicyMap, RecordMap] => [n, new Map<string, string>()]),
+  ) as GenState;
 }
 
 /**
@@ -423,17 +427,17 @@ export const VERIFY_ENTRIES = 65_536;
  * zeroed: known once the record was read back and found exact, or derived from such a record and
  * a range change. Records are not changed once made, except a trie too large to be read back
  * (recompileInPlace), whose order is then forgotten. */
-const TRIE_ORDER = new WeakMap<Map<string, string>, PackedEntries>();
+const TRIE_ORDER = new WeakMap<RecordMap, PackedEntries>();
 
 /** A trie record made from another by a range change (recompileInPlace): the record it was made
  * from and the change, for its order (trieOrder). */
 const TRIE_PATCHED = new WeakMap<
-  Map<string, string>,
-  { from: Map<string, string>; dels: Buffer[]; ups: Array<readonly [Buffer, Buffer]> }
+  RecordMap,
+  { from: RecordMap; dels: Buffer[]; ups: Array<readonly [Buffer, Buffer]> }
 >();
 
 /** The order of a trie record: known, or derived from the record it was made from. */
-function trieOrder(m: Map<string, string>, keySize: number, valueSize: number): PackedEntries | undefined {
+function trieOrder(m: RecordMap, keySize: number, valueSize: number): PackedEntries | undefined {
   const known = TRIE_ORDER.get(m);
   if (known) return known;
   const p = TRIE_PATCHED.get(m);
@@ -1007,20 +1011,22 @@ export class Engine {
     tries?: Pick<GenState, 'ntf_lpm4' | 'ntf_lpm6'>,
   ): GenState {
     const u32 = (v: number) => u32Buf(v).toString('latin1');
+    // Millions of entries: each trie's record is a TrieRecord (flat arrays, no string per entry),
+    // sized for the entries up front; encodeLpmKey runs once per interface, family and length, for
+    // the key up to the address (the address is the key's last field).
+    const n = { 4: 0, 6: 0 };
+    if (!tries) for (const e of c.lpm) n[e.family]++;
     const out: GenState = {
-      ntf_lpm4: tries?.ntf_lpm4 ?? new Map(),
-      ntf_lpm6: tries?.ntf_lpm6 ?? new Map(),
+      ntf_lpm4: tries?.ntf_lpm4 ?? new TrieRecord(LAYOUTS.lpm4Key.size, n[4]),
+      ntf_lpm6: tries?.ntf_lpm6 ?? new TrieRecord(LAYOUTS.lpm6Key.size, n[6]),
       ntf_sets: new Map(),
       ntf_ifaces: new Map(),
       ntf_cgroups: new Map(),
       ntf_schedules: new Map(),
       ntf_clock: new Map(),
     };
-    // Millions of entries: encodeLpmKey runs once per interface, family and length, for the key
-    // up to the address (the address is the key's last field); each entry's key is that head's
-    // string and the address bytes as characters.
-    const heads = new Map<number, string>();
-    const values = new Map<number, string>();
+    const heads = new Map<number, Uint8Array>();
+    const rec = { 4: out.ntf_lpm4, 6: out.ntf_lpm6 } as { 4: TrieRecord; 6: TrieRecord };
     for (const e of tries ? [] : c.lpm) {
       const hk = e.ifindex * 512 + (e.family === 4 ? 0 : 256) + e.prefix;
       let head = heads.get(hk);
@@ -1028,20 +1034,15 @@ export class Engine {
         const l = e.family === 4 ? LAYOUTS.lpm4Key : LAYOUTS.lpm6Key;
         const bytes = e.family === 4 ? 4 : 16;
         if (l.fields.addr.offset + bytes !== l.size) throw new Error(`${l.struct}: the address is not last`);
-        head = encodeLpmKey(0, e.ifindex, e.family, e.prefix, new Uint8Array(bytes))
-          .subarray(0, l.fields.addr.offset)
-          .toString('latin1');
+        head = Uint8Array.from(
+          encodeLpmKey(0, e.ifindex, e.family, e.prefix, new Uint8Array(bytes)).subarray(
+            0,
+            l.fields.addr.offset,
+          ),
+        );
         heads.set(hk, head);
       }
-      const a = e.addr;
-      const addr =
-        e.family === 4
-          ? String.fromCharCode(a[0]!, a[1]!, a[2]!, a[3]!)
-          : String.fromCharCode(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!) +
-            String.fromCharCode(a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!);
-      let v = values.get(e.setId);
-      if (v === undefined) values.set(e.setId, (v = u32(e.setId)));
-      out[e.family === 4 ? 'ntf_lpm4' : 'ntf_lpm6'].set(head + addr, v);
+      rec[e.family].setParts(head, e.addr, e.setId);
     }
     const setVals = new Map<number, string>();
     for (const x of c.sets) {
@@ -1105,32 +1106,50 @@ export class Engine {
       // read back: the kernel held exactly the record, readGens).
       const p = patch && (name === 'ntf_lpm4' || name === 'ntf_lpm6') ? patch[name] : undefined;
       const given = p && (h === w || h === p.from) ? p : undefined;
+      const ks = m.info.keySize;
+      const vs = m.valueBytes;
       let d: Diff;
       if (given) {
-        d = { from: h, dels: given.dels, ups: given.ups, vals: given.ups.map((k) => w.get(k) as string) };
+        d = stringDiff(
+          h,
+          given.dels,
+          given.ups,
+          given.ups.map((k) => w.get(k) as string),
+          ks,
+          vs,
+        );
       } else if (known && (known.from === h || (known.from.size === 0 && h.size === 0))) {
         d = known;
+      } else if (w instanceof TrieRecord && (h instanceof TrieRecord || h.size === 0)) {
+        // Two trie records (or an empty generation): compared and packed as bytes.
+        const r =
+          h instanceof TrieRecord
+            ? TrieRecord.diff(h, w)
+            : { dels: { keys: Buffer.alloc(0), count: 0 }, ups: w.packed() };
+        d = {
+          from: h,
+          dels: r.dels.count,
+          ups: r.ups.count,
+          packs: { dels: r.dels.keys, ups: r.ups.keys, vals: r.ups.values },
+        };
       } else {
-        d = { from: h, dels: [], ups: [], vals: [] };
-        for (const k of h.keys()) if (!w.has(k)) d.dels.push(k);
+        const dels: string[] = [];
+        const ups: string[] = [];
+        const vals: string[] = [];
+        for (const k of h.keys()) if (!w.has(k)) dels.push(k);
         for (const [k, v] of w)
           if (h.get(k) !== v) {
-            d.ups.push(k);
-            d.vals.push(v);
+            ups.push(k);
+            vals.push(v);
           }
+        d = stringDiff(h, dels, ups, vals, ks, vs);
       }
       DIFFS.set(w, d);
       // Deletes first: they make room in a nearly full map. Keys and values go to the kernel
       // packed, one buffer each (no Buffer per entry), the generation written into each key.
-      const ks = m.info.keySize;
-      d.packs ??= {
-        dels: packed(d.dels, ks),
-        ups: packed(d.ups, ks),
-        vals: packed(d.vals, m.valueBytes),
-      };
-      m.deletePacked(withGen(d.packs.dels, ks, off, gen), d.dels.length);
-      m.updatePacked(withGen(d.packs.ups, ks, off, gen), d.packs.vals, d.ups.length);
-      changes += d.dels.length + d.ups.length;
+      m.deletePacked(withGen(d.packs.dels, ks, off, gen), d.dels);
+      m.updatePacked(withGen(d.packs.ups, ks, off, gen), d.packs.vals, d.ups);
+      changes += d.dels + d.ups;
     }
     this.syncIfaceSlots(gen, have.ntf_ifaces, want.ntf_ifaces);
     this.mirror[gen] = want;
@@ -1142,7 +1161,7 @@ export class Engine {
    * (ifindex < NTF.IFACE_SLOTS, docs/datapath.md), from `have` to `want` (ntf_ifaces contents),
    * reading each slot it touches first. Part of syncGen: the same generation, before the flip.
    */
-  private syncIfaceSlots(gen: number, have: Map<string, string>, want: Map<string, string>): void {
+  private syncIfaceSlots(gen: number, have: RecordMap, want: RecordMap): void {
     const m = this.maps.ntf_ifslots;
     const none = Buffer.alloc(m.valueBytes);
     const slots = new Map<number, Buffer>();
@@ -1229,12 +1248,17 @@ export class Engine {
     // then all the engine knows of it, and a million entries are not copied. A smaller one is
     // copied, so that the record stays what the kernel held until syncGen has read the kernel
     // back and compared the two.
-    const before: Array<[Map<string, string>, string, string | undefined]> = [];
-    const changed = (name: 'ntf_lpm4' | 'ntf_lpm6'): Map<string, string> => {
+    const before: Array<[RecordMap, string, string | undefined]> = [];
+    const changed = (name: 'ntf_lpm4' | 'ntf_lpm6'): RecordMap => {
       const m = shared[name];
       let size = m.size - patch[name].dels.length;
       for (const k of ups[name].keys()) if (!m.has(k)) size++;
-      const m2 = trustedSize(m.size, m.size) && trustedSize(size, size) ? m : new Map(m);
+      const m2 =
+        trustedSize(m.size, m.size) && trustedSize(size, size)
+          ? m
+          : m instanceof TrieRecord
+            ? m.clone()
+            : new Map(m);
       for (const k of patch[name].dels) {
         if (m2 === m) before.push([m, k, m.get(k)]);
         m2.delete(k);
@@ -1731,7 +1755,7 @@ export class Engine {
         }
       return out;
     };
-    const count = (a: Map<string, string>, b: Map<string, string>) => {
+    const count = (a: RecordMap, b: RecordMap) => {
       let onlyWant = 0;
       let onlyHave = 0;
       let changed = 0;
@@ -1785,24 +1809,37 @@ function ifindexesOf(p: ResolvedPolicy): string {
   return JSON.stringify([...p.interfaces.keys()].map((n) => ifNameToIndex(n) ?? null));
 }
 
-/** The trie entries (generation-free keys) a range change deletes and writes. */
-/** The trie entries a range change deletes and writes, from the record `from` (recompileInPlace). */
-type TriePatch = Record<
-  'ntf_lpm4' | 'ntf_lpm6',
-  { from: Map<string, string>; dels: string[]; ups: string[] }
->;
+/** The trie entries (generation-free keys) a range change deletes and writes, from the record
+ * `from` (recompileInPlace). */
+type TriePatch = Record<'ntf_lpm4' | 'ntf_lpm6', { from: RecordMap; dels: string[]; ups: string[] }>;
 
-/** What syncGen writes into a map to bring it from `from` to a want: keys deleted, keys written
- * and their values (generation-free latin1 strings), and the same packed for the kernel. */
+/** What syncGen writes into a map to bring it from `from` to a want: how many keys it deletes and
+ * writes, packed for the kernel (generation-free: syncGen writes it in). */
 interface Diff {
-  from: Map<string, string>;
-  dels: string[];
-  ups: string[];
-  vals: string[];
-  packs?: { dels: Buffer; ups: Buffer; vals: Buffer };
+  from: RecordMap;
+  dels: number;
+  ups: number;
+  packs: { dels: Buffer; ups: Buffer; vals: Buffer };
 }
 
-const DIFFS = new WeakMap<Map<string, string>, Diff>();
+const DIFFS = new WeakMap<RecordMap, Diff>();
+
+/** A Diff from keys deleted, keys written and their values as latin1 strings. */
+function stringDiff(
+  from: RecordMap,
+  dels: string[],
+  ups: string[],
+  vals: string[],
+  ks: number,
+  vs: number,
+): Diff {
+  return {
+    from,
+    dels: dels.length,
+    ups: ups.length,
+    packs: { dels: packed(dels, ks), ups: packed(ups, ks), vals: packed(vals, vs) },
+  };
+}
 
 /** Latin1 strings of `size` bytes each, back to back in one buffer (one write: a million-pair
  * policy packs millions). */
