@@ -66,9 +66,18 @@ describe('TrieRecord', () => {
     for (let i = 0; i < 5000; i++) {
       const k = keyOf(Math.floor(r() * 4000));
       const v = valOf(Math.floor(r() * 4));
-      if (r() < 0.7) (a.set(k, v), ma.set(k, v));
-      if (r() < 0.7) (b.set(k, r() < 0.5 ? v : valOf(9)), mb.set(k, b.get(k) as string));
-      if (r() < 0.05) (a.delete(k), ma.delete(k));
+      if (r() < 0.7) {
+        a.set(k, v);
+        ma.set(k, v);
+      }
+      if (r() < 0.7) {
+        b.set(k, r() < 0.5 ? v : valOf(9));
+        mb.set(k, b.get(k) as string);
+      }
+      if (r() < 0.05) {
+        a.delete(k);
+        ma.delete(k);
+      }
     }
     const d = TrieRecord.diff(a, b);
     const dels = new Set<string>();
