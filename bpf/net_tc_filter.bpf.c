@@ -942,11 +942,33 @@ int ntf_egress(struct __sk_buff *skb)
 			if ((cached & NTF_CACHE_TIMED) && *(volatile __u64 *)&fv->timed_ns != second)
 				*(volatile __u64 *)&fv->cached = 0;
 		} else {
-			struct ntf_flow_val nv = { .cached = cached, .first_ns = seen, .timed_ns = second };
+			/* A new flow: its entry is made with this packet already in it (counts, last seen,
+			 * source port, and the report below), so it is not looked up again. If another CPU
+			 * made it first, the insert fails and the packet is added to that entry below. */
+			struct ntf_flow_val nv = {
+				.cached = cached,
+				.first_ns = seen,
+				.last_ns = seen,
+				.timed_ns = second,
+				.sport = p.sport,
+			};
 
+			if (d.verdict != NTF_VERDICT_ALLOW || cfg->log_allowed != NTF_LOG_OFF)
+				nv.last_event_ns = seen; /* reported below: drops always, allowed if logged */
+			if (d.verdict == NTF_VERDICT_ALLOW) {
+				nv.allowed_packets = 1;
+				nv.allowed_bytes = len;
+			} else if (d.verdict == NTF_VERDICT_WOULD_DROP) {
+				nv.would_drop_packets = 1;
+				nv.would_drop_bytes = len;
+			} else {
+				nv.dropped_packets = 1;
+				nv.dropped_bytes = len;
+			}
 			if (bpf_map_update_elem(&ntf_flows, &fk, &nv, BPF_NOEXIST) == 0)
-				cnt->flows_created++;
-			fv = bpf_map_lookup_elem(&ntf_flows, &fk);
+				cnt->flows_created++; /* fv stays NULL: nothing more to add to the entry */
+			else
+				fv = bpf_map_lookup_elem(&ntf_flows, &fk);
 		}
 	}
 
