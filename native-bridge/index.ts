@@ -5,7 +5,7 @@
 export { BpfError, check, errnoName } from './errors.js';
 export { lib, libbpfVersion, BPF_ANY, BPF_NOEXIST, BPF_EXIST } from './libbpf.js';
 export { BpfMap, mapInfo, numPossibleCpus, objInfo } from './map.js';
-export type { MapInfo } from './map.js';
+export type { MapInfo, PackedEntries } from './map.js';
 export { BpfObject, PinMismatchError } from './object.js';
 export type { LoadOptions } from './object.js';
 export { RingBuffer } from './ringbuf.js';

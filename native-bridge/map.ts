@@ -64,6 +64,14 @@ export function mapInfo(fd: number): MapInfo {
   };
 }
 
+/** Map entries back to back: entry i's key at i × keySize of `keys`, its value at i × valueSize
+ * of `values` (no Buffer per entry). */
+export interface PackedEntries {
+  keys: Buffer;
+  values: Buffer;
+  count: number;
+}
+
 export class BpfMap {
   readonly fd: number;
   readonly name: string;
@@ -146,7 +154,7 @@ export class BpfMap {
   /** Every entry (snapshot) as one buffer of keys and one of values, back to back, entry i at
    * i × keySize and i × valueBytes (no Buffer per entry: the engine reads tries of tens of
    * thousands of entries on every apply). Batch lookup where the kernel has it, else key by key. */
-  entriesPacked(): { keys: Buffer; values: Buffer; count: number } {
+  entriesPacked(): PackedEntries {
     const ks = this.info.keySize;
     const vs = this.valueBytes;
     const batched = this.lookupBatchAll();
@@ -167,7 +175,7 @@ export class BpfMap {
     };
   }
 
-  private lookupBatchAll(): { keys: Buffer; values: Buffer; count: number } | undefined {
+  private lookupBatchAll(): PackedEntries | undefined {
     if (this.batchWorks === false) return undefined;
     const chunk = 4096;
     const ks = this.info.keySize;

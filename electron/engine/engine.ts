@@ -69,7 +69,13 @@ import {
   tryLockDir,
   u32Buf,
 } from '../../native-bridge/index.js';
-import type { Counters, PolicyState, RawEvent, TcFilterId } from '../../native-bridge/index.js';
+import type {
+  Counters,
+  PackedEntries,
+  PolicyState,
+  RawEvent,
+  TcFilterId,
+} from '../../native-bridge/index.js';
 import { formatAddr } from '../policy/addr.js';
 import { monotonicToWallNs, readFlows, verdictName } from './flows.js';
 import type { FlowRow, Verdict } from './flows.js';
@@ -105,7 +111,6 @@ import { assertSameDir, checkPin, checkPinDir } from './pintrust.js';
 import { patchTrieOrder } from './trieorder.js';
 import { TrieRecord } from './trierecord.js';
 import type { RecordMap } from './trierecord.js';
-import type { PackedEntries } from './trieorder.js';
 import type { PinDirTrust } from './pintrust.js';
 
 export const DEFAULT_PIN_DIR = '/sys/fs/bpf/net-tc-filter';
@@ -920,13 +925,14 @@ export class Engine {
       const vs = map.valueBytes;
       const trie = name === 'ntf_lpm4' || name === 'ntf_lpm6';
       // A trie lists generation 0, then 1 (the generation is the first field of its data): each
-      // generation's block, generation field zeroed as in the records.
+      // generation's block, generation field zeroed as in the records (only to compare with, or
+      // keep as the order of, a record).
       let n0 = 0;
       while (trie && n0 < count && keys.readUInt32LE(n0 * ks + off) === 0) n0++;
       let n1 = n0;
       while (trie && n1 < count && keys.readUInt32LE(n1 * ks + off) === 1) n1++;
       const blocks =
-        trie && n1 === count
+        trie && n1 === count && (e[0] || e[1])
           ? ([0, 1] as const).map((g) => {
               const [a, b] = g === 0 ? [0, n0] : [n0, n1];
               const k = Buffer.from(keys.subarray(a * ks, b * ks));

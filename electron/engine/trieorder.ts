@@ -13,15 +13,10 @@
 // The key is the kernel's struct bpf_lpm_trie_key_u8: a u32 prefix length (host order, bits of
 // data that count), then the data, compared from its first byte's most significant bit.
 
+import type { PackedEntries } from '../../native-bridge/index.js';
+
 /** Bytes before the data of an LPM key (the kernel's u32 prefixlen). */
 const DATA_OFF = 4;
-
-/** Entries back to back: entry i's key at i × keySize of `keys`, its value at i × valueSize. */
-export interface PackedEntries {
-  keys: Buffer;
-  values: Buffer;
-  count: number;
-}
 
 /** < 0 when the key at `a[ao]` comes before the one at `b[bo]` in the kernel's listing, > 0 when
  * after, 0 for the same key (equal prefix length and the same bits within it). */

@@ -9,6 +9,7 @@
 // (get, has, set, delete, size, iteration, all with latin1 strings as in the other records), and
 // gives the engine what it writes to the kernel as bytes: packed entries, and the difference of
 // two records, without a string per entry.
+import type { PackedEntries } from '../../native-bridge/index.js';
 
 /** A record's Map-like face: what the engine calls on every policy map record (a Map of latin1
  * key and value strings, or a TrieRecord). */
@@ -20,13 +21,6 @@ export interface RecordMap extends Iterable<[string, string]> {
   delete(key: string): boolean;
   keys(): IterableIterator<string>;
   entries(): IterableIterator<[string, string]>;
-}
-
-/** Entries back to back (keys of keySize bytes, values of 4). */
-export interface PackedPairs {
-  keys: Buffer;
-  values: Buffer;
-  count: number;
 }
 
 const EMPTY = 0;
@@ -135,13 +129,6 @@ export class TrieRecord implements RecordMap {
     return i >= 0 && this.live[i] === 1;
   }
 
-  /** The value of the key at `off` of `bytes` (keySize bytes), or undefined. */
-  getBytes(bytes: Uint8Array, off: number): number | undefined {
-    this.scratch.set(bytes.subarray(off, off + this.keySize));
-    const i = this.entryAt(this.scratch32, 0);
-    return i >= 0 && this.live[i] ? (this.vals[i] as number) : undefined;
-  }
-
   set(key: string, value: string): this {
     this.put(this.scratchWords(key), 0, valueOf(value));
     return this;
@@ -242,7 +229,7 @@ export class TrieRecord implements RecordMap {
   }
 
   /** Every live entry, keys and values (u32, little-endian) back to back. */
-  packed(): PackedPairs {
+  packed(): PackedEntries {
     if (this.used === this.liveCount) {
       // Nothing deleted: the key bytes as they are (copied).
       return {
@@ -251,23 +238,29 @@ export class TrieRecord implements RecordMap {
         count: this.used,
       };
     }
-    const keys = Buffer.allocUnsafe(this.liveCount * this.keySize);
-    const values = Buffer.allocUnsafe(this.liveCount * 4);
-    let n = 0;
-    for (let i = 0; i < this.used; i++) {
-      if (!this.live[i]) continue;
-      keys.set(this.keyBytes.subarray(i * this.keySize, (i + 1) * this.keySize), n * this.keySize);
+    const live: number[] = [];
+    for (let i = 0; i < this.used; i++) if (this.live[i]) live.push(i);
+    return this.pick(live);
+  }
+
+  /** Entries `idx` (entry numbers), packed in that order. */
+  private pick(idx: readonly number[]): PackedEntries {
+    const ks = this.keySize;
+    const keys = Buffer.alloc(idx.length * ks); // not pooled: aligned for the word view
+    const values = Buffer.allocUnsafe(idx.length * 4);
+    const kw = new Uint32Array(keys.buffer, keys.byteOffset, keys.length / 4);
+    const words = this.words;
+    idx.forEach((i, n) => {
+      for (let k = 0; k < words; k++) kw[n * words + k] = this.keyWords[i * words + k] as number;
       values.writeUInt32LE(this.vals[i] as number, n * 4);
-      n++;
-    }
-    return { keys, values, count: n };
+    });
+    return { keys, values, count: idx.length };
   }
 
   /** What turns `from` into `to`: the keys to delete (in `from`, not in `to`) and the entries to
    * write (new, or with another value), packed. */
-  static diff(from: TrieRecord, to: TrieRecord): { dels: PackedPairs; ups: PackedPairs } {
+  static diff(from: TrieRecord, to: TrieRecord): { dels: PackedEntries; ups: PackedEntries } {
     if (from.keySize !== to.keySize) throw new RangeError('records of different key sizes');
-    const ks = from.keySize;
     const delIdx: number[] = [];
     for (let i = 0; i < from.used; i++) {
       if (!from.live[i]) continue;
@@ -280,17 +273,6 @@ export class TrieRecord implements RecordMap {
       const i = from.entryAt(to.keyWords, j * to.words);
       if (i < 0 || !from.live[i] || from.vals[i] !== to.vals[j]) upIdx.push(j);
     }
-    const pack = (r: TrieRecord, idx: number[]): PackedPairs => {
-      const keys = Buffer.alloc(idx.length * ks); // not pooled: aligned for the word view
-      const values = Buffer.allocUnsafe(idx.length * 4);
-      const kw = new Uint32Array(keys.buffer, keys.byteOffset, keys.length / 4);
-      const words = ks / 4;
-      idx.forEach((i, n) => {
-        for (let k = 0; k < words; k++) kw[n * words + k] = r.keyWords[i * words + k] as number;
-        values.writeUInt32LE(r.vals[i] as number, n * 4);
-      });
-      return { keys, values, count: idx.length };
-    };
-    return { dels: pack(from, delIdx), ups: pack(to, upIdx) };
+    return { dels: from.pick(delIdx), ups: to.pick(upIdx) };
   }
 }

@@ -62,17 +62,17 @@ function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
   return true;
 }
 
+/** Whether two ranges are the same prefix as the compiler reads it. */
+function sameRange(x: Range, y: Range): boolean {
+  if (x.prefix !== y.prefix || x.family !== y.family) return false;
+  for (let j = 0; j < x.addr.length; j++) if (x.addr[j] !== y.addr[j]) return false;
+  return true;
+}
+
 /** The same prefixes in the same order (what the compiler reads of a range; its text may differ). */
 function sameRanges(a: readonly Range[], b: readonly Range[]): boolean {
   if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    if (x.prefix !== y.prefix || x.family !== y.family) return false;
-    const xa = x.addr;
-    const ya = y.addr;
-    for (let j = 0; j < xa.length; j++) if (xa[j] !== ya[j]) return false;
-  }
+  for (let i = 0; i < a.length; i++) if (!sameRange(a[i]!, b[i]!)) return false;
   return true;
 }
 
@@ -88,13 +88,6 @@ function sameButRanges(a: ResolvedEndpoint, b: ResolvedEndpoint): boolean {
     sameList(a.uids, b.uids) &&
     JSON.stringify(a.cgroups ?? null) === JSON.stringify(b.cgroups ?? null)
   );
-}
-
-/** Whether two ranges are the same prefix as the compiler reads it. */
-function sameRange(x: Range, y: Range): boolean {
-  if (x.prefix !== y.prefix || x.family !== y.family) return false;
-  for (let j = 0; j < x.addr.length; j++) if (x.addr[j] !== y.addr[j]) return false;
-  return true;
 }
 
 /** Past this many ranges that differ in place, listEdits compares the two lists as sets. */
