@@ -391,18 +391,20 @@ export function rxPackets(netns: string, dev: string): number {
 
 export const PAIRS_BLOCK = { v4: '10.0.0.0/8', v6: '2001:db8:1000::/40' } as const;
 
-/** Range i (0 ≤ i < 2²⁰) of the pairs policy, and an address inside it (`gap`: in the gap after it,
- * guarded by nobody). */
+/** Range i (0 ≤ i < 2²⁰) of the pairs policy, and an address inside it (`inside`: host `host`,
+ * 1 ≤ host ≤ 7; `gap`: in the gap after it, guarded by nobody). */
 export function pairRange(
   family: 4 | 6,
   i: number,
+  host = 1,
 ): { text: string; inside: string; gap: string; gapText: string } {
   if (!Number.isInteger(i) || i < 0 || i >= 2 ** 20) throw new Error(`unsupported pair range ${i}`);
+  if (!Number.isInteger(host) || host < 1 || host > 7) throw new Error(`unsupported host ${host}`);
   if (family === 4) {
     const base = 10 * 2 ** 24 + i * 16;
     return {
       text: `${v4text(base)}/29`,
-      inside: v4text(base + 1),
+      inside: v4text(base + host),
       gap: v4text(base + 9),
       gapText: `${v4text(base + 8)}/29`,
     };
@@ -411,10 +413,16 @@ export function pairRange(
   const net = (k: number) => `2001:db8:${(0x1000 + (k >> 16)).toString(16)}:${(k & 0xffff).toString(16)}`;
   return {
     text: `${net(n)}::/64`,
-    inside: `${net(n)}::1`,
+    inside: `${net(n)}::${host}`,
     gap: `${net(n + 1)}::1`,
     gapText: `${net(n + 1)}::/64`,
   };
+}
+
+/** The pairs policy's users: alice first (she sends the bench's allowed traffic), then uids
+ * without an account (63001, 63002, …). */
+export function pairsUsers(count: number): string[] {
+  return Array.from({ length: count }, (_, u) => (u === 0 ? 'alice' : String(63_000 + u)));
 }
 
 /**
@@ -438,6 +446,16 @@ export function pairsPolicyYaml(
   });
   parts.push('interfaces:\n  ntf0: { default: allow }\nlogging:\n  allowed: off\n');
   return parts.join('');
+}
+
+/** `count` distinct destinations inside the first user's `perUser` ranges of the pairs policy
+ * (every range gets one before any gets a second): new flows that user may send. */
+export function pairsDsts(family: 4 | 6, perUser: number, count = NEW_FLOW_ADDRS): string[] {
+  if (count > 7 * perUser) throw new Error(`${count} destinations do not fit in ${perUser} ranges`);
+  return Array.from(
+    { length: count },
+    (_, k) => pairRange(family, k % perUser, 1 + Math.floor(k / perUser)).inside,
+  );
 }
 
 /** Routes PAIRS_BLOCK from the client to the server namespace, where its addresses are local. */

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { Engine } from '../electron/engine/engine.js';
 import type { ApplyResult } from '../electron/engine/engine.js';
 import type { ResolvedPolicy } from '../electron/policy/types.js';
-import { benchAccounts, median, pairsPolicyYaml, progMapBytes, resolveBench } from './lib.js';
+import { benchAccounts, median, pairsPolicyYaml, pairsUsers, progMapBytes, resolveBench } from './lib.js';
 
 export interface MillionArgs {
   family: 4 | 6;
@@ -24,7 +24,7 @@ export const MILLION_PER_USER = 1000;
 
 const a = JSON.parse(process.argv[2] ?? '{}') as MillionArgs;
 const db = benchAccounts(a);
-const users = Array.from({ length: MILLION_USERS }, (_, u) => (u === 0 ? 'alice' : String(63_000 + u)));
+const users = pairsUsers(MILLION_USERS);
 
 const loadMs: number[] = [];
 function load(text: string): ResolvedPolicy {

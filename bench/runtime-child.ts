@@ -17,6 +17,10 @@ import {
   benchAccounts,
   mainDst,
   NEW_FLOW_ADDRS,
+  pairRange,
+  pairsDsts,
+  pairsPolicyYaml,
+  pairsUsers,
   policyYaml,
   progRunStats,
   resolveBench,
@@ -40,11 +44,13 @@ export interface RuntimeArgs {
 }
 
 /** n ranges × users; `cgroup`: alice allowed as `cgroup:PATH as alice`, sending from that
- * cgroup; `when`: the endpoint open now through a `when:` window (OPEN_WINDOW). */
+ * cgroup; `when`: the endpoint open now through a `when:` window (OPEN_WINDOW); `pairs`: n
+ * (range, user) pairs, n / users ranges of their own per user (bench/lib.ts pairsPolicyYaml),
+ * one family per policy, each measured under its own. */
 export interface RuntimeConfig {
   n: number;
   users: number;
-  kind?: 'cgroup' | 'when';
+  kind?: 'cgroup' | 'when' | 'pairs';
 }
 
 export const configKey = (c: RuntimeConfig) => `${c.n}x${c.users}${c.kind ? `-${c.kind}` : ''}`;
@@ -77,7 +83,9 @@ const DAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 const today = (new Date().getDay() + 6) % 7; // Monday 0, local time as the policy reads it
 const OPEN_WINDOW = `${DAYS[(today + 4) % 7]}-${DAYS[(today + 2) % 7]} 00:00-24:00`;
 
-function policy(c: RuntimeConfig): ResolvedPolicy {
+function policy(c: RuntimeConfig, family: 4 | 6): ResolvedPolicy {
+  if (c.kind === 'pairs')
+    return resolveBench(pairsPolicyYaml(family, pairsUsers(c.users), c.n / c.users), db);
   const matchers =
     c.kind === 'cgroup'
       ? { alice: `cgroup:${a.cgroup?.path} as alice` }
@@ -116,12 +124,29 @@ function newFlows(file: string, packets: number): number {
   return flood(['-n', String(packets), '-t', '30', '-a', file, '-p', String(p), '-P', String(nextPort - p)]);
 }
 
-const policies = new Map(a.configs.map((c) => [configKey(c), policy(c)]));
+// One policy for both families, or (pairs) one per family.
+const policyKey = (c: RuntimeConfig, family: 4 | 6) =>
+  `${configKey(c)}${c.kind === 'pairs' ? `-v${family}` : ''}`;
+const policies = new Map<string, ResolvedPolicy>();
+for (const c of a.configs)
+  for (const f of c.kind === 'pairs' ? ([4, 6] as const) : ([4] as const))
+    policies.set(policyKey(c, f), policy(c, f));
+const policyOf = (c: RuntimeConfig, family: 4 | 6) => policies.get(policyKey(c, family)) as ResolvedPolicy;
+const dstOf = (c: RuntimeConfig, family: 4 | 6) =>
+  c.kind === 'pairs' ? pairRange(family, c.n / c.users / 2).inside : mainDst(family, c.n);
 const files = new Map<string, string>();
+const fileKey = (c: RuntimeConfig, family: 4 | 6) => `${family}-${c.n}${c.kind === 'pairs' ? '-pairs' : ''}`;
 for (const c of a.configs) {
   for (const f of [4, 6] as const) {
-    const key = `${f}-${c.n}`;
-    if (!files.has(key)) files.set(key, writeAddrFile(join(a.dir, `dsts-${key}.txt`), spreadDsts(f, c.n)));
+    const key = fileKey(c, f);
+    if (!files.has(key))
+      files.set(
+        key,
+        writeAddrFile(
+          join(a.dir, `dsts-${key}.txt`),
+          c.kind === 'pairs' ? pairsDsts(f, c.n / c.users) : spreadDsts(f, c.n),
+        ),
+      );
   }
 }
 
@@ -130,17 +155,18 @@ const samples: RuntimeSample[] = [];
 try {
   const first = a.configs[0];
   if (!first) throw new Error('no configurations');
-  e.apply(policies.get(configKey(first)) as ResolvedPolicy);
+  e.apply(policyOf(first, 4));
   // Fill the flow LRU once, so every new-flow burst runs in the same state: each insert evicts.
-  newFlows(files.get(`4-${first.n}`) as string, 70_000);
+  newFlows(files.get(fileKey(first, 4)) as string, 70_000);
 
   for (let r = 0; r < a.rounds; r++) {
     const order = a.configs.map((_, i) => a.configs[(i + r) % a.configs.length] as RuntimeConfig);
     for (const c of order) {
-      e.apply(policies.get(configKey(c)) as ResolvedPolicy);
+      if (c.kind !== 'pairs') e.apply(policyOf(c, 4));
       inCgroup = c.kind === 'cgroup';
       for (const family of r % 2 ? ([6, 4] as const) : ([4, 6] as const)) {
-        const dst = mainDst(family, c.n);
+        if (c.kind === 'pairs') e.apply(policyOf(c, family));
+        const dst = dstOf(c, family);
         flood(['-t', '0.1', dst]); // the flow's entry under this policy, and the neighbour
         const hits0 = e.counters().flow_cache_hits;
         const s0 = progRunStats(e.programId);
@@ -149,7 +175,7 @@ try {
         const s1 = progRunStats(e.programId);
         const z1 = progRunStats(a.emptyId);
         const hits1 = e.counters().flow_cache_hits;
-        newFlows(files.get(`${family}-${c.n}`) as string, a.newFlowPackets);
+        newFlows(files.get(fileKey(c, family)) as string, a.newFlowPackets);
         const s2 = progRunStats(e.programId);
         const z2 = progRunStats(a.emptyId);
         const hits2 = e.counters().flow_cache_hits;
