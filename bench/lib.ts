@@ -419,6 +419,10 @@ export function pairRange(
   };
 }
 
+/** Section 3b's million pairs: this many users, each with this many ranges of its own. */
+export const MILLION_USERS = 1000;
+export const MILLION_PER_USER = 1000;
+
 /** The pairs policy's users: alice first (she sends the bench's allowed traffic), then uids
  * without an account (63001, 63002, …). */
 export function pairsUsers(count: number): string[] {
@@ -446,6 +450,11 @@ export function pairsPolicyYaml(
   });
   parts.push('interfaces:\n  ntf0: { default: allow }\nlogging:\n  allowed: off\n');
   return parts.join('');
+}
+
+/** The address alice's established flows go to under the pairs policy: inside her middle range. */
+export function pairsMainDst(family: 4 | 6, perUser: number): string {
+  return pairRange(family, perUser / 2).inside;
 }
 
 /** `count` distinct destinations inside the first user's `perUser` ranges of the pairs policy

@@ -9,7 +9,16 @@ import { performance } from 'node:perf_hooks';
 import { Engine } from '../electron/engine/engine.js';
 import type { ApplyResult } from '../electron/engine/engine.js';
 import type { ResolvedPolicy } from '../electron/policy/types.js';
-import { benchAccounts, median, pairsPolicyYaml, pairsUsers, progMapBytes, resolveBench } from './lib.js';
+import {
+  benchAccounts,
+  median,
+  MILLION_PER_USER,
+  MILLION_USERS,
+  pairsPolicyYaml,
+  pairsUsers,
+  progMapBytes,
+  resolveBench,
+} from './lib.js';
 
 export interface MillionArgs {
   family: 4 | 6;
@@ -18,9 +27,6 @@ export interface MillionArgs {
   passwd: string;
   group: string;
 }
-
-export const MILLION_USERS = 1000;
-export const MILLION_PER_USER = 1000;
 
 const a = JSON.parse(process.argv[2] ?? '{}') as MillionArgs;
 const db = benchAccounts(a);

@@ -17,8 +17,8 @@ import {
   benchAccounts,
   mainDst,
   NEW_FLOW_ADDRS,
-  pairRange,
   pairsDsts,
+  pairsMainDst,
   pairsPolicyYaml,
   pairsUsers,
   policyYaml,
@@ -133,7 +133,7 @@ for (const c of a.configs)
     policies.set(policyKey(c, f), policy(c, f));
 const policyOf = (c: RuntimeConfig, family: 4 | 6) => policies.get(policyKey(c, family)) as ResolvedPolicy;
 const dstOf = (c: RuntimeConfig, family: 4 | 6) =>
-  c.kind === 'pairs' ? pairRange(family, c.n / c.users / 2).inside : mainDst(family, c.n);
+  c.kind === 'pairs' ? pairsMainDst(family, c.n / c.users) : mainDst(family, c.n);
 const files = new Map<string, string>();
 const fileKey = (c: RuntimeConfig, family: 4 | 6) => `${family}-${c.n}${c.kind === 'pairs' ? '-pairs' : ''}`;
 for (const c of a.configs) {
